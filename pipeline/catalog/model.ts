@@ -1,0 +1,82 @@
+/** The catalog as plain data: what the distribution is made of. Produced by load.ts, read by every stage. */
+import type { Platform } from '../config/config.ts';
+
+export const UPSTREAM = 'upstream';
+
+export interface ArtifactSpec {
+  component: string;
+  /** Site folder: the last segment of the component's upstream project (kubernetes, etcd, plugins, ...). */
+  project: string;
+  gitTag: string;
+  name: string;
+  platform: Platform;
+  os: 'linux' | 'darwin' | 'windows';
+  sha256: string;
+  sha512: string;
+  description: string;
+  release: boolean;
+  stage?: string;
+  contains: string[];
+  /** Source location for messages: file:line:col and field path. */
+  where: string;
+}
+
+export interface ImageSpec {
+  name: string;
+  kind: 'base' | 'image';
+  /** Component the image belongs to; bases belong to the pseudo-component "base". */
+  component: string;
+  /** Repository under the image repo namespace, e.g. etcd-io/etcd. */
+  repository: string;
+  /** Registry + namespace the image is pushed to, e.g. 127.0.0.1:5000/eks-distro. */
+  imageRepo: string;
+  gitTag: string;
+  description: string;
+  /** "upstream" or the name of another image/base. */
+  from: string;
+  builder?: string;
+  /** Absolute path of the build context (the Dockerfile's folder). */
+  contextDir: string;
+  dockerfile: string;
+  platforms: Platform[];
+  stages: string[];
+  buildArgs: Record<string, string>;
+  release: boolean;
+  extraTags: string[];
+  where: string;
+}
+
+export interface ComponentSpec {
+  name: string;
+  project: string;
+  gitTag: string;
+  gitCommit?: string;
+  file: string;
+  artifacts: ArtifactSpec[];
+  /** Names of this component's images. */
+  images: string[];
+}
+
+export interface UpstreamPin {
+  reference: string;
+  digest?: string;
+  platforms: Partial<Record<Platform, string>>;
+  file: string;
+}
+
+export interface Catalog {
+  components: ComponentSpec[];
+  /** Every buildable image, bases first, in dependency order (parents before children). */
+  images: ImageSpec[];
+}
+
+export function imageByName(catalog: Catalog, name: string): ImageSpec {
+  const image = catalog.images.find((i) => i.name === name);
+  if (!image) throw new Error(`no image named ${name} in the catalog`);
+  return image;
+}
+
+/** The images an image needs first: its FROM and its builder (never "upstream"). */
+export function parentsOf(image: ImageSpec): string[] {
+  return [image.from, image.builder].filter((p): p is string => p !== undefined && p !== UPSTREAM);
+}

@@ -1,0 +1,146 @@
+/**
+ * Configuration: a profile (config/<name>.yaml, embedded: local and production), then a --config file,
+ * then EKSD_* environment variables, then command-line flags; each later source wins.
+ * Relative paths resolve against the project root (the working directory).
+ */
+import { existsSync } from 'node:fs';
+import { resolve, isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EksdError } from '../errors.ts';
+import { readYaml, parseYaml } from '../util/yaml-source.ts';
+import { validateAgainstSchema } from '../util/schema.ts';
+
+export type Platform = 'linux/amd64' | 'linux/arm64';
+
+export interface Config {
+  profile: string;
+  channel: string;
+  imageRepo: string;
+  baseImageRepo: string;
+  basePin: string;
+  platforms: Platform[];
+  artifacts: { baseUrl: string; cacheDir: string };
+  site: { dir: string; baseUrl: string };
+  announce: { kind: 'outbox' | 'sns'; dir?: string; topicArn?: string };
+  aws: { region: string; ecrPublic: boolean; ecrPublicEndpoint?: string; snsEndpoint?: string };
+  stateDir: string;
+  dockerSocket: string;
+  concurrency: number;
+  /** Where the catalog lives (images/ and base/). */
+  root: string;
+}
+
+/** Environment variable -> dotted config key. Documented in README ("Configuration"). */
+export const ENV_KEYS: Record<string, string> = {
+  EKSD_CHANNEL: 'channel',
+  EKSD_IMAGE_REPO: 'imageRepo',
+  EKSD_BASE_IMAGE_REPO: 'baseImageRepo',
+  EKSD_BASE_PIN: 'basePin',
+  EKSD_ARTIFACTS_URL: 'artifacts.baseUrl',
+  EKSD_SITE_DIR: 'site.dir',
+  EKSD_SITE_URL: 'site.baseUrl',
+  EKSD_ANNOUNCE: 'announce.kind',
+  EKSD_OUTBOX_DIR: 'announce.dir',
+  EKSD_SNS_TOPIC_ARN: 'announce.topicArn',
+  EKSD_AWS_REGION: 'aws.region',
+  EKSD_ECR_PUBLIC_ENDPOINT: 'aws.ecrPublicEndpoint',
+  EKSD_SNS_ENDPOINT: 'aws.snsEndpoint',
+  EKSD_STATE_DIR: 'stateDir',
+  EKSD_DOCKER_SOCKET: 'dockerSocket',
+  EKSD_CONCURRENCY: 'concurrency',
+};
+
+export interface ConfigOptions {
+  profile?: string;
+  configFile?: string;
+  /** Dotted key -> value, from flags. */
+  overrides?: Record<string, string | undefined>;
+  env?: NodeJS.ProcessEnv;
+  root?: string;
+}
+
+const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export function loadConfig(options: ConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const profile = options.profile ?? env.EKSD_PROFILE ?? 'local';
+  const profileFile = resolve(PROJECT_ROOT, 'config', `${profile}.yaml`);
+  if (!existsSync(profileFile)) {
+    throw new EksdError('CONFIG_PROFILE_UNKNOWN', `unknown profile '${profile}'`, {
+      where: 'EKSD_PROFILE / --profile', hint: 'use local or production, or pass --config <file>',
+    });
+  }
+  const merged = readYaml(profileFile).data as Record<string, unknown>;
+  const configFile = options.configFile ?? env.EKSD_CONFIG;
+  if (configFile) deepMerge(merged, readYaml(resolve(configFile)).data as Record<string, unknown>);
+  for (const [name, key] of Object.entries(ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') setPath(merged, key, coerce(key, v));
+  }
+  for (const [key, v] of Object.entries(options.overrides ?? {})) {
+    if (v !== undefined) setPath(merged, key, coerce(key, v));
+  }
+  // Validate the merged result so a bad env var or flag is reported like a bad file.
+  const source = parseYaml(JSON.stringify(merged, null, 1), configFile ?? profileFile, `configuration (profile ${profile}${configFile ? ` + ${configFile}` : ''} + EKSD_* + flags)`);
+  validateAgainstSchema('config', source);
+  return finish(merged, options.root ?? process.cwd());
+}
+
+function finish(raw: Record<string, unknown>, root: string): Config {
+  const c = raw as unknown as Config;
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(root, p));
+  const announce = { ...c.announce, ...(c.announce.dir ? { dir: abs(c.announce.dir) } : {}) };
+  if (announce.kind === 'sns' && !announce.topicArn) {
+    throw new EksdError('CONFIG_INVALID', 'announce.kind is sns but no topic ARN is set', {
+      where: 'announce.topicArn', hint: 'set EKSD_SNS_TOPIC_ARN or announce.topicArn',
+    });
+  }
+  if (announce.kind === 'outbox' && !announce.dir) announce.dir = abs('out/announcements');
+  const baseUrl = c.artifacts.baseUrl.startsWith('file:') && !c.artifacts.baseUrl.startsWith('file:///')
+    ? `file://${abs(c.artifacts.baseUrl.slice('file:'.length))}` : c.artifacts.baseUrl;
+  return {
+    ...c,
+    platforms: c.platforms ?? ['linux/amd64', 'linux/arm64'],
+    basePin: abs(c.basePin),
+    artifacts: { baseUrl, cacheDir: abs(c.artifacts.cacheDir) },
+    site: { ...c.site, dir: abs(c.site.dir) },
+    announce,
+    aws: { ...c.aws, region: c.aws?.region ?? 'us-east-1', ecrPublic: c.aws?.ecrPublic ?? false },
+    stateDir: abs(c.stateDir),
+    dockerSocket: c.dockerSocket ?? '/var/run/docker.sock',
+    concurrency: c.concurrency ?? 0,
+    root,
+  };
+}
+
+function coerce(key: string, v: string): unknown {
+  if (key === 'concurrency') return /^\d+$/.test(v) ? Number(v) : v;
+  if (key === 'aws.ecrPublic') return v === 'true';
+  return v;
+}
+
+function setPath(obj: Record<string, unknown>, dotted: string, value: unknown): void {
+  const keys = dotted.split('.');
+  let cur = obj;
+  for (const k of keys.slice(0, -1)) {
+    if (typeof cur[k] !== 'object' || cur[k] === null) cur[k] = {};
+    cur = cur[k] as Record<string, unknown>;
+  }
+  cur[keys[keys.length - 1]!] = value;
+}
+
+function deepMerge(into: Record<string, unknown>, from: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(from ?? {})) {
+    if (v && typeof v === 'object' && !Array.isArray(v) && into[k] && typeof into[k] === 'object') {
+      deepMerge(into[k] as Record<string, unknown>, v as Record<string, unknown>);
+    } else {
+      into[k] = v;
+    }
+  }
+}
+
+/** Splits "127.0.0.1:5000/eks-distro" into the registry host and the repository namespace. */
+export function splitRepo(imageRepo: string): { registry: string; namespace: string } {
+  const [registry, ...rest] = imageRepo.split('/');
+  return { registry: registry!, namespace: rest.join('/') };
+}
