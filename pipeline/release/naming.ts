@@ -1,0 +1,102 @@
+/**
+ * Names and site paths of a release, in one place (eksd-facts §2.3, §2.5):
+ *   kubernetes-<ch>-eks-<N>                                       Release name
+ *   kubernetes-<ch>/kubernetes-<ch>-eks-<N>.yaml                  manifest
+ *   kubernetes-<ch>/releases/<N>/artifacts/<project>/<gitTag>/…   archives
+ *   releasechannels/<ch>.yaml, crds/<file>.yaml
+ * Paths use '/' (they are URL paths and site-relative paths alike).
+ */
+import { EksdError } from '../errors.ts';
+
+const CHANNEL = /^[0-9]+-[0-9]+$/;
+const RELEASE_NAME = /^kubernetes-([0-9]+-[0-9]+)-eks-([0-9]+)$/;
+/** One path segment of a site folder or file: no separators, no '..', printable and URL-safe. */
+const SEGMENT = /^[A-Za-z0-9_+][A-Za-z0-9._+-]*$/;
+
+export function isChannel(channel: string): boolean {
+  return CHANNEL.test(channel);
+}
+
+export function assertChannel(channel: string, where = 'channel'): void {
+  if (!isChannel(channel)) {
+    throw new EksdError('RELEASE_INPUT', `invalid release channel "${channel}"`, {
+      where, hint: 'a channel is the Kubernetes minor with a dash, e.g. 1-33',
+    });
+  }
+}
+
+export function assertNumber(number: number, where = 'number'): void {
+  if (!Number.isSafeInteger(number) || number < 1) {
+    throw new EksdError('RELEASE_INPUT', `invalid release number ${String(number)}`, {
+      where, hint: 'release numbers are integers starting at 1',
+    });
+  }
+}
+
+export function releaseName(channel: string, number: number): string {
+  return `kubernetes-${channel}-eks-${number}`;
+}
+
+/** Splits `kubernetes-1-33-eks-5` into channel and number; undefined when it is not a release name. */
+export function parseReleaseName(name: string): { channel: string; number: number } | undefined {
+  const m = RELEASE_NAME.exec(name);
+  if (!m) return undefined;
+  const number = Number(m[2]);
+  return number >= 1 && Number.isSafeInteger(number) ? { channel: m[1]!, number } : undefined;
+}
+
+export function channelDir(channel: string): string {
+  return `kubernetes-${channel}`;
+}
+
+export function manifestPath(channel: string, number: number): string {
+  return `${channelDir(channel)}/${releaseName(channel, number)}.yaml`;
+}
+
+export function artifactsDir(channel: string, number: number, project: string, gitTag: string): string {
+  return `${channelDir(channel)}/releases/${number}/artifacts/${project}/${gitTag}`;
+}
+
+export function channelFilePath(channel: string): string {
+  return `releasechannels/${channel}.yaml`;
+}
+
+export const CRDS_DIR = 'crds';
+
+export function trimBaseUrl(siteBaseUrl: string): string {
+  return siteBaseUrl.replace(/\/+$/, '');
+}
+
+export function manifestUrl(siteBaseUrl: string, channel: string, number: number): string {
+  return `${trimBaseUrl(siteBaseUrl)}/${manifestPath(channel, number)}`;
+}
+
+export function archiveUri(siteBaseUrl: string, channel: string, number: number, project: string, gitTag: string, name: string): string {
+  return `${trimBaseUrl(siteBaseUrl)}/${artifactsDir(channel, number, project, gitTag)}/${name}`;
+}
+
+/** A single folder name (project, gitTag). */
+export function isSafeSegment(s: string): boolean {
+  return SEGMENT.test(s);
+}
+
+/** A relative file path such as `bin/linux/amd64/kubelet`: safe segments joined by '/'. */
+export function isSafeRelPath(p: string): boolean {
+  return p.length > 0 && p.split('/').every(isSafeSegment);
+}
+
+export function assertSafeSegment(value: string, where: string, what: string): void {
+  if (!isSafeSegment(value)) {
+    throw new EksdError('RELEASE_INPUT', `${what} "${value}" cannot be used as a site folder name`, {
+      where, hint: 'use letters, digits, ".", "_", "+" and "-" only (no "/" or "..")',
+    });
+  }
+}
+
+export function assertSafeRelPath(value: string, where: string, what: string): void {
+  if (!isSafeRelPath(value)) {
+    throw new EksdError('RELEASE_INPUT', `${what} "${value}" is not a safe relative path`, {
+      where, hint: 'use a relative path like bin/linux/amd64/kubelet: letters, digits, ".", "_", "+", "-" and "/" (no "..", no leading "/")',
+    });
+  }
+}
