@@ -73,8 +73,10 @@ function ajvMessage(e: ErrorObject): string {
 
 class Issues {
   readonly list: ValidationIssue[] = [];
+  /** Adds an issue unless the same path is already reported (the schema and our checks overlap). */
   add(segments: JsonPath, message: string): void {
-    this.list.push({ path: formatPath(segments), segments, message });
+    const path = formatPath(segments);
+    if (!this.list.some((i) => i.path === path)) this.list.push({ path, segments, message });
   }
 }
 
