@@ -1,0 +1,54 @@
+/** Manifest media types the client reads and writes. */
+export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+export const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+
+/** Config and layer media types (used by tests and image assembly). */
+export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
+export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
+export const DOCKER_LAYER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+
+export const MANIFEST_ACCEPT = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST].join(', ');
+
+export function isIndexMediaType(mediaType: string | undefined): boolean {
+  return mediaType === OCI_INDEX || mediaType === DOCKER_LIST;
+}
+
+export function isManifestMediaType(mediaType: string | undefined): boolean {
+  return mediaType === OCI_MANIFEST || mediaType === DOCKER_MANIFEST;
+}
+
+/** Layers a registry must not (or need not) hold: foreign / non-distributable layers. */
+export function isForeignLayer(mediaType: string | undefined): boolean {
+  return mediaType !== undefined && /foreign|nondistributable/.test(mediaType);
+}
+
+/** The media type of a Content-Type header value, without parameters. */
+export function bareMediaType(contentType: string | null | undefined): string | undefined {
+  const v = contentType?.split(';')[0]?.trim();
+  return v ? v : undefined;
+}
+
+/** A content descriptor as found in manifests and indexes. */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  urls?: string[];
+  annotations?: Record<string, string>;
+  platform?: { os: string; architecture: string; variant?: string; 'os.version'?: string };
+  artifactType?: string;
+}
+
+/** The fields of a manifest or index the client looks at. */
+export interface ManifestJson {
+  schemaVersion?: number;
+  mediaType?: string;
+  config?: Descriptor;
+  layers?: Descriptor[];
+  manifests?: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+}

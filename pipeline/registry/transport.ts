@@ -1,0 +1,135 @@
+import type { Authenticator } from './auth.ts';
+import { clientError, RegistryError, statusError, transportError, type RequestContext } from './errors.ts';
+import { HostGate, parseRetryAfter, Watchdog, withRetry, type RetryPolicy } from './http.ts';
+import type { ScopeSet } from './scopes.ts';
+
+export type BodySource = Uint8Array | ReadableStream<Uint8Array>;
+
+export interface RequestSpec {
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+  /** A path ("/v2/...") or an absolute URL (upload Locations). */
+  url: string | URL;
+  ctx: RequestContext;
+  scopes: ScopeSet;
+  headers?: Record<string, string>;
+  /** Opens the request body; called again for every resend, so a stream is never replayed. */
+  body?: () => BodySource | Promise<BodySource>;
+  /** Statuses handed to `consume`; anything else becomes a RegistryError. */
+  expect: number[];
+  /** Retry this request on its own (default true); false when a caller retries a larger unit. */
+  retry?: boolean;
+  /** No new attempt after this time (ms since epoch). */
+  deadline?: number;
+  /** The response body outlives the request: keep the watchdog running, the consumer stops it. */
+  streamResponse?: boolean;
+}
+
+export interface TransportOptions {
+  registry: string;
+  baseUrl: URL;
+  auth: Authenticator;
+  gate: HostGate;
+  retry: RetryPolicy;
+  timeoutMs: number;
+  log: (line: string) => void;
+}
+
+/** A body stream that kicks the watchdog for every chunk sent. */
+function watched(body: BodySource, wd: Watchdog): BodySource {
+  if (body instanceof Uint8Array) return body;
+  return body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, c) { wd.kick(); c.enqueue(chunk); },
+  }));
+}
+
+/** Sends requests to one registry: per-host gate, retries, auth challenges, timeouts, typed errors. */
+export class Transport {
+  constructor(readonly o: TransportOptions) {}
+
+  resolve(url: string | URL): URL {
+    return new URL(url, this.o.baseUrl);
+  }
+
+  /** Performs the request and hands an expected response to `consume` (inside the retried unit). */
+  request<T>(spec: RequestSpec, consume: (res: Response, wd: Watchdog) => Promise<T>): Promise<T> {
+    const once = (): Promise<T> => this.attempt(spec, consume);
+    if (spec.retry === false) return once();
+    return withRetry(once, {
+      policy: this.o.retry, gate: this.o.gate, log: this.o.log,
+      ...(spec.deadline === undefined ? {} : { deadline: spec.deadline }),
+    });
+  }
+
+  private async attempt<T>(spec: RequestSpec, consume: (res: Response, wd: Watchdog) => Promise<T>): Promise<T> {
+    const release = await this.o.gate.acquire();
+    const wd = new Watchdog(this.o.timeoutMs, `${spec.method} ${spec.ctx.registry}`);
+    let handedOff = false;
+    try {
+      const res = await this.authorized(spec, wd);
+      if (res.status === 401 && !spec.expect.includes(401)) {
+        await res.arrayBuffer().catch(() => undefined);
+        throw clientError(spec.ctx, 'UNAUTHORIZED', `the registry refused ${this.o.auth.describeCredentials()} (HTTP 401)`);
+      }
+      if (!spec.expect.includes(res.status)) {
+        const text = await res.text();
+        throw statusError(spec.ctx, res.status, text, parseRetryAfter(res.headers.get('retry-after')));
+      }
+      const out = await consume(res, wd);
+      handedOff = spec.streamResponse === true;
+      return out;
+    } catch (e) {
+      throw e instanceof RegistryError ? e : transportError(spec.ctx, e);
+    } finally {
+      if (!handedOff) wd.stop();
+      release();
+    }
+  }
+
+  /** Sends with a cached Authorization, answers one challenge, and refreshes credentials once. */
+  private async authorized(spec: RequestSpec, wd: Watchdog): Promise<Response> {
+    const url = this.resolve(spec.url);
+    const sameOrigin = url.origin === this.o.baseUrl.origin;
+    let header = sameOrigin ? await this.o.auth.headerFor(spec.scopes) : undefined;
+    let res = await this.send(spec, url, header, wd);
+    if (res.status !== 401 || !sameOrigin) return res;
+    for (let refreshed = false; ;) {
+      const challenge = res.headers.get('www-authenticate');
+      await res.arrayBuffer().catch(() => undefined);
+      this.o.auth.forget(header);
+      header = await this.o.auth.answer(challenge, spec.scopes, spec.ctx);
+      res = await this.send(spec, url, header, wd);
+      if (res.status !== 401 || refreshed || !(await this.o.auth.refresh())) return res;
+      refreshed = true;
+    }
+  }
+
+  private async send(spec: RequestSpec, url: URL, authorization: string | undefined, wd: Watchdog): Promise<Response> {
+    const headers: Record<string, string> = { ...spec.headers };
+    if (authorization) headers.authorization = authorization;
+    const body = spec.body ? watched(await spec.body(), wd) : undefined;
+    const init: RequestInit & { duplex?: 'half' } = { method: spec.method, headers, signal: wd.signal };
+    if (body !== undefined) {
+      init.body = body as NonNullable<RequestInit['body']>;
+      if (!(body instanceof Uint8Array)) init.duplex = 'half';
+    }
+    wd.kick();
+    return fetch(url, init);
+  }
+}
+
+/** Reads a whole response body, kicking the watchdog per chunk; fails (not retried) past `limit` bytes. */
+export async function readBody(res: Response, wd: Watchdog, ctx: RequestContext, limit = Number.POSITIVE_INFINITY): Promise<Buffer> {
+  if (!res.body) return Buffer.alloc(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    wd.kick();
+    size += chunk.byteLength;
+    if (size > limit) {
+      await res.body.cancel().catch(() => undefined);
+      throw clientError(ctx, 'SIZE_INVALID', `the response body is larger than ${limit} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
