@@ -1,0 +1,176 @@
+import { redact } from '../errors.ts';
+import { Authenticator, isLoopback } from './auth.ts';
+import { getBlob, getBlobStream, headBlob, mountBlob } from './blobs.ts';
+import type { CredentialSource } from './credentials.ts';
+import { digestOf } from './digest.ts';
+import { clientError } from './errors.ts';
+import { DEFAULT_RETRY, HostGate, type RetryPolicy } from './http.ts';
+import * as manifests from './manifests.ts';
+import type { Manifest, ManifestHead } from './manifests.ts';
+import { describeRef, validateDigest, validateRef, validateRegistry, validateRepository } from './reference.ts';
+import { isBytes, sourceSize, type BlobSource } from './sources.ts';
+import { Transport } from './transport.ts';
+import { uploadBlob } from './upload.ts';
+import { EksdError } from '../errors.ts';
+
+export interface RegistryClientOptions {
+  /** "host:port" or "host". */
+  registry: string;
+  credentials?: CredentialSource;
+  /** Requests in flight to this registry at once (default 8). */
+  concurrency?: number;
+  /** A request fails when no byte moves for this long (default 30 000 ms). */
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  log?: (line: string) => void;
+  /** true: plain http; false: https. Default: http for loopback hosts, https otherwise. */
+  insecure?: boolean;
+  /** Blobs larger than this are uploaded in PATCH chunks (default 256 MiB). */
+  chunkThreshold?: number;
+  /** Chunk size for chunked uploads (default 32 MiB). */
+  chunkSize?: number;
+}
+
+export interface PushBlobOptions {
+  digest?: string;
+  size?: number;
+  /** A repository of the same registry that has the blob: try a cross-repository mount first. */
+  mountFrom?: string;
+}
+
+export interface PushedBlob {
+  digest: string;
+  size: number;
+  /** exists: HEAD found it; mounted: cross-repo mount; uploaded: bytes sent. */
+  status: 'exists' | 'mounted' | 'uploaded';
+}
+
+/** An OCI distribution client for one registry: manifests, blobs, tags; retries, limits and auth built in. */
+export class RegistryClient {
+  readonly registry: string;
+  readonly baseUrl: URL;
+  private readonly t: Transport;
+  private readonly inflight = new Map<string, Promise<PushedBlob>>();
+  private readonly chunkThreshold: number;
+  private readonly chunkSize: number;
+
+  constructor(o: RegistryClientOptions) {
+    const bad = validateRegistry(o.registry);
+    if (bad) throw new EksdError('REGISTRY_INVALID', bad, { where: o.registry, hint: 'pass the registry as host or host:port' });
+    this.registry = o.registry;
+    const http = o.insecure ?? isLoopback(o.registry);
+    this.baseUrl = new URL(`${http ? 'http' : 'https'}://${o.registry}/`);
+    const log = (line: string): void => o.log?.(redact(line));
+    const retry = { ...DEFAULT_RETRY, ...o.retry };
+    const timeoutMs = o.timeoutMs ?? 30_000;
+    const auth = new Authenticator({ registry: o.registry, baseUrl: this.baseUrl, timeoutMs, retry, log,
+      ...(o.credentials ? { credentials: o.credentials } : {}) });
+    this.t = new Transport({ registry: o.registry, baseUrl: this.baseUrl, auth, gate: new HostGate(o.concurrency ?? 8), retry, timeoutMs, log });
+    this.chunkThreshold = o.chunkThreshold ?? 256 * 1024 * 1024;
+    this.chunkSize = o.chunkSize ?? 32 * 1024 * 1024;
+  }
+
+  /** Fails before any request when a repository, tag or digest is malformed. */
+  private check(operation: string, repo: string, ref?: string, kind: 'ref' | 'digest' = 'ref'): void {
+    const problem = validateRepository(repo) ?? (ref === undefined ? undefined : kind === 'digest' ? validateDigest(ref) : validateRef(ref));
+    if (problem) throw clientError({ registry: this.registry, repository: repo, reference: ref ?? '', operation }, 'INVALID_ARGUMENT', problem,
+      'fix the repository name, tag or digest');
+  }
+
+  /** "registry/repo:tag" for messages. */
+  describe(repo: string, ref?: string): string {
+    return describeRef(this.registry, repo, ref);
+  }
+
+  headManifest(repo: string, ref: string): Promise<ManifestHead | undefined> {
+    this.check('head manifest', repo, ref);
+    return manifests.headManifest(this.t, repo, ref);
+  }
+
+  getManifest(repo: string, ref: string): Promise<Manifest> {
+    this.check('get manifest', repo, ref);
+    return manifests.getManifest(this.t, repo, ref);
+  }
+
+  putManifest(repo: string, ref: string, bytes: Uint8Array, mediaType: string): Promise<string> {
+    this.check('put manifest', repo, ref);
+    return manifests.putManifest(this.t, repo, ref, bytes, mediaType);
+  }
+
+  deleteManifest(repo: string, digest: string): Promise<void> {
+    this.check('delete manifest', repo, digest, 'digest');
+    return manifests.deleteManifest(this.t, repo, digest);
+  }
+
+  listTags(repo: string, options: { pageSize?: number } = {}): Promise<string[]> {
+    this.check('list tags', repo);
+    return manifests.listTags(this.t, repo, options.pageSize);
+  }
+
+  headBlob(repo: string, digest: string): Promise<number | undefined> {
+    this.check('head blob', repo, digest, 'digest');
+    return headBlob(this.t, repo, digest);
+  }
+
+  getBlob(repo: string, digest: string): Promise<Buffer> {
+    this.check('get blob', repo, digest, 'digest');
+    return getBlob(this.t, repo, digest);
+  }
+
+  getBlobStream(repo: string, digest: string): Promise<ReadableStream<Uint8Array>> {
+    this.check('get blob', repo, digest, 'digest');
+    return getBlobStream(this.t, repo, digest);
+  }
+
+  /**
+   * Pushes a blob unless the repository has it: mounts from `mountFrom` when given (falling back to an
+   * upload), else HEAD then upload. Concurrent pushes of one digest to one repository share one upload.
+   */
+  async pushBlob(repo: string, source: BlobSource, options: PushBlobOptions = {}): Promise<PushedBlob> {
+    this.check('push blob', repo, options.digest, 'digest');
+    if (options.mountFrom !== undefined) this.check('push blob', options.mountFrom);
+    const size = options.size ?? await sourceSize(source);
+    const digest = options.digest ?? (isBytes(source) ? digestOf(source) : undefined);
+    if (isBytes(source) && size !== source.byteLength) {
+      throw clientError({ registry: this.registry, repository: repo, reference: digest ?? '', operation: 'push blob' }, 'SIZE_INVALID',
+        `size ${size} given for a ${source.byteLength}-byte blob`);
+    }
+    const o = { ...options, ...(size === undefined ? {} : { size }) };
+    if (digest === undefined) return { ...(await this.upload(repo, source, o)), status: 'uploaded' };
+    const key = `${repo}@${digest}`;
+    const running = this.inflight.get(key);
+    if (running) return running;
+    const p = this.pushKnown(repo, source, { ...o, digest }).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  private async pushKnown(repo: string, source: BlobSource, o: PushBlobOptions & { digest: string }): Promise<PushedBlob> {
+    let startLocation: URL | undefined;
+    if (o.mountFrom !== undefined && o.mountFrom !== repo) {
+      const m = await mountBlob(this.t, repo, o.digest, o.mountFrom);
+      if (m.mounted) return { digest: o.digest, size: o.size ?? -1, status: 'mounted' };
+      startLocation = m.location;
+    } else {
+      const have = await headBlob(this.t, repo, o.digest);
+      if (have !== undefined) return { digest: o.digest, size: have, status: 'exists' };
+    }
+    const up = await this.upload(repo, source, { ...o, ...(startLocation ? { startLocation } : {}) });
+    return { ...up, status: 'uploaded' };
+  }
+
+  private upload(repo: string, source: BlobSource, o: PushBlobOptions & { startLocation?: URL }): ReturnType<typeof uploadBlob> {
+    this.t.o.log(`upload ${this.describe(repo, o.digest ?? '')}${o.size === undefined ? '' : ` (${o.size} bytes)`}`);
+    return uploadBlob(this.t, repo, source, {
+      chunkThreshold: this.chunkThreshold, chunkSize: this.chunkSize,
+      ...(o.digest === undefined ? {} : { digest: o.digest }),
+      ...(o.size === undefined ? {} : { size: o.size }),
+      ...(o.startLocation === undefined ? {} : { startLocation: o.startLocation }),
+    });
+  }
+
+  /** Requests in flight right now (for tests and progress). */
+  get inFlight(): number {
+    return this.t.o.gate.inFlight;
+  }
+}

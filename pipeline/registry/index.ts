@@ -1,0 +1,19 @@
+/** OCI distribution client: references, auth, manifests, blobs, tags, copy; retries and per-host limits. */
+export { RegistryClient, type RegistryClientOptions, type PushBlobOptions, type PushedBlob } from './client.ts';
+export { copy, emptyCopyStats, type CopyOptions, type CopyStats } from './copy.ts';
+export type { Manifest, ManifestHead } from './manifests.ts';
+export { verifyManifestDigest, nextLink } from './manifests.ts';
+export type { BlobSource } from './sources.ts';
+export {
+  parseReference, formatReference, describeRef, validateRepository, validateTag, validateDigest, validateRegistry,
+  validateRef, isDigest, DEFAULT_REGISTRY, type ImageReference,
+} from './reference.ts';
+export {
+  staticCredentials, dockerConfigCredentials, credentialsFromDockerConfig, defaultDockerConfigPath,
+  type Credentials, type CredentialSource, type DockerConfig,
+} from './credentials.ts';
+export { isLoopback, parseChallenge, type Challenge } from './auth.ts';
+export { RegistryError, parseErrorBody, type RequestContext } from './errors.ts';
+export { DEFAULT_RETRY, HostGate, backoffDelay, parseRetryAfter, type RetryPolicy } from './http.ts';
+export { digestOf, matchesDigest, DigestAccumulator } from './digest.ts';
+export * from './media-types.ts';
