@@ -1,0 +1,152 @@
+/**
+ * An HTTP proxy on loopback in front of a registry that fails a share of requests: 500, 503 or 429
+ * (with Retry-After 0 or 1), a reset socket, or (when enabled) a response cut off mid-body. The RNG is
+ * seeded, so a run with the same seed and request order injects the same faults. It counts requests by
+ * kind (e.g. "blob-upload-put") and rewrites Location headers so clients stay behind the proxy.
+ *
+ *   const proxy = await startFaultProxy({ target: reg.host, probability: 0.3, seed: 7 });
+ *   new RegistryClient({ registry: proxy.host });
+ *   proxy.forwarded['blob-upload-put']  // uploads that reached the registry
+ *   await proxy.stop();
+ */
+import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+export type FaultKind = 500 | 503 | 429 | 'reset' | 'truncate';
+
+export interface FaultProxyOptions {
+  /** "127.0.0.1:PORT" of the registry. */
+  target: string;
+  /** Chance that a request gets a fault (0..1, default 0). */
+  probability?: number;
+  seed?: number;
+  /** Faults to draw from (default 500, 503, 429, reset). 'truncate' cuts GET bodies after half. */
+  faults?: FaultKind[];
+  /** Retry-After values to draw from for 503/429 (default ['0', '1']). */
+  retryAfter?: string[];
+  /** Flip a byte in every blob GET body that is forwarded (to test digest verification). */
+  corruptBlobs?: boolean;
+}
+
+export interface FaultProxy {
+  host: string;
+  /** Requests that arrived, by kind. */
+  received: Record<string, number>;
+  /** Requests passed to the registry, by kind. */
+  forwarded: Record<string, number>;
+  /** Faults injected, by fault. */
+  injected: Record<string, number>;
+  setProbability(p: number): void;
+  setCorruptBlobs(on: boolean): void;
+  resetCounts(): void;
+  stop(): Promise<void>;
+}
+
+/** mulberry32: a small seedable PRNG returning [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** "blob-upload-put", "manifest-get", "blob-mount", "tags", ... from method and path. */
+export function requestKind(method: string, url: string): string {
+  const u = new URL(url, 'http://x');
+  const m = method.toLowerCase();
+  if (u.pathname === '/v2/' || u.pathname === '/v2') return 'ping';
+  if (/\/blobs\/uploads\/?$/.test(u.pathname) && m === 'post') return u.searchParams.has('mount') ? 'blob-mount' : 'blob-upload-start';
+  if (/\/blobs\/uploads\//.test(u.pathname)) return `blob-upload-${m}`;
+  if (/\/blobs\//.test(u.pathname)) return `blob-${m}`;
+  if (/\/manifests\//.test(u.pathname)) return `manifest-${m}`;
+  if (/\/tags\/list$/.test(u.pathname)) return 'tags';
+  return 'other';
+}
+
+const bump = (counts: Record<string, number>, key: string): void => { counts[key] = (counts[key] ?? 0) + 1; };
+
+/** Starts the proxy on a free loopback port. */
+export async function startFaultProxy(o: FaultProxyOptions): Promise<FaultProxy> {
+  const random = seededRandom(o.seed ?? 1);
+  const faults = o.faults ?? [500, 503, 429, 'reset'];
+  const retryAfter = o.retryAfter ?? ['0', '1'];
+  let probability = o.probability ?? 0;
+  let corrupt = o.corruptBlobs ?? false;
+  const received: Record<string, number> = {};
+  const forwarded: Record<string, number> = {};
+  const injected: Record<string, number> = {};
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const sockets = new Set<Socket>();
+  let host = '';
+  const pick = <T>(list: T[]): T => list[Math.floor(random() * list.length)] as T;
+
+  const fail = (fault: FaultKind, req: IncomingMessage, res: ServerResponse): void => {
+    bump(injected, String(fault));
+    if (fault === 'reset') { req.socket.destroy(); return; }
+    req.resume();
+    const headers: Record<string, string> = { 'content-type': 'application/json', connection: 'close' };
+    if (fault === 429 || fault === 503) headers['retry-after'] = pick(retryAfter);
+    const code = fault === 429 ? 'TOOMANYREQUESTS' : 'UNAVAILABLE';
+    res.writeHead(fault as number, headers);
+    res.end(JSON.stringify({ errors: [{ code, message: `injected ${fault}` }] }));
+  };
+
+  const rewrite = (headers: IncomingMessage['headers']): Record<string, string | string[]> => {
+    const out: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = v;
+    if (typeof out.location === 'string') out.location = out.location.replace(`//${o.target}`, `//${host}`);
+    return out;
+  };
+
+  const forward = (kind: string, req: IncomingMessage, res: ServerResponse, truncate: boolean): void => {
+    bump(forwarded, kind);
+    const up = request({ host: o.target.split(':')[0], port: Number(o.target.split(':')[1]), method: req.method,
+      path: req.url, headers: req.headers, agent }, (upRes) => {
+      const flip = corrupt && kind === 'blob-get' && upRes.statusCode === 200;
+      res.writeHead(upRes.statusCode ?? 502, rewrite(upRes.headers));
+      let sent = 0;
+      const total = Number(upRes.headers['content-length'] ?? 0);
+      upRes.on('data', (chunk: Buffer) => {
+        if (flip && sent === 0 && chunk.length > 0) { chunk = Buffer.from(chunk); chunk[0] = (chunk[0] ?? 0) ^ 0xff; }
+        sent += chunk.length;
+        if (truncate && sent > total / 2) { bump(injected, 'truncate'); upRes.destroy(); res.socket?.destroy(); return; }
+        res.write(chunk);
+      });
+      upRes.on('end', () => res.end());
+      upRes.on('error', () => res.socket?.destroy());
+    });
+    up.on('error', () => res.socket?.destroy());
+    req.pipe(up);
+  };
+
+  const server = createServer((req, res) => {
+    const kind = requestKind(req.method ?? 'GET', req.url ?? '/');
+    bump(received, kind);
+    const fault = random() < probability ? pick(faults) : undefined;
+    if (fault === undefined || fault === 'truncate') {
+      forward(kind, req, res, fault === 'truncate' && req.method === 'GET');
+      return;
+    }
+    fail(fault, req, res);
+  });
+  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  host = `127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  const clear = (c: Record<string, number>): void => { for (const k of Object.keys(c)) delete c[k]; };
+  return {
+    host, received, forwarded, injected,
+    setProbability: (p) => { probability = p; },
+    setCorruptBlobs: (on) => { corrupt = on; },
+    resetCounts: () => { clear(received); clear(forwarded); clear(injected); },
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      agent.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
