@@ -1,0 +1,50 @@
+/**
+ * SNS client factory and topic ARN parsing. Credentials come from the default AWS chain unless given
+ * (tests pass static ones together with a local `endpoint`); secrets are registered for redaction.
+ */
+import { SNSClient } from '@aws-sdk/client-sns';
+import { registerSecret } from '../errors.ts';
+
+export interface StaticCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface SnsClientOptions {
+  region: string;
+  /** e.g. http://127.0.0.1:4575 for a local SNS; default: the AWS endpoint of region */
+  endpoint?: string;
+  credentials?: StaticCredentials;
+  /** total attempts for throttling, 5xx and network errors (SDK standard retry mode); default 3 */
+  maxAttempts?: number;
+}
+
+export function createSnsClient(options: SnsClientOptions): SNSClient {
+  if (options.credentials) {
+    registerSecret(options.credentials.secretAccessKey);
+    registerSecret(options.credentials.sessionToken);
+  }
+  return new SNSClient({
+    region: options.region,
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    maxAttempts: options.maxAttempts ?? 3,
+  });
+}
+
+export interface TopicArn {
+  partition: string;
+  region: string;
+  account: string;
+  name: string;
+  /** FIFO topics need MessageGroupId and take MessageDeduplicationId */
+  fifo: boolean;
+}
+
+/** `arn:aws:sns:us-east-1:123456789012:eks-distro-updates[.fifo]`; undefined when malformed. */
+export function parseTopicArn(arn: string): TopicArn | undefined {
+  const m = /^arn:(aws[a-z-]*):sns:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_-]{1,256}(\.fifo)?)$/.exec(arn);
+  if (!m) return undefined;
+  return { partition: m[1]!, region: m[2]!, account: m[3]!, name: m[4]!, fifo: m[5] !== undefined };
+}
