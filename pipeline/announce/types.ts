@@ -1,0 +1,72 @@
+/** The announcement of a release and the Announcer port that delivers it (SNS, or an outbox folder). */
+
+export interface AnnouncedImage {
+  /** asset name, e.g. kube-apiserver-image */
+  name: string;
+  uri: string;
+  digest: string | null;
+  /** why it differs from the previous release; null when unchanged */
+  changed: string | null;
+}
+
+export interface AnnouncedArchive {
+  name: string;
+  uri: string;
+  os: string | null;
+  arch: string[];
+  sha256: string;
+  sha512: string;
+}
+
+export interface AnnouncedComponent {
+  name: string;
+  gitTag: string;
+  images: AnnouncedImage[];
+  archives: AnnouncedArchive[];
+}
+
+/** The JSON body for machines (SQS/Lambda subscribers). */
+export interface AnnouncementBody {
+  release: string;
+  channel: string;
+  number: number;
+  date: string;
+  manifestUrl: string;
+  republish: boolean;
+  /** release compared against, null for the first release in the channel */
+  previous: string | null;
+  components: AnnouncedComponent[];
+  summary: { images: number; changed: number; unchanged: number };
+  /** images in the previous release that are gone, as <component>/<asset> */
+  removed: string[];
+}
+
+export interface MessageAttribute {
+  DataType: 'String' | 'Number';
+  StringValue: string;
+}
+
+export interface Announcement {
+  release: string;
+  channel: string;
+  number: number;
+  /** <= 100 printable ASCII characters (SNS limit) */
+  subject: string;
+  /** for people (e-mail) */
+  text: string;
+  json: AnnouncementBody;
+  /** SNS message for MessageStructure 'json': {"default": text, "email": text, "sqs": JSON body} */
+  message: string;
+  attributes: Record<'channel' | 'number' | 'release', MessageAttribute>;
+}
+
+export interface PublishOptions {
+  /** 0 for the announcement, n for the n-th deliberate resend */
+  resend?: number;
+}
+
+export interface Announcer {
+  /** e.g. `sns arn:aws:sns:...` or `outbox /path`; recorded in the ledger */
+  describe(): string;
+  publish(msg: Announcement, options?: PublishOptions): Promise<{ messageId: string }>;
+}
