@@ -1,0 +1,130 @@
+/**
+ * Sends an announcement once per release. `<ledgerDir>/<release>.json` is written (atomically) right
+ * after a successful publish; while it exists the release is not announced again unless `again` is
+ * asked for. A failed publish leaves no entry. `<release>.lock` keeps two runs from publishing the same
+ * release at the same time, and tells a later run when a publish was interrupted midway.
+ */
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { EksdError } from '../errors.ts';
+import { readIfExists, writeFileAtomic } from '../release/fs-atomic.ts';
+import { parseReleaseName } from '../release/naming.ts';
+import type { Announcement, Announcer } from './types.ts';
+
+export interface LedgerSend {
+  messageId: string;
+  announcer: string;
+  at: string;
+  /** 0 for the announcement, n for the n-th deliberate resend */
+  resend: number;
+}
+
+export interface LedgerEntry {
+  release: string;
+  /** the latest send */
+  messageId: string;
+  announcer: string;
+  at: string;
+  sends: LedgerSend[];
+}
+
+export interface AnnounceOnceOptions {
+  release: string;
+  announcement: Announcement;
+  announcer: Announcer;
+  ledgerDir: string;
+  /** send even though the ledger says it was sent (a deliberate resend) */
+  again?: boolean;
+  now?: () => Date;
+}
+
+export interface AnnounceOnceResult {
+  skipped: boolean;
+  messageId: string;
+  /** 0 for the announcement, n for the n-th resend */
+  resend: number;
+}
+
+export function ledgerPath(ledgerDir: string, release: string): string {
+  return join(ledgerDir, `${release}.json`);
+}
+
+export async function readLedger(ledgerDir: string, release: string): Promise<LedgerEntry | undefined> {
+  const path = ledgerPath(ledgerDir, release);
+  const text = await readIfExists(path);
+  if (text === undefined) return undefined;
+  try {
+    const entry = JSON.parse(text) as LedgerEntry;
+    if (typeof entry.messageId !== 'string') throw new Error('no messageId');
+    if (!Array.isArray(entry.sends)) entry.sends = [{ messageId: entry.messageId, announcer: entry.announcer, at: entry.at, resend: 0 }];
+    return entry;
+  } catch (cause) {
+    throw new EksdError('ANNOUNCE_LEDGER', `announcement ledger ${path} is unreadable`, {
+      where: path, hint: 'restore the file; deleting it makes the next run announce the release again', cause,
+    });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function lock(ledgerDir: string, release: string, again: boolean): Promise<() => Promise<void>> {
+  const path = join(ledgerDir, `${release}.lock`);
+  const release_ = async (): Promise<void> => { await unlink(path).catch(() => undefined); };
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      const fh = await open(path, 'wx');
+      await fh.writeFile(`${process.pid}\n`);
+      await fh.close();
+      return release_;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+      throw new EksdError('ANNOUNCE_LOCKED', `${release} is being announced by another process (pid ${pid})`, {
+        where: path, hint: 'wait for the other run to finish',
+      });
+    }
+    if (!again) {
+      throw new EksdError('ANNOUNCE_INTERRUPTED', `an earlier announcement of ${release} stopped while publishing; it may or may not have been sent`, {
+        where: path, hint: 'check what subscribers received; then delete the lock file to announce, or announce again deliberately',
+      });
+    }
+    await release_();
+  }
+  throw new EksdError('ANNOUNCE_LOCKED', `cannot take the announcement lock for ${release}`, { where: path, hint: 'retry the announce step' });
+}
+
+export async function announceOnce(options: AnnounceOnceOptions): Promise<AnnounceOnceResult> {
+  const { release, announcement, announcer, ledgerDir } = options;
+  if (!parseReleaseName(release) || announcement.release !== release) {
+    throw new EksdError('ANNOUNCE_FAILED', `announcement is for ${announcement.release}, asked to announce "${release}"`, {
+      where: ledgerDir, hint: 'render the announcement from the release being announced',
+    });
+  }
+  const before = await readLedger(ledgerDir, release);
+  if (before && !options.again) return { skipped: true, messageId: before.messageId, resend: before.sends.at(-1)?.resend ?? 0 };
+
+  await mkdir(ledgerDir, { recursive: true });
+  const unlock = await lock(ledgerDir, release, options.again ?? false);
+  try {
+    const current = await readLedger(ledgerDir, release); // may have changed before we held the lock
+    if (current && !options.again) return { skipped: true, messageId: current.messageId, resend: current.sends.at(-1)?.resend ?? 0 };
+    const resend = current ? current.sends.length : 0;
+    const { messageId } = await announcer.publish(announcement, { resend });
+    const at = (options.now?.() ?? new Date()).toISOString();
+    const send: LedgerSend = { messageId, announcer: announcer.describe(), at, resend };
+    const entry: LedgerEntry = { release, messageId, announcer: send.announcer, at, sends: [...(current?.sends ?? []), send] };
+    await writeFileAtomic(ledgerPath(ledgerDir, release), `${JSON.stringify(entry, null, 2)}\n`);
+    return { skipped: false, messageId, resend };
+  } finally {
+    await unlock();
+  }
+}

@@ -1,0 +1,131 @@
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { announceOnce, readLedger } from '../pipeline/announce/once.ts';
+import { renderAnnouncement } from '../pipeline/announce/render.ts';
+import { SnsAnnouncer } from '../pipeline/announce/sns.ts';
+import { isEksdError } from '../pipeline/errors.ts';
+import { buildRelease } from '../pipeline/release/manifest.ts';
+import { FakeSns } from './helpers/fake-sns.ts';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:eks-distro-updates';
+const FIFO = 'arn:aws:sns:us-east-1:123456789012:eks-distro-updates.fifo';
+const MISSING = 'arn:aws:sns:us-east-1:123456789012:no-such-topic';
+const hex = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+const release = buildRelease({
+  channel: '1-33', number: 18, date: '2025-06-18T12:00:00Z', siteBaseUrl: 'https://distro.eks.amazonaws.com',
+  components: [{
+    name: 'etcd', gitTag: 'v3.5.21', archives: [],
+    images: [{ name: 'etcd', repository: 'etcd-io/etcd', uri: 'public.ecr.aws/eks-distro/etcd-io/etcd:v3.5.21-eks-1-33-18', digest: `sha256:${hex('etcd')}`, description: 'etcd container image', platforms: ['linux/amd64', 'linux/arm64'] }],
+  }],
+});
+const announcement = renderAnnouncement(release, { manifestUrl: 'https://distro.eks.amazonaws.com/kubernetes-1-33/kubernetes-1-33-eks-18.yaml' });
+
+const sns = new FakeSns([TOPIC, FIFO]);
+const dirs: string[] = [];
+test.before(async () => { await sns.start(); });
+test.after.always(async () => {
+  await sns.stop();
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+async function ledgerDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'eksd-ledger-'));
+  dirs.push(d);
+  return d;
+}
+const announcer = (topicArn: string, extra: { maxAttempts?: number } = {}): SnsAnnouncer => new SnsAnnouncer({ topicArn, ...sns.clientOptions(), ...extra });
+const published = (topic: string) => sns.publishes.filter((p) => p.TopicArn === topic);
+
+test.serial('publish sends subject, JSON message structure and typed attributes', async (t) => {
+  const { messageId } = await announcer(TOPIC).publish(announcement);
+  const sent = published(TOPIC).at(-1)!;
+  t.is(sent.MessageId, messageId);
+  t.is(sent.Subject, 'EKS Distro kubernetes-1-33-eks-18 released');
+  t.is(sent.MessageStructure, 'json');
+  t.is(sent.Message, announcement.message);
+  const body = JSON.parse(sent.Message) as { default: string; email: string; sqs: string };
+  t.is(body.default, announcement.text);
+  t.deepEqual(JSON.parse(body.sqs), announcement.json);
+  t.deepEqual(sent.MessageAttributes, {
+    channel: { DataType: 'String', StringValue: '1-33' },
+    number: { DataType: 'Number', StringValue: '18' },
+    release: { DataType: 'String', StringValue: 'kubernetes-1-33-eks-18' },
+  });
+  t.is(sent.MessageGroupId, undefined);
+  t.is(sent.MessageDeduplicationId, undefined);
+});
+
+test.serial('FIFO topics get the channel as group and the release as deduplication id', async (t) => {
+  const a = announcer(FIFO);
+  const first = await a.publish(announcement);
+  t.like(published(FIFO).at(-1), { MessageGroupId: '1-33', MessageDeduplicationId: 'kubernetes-1-33-eks-18', MessageId: first.messageId });
+  const dup = await a.publish(announcement);
+  t.is(dup.messageId, first.messageId, 'SNS deduplicates a plain re-send');
+  t.is(sns.duplicates.length, 1);
+  await a.publish(announcement, { resend: 1 });
+  t.like(published(FIFO).at(-1), { MessageDeduplicationId: 'kubernetes-1-33-eks-18-again-1' });
+});
+
+test.serial('unknown topic: ANNOUNCE_FAILED naming the topic, no ledger entry; later sends', async (t) => {
+  const dir = await ledgerDir();
+  const e = await t.throwsAsync(announceOnce({ release: announcement.release, announcement, announcer: announcer(MISSING), ledgerDir: dir }));
+  t.true(isEksdError(e, 'ANNOUNCE_FAILED'));
+  t.is((e as { where?: string }).where, MISSING);
+  t.regex(e!.message, /NotFound.*Topic does not exist/);
+  t.regex((e as { hint?: string }).hint ?? '', /topic does not exist/);
+  t.deepEqual(await readdir(dir), [], 'no ledger entry, no lock left');
+
+  sns.topics.add(MISSING);
+  const ok = await announceOnce({ release: announcement.release, announcement, announcer: announcer(MISSING), ledgerDir: dir });
+  t.false(ok.skipped);
+  t.is(published(MISSING).length, 1);
+  t.is((await readLedger(dir, announcement.release))?.messageId, ok.messageId);
+});
+
+test.serial('announceOnce sends once; again sends again and records it', async (t) => {
+  const dir = await ledgerDir();
+  const before = published(TOPIC).length;
+  const at = new Date('2025-06-18T12:30:00Z');
+  const first = await announceOnce({ release: announcement.release, announcement, announcer: announcer(TOPIC), ledgerDir: dir, now: () => at });
+  const second = await announceOnce({ release: announcement.release, announcement, announcer: announcer(TOPIC), ledgerDir: dir });
+  t.false(first.skipped);
+  t.true(second.skipped);
+  t.is(second.messageId, first.messageId);
+  t.is(published(TOPIC).length, before + 1);
+  const entry = await readLedger(dir, announcement.release);
+  t.like(entry, { release: 'kubernetes-1-33-eks-18', messageId: first.messageId, announcer: `sns ${TOPIC}`, at: '2025-06-18T12:30:00.000Z' });
+
+  const third = await announceOnce({ release: announcement.release, announcement, announcer: announcer(TOPIC), ledgerDir: dir, again: true });
+  t.false(third.skipped);
+  t.is(third.resend, 1);
+  t.not(third.messageId, first.messageId);
+  t.is(published(TOPIC).length, before + 2);
+  t.deepEqual((await readLedger(dir, announcement.release))?.sends.map((s) => s.resend), [0, 1]);
+});
+
+test.serial('authorization and server errors map to ANNOUNCE_FAILED with a hint', async (t) => {
+  sns.failNext({ status: 403, code: 'AuthorizationError', message: 'User is not authorized to perform SNS:Publish' });
+  const auth = await t.throwsAsync(announcer(TOPIC).publish(announcement));
+  t.true(isEksdError(auth, 'ANNOUNCE_FAILED'));
+  t.regex((auth as { hint?: string }).hint ?? '', /sns:Publish/);
+
+  sns.failNext({ status: 500, code: 'InternalError', message: 'boom', type: 'Receiver' });
+  const before = published(TOPIC).length;
+  await announcer(TOPIC).publish(announcement);
+  t.is(published(TOPIC).length, before + 1, 'the SDK retries a 5xx');
+
+  sns.failNext(...Array.from({ length: 2 }, () => ({ status: 503, code: 'ServiceUnavailable', message: 'down', type: 'Receiver' as const })));
+  const down = await t.throwsAsync(announcer(TOPIC, { maxAttempts: 2 }).publish(announcement));
+  t.true(isEksdError(down, 'ANNOUNCE_FAILED'));
+  t.regex(down!.message, /HTTP 503/);
+});
+
+test('bad topic ARN fails at configuration time', (t) => {
+  t.true(isEksdError(t.throws(() => new SnsAnnouncer({ topicArn: 'eks-distro-updates', region: 'us-east-1' })), 'ANNOUNCE_CONFIG'));
+  t.true(isEksdError(t.throws(() => new SnsAnnouncer({ topicArn: TOPIC, region: 'eu-west-1' })), 'ANNOUNCE_CONFIG'));
+});

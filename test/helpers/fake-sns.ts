@@ -1,0 +1,142 @@
+/**
+ * An HTTP stand-in for Amazon SNS speaking the AWS Query protocol, enough for Publish: form-encoded
+ * POST /, XML replies, NotFound for unknown topics, FIFO group/deduplication rules, JSON message
+ * structure checks, and injectable failures. Listens on 127.0.0.1 only.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FakePublish {
+  TopicArn: string;
+  Message: string;
+  Subject?: string;
+  MessageStructure?: string;
+  MessageGroupId?: string;
+  MessageDeduplicationId?: string;
+  MessageAttributes: Record<string, { DataType: string; StringValue?: string }>;
+  MessageId: string;
+}
+
+export interface InjectedFailure {
+  status: number;
+  code: string;
+  message: string;
+  type?: 'Sender' | 'Receiver';
+}
+
+const XMLNS = 'http://sns.amazonaws.com/doc/2010-03-31/';
+
+const xml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+export class FakeSns {
+  /** delivered publishes, in order */
+  readonly publishes: FakePublish[] = [];
+  /** FIFO publishes dropped as duplicates (same MessageDeduplicationId) */
+  readonly duplicates: FakePublish[] = [];
+  /** every request's Action, including failed ones */
+  readonly actions: string[] = [];
+  readonly topics = new Set<string>();
+  private readonly failures: InjectedFailure[] = [];
+  private readonly dedup = new Map<string, string>();
+  private server: Server | undefined;
+  endpoint = '';
+
+  constructor(topics: string[] = []) {
+    for (const t of topics) this.topics.add(t);
+  }
+
+  /** Make the next requests fail, one per entry. */
+  failNext(...failures: InjectedFailure[]): void {
+    this.failures.push(...failures);
+  }
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      void this.handle(req, res);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.endpoint = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.endpoint;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  /** SNS client options pointing at this fake. */
+  clientOptions(): { region: string; endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } } {
+    return { region: 'us-east-1', endpoint: this.endpoint, credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' } };
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    const action = form.get('Action') ?? '';
+    this.actions.push(action);
+    const requestId = randomUUID();
+    const fail = (f: InjectedFailure): void => {
+      res.writeHead(f.status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+      res.end(`<ErrorResponse xmlns="${XMLNS}"><Error><Type>${f.type ?? 'Sender'}</Type><Code>${xml(f.code)}</Code><Message>${xml(f.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`);
+    };
+    const injected = this.failures.shift();
+    if (injected) return fail(injected);
+    if (req.method !== 'POST' || action !== 'Publish') {
+      return fail({ status: 400, code: 'InvalidAction', message: `The action ${action || '(none)'} is not valid for this endpoint.` });
+    }
+    const topic = form.get('TopicArn') ?? '';
+    if (!this.topics.has(topic)) return fail({ status: 404, code: 'NotFound', message: 'Topic does not exist' });
+    const message = form.get('Message');
+    if (message === null || message === '') return fail({ status: 400, code: 'InvalidParameter', message: 'Invalid parameter: Empty message' });
+    const structure = form.get('MessageStructure') ?? undefined;
+    if (structure === 'json') {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(message);
+      } catch {
+        parsed = undefined;
+      }
+      if (!parsed || typeof (parsed as { default?: unknown }).default !== 'string') {
+        return fail({ status: 400, code: 'InvalidParameter', message: 'Invalid parameter: Message Structure - No default entry in JSON message body' });
+      }
+    }
+    const subject = form.get('Subject') ?? undefined;
+    if (subject !== undefined && (subject.length > 100 || /[^\x20-\x7e]/.test(subject))) {
+      return fail({ status: 400, code: 'InvalidParameter', message: 'Invalid parameter: Subject' });
+    }
+    const fifo = topic.endsWith('.fifo');
+    const group = form.get('MessageGroupId') ?? undefined;
+    const dedupId = form.get('MessageDeduplicationId') ?? undefined;
+    if (fifo && !group) return fail({ status: 400, code: 'InvalidParameter', message: 'Invalid parameter: The MessageGroupId parameter is required for FIFO topics' });
+    if (fifo && !dedupId) return fail({ status: 400, code: 'InvalidParameter', message: 'Invalid parameter: The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly' });
+
+    const attributes: FakePublish['MessageAttributes'] = {};
+    for (let n = 1; form.has(`MessageAttributes.entry.${n}.Name`); n++) {
+      const p = `MessageAttributes.entry.${n}`;
+      const value = form.get(`${p}.Value.StringValue`);
+      attributes[form.get(`${p}.Name`)!] = { DataType: form.get(`${p}.Value.DataType`) ?? '', ...(value !== null ? { StringValue: value } : {}) };
+    }
+    const record: FakePublish = {
+      TopicArn: topic, Message: message, MessageAttributes: attributes, MessageId: randomUUID(),
+      ...(subject !== undefined ? { Subject: subject } : {}),
+      ...(structure !== undefined ? { MessageStructure: structure } : {}),
+      ...(group !== undefined ? { MessageGroupId: group } : {}),
+      ...(dedupId !== undefined ? { MessageDeduplicationId: dedupId } : {}),
+    };
+    const dedupKey = `${topic}\n${dedupId}`;
+    if (fifo && this.dedup.has(dedupKey)) {
+      record.MessageId = this.dedup.get(dedupKey)!;
+      this.duplicates.push(record);
+    } else {
+      if (fifo) this.dedup.set(dedupKey, record.MessageId);
+      this.publishes.push(record);
+    }
+    res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+    res.end(`<PublishResponse xmlns="${XMLNS}"><PublishResult><MessageId>${record.MessageId}</MessageId></PublishResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></PublishResponse>`);
+  }
+}
