@@ -1,0 +1,86 @@
+/**
+ * The Builder port and its adapter over Docker Engine + BuildKit (dockerode, `version: '2'`): one
+ * platform per build, context streamed as a tar, `networkmode: none`. A failed step reports the image,
+ * platform, step and the tail of its log.
+ */
+import Docker from 'dockerode';
+import type { Readable } from 'node:stream';
+import { EksdError } from '../errors.ts';
+import { TraceDecoder, type TraceEvent } from './trace.ts';
+
+export interface BuildRequest {
+  image: string;
+  platform: string;
+  context: Readable;
+  dockerfile: string;
+  buildArgs: Record<string, string>;
+  /** Local tag for the result in the engine's image store. */
+  tag: string;
+  labels?: Record<string, string>;
+}
+
+export interface BuildResult { imageId: string; steps: number; cachedSteps: number }
+
+export interface Builder {
+  build(req: BuildRequest, onEvent: (e: TraceEvent) => void): Promise<BuildResult>;
+}
+
+const LOG_TAIL = 20;
+
+export class BuildKitBuilder implements Builder {
+  constructor(private readonly docker: Docker) {}
+
+  async build(req: BuildRequest, onEvent: (e: TraceEvent) => void): Promise<BuildResult> {
+    const where = `${req.image} ${req.platform}`;
+    const stream = await this.docker.buildImage(req.context, {
+      t: req.tag, version: '2', platform: req.platform, networkmode: 'none', dockerfile: req.dockerfile,
+      buildargs: req.buildArgs, labels: req.labels ?? {}, pull: false, rm: true, forcerm: true,
+    } as Docker.ImageBuildOptions).catch((cause: Error) => {
+      throw new EksdError('BUILD_FAILED', `${where}: the engine refused the build: ${cause.message}`, { where, cause, hint: 'check that dockerd runs (eksd env status)' });
+    });
+    const decoder = new TraceDecoder();
+    const logs = new Map<string, string[]>();
+    let imageId: string | undefined;
+    let failure: { step: string; message: string } | undefined;
+    let steps = 0;
+    let cachedSteps = 0;
+    for await (const message of jsonLines(stream)) {
+      if (message.id === 'moby.buildkit.trace' && typeof message.aux === 'string') {
+        for (const e of decoder.decode(message.aux)) {
+          if (e.kind === 'log') (logs.get(e.step) ?? logs.set(e.step, []).get(e.step)!).push(...e.text.split('\n').filter(Boolean));
+          if (e.kind === 'error') failure ??= { step: e.step, message: e.message };
+          if (e.kind === 'step' && e.state === 'done') steps++;
+          if (e.kind === 'step' && e.state === 'cached') { steps++; cachedSteps++; }
+          onEvent(e);
+        }
+      } else if (message.id === 'moby.image.id') {
+        imageId = (message.aux as { ID: string }).ID;
+      } else if (message.error) {
+        failure ??= { step: '', message: String(message.error) };
+      }
+    }
+    if (failure || !imageId) {
+      const step = failure?.step ?? 'unknown step';
+      const tail = (logs.get(step) ?? []).slice(-LOG_TAIL);
+      throw new EksdError('BUILD_FAILED', `${where}: step "${step}" failed: ${failure?.message ?? 'no image produced'}`, {
+        where: `${where} ${req.dockerfile}`,
+        hint: tail.length ? `last log lines:\n    ${tail.join('\n    ')}` : 'run the step by hand to see its output',
+      });
+    }
+    return { imageId, steps, cachedSteps };
+  }
+}
+
+async function* jsonLines(stream: NodeJS.ReadableStream): AsyncGenerator<Record<string, unknown>> {
+  let buffer = '';
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    buffer += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl).trim();
+      buffer = buffer.slice(nl + 1);
+      if (line) yield JSON.parse(line) as Record<string, unknown>;
+    }
+  }
+  if (buffer.trim()) yield JSON.parse(buffer) as Record<string, unknown>;
+}

@@ -1,0 +1,75 @@
+/** The `eksd` command line: parse, dispatch to a command, print errors as one cause plus a hint. */
+import { parseArgs } from 'node:util';
+import { EksdError, redact } from '../errors.ts';
+import { EXIT, type Command, type CommandContext } from './command.ts';
+import { commands } from './commands/index.ts';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${redact(line)}\n`);
+
+export async function main(argv: string[], io = { out, err }): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.out(topHelp());
+    return name ? EXIT.ok : EXIT.badInput;
+  }
+  if (name === '--version') { io.out('eksd 0.1.0'); return EXIT.ok; }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    io.err(`eksd: unknown command '${name}'\n  hint: run 'eksd --help' to list commands`);
+    return EXIT.badInput;
+  }
+  let ctx: CommandContext;
+  try {
+    const parsed = parseArgs({ args: rest, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    if (parsed.values.help) { io.out(commandHelp(command)); return EXIT.ok; }
+    ctx = { args: parsed.positionals, values: parsed.values as CommandContext['values'], out: io.out, err: io.err };
+  } catch (e) {
+    io.err(`eksd ${name}: ${(e as Error).message}\n  hint: run 'eksd ${name} --help'`);
+    return EXIT.badInput;
+  }
+  try {
+    return await command.run(ctx);
+  } catch (e) {
+    return report(e, name, io.err);
+  }
+}
+
+function report(e: unknown, name: string, printErr: (l: string) => void): number {
+  if (e instanceof EksdError) {
+    printErr(`eksd ${name}: ${e.describe()}`);
+    return BAD_INPUT_CODES.some((p) => e.code.startsWith(p)) ? EXIT.badInput : e.code === 'RUN_LOCKED' ? EXIT.busy : EXIT.failed;
+  }
+  printErr(`eksd ${name}: unexpected error: ${(e as Error)?.stack ?? String(e)}`);
+  return EXIT.failed;
+}
+
+/** Errors in what the user gave us (files, flags, config) exit with 2; everything else with 1. */
+const BAD_INPUT_CODES = ['CATALOG_', 'SCHEMA_', 'YAML_', 'CONFIG_', 'USAGE', 'PIN_', 'FILE_UNREADABLE'];
+
+function topHelp(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'eksd: rebuild, publish, release, verify and announce an EKS Distro channel',
+    '',
+    'Usage: eksd <command> [options]   (eksd <command> --help for details)',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Exit codes: 0 success, 1 failure, 2 bad input (catalog, config, flags), 3 verification failed,',
+    '            4 another run holds the channel lock, 10 watch-base: the upstream base changed.',
+  ].join('\n');
+}
+
+export function commandHelp(c: Command): string {
+  const rows = Object.entries(c.options).map(([k, o]) => {
+    const flag = `--${k}${o.type === 'string' ? ` <${o.valueName ?? 'value'}>` : ''}`;
+    return [flag, o.description] as const;
+  });
+  const width = Math.max(0, ...rows.map((r) => r[0].length));
+  return [
+    `Usage: ${c.usage}`, '', c.summary, ...(c.details ? ['', c.details] : []), '',
+    'Options:', ...rows.map(([f, d]) => `  ${f.padEnd(width)}  ${d}`), `  ${'--help'.padEnd(width)}  show this help`,
+  ].join('\n');
+}

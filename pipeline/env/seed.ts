@@ -1,0 +1,51 @@
+/**
+ * Seeds the local profile's stand-ins: the upstream AL2 image in the local registry and the component
+ * artifacts under artifacts.baseUrl. `update` pushes the next stand-in revision, which is what an AL2
+ * security update looks like to the pipeline (watch-base then sees a new digest).
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EksdError } from '../errors.ts';
+import type { Config } from '../config/config.ts';
+import type { Catalog } from '../catalog/model.ts';
+import { loadPin } from '../catalog/load.ts';
+import { RegistryClient } from '../registry/client.ts';
+import { readJson, writeFileAtomic } from '../util/fs.ts';
+import { resolveBase, splitReference, writePin } from '../resolve/base.ts';
+import { seedStandinBase, type SeededBase } from './standin-base.ts';
+import { writeStandinArtifacts } from './standin-artifacts.ts';
+
+export const LOCAL_UPSTREAM = '127.0.0.1:5000/amazonlinux/amazonlinux:2';
+
+export interface SeedResult { base: SeededBase; created: boolean; pinWritten: boolean; artifacts: number }
+
+export async function seedLocal(config: Config, catalog: Catalog, options: { update?: boolean } = {}): Promise<SeedResult> {
+  if (config.profile !== 'local') {
+    throw new EksdError('USAGE', `stand-ins are only for the local profile (this is ${config.profile})`, { hint: 'use --profile local' });
+  }
+  const localDir = dirname(config.basePin);
+  const artifactsDir = fileURLToPath(config.artifacts.baseUrl);
+  const artifacts = catalog.components.flatMap((c) => c.artifacts);
+  await writeStandinArtifacts(artifacts, artifactsDir);
+  const reference = existsSync(config.basePin) ? loadPin(config.basePin).reference : LOCAL_UPSTREAM;
+  const { registry, repository, tag } = splitReference(reference);
+  const client = new RegistryClient({ registry });
+  const stateFile = join(localDir, 'standin-base.json');
+  const state = await readJson<{ revision: number }>(stateFile);
+  const present = state ? await client.headManifest(repository, tag) : undefined;
+  let base: SeededBase;
+  let created = false;
+  if (present && state && !options.update) {
+    const resolved = await resolveBase(client, reference);
+    base = { ...resolved, revision: state.revision };
+  } else {
+    const revision = options.update ? (state?.revision ?? 0) + 1 : state?.revision ?? 1;
+    base = await seedStandinBase(client, repository, tag, revision, join(localDir, 'busybox'));
+    await writeFileAtomic(stateFile, JSON.stringify({ revision }));
+    created = true;
+  }
+  const pinWritten = !existsSync(config.basePin);
+  if (pinWritten) await writePin(config.basePin, base);
+  return { base, created, pinWritten, artifacts: artifacts.length };
+}

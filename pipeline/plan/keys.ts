@@ -1,0 +1,55 @@
+/**
+ * Build keys: sha256 of a canonical description of everything that goes into one image for one
+ * platform. Equal keys mean the published image can be reused as it is; the recorded inputs say which
+ * part changed when they differ.
+ */
+import { createHash } from 'node:crypto';
+import type { ContextFile } from '../build/context.ts';
+
+export interface BuildInputs {
+  /** Hash of the recipe files (Dockerfile and friends): names, modes, contents. */
+  recipe: string;
+  /** Hash of the staged artifact files. */
+  artifacts: string;
+  /** Per-platform manifest digest of the FROM image. */
+  from: string;
+  /** Per-platform manifest digest of the builder image, when there is one. */
+  builder?: string;
+  /** Hash of the build arguments. */
+  args: string;
+  platform: string;
+}
+
+export const KEY_VERSION = 'eksd-build-key/v1';
+
+const hash = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex');
+
+export function buildInputs(files: ContextFile[], dockerfile: string, args: Record<string, string>, platform: string,
+  from: string, builder?: string): BuildInputs {
+  const list = (origin: ContextFile['origin']) => files.filter((f) => f.origin === origin).map((f) => [f.name, f.mode, f.sha256]);
+  return {
+    recipe: hash({ dockerfile, files: list('recipe') }),
+    artifacts: hash(list('artifact')),
+    from,
+    ...(builder ? { builder } : {}),
+    args: hash(Object.entries(args).sort(([a], [b]) => a.localeCompare(b))),
+    platform,
+  };
+}
+
+export function buildKey(inputs: BuildInputs): string {
+  const ordered = Object.fromEntries(Object.entries(inputs).sort(([a], [b]) => a.localeCompare(b)));
+  return `sha256:${hash({ v: KEY_VERSION, ...ordered })}`;
+}
+
+/** Why a build is needed, in words: which inputs differ from the last published build. */
+export function explainChange(previous: BuildInputs | undefined, current: BuildInputs, names: { from: string; builder?: string }): string {
+  if (!previous) return 'no published build with these inputs';
+  const reasons: string[] = [];
+  if (previous.from !== current.from) reasons.push(names.from === 'upstream' ? 'upstream base image updated' : `parent ${names.from} changed`);
+  if (previous.builder !== current.builder) reasons.push(`builder ${names.builder ?? ''} changed`.trim());
+  if (previous.recipe !== current.recipe) reasons.push('recipe changed');
+  if (previous.artifacts !== current.artifacts) reasons.push('artifacts changed');
+  if (previous.args !== current.args) reasons.push('build arguments changed');
+  return reasons.length ? reasons.join(', ') : 'build key format changed';
+}

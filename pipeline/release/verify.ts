@@ -1,0 +1,129 @@
+/**
+ * Verify a Release against what is really served: every image tag resolves to the recorded imageDigest,
+ * every index has exactly the platforms the asset lists, every child manifest, config and layer exists,
+ * and every archive matches both checksums. Tags that appear late are retried with backoff. Every
+ * mismatch is collected and reported, not only the first.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Release, Asset } from './types.ts';
+import { hashFile } from '../resolve/artifacts.ts';
+import { isEksdError } from '../errors.ts';
+import type { RegistryClient } from '../registry/client.ts';
+import { limiter } from '../util/limit.ts';
+
+export interface VerifyOptions {
+  client: (registry: string) => RegistryClient;
+  siteDir: string;
+  siteBaseUrl: string;
+  /** Attempts for a tag that does not (yet) resolve to the recorded digest (default 5). */
+  attempts?: number;
+  /** First backoff delay in ms, doubled each attempt (default 1000). */
+  backoffMs?: number;
+}
+
+export interface VerifyProblem { asset: string; component: string; problem: string }
+
+export interface VerifyReport {
+  release: string;
+  images: number;
+  manifests: number;
+  blobs: number;
+  archives: number;
+  problems: VerifyProblem[];
+}
+
+interface IndexJson { mediaType?: string; manifests?: Array<{ digest: string; platform?: { os: string; architecture: string } }> }
+interface ManifestJson { config: { digest: string }; layers: Array<{ digest: string }> }
+
+export async function verifyRelease(release: Release, o: VerifyOptions): Promise<VerifyReport> {
+  const report: VerifyReport = { release: release.metadata.name, images: 0, manifests: 0, blobs: 0, archives: 0, problems: [] };
+  const slot = limiter(8);
+  const jobs: Promise<void>[] = [];
+  for (const component of release.status.components ?? []) {
+    for (const asset of component.assets ?? []) {
+      const problem = (text: string) => report.problems.push({ asset: asset.name, component: component.name, problem: text });
+      if (asset.type === 'Image') jobs.push(slot(() => verifyImage(asset, o, report, problem)));
+      else if (asset.type === 'Archive') jobs.push(slot(() => verifyArchive(asset, o, report, problem)));
+    }
+  }
+  await Promise.all(jobs);
+  report.problems.sort((a, b) => `${a.component}/${a.asset}`.localeCompare(`${b.component}/${b.asset}`));
+  return report;
+}
+
+function splitUri(uri: string): { registry: string; repository: string; tag: string } | undefined {
+  const m = /^([^/]+)\/(.+):([^:/@]+)$/.exec(uri);
+  return m ? { registry: m[1]!, repository: m[2]!, tag: m[3]! } : undefined;
+}
+
+async function verifyImage(asset: Asset, o: VerifyOptions, report: VerifyReport, problem: (p: string) => void): Promise<void> {
+  report.images++;
+  const uri = asset.image?.uri ?? '';
+  const expected = asset.image?.imageDigest;
+  const ref = splitUri(uri);
+  if (!ref || !expected) { problem(`image uri '${uri}' or imageDigest is missing or not in tag form`); return; }
+  const client = o.client(ref.registry);
+  const actual = await tagDigest(client, ref.repository, ref.tag, expected, o);
+  if (actual !== expected) {
+    problem(actual ? `tag ${uri} points at ${actual}, the release records ${expected}` : `tag ${uri} does not exist (the release records ${expected})`);
+  }
+  const index = await guard(() => client.getManifest(ref.repository, expected), problem, `index ${expected}`);
+  if (!index) return;
+  report.manifests++;
+  const json = index.json as IndexJson;
+  if (!json.manifests) { problem(`${expected} is not an image index (${index.mediaType})`); return; }
+  const platforms = json.manifests.map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}` : 'unknown/unknown'));
+  const wanted = (asset.arch ?? []).map((a) => `${asset.os ?? 'linux'}/${a}`);
+  for (const p of wanted) if (!platforms.includes(p)) problem(`index ${expected} has no ${p} entry (has ${platforms.join(', ') || 'none'})`);
+  for (const p of platforms) if (!wanted.includes(p)) problem(`index ${expected} has an unexpected ${p} entry`);
+  await Promise.all(json.manifests.map((m) => verifyChild(client, ref.repository, m.digest, report, problem)));
+}
+
+async function verifyChild(client: RegistryClient, repository: string, digest: string, report: VerifyReport, problem: (p: string) => void): Promise<void> {
+  const child = await guard(() => client.getManifest(repository, digest), problem, `manifest ${digest}`);
+  if (!child) return;
+  report.manifests++;
+  const json = child.json as ManifestJson;
+  const blobs = [json.config.digest, ...json.layers.map((l) => l.digest)];
+  await Promise.all(blobs.map(async (blob) => {
+    const size = await guard(() => client.headBlob(repository, blob), problem, `blob ${blob}`);
+    report.blobs++;
+    if (size === undefined) problem(`blob ${blob} of manifest ${digest} is missing from ${repository}`);
+  }));
+}
+
+/** The digest a tag resolves to, retried with backoff while it differs from what is expected. */
+async function tagDigest(client: RegistryClient, repository: string, tag: string, expected: string, o: VerifyOptions): Promise<string | undefined> {
+  const attempts = o.attempts ?? 5;
+  let delay = o.backoffMs ?? 1000;
+  let actual: string | undefined;
+  for (let i = 0; i < attempts; i++) {
+    actual = (await client.headManifest(repository, tag).catch(() => undefined))?.digest;
+    if (actual === expected) return actual;
+    if (i < attempts - 1) { await new Promise((r) => setTimeout(r, delay)); delay *= 2; }
+  }
+  return actual;
+}
+
+async function verifyArchive(asset: Asset, o: VerifyOptions, report: VerifyReport, problem: (p: string) => void): Promise<void> {
+  report.archives++;
+  const a = asset.archive;
+  if (!a?.uri || !a.sha256 || !a.sha512) { problem('archive uri, sha256 or sha512 is missing'); return; }
+  const base = o.siteBaseUrl.replace(/\/+$/, '');
+  if (!a.uri.startsWith(`${base}/`)) { problem(`archive uri ${a.uri} is not under the site ${base}`); return; }
+  const file = join(o.siteDir, a.uri.slice(base.length + 1));
+  if (!existsSync(file)) { problem(`archive ${a.uri} is missing from the site directory (${file})`); return; }
+  const sums = await hashFile(file);
+  if (sums.sha256 !== a.sha256) problem(`archive ${a.uri} has sha256 ${sums.sha256}, the release records ${a.sha256}`);
+  if (sums.sha512 !== a.sha512) problem(`archive ${a.uri} has sha512 ${sums.sha512.slice(0, 16)}..., the release records ${a.sha512.slice(0, 16)}...`);
+}
+
+async function guard<T>(work: () => Promise<T>, problem: (p: string) => void, what: string): Promise<T | undefined> {
+  try {
+    return await work();
+  } catch (e) {
+    problem(`${what}: ${isEksdError(e) ? e.message : (e as Error).message}`);
+    return undefined;
+  }
+}

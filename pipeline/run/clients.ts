@@ -1,0 +1,33 @@
+/**
+ * One registry client per registry host for a run, with the right credentials: ECR Public tokens for
+ * public.ecr.aws when the profile says so, a Docker config.json when it has an entry, else anonymous.
+ */
+import { existsSync } from 'node:fs';
+import type { Config } from '../config/config.ts';
+import { RegistryClient } from '../registry/client.ts';
+import { defaultDockerConfigPath, dockerConfigCredentials } from '../registry/credentials.ts';
+import type { CredentialSource } from '../registry/credentials.ts';
+import { ecrPublicCredentials } from '../aws/ecr-public.ts';
+
+export type ClientFactory = (registry: string) => RegistryClient;
+
+export function registryClients(config: Config, log?: (line: string) => void): ClientFactory {
+  const clients = new Map<string, RegistryClient>();
+  return (registry: string) => {
+    let client = clients.get(registry);
+    if (!client) {
+      const credentials = credentialsFor(config, registry);
+      client = new RegistryClient({ registry, ...(credentials ? { credentials } : {}), ...(log ? { log } : {}) });
+      clients.set(registry, client);
+    }
+    return client;
+  };
+}
+
+function credentialsFor(config: Config, registry: string): CredentialSource | undefined {
+  if (config.aws.ecrPublic && registry === 'public.ecr.aws') {
+    return ecrPublicCredentials({ ...(config.aws.ecrPublicEndpoint ? { endpoint: config.aws.ecrPublicEndpoint } : {}) });
+  }
+  const path = process.env.DOCKER_CONFIG ? `${process.env.DOCKER_CONFIG}/config.json` : defaultDockerConfigPath();
+  return existsSync(path) ? dockerConfigCredentials(registry, { path }) : undefined;
+}

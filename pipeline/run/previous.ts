@@ -1,0 +1,44 @@
+/**
+ * The last published build of an image, read from its floating tag: the index entries carry each
+ * platform's build key and inputs, so deciding "reuse or build" costs one manifest GET per image.
+ */
+import type { Descriptor } from '../build/export.ts';
+import type { BuildInputs } from '../plan/keys.ts';
+import { ANNOTATION } from '../publish/media.ts';
+import type { RegistryClient } from '../registry/client.ts';
+import { isEksdError } from '../errors.ts';
+
+export interface PreviousBuild {
+  indexDigest: string;
+  created?: string;
+  platforms: Record<string, { key: string; inputs?: BuildInputs; manifest: Descriptor }>;
+}
+
+interface IndexJson {
+  manifests?: Array<Descriptor & { platform?: { os: string; architecture: string } }>;
+  annotations?: Record<string, string>;
+}
+
+export async function previousBuild(client: RegistryClient, repository: string, tag: string): Promise<PreviousBuild | undefined> {
+  let index;
+  try {
+    index = await client.getManifest(repository, tag);
+  } catch (e) {
+    if (isEksdError(e) && (e.code === 'REGISTRY_MANIFEST_UNKNOWN' || e.code === 'REGISTRY_NAME_UNKNOWN')) return undefined;
+    throw e;
+  }
+  if (!index) return undefined;
+  const json = index.json as IndexJson;
+  const platforms: PreviousBuild['platforms'] = {};
+  for (const m of json.manifests ?? []) {
+    const key = m.annotations?.[ANNOTATION.buildKey];
+    if (!m.platform || !key) continue;
+    const inputs = m.annotations?.[ANNOTATION.buildInputs];
+    platforms[`${m.platform.os}/${m.platform.architecture}`] = {
+      key, ...(inputs ? { inputs: JSON.parse(inputs) as BuildInputs } : {}),
+      manifest: { mediaType: m.mediaType, digest: m.digest, size: m.size, ...(m.annotations ? { annotations: m.annotations } : {}) },
+    };
+  }
+  const created = json.annotations?.[ANNOTATION.created];
+  return { indexDigest: index.digest, ...(created ? { created } : {}), platforms };
+}

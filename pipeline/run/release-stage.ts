@@ -1,0 +1,102 @@
+/**
+ * Release, verify, announce: writes the Release manifest (write-once) and the site from what was
+ * published, re-reads everything from the registry and the site, and only then announces, once.
+ */
+import { join } from 'node:path';
+import type { Config } from '../config/config.ts';
+import { EksdError } from '../errors.ts';
+import type { Catalog } from '../catalog/model.ts';
+import type { Plan } from '../plan/plan.ts';
+import type { FetchedArtifact } from '../resolve/artifacts.ts';
+import type { ComponentResult, Release, ReleaseInput } from '../release/types.ts';
+import { buildRelease } from '../release/manifest.ts';
+import { manifestUrl } from '../release/naming.ts';
+import { previousRelease, stageArchives, writeChannel, writeManifest } from '../release/site.ts';
+import { verifyRelease, type VerifyReport } from '../release/verify.ts';
+import { announceOnce } from '../announce/once.ts';
+import { renderAnnouncement } from '../announce/render.ts';
+import { announcerFor } from './announcer.ts';
+import type { PublishedImage } from './images.ts';
+import type { Journal } from './journal.ts';
+import type { ClientFactory } from './clients.ts';
+import type { Emit } from './events.ts';
+import type { Stage } from './runner.ts';
+
+export interface ReleaseOutcome {
+  name: string;
+  release: Release;
+  manifestPath: string;
+  manifestUrl: string;
+  written: boolean;
+  verify?: VerifyReport;
+  announcement?: { messageId: string; skipped: boolean; via: string };
+}
+
+export interface ReleaseStageInput {
+  config: Config;
+  catalog: Catalog;
+  plan: Plan;
+  images: PublishedImage[];
+  artifacts: FetchedArtifact[];
+  journal: Journal;
+  clients: ClientFactory;
+  emit: Emit;
+  until: Stage;
+}
+
+export async function releaseStage(s: ReleaseStageInput): Promise<ReleaseOutcome> {
+  const { config, plan, emit } = s;
+  emit({ type: 'stage', stage: 'release', state: 'started' });
+  const input = releaseInput(s);
+  await stageArchives(config.site.dir, input);
+  const written = await writeManifest(config.site.dir, buildRelease(input));
+  await writeChannel(config.site.dir, { channel: plan.channel, latestRelease: plan.number, active: true,
+    ...(config.announce.topicArn ? { snsTopicArn: config.announce.topicArn } : {}) });
+  await s.journal.update((d) => { d.manifest = { path: written.path, digest: '' }; });
+  const outcome: ReleaseOutcome = { name: plan.release, release: written.release, manifestPath: written.path,
+    manifestUrl: manifestUrl(config.site.baseUrl, plan.channel, plan.number), written: written.written };
+  emit({ type: 'stage', stage: 'release', state: 'finished', detail: `${written.path}${written.written ? '' : ' (already written, unchanged)'}` });
+  if (s.until === 'release') return outcome;
+
+  emit({ type: 'stage', stage: 'verify', state: 'started' });
+  outcome.verify = await verifyRelease(written.release, { client: s.clients, siteDir: config.site.dir, siteBaseUrl: config.site.baseUrl });
+  if (outcome.verify.problems.length > 0) throw verifyError(outcome.verify);
+  await s.journal.update((d) => { d.verified = true; });
+  emit({ type: 'stage', stage: 'verify', state: 'finished', detail: `${outcome.verify.images} images, ${outcome.verify.manifests} manifests, ${outcome.verify.blobs} blobs, ${outcome.verify.archives} archives` });
+  if (s.until === 'verify') return outcome;
+
+  emit({ type: 'stage', stage: 'announce', state: 'started' });
+  const previous = await previousRelease(config.site.dir, plan.channel, plan.number);
+  const announcement = renderAnnouncement(written.release, { manifestUrl: outcome.manifestUrl, ...(previous ? { previous } : {}) });
+  const announcer = announcerFor(config);
+  const sent = await announceOnce({ release: plan.release, announcement, announcer, ledgerDir: join(config.stateDir, 'announcements') });
+  await s.journal.update((d) => { d.announced = { messageId: sent.messageId, at: new Date().toISOString() }; });
+  outcome.announcement = { messageId: sent.messageId, skipped: sent.skipped, via: announcer.describe() };
+  emit({ type: 'stage', stage: 'announce', state: 'finished', detail: `${sent.skipped ? 'already announced' : 'sent'} via ${announcer.describe()} (${sent.messageId})` });
+  return outcome;
+}
+
+export function verifyError(report: VerifyReport): EksdError {
+  const lines = report.problems.map((p) => `${p.component}/${p.asset}: ${p.problem}`);
+  return new EksdError('VERIFY_FAILED', `${report.release} failed verification with ${lines.length} problem(s); it was not announced:\n  ${lines.join('\n  ')}`, {
+    where: report.release, hint: 'republish the missing pieces (eksd republish) or re-run the release; nothing is announced until verify passes',
+  });
+}
+
+function releaseInput(s: ReleaseStageInput): ReleaseInput {
+  const components: ComponentResult[] = s.catalog.components.map((c) => ({
+    name: c.name, gitTag: c.gitTag, ...(c.gitCommit ? { gitCommit: c.gitCommit } : {}),
+    images: s.images.filter((i) => i.plan.component === c.name && i.plan.release).map((i) => ({
+      name: i.plan.name, repository: i.plan.repository, uri: i.plan.uri, digest: i.index.digest, description: i.plan.description,
+      platforms: i.plan.platforms, ...(i.changed ? { changed: i.changed } : {}),
+    })),
+    archives: s.artifacts.filter((a) => a.spec.component === c.name && a.spec.release).map((a) => ({
+      name: a.spec.name, project: a.spec.project, gitTag: a.spec.gitTag, path: a.path, os: a.spec.os,
+      arch: [a.spec.platform.split('/')[1]!], description: a.spec.description, sha256: a.spec.sha256, sha512: a.spec.sha512,
+    })),
+  })).filter((c) => c.images.length > 0 || c.archives.length > 0);
+  const commit = process.env.EKSD_BUILD_REPO_COMMIT ?? process.env.CODEBUILD_RESOLVED_SOURCE_VERSION ?? process.env.GITHUB_SHA;
+  return { channel: s.plan.channel, number: s.plan.number, date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    siteBaseUrl: s.config.site.baseUrl, ...(commit ? { buildRepoCommit: commit } : {}),
+    ...(s.config.announce.topicArn ? { snsTopicArn: s.config.announce.topicArn } : {}), components };
+}

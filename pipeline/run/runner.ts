@@ -1,0 +1,144 @@
+/**
+ * The runner: catalog -> resolve -> plan -> build+publish -> tags -> release -> verify -> announce, in
+ * that order, each stage handing plain data to the next. A journal makes the run resumable; a lock keeps
+ * one run per channel. Pointers move last, and only a verified release is announced.
+ */
+import Docker from 'dockerode';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import type { Config } from '../config/config.ts';
+import { EksdError } from '../errors.ts';
+import { loadCatalog, loadPin } from '../catalog/load.ts';
+import type { Catalog } from '../catalog/model.ts';
+import { fetchArtifacts, type FetchedArtifact } from '../resolve/artifacts.ts';
+import { makePlan, type Plan } from '../plan/plan.ts';
+import { BuildKitBuilder } from '../build/builder.ts';
+import { moveTags } from '../publish/tags.ts';
+import { ensureRepositories } from '../publish/repositories.ts';
+import { latestNumber } from '../release/site.ts';
+import { buildAndPublish, type PublishedImage } from './images.ts';
+import { registryClients, type ClientFactory } from './clients.ts';
+import { Journal } from './journal.ts';
+import { acquireLock } from './lock.ts';
+import type { Emit } from './events.ts';
+import { releaseStage, type ReleaseOutcome } from './release-stage.ts';
+
+export type Stage = 'plan' | 'publish' | 'release' | 'verify' | 'announce';
+
+export interface RunOptions {
+  config: Config;
+  emit: Emit;
+  /** Stop after this stage (default: announce). */
+  until?: Stage;
+  dryRun?: boolean;
+  force?: boolean;
+  number?: number;
+  concurrency?: number;
+}
+
+export interface RunResult {
+  plan: Plan;
+  images: PublishedImage[];
+  release?: ReleaseOutcome;
+  /** Set on a dry run: per image and platform, build or reuse and why. */
+  decisions?: PublishedImage[];
+  resumed: boolean;
+  ms: number;
+}
+
+const ORDER: Stage[] = ['plan', 'publish', 'release', 'verify', 'announce'];
+
+export function reaches(until: Stage | undefined, stage: Stage): boolean {
+  return ORDER.indexOf(until ?? 'announce') >= ORDER.indexOf(stage);
+}
+
+export async function runRelease(o: RunOptions): Promise<RunResult> {
+  const started = Date.now();
+  const { config, emit } = o;
+  const catalog = await timed(emit, 'catalog', async () => loadCatalog(config));
+  const pin = loadPin(config.basePin);
+  const clients = registryClients(config);
+  if (o.dryRun) return dryRun(o, catalog, pin, clients, started);
+  const lock = await acquireLock(config.stateDir, config.channel, `eksd release (pid ${process.pid})`);
+  try {
+    const existing = await Journal.unfinished(config.stateDir, config.channel);
+    if (existing && o.number !== undefined && o.number !== existing.data.number) {
+      throw new EksdError('RUN_UNFINISHED', `release ${existing.data.number} of channel ${config.channel} is unfinished; it must complete before release ${o.number}`, {
+        where: existing.file, hint: 'run eksd release without --number to finish it',
+      });
+    }
+    const number = existing?.data.number ?? o.number ?? (await latestNumber(config.site.dir, config.channel)) + 1;
+    const journal = existing ?? await Journal.start(config.stateDir, config.channel, number);
+    if (existing) emit({ type: 'info', message: `resuming release ${number} of channel ${config.channel} from ${existing.file}` });
+    const artifacts = await timed(emit, 'resolve', () => fetchArtifacts(catalog.components.flatMap((c) => c.artifacts),
+      config.artifacts.baseUrl, config.artifacts.cacheDir, (l) => emit({ type: 'info', message: l })), `${catalog.components.flatMap((c) => c.artifacts).length} artifacts verified`);
+    const plan = makePlan(config, catalog, pin, number);
+    await checkUpstream(plan, clients);
+    const result: RunResult = { plan, images: [], resumed: existing !== undefined, ms: 0 };
+    if (reaches(o.until, 'publish')) {
+      if (config.aws.ecrPublic) await timed(emit, 'repositories', () => ensureRepositories(config, plan));
+      result.images = await timed(emit, 'build+publish', () => buildAndPublish(stageInput(o, catalog, plan, artifacts, clients, journal)));
+      await timed(emit, 'tags', () => moveAllTags(result.images, clients, journal));
+    }
+    if (reaches(o.until, 'release')) {
+      result.release = await releaseStage({ config, catalog, plan, images: result.images, artifacts, journal, clients, emit, until: o.until ?? 'announce' });
+    }
+    if (reaches(o.until, 'announce') && journal.data.announced) await journal.archive();
+    result.ms = Date.now() - started;
+    return result;
+  } finally {
+    await lock.release();
+  }
+}
+
+async function dryRun(o: RunOptions, catalog: Catalog, pin: ReturnType<typeof loadPin>, clients: ClientFactory, started: number): Promise<RunResult> {
+  const existing = await Journal.unfinished(o.config.stateDir, o.config.channel);
+  const number = existing?.data.number ?? o.number ?? (await latestNumber(o.config.site.dir, o.config.channel)) + 1;
+  const plan = makePlan(o.config, catalog, pin, number);
+  const journal = existing ?? Journal.ephemeral(o.config.channel, number);
+  const decisions = await buildAndPublish({ ...stageInput(o, catalog, plan, [], clients, journal), decideOnly: true, artifacts: await artifactsForDecisions(o, catalog) });
+  return { plan, images: [], decisions, resumed: false, ms: Date.now() - started };
+}
+
+/** Decisions need artifact hashes; a dry run uses the verified cache, fetching what is missing. */
+function artifactsForDecisions(o: RunOptions, catalog: Catalog): Promise<FetchedArtifact[]> {
+  return fetchArtifacts(catalog.components.flatMap((c) => c.artifacts), o.config.artifacts.baseUrl, o.config.artifacts.cacheDir);
+}
+
+function stageInput(o: RunOptions, catalog: Catalog, plan: Plan, artifacts: FetchedArtifact[], clients: ClientFactory, journal: Journal) {
+  const docker = new Docker({ socketPath: o.config.dockerSocket });
+  return {
+    plan, catalog, artifacts, docker, builder: new BuildKitBuilder(docker), client: clients, journal, emit: o.emit,
+    concurrency: o.concurrency ?? (o.config.concurrency || cpus().length), force: o.force ?? false,
+    cacheDir: join(o.config.artifacts.cacheDir, '..'),
+  };
+}
+
+async function checkUpstream(plan: Plan, clients: ClientFactory): Promise<void> {
+  const u = plan.upstream;
+  const head = await clients(u.registry).headManifest(u.repository, u.digest);
+  if (!head) {
+    throw new EksdError('PIN_NOT_FOUND', `the pinned upstream ${u.registry}/${u.repository}@${u.digest} is not in the registry`, {
+      where: u.reference, hint: 'run `eksd watch-base --write` to pin what the registry serves now',
+    });
+  }
+}
+
+async function moveAllTags(images: PublishedImage[], clients: ClientFactory, journal: Journal): Promise<void> {
+  if (journal.data.tagsMoved) return;
+  // Check every versioned tag before moving any, so a conflict leaves all tags untouched.
+  for (const img of images) {
+    const current = await clients(img.plan.registry).headManifest(img.plan.repository, img.plan.tags.versioned);
+    if (current && current.digest !== img.index.digest) await moveTags(clients(img.plan.registry), img.plan.repository, { digest: img.index.digest, bytes: img.indexBytes }, img.plan.tags);
+  }
+  await Promise.all(images.map((img) => moveTags(clients(img.plan.registry), img.plan.repository, { digest: img.index.digest, bytes: img.indexBytes }, img.plan.tags)));
+  await journal.update((d) => { d.tagsMoved = true; });
+}
+
+export async function timed<T>(emit: Emit, stage: string, work: () => Promise<T>, detail?: string): Promise<T> {
+  const t = Date.now();
+  emit({ type: 'stage', stage, state: 'started' });
+  const result = await work();
+  emit({ type: 'stage', stage, state: 'finished', ms: Date.now() - t, ...(detail ? { detail } : {}) });
+  return result;
+}
