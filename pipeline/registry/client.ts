@@ -82,42 +82,42 @@ export class RegistryClient {
     return describeRef(this.registry, repo, ref);
   }
 
-  headManifest(repo: string, ref: string): Promise<ManifestHead | undefined> {
+  async headManifest(repo: string, ref: string): Promise<ManifestHead | undefined> {
     this.check('head manifest', repo, ref);
     return manifests.headManifest(this.t, repo, ref);
   }
 
-  getManifest(repo: string, ref: string): Promise<Manifest> {
+  async getManifest(repo: string, ref: string): Promise<Manifest> {
     this.check('get manifest', repo, ref);
     return manifests.getManifest(this.t, repo, ref);
   }
 
-  putManifest(repo: string, ref: string, bytes: Uint8Array, mediaType: string): Promise<string> {
+  async putManifest(repo: string, ref: string, bytes: Uint8Array, mediaType: string): Promise<string> {
     this.check('put manifest', repo, ref);
     return manifests.putManifest(this.t, repo, ref, bytes, mediaType);
   }
 
-  deleteManifest(repo: string, digest: string): Promise<void> {
+  async deleteManifest(repo: string, digest: string): Promise<void> {
     this.check('delete manifest', repo, digest, 'digest');
     return manifests.deleteManifest(this.t, repo, digest);
   }
 
-  listTags(repo: string, options: { pageSize?: number } = {}): Promise<string[]> {
+  async listTags(repo: string, options: { pageSize?: number } = {}): Promise<string[]> {
     this.check('list tags', repo);
     return manifests.listTags(this.t, repo, options.pageSize);
   }
 
-  headBlob(repo: string, digest: string): Promise<number | undefined> {
+  async headBlob(repo: string, digest: string): Promise<number | undefined> {
     this.check('head blob', repo, digest, 'digest');
     return headBlob(this.t, repo, digest);
   }
 
-  getBlob(repo: string, digest: string): Promise<Buffer> {
+  async getBlob(repo: string, digest: string): Promise<Buffer> {
     this.check('get blob', repo, digest, 'digest');
     return getBlob(this.t, repo, digest);
   }
 
-  getBlobStream(repo: string, digest: string): Promise<ReadableStream<Uint8Array>> {
+  async getBlobStream(repo: string, digest: string): Promise<ReadableStream<Uint8Array>> {
     this.check('get blob', repo, digest, 'digest');
     return getBlobStream(this.t, repo, digest);
   }

@@ -26,6 +26,11 @@ export interface FaultProxyOptions {
   retryAfter?: string[];
   /** Flip a byte in every blob GET body that is forwarded (to test digest verification). */
   corruptBlobs?: boolean;
+  /**
+   * Serve `tags/list?n=&last=` in pages with a Link header, as distribution 3 and ECR do (the 2.8
+   * registry ignores `n`): tags sorted, those after `last`, at most `n`.
+   */
+  paginateTags?: boolean;
 }
 
 export interface FaultProxy {
@@ -123,10 +128,38 @@ export async function startFaultProxy(o: FaultProxyOptions): Promise<FaultProxy>
     req.pipe(up);
   };
 
+  const paginate = (req: IncomingMessage, res: ServerResponse): void => {
+    bump(forwarded, 'tags');
+    const url = new URL(req.url ?? '/', 'http://x');
+    const n = Number(url.searchParams.get('n'));
+    const last = url.searchParams.get('last');
+    const up = request({ host: o.target.split(':')[0], port: Number(o.target.split(':')[1]), method: 'GET',
+      path: url.pathname, headers: req.headers, agent }, (upRes) => {
+      const chunks: Buffer[] = [];
+      upRes.on('data', (c: Buffer) => chunks.push(c));
+      upRes.on('end', () => {
+        if (upRes.statusCode !== 200) { res.writeHead(upRes.statusCode ?? 502, rewrite(upRes.headers)); res.end(Buffer.concat(chunks)); return; }
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { name: string; tags: string[] | null };
+        const all = (body.tags ?? []).sort().filter((t) => last === null || t > last);
+        const page = all.slice(0, n);
+        const headers: Record<string, string> = { 'content-type': 'application/json' };
+        if (all.length > n) headers.link = `<${url.pathname}?last=${encodeURIComponent(page[page.length - 1] ?? '')}&n=${n}>; rel="next"`;
+        res.writeHead(200, headers);
+        res.end(JSON.stringify({ name: body.name, tags: page }));
+      });
+    });
+    up.on('error', () => res.socket?.destroy());
+    up.end();
+  };
+
   const server = createServer((req, res) => {
     const kind = requestKind(req.method ?? 'GET', req.url ?? '/');
     bump(received, kind);
     const fault = random() < probability ? pick(faults) : undefined;
+    if (fault === undefined && kind === 'tags' && o.paginateTags && /[?&]n=\d+/.test(req.url ?? '')) {
+      paginate(req, res);
+      return;
+    }
     if (fault === undefined || fault === 'truncate') {
       forward(kind, req, res, fault === 'truncate' && req.method === 'GET');
       return;
