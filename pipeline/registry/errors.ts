@@ -90,9 +90,9 @@ export function statusError(ctx: RequestContext, status: number, bodyText: strin
   const body = parseErrorBody(bodyText);
   const code = body.code ?? STATUS_CODES[status] ?? (status >= 500 ? 'UNAVAILABLE' : `HTTP_${status}`);
   const where = describeRef(ctx.registry, ctx.repository, ctx.reference);
-  const detail = body.message ?? (bodyText.trim().slice(0, 200) || 'no details');
+  const detail = body.message ?? bodyText.trim().slice(0, 200);
   return new RegistryError(`REGISTRY_${code}`,
-    `${ctx.operation} ${where} failed: ${detail} (HTTP ${status}${body.code ? ` ${body.code}` : ''})`,
+    `${ctx.operation} ${where} failed (HTTP ${status}${body.code ? ` ${body.code}` : ''})${detail ? `: ${detail}` : ''}`,
     {
       where, hint: hintFor(code), status, registryCode: code, retryable: isRetryableStatus(status),
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),

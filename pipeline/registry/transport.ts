@@ -78,7 +78,7 @@ export class Transport {
       handedOff = spec.streamResponse === true;
       return out;
     } catch (e) {
-      throw e instanceof RegistryError ? e : transportError(spec.ctx, e);
+      throw registryErrorIn(e) ?? transportError(spec.ctx, e);
     } finally {
       if (!handedOff) wd.stop();
       release();
@@ -115,6 +115,12 @@ export class Transport {
     wd.kick();
     return fetch(url, init);
   }
+}
+
+/** A RegistryError that is the error or its cause (a body stream that failed its digest check). */
+function registryErrorIn(e: unknown): RegistryError | undefined {
+  for (let cur = e, i = 0; i < 5 && cur instanceof Error; cur = cur.cause, i++) if (cur instanceof RegistryError) return cur;
+  return undefined;
 }
 
 /** Reads a whole response body, kicking the watchdog per chunk; fails (not retried) past `limit` bytes. */

@@ -1,0 +1,90 @@
+import anyTest, { type TestFn } from 'ava';
+import { isEksdError } from '../pipeline/errors.ts';
+import { copy, emptyCopyStats, RegistryClient, type RegistryClientOptions } from '../pipeline/registry/index.ts';
+import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts';
+import { buildIndex, pushTestImage, startRegistry, type RunningRegistry, type TestIndex } from './helpers/registry.ts';
+
+interface Ctx { a: RunningRegistry; b: RunningRegistry; idx: TestIndex; proxies: FaultProxy[] }
+const test = anyTest as TestFn<Ctx>;
+
+test.before(async (t) => {
+  const [a, b] = await Promise.all([startRegistry(), startRegistry()]);
+  const idx = buildIndex({ seed: 'faults', arches: ['amd64', 'arm64'], layerSizes: [200_000, 150_000, 50_000, 1000] });
+  await pushTestImage(new RegistryClient({ registry: a.host }), 'faults/src', idx, 'v1');
+  t.context = { a, b, idx, proxies: [] };
+});
+
+test.after.always(async (t) => {
+  await Promise.all((t.context.proxies ?? []).map((p) => p.stop()));
+  await Promise.all([t.context.a?.stop(), t.context.b?.stop()]);
+});
+
+async function proxy(t: { context: Ctx }, target: string, o: Partial<Parameters<typeof startFaultProxy>[0]>): Promise<FaultProxy> {
+  const p = await startFaultProxy({ target, ...o });
+  t.context.proxies.push(p);
+  return p;
+}
+
+const patient = (registry: string, o: Partial<RegistryClientOptions> = {}): RegistryClient =>
+  new RegistryClient({ registry, retry: { attempts: 12, baseMs: 5, maxMs: 200 }, timeoutMs: 5000, ...o });
+
+/** Every manifest's bytes and every blob digest reachable from `ref`. */
+async function snapshot(c: RegistryClient, repo: string, ref: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (r: string): Promise<void> => {
+    const m = await c.getManifest(repo, r);
+    out[m.digest] = m.bytes.toString('base64');
+    for (const child of m.json.manifests ?? []) await walk(child.digest);
+    for (const b of [m.json.config, ...(m.json.layers ?? [])]) if (b) out[b.digest] = String(await c.headBlob(repo, b.digest));
+  };
+  await walk(ref);
+  return out;
+}
+
+test('30% faults: copying a multi-arch index across registries and within one is byte-identical to a clean copy', async (t) => {
+  const { a, b, idx } = t.context;
+  const clean = await copy({ from: { client: patient(a.host), repo: 'faults/src', ref: 'v1' }, to: { client: patient(b.host), repo: 'faults/clean' }, tags: ['v1'] });
+  const pa = await proxy(t, a.host, { probability: 0.3, seed: 11, faults: [500, 503, 429, 'reset', 'truncate'] });
+  const pb = await proxy(t, b.host, { probability: 0.3, seed: 12 });
+  const src = patient(pa.host);
+  const dst = patient(pb.host);
+  const stats = emptyCopyStats();
+  const noisy = await copy({ from: { client: src, repo: 'faults/src', ref: 'v1' }, to: { client: dst, repo: 'faults/noisy' }, tags: ['v1'], stats });
+  t.is(noisy, idx.digest);
+  t.is(clean, idx.digest);
+  t.true(Object.values(pa.injected).reduce((x, y) => x + y, 0) + Object.values(pb.injected).reduce((x, y) => x + y, 0) > 5, 'faults were injected');
+  const direct = patient(b.host);
+  t.deepEqual(await snapshot(direct, 'faults/noisy', 'v1'), await snapshot(direct, 'faults/clean', 'v1'));
+  t.is((await direct.headManifest('faults/noisy', 'v1'))?.digest, idx.digest);
+  const same = await copy({ from: { client: dst, repo: 'faults/noisy', ref: 'v1' }, to: { client: dst, repo: 'faults/mounted' }, tags: ['v1'] });
+  t.is(same, idx.digest);
+  t.deepEqual(await snapshot(direct, 'faults/mounted', 'v1'), await snapshot(direct, 'faults/clean', 'v1'));
+});
+
+test('100% faults: the copy fails with a clear error within bounded time', async (t) => {
+  const { a, b } = t.context;
+  const pb = await proxy(t, b.host, { probability: 1, seed: 3, retryAfter: ['1'] });
+  const lines: string[] = [];
+  const dst = new RegistryClient({ registry: pb.host, retry: { attempts: 4, baseMs: 10, maxMs: 100, maxTotalMs: 2500 }, timeoutMs: 2000, log: (l) => lines.push(l) });
+  const started = Date.now();
+  const e = await t.throwsAsync(copy({ from: { client: patient(a.host), repo: 'faults/src', ref: 'v1' }, to: { client: dst, repo: 'faults/never' }, tags: ['v1'] }));
+  const elapsed = Date.now() - started;
+  t.true(elapsed < 8000, `took ${elapsed}ms`);
+  t.true(isEksdError(e) && /^REGISTRY_(UNAVAILABLE|TOOMANYREQUESTS|NETWORK)$/.test(e.code), (e as { code?: string }).code);
+  t.regex(e!.message, new RegExp(`${pb.host}/faults/never`));
+  t.regex(e!.message, /gave up after \d+ attempts?/);
+  t.true(lines.some((l) => l.startsWith('retry ')));
+});
+
+test('a body that does not match its digest is detected on GET and fails the copy', async (t) => {
+  const { a, b, idx } = t.context;
+  const pa = await proxy(t, a.host, { corruptBlobs: true });
+  const src = patient(pa.host);
+  const layer = idx.images[0]!.layers[0]!;
+  const e = await t.throwsAsync(src.getBlob('faults/src', layer.digest));
+  t.true(isEksdError(e, 'REGISTRY_DIGEST_MISMATCH'));
+  t.regex(e!.message, new RegExp(`faults/src@${layer.digest}`));
+  const e2 = await t.throwsAsync(copy({ from: { client: src, repo: 'faults/src', ref: 'v1' }, to: { client: patient(b.host), repo: 'faults/corrupt' } }));
+  t.true(isEksdError(e2, 'REGISTRY_DIGEST_MISMATCH'), (e2 as { code?: string }).code);
+  t.is(await patient(b.host).headManifest('faults/corrupt', idx.digest), undefined, 'nothing was tagged or indexed');
+});
