@@ -50,6 +50,9 @@ export interface ImageStageInput {
   decideOnly?: boolean;
 }
 
+/** Stands for a digest that only a build will produce (dry runs decide before building). */
+const TO_BE_BUILT = 'sha256:(to be built)';
+
 /** A parent as seen by a child: where it lives and its per-platform manifests. */
 interface ParentRef { name: string; origin: BlobOrigin; indexDigest: string; reference: string; manifests: Partial<Record<Platform, string>> }
 
@@ -130,7 +133,7 @@ async function publishPlatform(input: ImageStageInput, spec: ImageSpec, plan: Im
     return { manifest: reusable, key, inputs, built: journaled?.key === key ? journaled.built : false, reason: 'unchanged', ms: Date.now() - started };
   }
   const reason = input.force ? 'forced rebuild' : explainChange(prior?.inputs, inputs, { from: spec.from, ...(spec.builder ? { builder: spec.builder } : {}) });
-  if (input.decideOnly) return { manifest: { mediaType: '', digest: '', size: 0 }, key, inputs, built: true, reason, ms: 0 };
+  if (input.decideOnly) return { manifest: { mediaType: '', digest: TO_BE_BUILT, size: 0 }, key, inputs, built: true, reason, ms: 0 };
   input.emit({ type: 'image', image: plan.name, platform, state: 'building', detail: reason });
   const manifest = await buildPlatform(input, spec, plan, platform, { from, builder, fromDigest, key, inputs, dockerfile, files });
   await input.journal.update(() => { input.journal.image(plan.name).platforms[platform] = { key, inputs, manifest, built: true }; });
@@ -180,7 +183,7 @@ async function layersOf(parent: ParentRef, platform: Platform): Promise<ParentLa
 
 function requireManifest(parent: ParentRef, platform: Platform, plan: ImagePlan): string {
   const digest = parent.manifests[platform];
-  if (!digest) {
+  if (digest === undefined) {
     throw new EksdError('PARENT_PLATFORM_MISSING', `${plan.name} needs ${parent.name} for ${platform}, which has none`, {
       where: parent.reference, hint: parent.name === UPSTREAM ? 'run `eksd watch-base --write` so the pin records every platform' : `build ${parent.name} for ${platform}`,
     });

@@ -1,21 +1,26 @@
 import { envDown, envStatus, envUp, DEFAULT_ENV } from '../../env/local.ts';
 import { textTable } from '../../report/table.ts';
 import { EksdError } from '../../errors.ts';
-import { EXIT, type Command } from '../command.ts';
+import { CONFIG_OPTIONS, EXIT, type Command } from '../command.ts';
+import { configFrom } from '../config-flags.ts';
+import { seedLocal } from '../../env/seed.ts';
+import { loadCatalog } from '../../catalog/load.ts';
 
 export const envCommand: Command = {
   name: 'env',
   summary: 'start, inspect or stop the local environment (dockerd, registry on 127.0.0.1:5000, binfmt)',
-  usage: 'eksd env up|status|down [--json]',
+  usage: 'eksd env up|status|down|seed [--update] [--json]',
   details: [
     'up      installs missing Debian packages (as root), mounts binfmt_misc and registers qemu, starts dockerd',
     '        (--bridge=none --iptables=false, socket /run/eksd/docker.sock) and the registry on 127.0.0.1:5000.',
     '        A second up while everything runs returns at once.',
     'status  says what runs.',
     'down    stops exactly the processes up started (by recorded pid).',
+    'seed    (local profile) pushes the stand-in upstream AL2 image and writes the stand-in artifacts;',
+    '        --update pushes the next stand-in revision, as an AL2 security update would.',
     `State, logs and pids live in ${DEFAULT_ENV.root} (EKSD_ENV_DIR).`,
   ].join('\n'),
-  options: { json: { type: 'boolean', description: 'print the status as JSON' } },
+  options: { ...CONFIG_OPTIONS, json: { type: 'boolean', description: 'print the status as JSON' }, update: { type: 'boolean', description: 'seed: push the next stand-in upstream revision' } },
   async run(ctx) {
     const action = ctx.args[0] ?? 'status';
     const progress = (l: string) => ctx.err(`env: ${l}`);
@@ -24,6 +29,12 @@ export const envCommand: Command = {
     else if (action === 'down') {
       const stopped = await envDown(DEFAULT_ENV);
       ctx.out(stopped.length ? `stopped ${stopped.join(', ')}` : 'nothing of ours was running');
+    } else if (action === 'seed') {
+      const config = configFrom(ctx);
+      const r = await seedLocal(config, loadCatalog(config), { update: ctx.values.update === true });
+      ctx.out(`stand-in upstream ${r.base.reference} revision ${r.base.revision}: ${r.base.digest}${r.created ? ' (pushed)' : ' (already there)'}`);
+      ctx.out(`stand-in artifacts: ${r.artifacts} written under ${config.artifacts.baseUrl}`);
+      if (r.pinWritten) ctx.out(`pinned it in ${config.basePin}`);
     } else {
       throw new EksdError('USAGE', `unknown env action '${action}'`, { hint: 'use eksd env up, eksd env status or eksd env down' });
     }

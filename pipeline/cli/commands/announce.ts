@@ -1,0 +1,43 @@
+import { join } from 'node:path';
+import { EksdError } from '../../errors.ts';
+import { verifyRelease } from '../../release/verify.ts';
+import { previousRelease } from '../../release/site.ts';
+import { manifestUrl } from '../../release/naming.ts';
+import { announceOnce } from '../../announce/once.ts';
+import { renderAnnouncement } from '../../announce/render.ts';
+import { registryClients } from '../../run/clients.ts';
+import { announcerFor } from '../../run/announcer.ts';
+import { verifyError } from '../../run/release-stage.ts';
+import { CONFIG_OPTIONS, EXIT, type Command } from '../command.ts';
+import { configFrom } from '../config-flags.ts';
+import { releaseFromArg } from '../release-ref.ts';
+
+export const announceCommand: Command = {
+  name: 'announce',
+  summary: 'announce a release (verified first); sends once unless --again',
+  usage: 'eksd announce <release name | manifest file> [--again] [--dry-run]',
+  details: 'Verifies the release, then publishes the announcement through SNS (production) or the outbox (local).\nA release already announced is not sent again; --again sends it again on purpose.',
+  options: {
+    ...CONFIG_OPTIONS,
+    again: { type: 'boolean', description: 'send again even though it was announced' },
+    'dry-run': { type: 'boolean', description: 'print the message instead of sending it' },
+  },
+  async run(ctx) {
+    const ref = ctx.args[0];
+    if (!ref) throw new EksdError('USAGE', 'which release? give a release name or a manifest file', { hint: 'eksd announce kubernetes-1-33-eks-1' });
+    const config = configFrom(ctx);
+    const release = await releaseFromArg(ref, config);
+    const { channel, number } = release.spec;
+    const previous = await previousRelease(config.site.dir, channel, number);
+    const announcement = renderAnnouncement(release, { manifestUrl: manifestUrl(config.site.baseUrl, channel, number), ...(previous ? { previous } : {}) });
+    if (ctx.values['dry-run']) { ctx.out(`Subject: ${announcement.subject}\n\n${announcement.text}`); return EXIT.ok; }
+    const report = await verifyRelease(release, { client: registryClients(config), siteDir: config.site.dir, siteBaseUrl: config.site.baseUrl });
+    if (report.problems.length > 0) throw verifyError(report);
+    const announcer = announcerFor(config);
+    const sent = await announceOnce({ release: release.metadata.name, announcement, announcer, ledgerDir: join(config.stateDir, 'announcements'), again: ctx.values.again === true });
+    ctx.out(sent.skipped
+      ? `${release.metadata.name} was already announced (message ${sent.messageId}); use --again to send it again`
+      : `announced ${release.metadata.name} via ${announcer.describe()} (message ${sent.messageId})`);
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,93 @@
+import { join } from 'node:path';
+import { envUp, DEFAULT_ENV } from '../../env/local.ts';
+import { seedLocal } from '../../env/seed.ts';
+import { loadCatalog, loadPin } from '../../catalog/load.ts';
+import { compareBase, resolveBase, splitReference, writePin } from '../../resolve/base.ts';
+import { registryClients } from '../../run/clients.ts';
+import { runRelease, type RunResult } from '../../run/runner.ts';
+import { verifyRelease } from '../../release/verify.ts';
+import { consoleReporter } from '../../report/console.ts';
+import { summaryText } from '../../report/summary.ts';
+import { textTable } from '../../report/table.ts';
+import { outboxFileName } from '../../announce/outbox.ts';
+import type { Config } from '../../config/config.ts';
+import { EXIT, type Command, type CommandContext } from '../command.ts';
+import { configFrom } from '../config-flags.ts';
+
+export const demoCommand: Command = {
+  name: 'demo',
+  summary: 'the whole job on this machine: release N, a simulated Amazon Linux 2 update, release N+1',
+  usage: 'eksd demo',
+  details: [
+    'Starts the local environment (eksd env up), seeds the stand-in upstream AL2 image and artifacts, pins the',
+    'base, runs a full release, pushes a new stand-in AL2 revision (what a security update looks like), detects',
+    'it as watch-base would, runs the next release, shows which images changed, and verifies both releases.',
+    'Uses the local profile: registry 127.0.0.1:5000, site in out/site, announcements in out/announcements.',
+  ].join('\n'),
+  options: {},
+  async run(ctx) {
+    const config = configFrom({ ...ctx, values: { profile: 'local' } });
+    const say = (title: string) => ctx.out(`\n=== ${title}`);
+    say('1. local environment (dockerd, registry on 127.0.0.1:5000, qemu binfmt)');
+    await envUp(DEFAULT_ENV, (l) => ctx.out(`  ${l}`));
+    say('2. stand-ins for the upstream Amazon Linux 2 image and the component artifacts');
+    const catalog = loadCatalog(config);
+    const seeded = await seedLocal(config, catalog);
+    ctx.out(`  ${seeded.base.reference} (revision ${seeded.base.revision}) ${seeded.base.digest}`);
+    await pinCurrentBase(ctx, config);
+    say('3. release on the current base');
+    const first = await release(ctx, config);
+    say('4. Amazon Linux 2 publishes an update (a new stand-in revision is pushed)');
+    const updated = await seedLocal(config, catalog, { update: true });
+    ctx.out(`  ${updated.base.reference} is now revision ${updated.base.revision}: ${updated.base.digest}`);
+    say('5. watch-base sees the new upstream digest and pins it');
+    await pinCurrentBase(ctx, config);
+    say('6. release on the new base');
+    const second = await release(ctx, config);
+    say(`7. what changed from ${first.plan.release} to ${second.plan.release}`);
+    ctx.out(changes(first, second));
+    say('8. eksd verify on both releases');
+    for (const r of [first, second]) {
+      const report = await verifyRelease(r.release!.release, { client: registryClients(config), siteDir: config.site.dir, siteBaseUrl: config.site.baseUrl });
+      ctx.out(`  ${report.release}: ${report.problems.length === 0 ? 'verified' : `${report.problems.length} PROBLEM(S)`} (${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives)`);
+      if (report.problems.length) return EXIT.verifyFailed;
+    }
+    say('where things are');
+    for (const r of [first, second]) {
+      ctx.out(`  ${r.plan.release}: manifest ${r.release!.manifestPath}`);
+      ctx.out(`  ${' '.repeat(r.plan.release.length)}  announcement ${join(config.announce.dir!, outboxFileName(r.plan.release))}`);
+    }
+    ctx.out(`  channel file ${join(config.site.dir, 'releasechannels', `${config.channel}.yaml`)}; images in ${config.imageRepo}`);
+    ctx.out('\nTry: eksd verify ' + second.plan.release + '   eksd plan   eksd watch-base   eksd catalog');
+    return EXIT.ok;
+  },
+};
+
+async function pinCurrentBase(ctx: CommandContext, config: Config): Promise<void> {
+  const pin = loadPin(config.basePin);
+  const current = await resolveBase(registryClients(config)(splitReference(pin.reference).registry), pin.reference);
+  const changed = compareBase(pin, current);
+  if (changed.length === 0) { ctx.out(`  pin ${config.basePin} is current (${current.digest})`); return; }
+  await writePin(config.basePin, current);
+  ctx.out(`  pinned ${current.digest} (was ${pin.digest ?? 'none'}) in ${config.basePin}`);
+}
+
+async function release(ctx: CommandContext, config: Config): Promise<RunResult> {
+  const reporter = consoleReporter(process.stderr);
+  try {
+    const result = await runRelease({ config, emit: (e) => reporter.emit(e) });
+    reporter.close();
+    ctx.out(summaryText(result));
+    return result;
+  } finally {
+    reporter.close();
+  }
+}
+
+function changes(a: RunResult, b: RunResult): string {
+  const before = new Map(a.images.map((i) => [i.plan.name, i.index.digest]));
+  const rows = b.images.map((i) => [i.plan.name, (before.get(i.plan.name) ?? '(new)').slice(0, 19), i.index.digest.slice(0, 19),
+    before.get(i.plan.name) === i.index.digest ? 'unchanged' : i.changed ?? 'changed']);
+  const changed = rows.filter((r) => r[3] !== 'unchanged').length;
+  return `${textTable(['IMAGE', `DIGEST IN ${a.plan.number}`, `DIGEST IN ${b.plan.number}`, 'WHY'], rows)}\n\n${changed} of ${rows.length} images have new digests.`;
+}

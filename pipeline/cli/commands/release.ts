@@ -1,0 +1,92 @@
+import { EksdError } from '../../errors.ts';
+import { runRelease, type Stage } from '../../run/runner.ts';
+import { consoleReporter } from '../../report/console.ts';
+import { summaryText, writeStepSummary } from '../../report/summary.ts';
+import { planRows, planText } from '../../report/plan.ts';
+import { CONFIG_OPTIONS, EXIT, type Command, type CommandContext, type OptionSpec } from '../command.ts';
+import { configFrom } from '../config-flags.ts';
+
+const STAGES: Stage[] = ['plan', 'publish', 'release', 'verify', 'announce'];
+
+export const RUN_OPTIONS: Record<string, OptionSpec> = {
+  ...CONFIG_OPTIONS,
+  force: { type: 'boolean', description: 'rebuild every image regardless of build keys (the quarterly forced rebuild)' },
+  number: { type: 'string', description: 'release number (default: latest in the site + 1, or the unfinished run)', valueName: 'N' },
+  concurrency: { type: 'string', description: 'parallel builds (default: the number of cores)', valueName: 'N' },
+  json: { type: 'boolean', description: 'print the result as JSON on stdout' },
+};
+
+export const releaseCommand: Command = {
+  name: 'release',
+  summary: 'rebuild, publish, write the Release manifest, verify it and announce it',
+  usage: 'eksd release [--until plan|publish|release|verify|announce] [--dry-run] [--force] [--number N]',
+  details: [
+    'Runs catalog -> resolve (artifacts verified) -> plan -> build+publish (per platform, by digest, then the',
+    'index) -> tags -> release manifest + site -> verify -> announce. An interrupted run is resumed by running',
+    'the same command again: it keeps its release number and redoes only unfinished work. One run per channel.',
+    '--dry-run stops after the plan: nothing is built, pushed, written or announced.',
+  ].join('\n'),
+  options: {
+    ...RUN_OPTIONS,
+    until: { type: 'string', description: 'stop after this stage: plan, publish, release, verify or announce', valueName: 'stage' },
+    'dry-run': { type: 'boolean', description: 'show the plan and stop; no side effects' },
+    events: { type: 'string', description: 'progress format on stderr: auto (live on a terminal), plain, json', valueName: 'format' },
+  },
+  run: (ctx) => runCommand(ctx, { dryRun: ctx.values['dry-run'] === true }),
+};
+
+export const planCommand: Command = {
+  name: 'plan',
+  summary: 'show what a release would build or reuse (and why), for which platforms, FROM which digest, pushed where',
+  usage: 'eksd plan [--json] [--force]',
+  details: 'The same decisions `eksd release` makes, made without building or pushing anything (like `docker buildx bake --print`).',
+  options: RUN_OPTIONS,
+  run: (ctx) => runCommand(ctx, { dryRun: true }),
+};
+
+async function runCommand(ctx: CommandContext, o: { dryRun: boolean }): Promise<number> {
+  const until = parseStage(ctx.values.until);
+  const number = parseInt(ctx.values.number, 'number');
+  const concurrency = parseInt(ctx.values.concurrency, 'concurrency');
+  const config = configFrom(ctx);
+  const mode = (ctx.values.events as 'auto' | 'plain' | 'json' | undefined) ?? 'auto';
+  if (!['auto', 'plain', 'json'].includes(mode)) throw new EksdError('USAGE', `--events must be auto, plain or json, not ${mode}`, { hint: 'eksd release --help' });
+  const reporter = consoleReporter(process.stderr, mode);
+  try {
+    const result = await runRelease({ config, emit: (e) => reporter.emit(e), dryRun: o.dryRun || until === 'plan',
+      force: ctx.values.force === true, ...(until ? { until } : {}), ...(number ? { number } : {}), ...(concurrency ? { concurrency } : {}) });
+    reporter.close();
+    if (result.decisions) {
+      ctx.out(ctx.values.json ? JSON.stringify({ plan: result.plan, decisions: planRows(result) }, null, 2) : planText(result));
+      return EXIT.ok;
+    }
+    writeStepSummary(result);
+    ctx.out(ctx.values.json ? JSON.stringify(jsonResult(result), null, 2) : summaryText(result));
+    return EXIT.ok;
+  } finally {
+    reporter.close();
+  }
+}
+
+function jsonResult(result: Awaited<ReturnType<typeof runRelease>>) {
+  return {
+    release: result.plan.release, number: result.plan.number, channel: result.plan.channel, resumed: result.resumed, ms: result.ms,
+    images: result.images.map((i) => ({ name: i.plan.name, uri: i.plan.uri, digest: i.index.digest, tags: [i.plan.tags.versioned, ...i.plan.tags.floating],
+      changed: i.changed ?? null, platforms: Object.fromEntries(Object.entries(i.platforms).map(([k, p]) => [k, { digest: p!.manifest.digest, built: p!.built, reason: p!.reason }])) })),
+    manifest: result.release?.manifestPath ?? null,
+    verify: result.release?.verify ?? null,
+    announcement: result.release?.announcement ?? null,
+  };
+}
+
+function parseStage(v: unknown): Stage | undefined {
+  if (v === undefined) return undefined;
+  if (!STAGES.includes(v as Stage)) throw new EksdError('USAGE', `--until must be one of ${STAGES.join(', ')}, not '${String(v)}'`, { hint: 'eksd release --help' });
+  return v as Stage;
+}
+
+export function parseInt(v: unknown, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !/^[1-9]\d*$/.test(v)) throw new EksdError('USAGE', `--${flag} must be a positive integer, not '${String(v)}'`, { hint: `eksd --help` });
+  return Number(v);
+}

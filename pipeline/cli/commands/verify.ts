@@ -1,0 +1,37 @@
+import { EksdError } from '../../errors.ts';
+import { verifyRelease } from '../../release/verify.ts';
+import { registryClients } from '../../run/clients.ts';
+import { textTable } from '../../report/table.ts';
+import { CONFIG_OPTIONS, EXIT, type Command } from '../command.ts';
+import { configFrom } from '../config-flags.ts';
+import { releaseFromArg } from '../release-ref.ts';
+import { parseInt } from './release.ts';
+
+export const verifyCommand: Command = {
+  name: 'verify',
+  summary: 'check a release against the registry and the site: tags, digests, platforms, blobs, archive checksums',
+  usage: 'eksd verify <manifest file | release name | URL> [--json]',
+  details: 'Every image tag must resolve to its imageDigest (tags that appear late are retried), every index must have\nexactly the listed platforms, every manifest, config and layer must exist, every archive must match both\nchecksums. Lists every mismatch; exit code 3 when there is any.',
+  options: {
+    ...CONFIG_OPTIONS,
+    json: { type: 'boolean', description: 'print the report as JSON' },
+    attempts: { type: 'string', description: 'tries for a tag that does not resolve yet (default 5)', valueName: 'N' },
+  },
+  async run(ctx) {
+    const ref = ctx.args[0];
+    if (!ref) throw new EksdError('USAGE', 'which release? give a manifest file, a release name or a URL', { hint: 'eksd verify kubernetes-1-33-eks-1' });
+    const config = configFrom(ctx);
+    const release = await releaseFromArg(ref, config);
+    const attempts = parseInt(ctx.values.attempts, 'attempts');
+    const report = await verifyRelease(release, { client: registryClients(config), siteDir: config.site.dir, siteBaseUrl: config.site.baseUrl,
+      ...(attempts ? { attempts } : {}) });
+    if (ctx.values.json) ctx.out(JSON.stringify(report, null, 2));
+    else if (report.problems.length === 0) {
+      ctx.out(`${report.release}: verified ${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives`);
+    } else {
+      ctx.out(textTable(['COMPONENT', 'ASSET', 'PROBLEM'], report.problems.map((p) => [p.component, p.asset, p.problem])));
+      ctx.out(`\n${report.release}: ${report.problems.length} problem(s)`);
+    }
+    return report.problems.length === 0 ? EXIT.ok : EXIT.verifyFailed;
+  },
+};

@@ -1,0 +1,51 @@
+import { appendFileSync } from 'node:fs';
+import { loadPin } from '../../catalog/load.ts';
+import type { UpstreamPin } from '../../catalog/model.ts';
+import { compareBase, resolveBase, splitReference, writePin } from '../../resolve/base.ts';
+import { registryClients } from '../../run/clients.ts';
+import { textTable } from '../../report/table.ts';
+import { CONFIG_OPTIONS, EXIT, type Command } from '../command.ts';
+import { configFrom } from '../config-flags.ts';
+
+export const watchBaseCommand: Command = {
+  name: 'watch-base',
+  summary: 'compare the upstream base image with the pin; --write records the new digests',
+  usage: 'eksd watch-base [--write] [--json]',
+  details: [
+    'Resolves the upstream reference in the pin file to its index digest and per-platform digests and compares',
+    'them with the pin, index with index and platform with platform.',
+    'Exit codes: 0 unchanged, 10 changed (also after --write), 1 error.',
+    'With GITHUB_OUTPUT set, writes changed=true|false, digest=<index digest> and one <os>-<arch>=<digest> per platform.',
+  ].join('\n'),
+  options: {
+    ...CONFIG_OPTIONS,
+    write: { type: 'boolean', description: 'update the pin file with what the registry serves now' },
+    json: { type: 'boolean', description: 'print the comparison as JSON' },
+  },
+  async run(ctx) {
+    const config = configFrom(ctx);
+    const pin: UpstreamPin = loadPin(config.basePin);
+    const current = await resolveBase(registryClients(config)(splitReference(pin.reference).registry), pin.reference);
+    const changes = compareBase(pin, current);
+    if (ctx.values.write && changes.length > 0) await writePin(config.basePin, current);
+    writeGithubOutput(changes.length > 0, current);
+    if (ctx.values.json) {
+      ctx.out(JSON.stringify({ reference: pin.reference, changed: changes.length > 0, written: ctx.values.write === true && changes.length > 0, pinned: { digest: pin.digest ?? null, platforms: pin.platforms }, current, changes }, null, 2));
+    } else if (changes.length === 0) {
+      ctx.out(`${pin.reference}: unchanged (${current.digest})`);
+    } else {
+      ctx.out(`${pin.reference}: changed`);
+      ctx.out(textTable(['WHAT', 'PINNED', 'NOW'], changes.map((c) => [c.field, c.pinned ?? '(none)', c.current])));
+      ctx.out(ctx.values.write ? `\nwrote ${config.basePin}` : '\nrun `eksd watch-base --write` to pin it, then `eksd release`');
+    }
+    return changes.length > 0 ? EXIT.baseChanged : EXIT.ok;
+  },
+};
+
+function writeGithubOutput(changed: boolean, current: { digest: string; platforms: Record<string, string> }): void {
+  const file = process.env.GITHUB_OUTPUT;
+  if (!file) return;
+  const lines = [`changed=${changed}`, `digest=${current.digest}`,
+    ...Object.entries(current.platforms).map(([p, d]) => `${p.replace('/', '-')}=${d}`)];
+  appendFileSync(file, `${lines.join('\n')}\n`);
+}

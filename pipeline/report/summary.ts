@@ -1,0 +1,39 @@
+/** The end-of-run summary: one row per image, then the release, verification and announcement. */
+import { appendFileSync } from 'node:fs';
+import type { RunResult } from '../run/runner.ts';
+import { markdownTable, textTable } from './table.ts';
+
+const HEADERS = ['IMAGE', 'PLATFORMS', 'INDEX DIGEST', 'TAGS', 'ACTION', 'TIME'];
+
+function rows(result: RunResult): string[][] {
+  return result.images.map((i) => {
+    const platforms = Object.entries(i.platforms);
+    const built = platforms.filter(([, p]) => p!.built).map(([k]) => k.split('/')[1]).sort();
+    const action = built.length ? `built ${built.join('+')}` : 'reused';
+    const ms = Math.max(0, ...platforms.map(([, p]) => p!.ms));
+    return [i.plan.name, i.plan.platforms.map((p) => p.split('/')[1]).join(','), i.index.digest.slice(0, 19),
+      [i.plan.tags.versioned, ...i.plan.tags.floating].join(' '), action, `${(ms / 1000).toFixed(1)}s`];
+  });
+}
+
+function footer(result: RunResult): string[] {
+  const lines = [`${result.images.length} images, ${result.images.filter((i) => Object.values(i.platforms).some((p) => p!.built)).length} rebuilt, ${result.images.filter((i) => i.changed).length} changed since the last publish, in ${(result.ms / 1000).toFixed(1)}s`];
+  const r = result.release;
+  if (r) {
+    lines.push(`release   ${r.name}: ${r.manifestPath}${r.written ? '' : ' (already written)'}`);
+    if (r.verify) lines.push(`verify    passed: ${r.verify.images} images, ${r.verify.manifests} manifests, ${r.verify.blobs} blobs, ${r.verify.archives} archives`);
+    if (r.announcement) lines.push(`announce  ${r.announcement.skipped ? 'already sent' : 'sent'} via ${r.announcement.via} (message ${r.announcement.messageId})`);
+  }
+  return lines;
+}
+
+export function summaryText(result: RunResult): string {
+  return `${textTable(HEADERS, rows(result))}\n\n${footer(result).join('\n')}`;
+}
+
+/** Appends the summary to $GITHUB_STEP_SUMMARY when a GitHub Actions run provides it. */
+export function writeStepSummary(result: RunResult, file = process.env.GITHUB_STEP_SUMMARY): void {
+  if (!file) return;
+  const title = result.release ? `## ${result.release.name}` : `## eksd release ${result.plan.release}`;
+  appendFileSync(file, `${title}\n\n${markdownTable(HEADERS, rows(result))}\n\n${footer(result).map((l) => `- ${l}`).join('\n')}\n`);
+}
