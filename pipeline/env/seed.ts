@@ -15,6 +15,7 @@ import { readJson, writeFileAtomic } from '../util/fs.ts';
 import { resolveBase, splitReference, writePin } from '../resolve/base.ts';
 import { seedStandinBase, type SeededBase } from './standin-base.ts';
 import { writeStandinArtifacts } from './standin-artifacts.ts';
+import { DEFAULT_ENV } from './local.ts';
 
 export const LOCAL_UPSTREAM = '127.0.0.1:5000/amazonlinux/amazonlinux:2';
 
@@ -41,11 +42,11 @@ export async function seedLocal(config: Config, catalog: Catalog, options: { upd
     base = { ...resolved, revision: state.revision };
   } else {
     const revision = options.update ? (state?.revision ?? 0) + 1 : state?.revision ?? 1;
-    base = await seedStandinBase(client, repository, tag, revision, join(localDir, 'busybox'));
+    base = await seedStandinBase(client, repository, tag, revision, join(DEFAULT_ENV.root, 'busybox'));
     await writeFileAtomic(stateFile, JSON.stringify({ revision }));
     created = true;
   }
-  const pinWritten = !existsSync(config.basePin);
+  const pinWritten = !existsSync(config.basePin) || !loadPin(config.basePin).digest;
   if (pinWritten) await writePin(config.basePin, base);
   return { base, created, pinWritten, artifacts: artifacts.length };
 }
