@@ -114,27 +114,37 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, o: Retry
 export class Watchdog {
   readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
+  private last = Date.now();
 
   constructor(private readonly ms: number, private readonly what: string) {
-    this.kick();
+    this.arm(ms);
   }
 
   get signal(): AbortSignal {
     return this.controller.signal;
   }
 
+  /** Records progress; cheap enough to call per chunk (the timer is re-armed only when it fires). */
   kick(): void {
-    if (this.controller.signal.aborted) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      const err = new Error(`${this.what}: no progress for ${this.ms}ms`);
-      err.name = 'TimeoutError';
-      this.controller.abort(err);
-    }, this.ms);
-    this.timer.unref?.();
+    this.last = Date.now();
   }
 
   stop(): void {
     clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(delay: number): void {
+    this.timer = setTimeout(() => this.check(), delay);
+    this.timer.unref?.();
+  }
+
+  private check(): void {
+    if (this.timer === undefined || this.controller.signal.aborted) return;
+    const idle = Date.now() - this.last;
+    if (idle < this.ms) { this.arm(this.ms - idle); return; }
+    const err = new Error(`${this.what}: no progress for ${this.ms}ms`);
+    err.name = 'TimeoutError';
+    this.controller.abort(err);
   }
 }

@@ -24,8 +24,10 @@ export function registryClients(config: Config, log?: (line: string) => void): C
   };
 }
 
+/** With aws.ecrPublic, the registries we push to (imageRepo, baseImageRepo) get ECR Public tokens. */
 function credentialsFor(config: Config, registry: string): CredentialSource | undefined {
-  if (config.aws.ecrPublic && registry === 'public.ecr.aws') {
+  const pushTargets = [config.imageRepo, config.baseImageRepo].map((r) => r.split('/')[0]);
+  if (config.aws.ecrPublic && pushTargets.includes(registry)) {
     return ecrPublicCredentials({ ...(config.aws.ecrPublicEndpoint ? { endpoint: config.aws.ecrPublicEndpoint } : {}) });
   }
   const path = process.env.DOCKER_CONFIG ? `${process.env.DOCKER_CONFIG}/config.json` : defaultDockerConfigPath();
