@@ -5,7 +5,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { EksdError } from '../errors.ts';
 import type { FieldPath, YamlSource } from './yaml-source.ts';
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
 const compiled = new Map<string, ValidateFunction>();
 
 function validator(name: string): ValidateFunction {

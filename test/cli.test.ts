@@ -1,0 +1,61 @@
+/** The command line: help, exit codes, one-line causes with hints. */
+import test from 'ava';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../pipeline/cli/main.ts';
+import { commands } from '../pipeline/cli/commands/index.ts';
+import { REPO_ROOT } from './helpers/project.ts';
+
+async function run(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+test('--help lists every command and the exit codes; every command has --help', async (t) => {
+  const top = await run(['--help']);
+  t.is(top.code, 0);
+  for (const c of commands) {
+    t.true(top.out.includes(c.name));
+    const help = await run([c.name, '--help']);
+    t.is(help.code, 0, c.name);
+    t.regex(help.out, /^Usage: eksd /);
+  }
+  t.regex(top.out, /Exit codes: 0 success, 1 failure, 2 bad input/);
+});
+
+test('unknown commands and flags exit 2 with a hint', async (t) => {
+  const cmd = await run(['relase']);
+  t.is(cmd.code, 2);
+  t.regex(cmd.err, /unknown command 'relase'[\s\S]*hint: run 'eksd --help'/);
+  const flag = await run(['catalog', '--jsn']);
+  t.is(flag.code, 2);
+  t.regex(flag.err, /--jsn[\s\S]*hint: run 'eksd catalog --help'/);
+});
+
+test('eksd catalog --json lists at least 18 images across 12 components, each for both platforms with its base or parent', async (t) => {
+  const r = await run(['catalog', '--json']);
+  t.is(r.code, 0);
+  const catalog = JSON.parse(r.out) as { components: unknown[]; images: Array<{ kind: string; platforms: string[]; from: string }> };
+  t.true(catalog.components.length >= 12);
+  t.true(catalog.images.filter((i) => i.kind === 'image').length >= 18);
+  t.true(catalog.images.every((i) => i.platforms.join() === 'linux/amd64,linux/arm64' && i.from.length > 0));
+});
+
+test('a catalog error exits 2 and names file, line and field', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'eksd-cli-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  cpSync(join(REPO_ROOT, 'base'), join(root, 'base'), { recursive: true });
+  cpSync(join(REPO_ROOT, 'images'), join(root, 'images'), { recursive: true });
+  const file = join(root, 'images', 'coredns', 'component.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('from: eks-distro-minimal-base', 'from: minimal'));
+  const cwd = process.cwd();
+  process.chdir(root);
+  t.teardown(() => process.chdir(cwd));
+  const r = await run(['catalog']);
+  t.is(r.code, 2);
+  t.regex(r.err, /CATALOG_INVALID: .*images\/coredns\/component\.yaml:\d+:\d+ images\[0\]\.from: unknown base or image 'minimal'/s);
+  t.regex(r.err, /hint: /);
+});
