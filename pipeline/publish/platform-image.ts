@@ -1,29 +1,34 @@
 /**
  * Pushes one platform image (layers, config, manifest) by digest, no tag. Layers inherited from the
- * parent are mounted (same registry) or copied from the parent's repository; new layers are uploaded.
+ * parent are mounted (same registry, when the registry supports it) or copied from the parent's
+ * repository; new layers are uploaded. Uploads wait for the run's pacer when the registry limits them.
  */
 import { createHash } from 'node:crypto';
-import type { RegistryClient } from '../registry/client.ts';
+import type { PushBlobOptions, PushedBlob, RegistryClient } from '../registry/client.ts';
+import type { BlobSource } from '../registry/sources.ts';
 import type { ExportedImage, Descriptor } from '../build/export.ts';
 import { MEDIA } from './media.ts';
+import { UNLIMITED, type PublishLimits } from './limits.ts';
 
 export interface BlobOrigin { client: RegistryClient; repository: string }
 
 export interface PushStats { uploaded: number; mounted: number; existing: number; bytes: number }
 
 export async function pushPlatformImage(client: RegistryClient, repository: string, image: ExportedImage,
-  annotations: Record<string, string>, parent: BlobOrigin | undefined): Promise<{ descriptor: Descriptor; stats: PushStats }> {
+  annotations: Record<string, string>, parent: BlobOrigin | undefined,
+  limits: PublishLimits = UNLIMITED): Promise<{ descriptor: Descriptor; stats: PushStats }> {
   const stats: PushStats = { uploaded: 0, mounted: 0, existing: 0, bytes: 0 };
   const count = (status: 'exists' | 'mounted' | 'uploaded', size: number) => {
     if (status === 'uploaded') { stats.uploaded++; stats.bytes += size; } else if (status === 'mounted') stats.mounted++; else stats.existing++;
   };
+  const to = { client, repository };
   await Promise.all(image.layers.map(async (layer) => {
     const pushed = layer.path
-      ? await client.pushBlob(repository, { path: layer.path }, { digest: layer.digest, size: layer.size })
-      : await copyBlob(parent!, { client, repository }, layer);
+      ? await pushBlob(to, { path: layer.path }, { digest: layer.digest, size: layer.size }, limits)
+      : await copyBlob(parent!, to, layer, limits);
     count(pushed.status, layer.size);
   }));
-  const config = await client.pushBlob(repository, new Uint8Array(image.config), { digest: image.configDigest, size: image.config.length });
+  const config = await pushBlob(to, new Uint8Array(image.config), { digest: image.configDigest, size: image.config.length }, limits);
   count(config.status, image.config.length);
   const manifest = {
     schemaVersion: 2,
@@ -38,9 +43,22 @@ export async function pushPlatformImage(client: RegistryClient, repository: stri
 }
 
 /** Makes a blob available in `to`: already there, mounted within one registry, or streamed across. */
-export async function copyBlob(from: BlobOrigin, to: BlobOrigin, blob: Descriptor) {
-  const sameRegistry = from.client.registry === to.client.registry;
-  return to.client.pushBlob(to.repository, { open: () => from.client.getBlobStream(from.repository, blob.digest) }, {
-    digest: blob.digest, size: blob.size, ...(sameRegistry ? { mountFrom: from.repository } : {}),
-  });
+export async function copyBlob(from: BlobOrigin, to: BlobOrigin, blob: Descriptor, limits: PublishLimits = UNLIMITED): Promise<PushedBlob> {
+  const mount = limits.crossRepoMount && from.client.registry === to.client.registry && from.repository !== to.repository;
+  return pushBlob(to, { open: () => from.client.getBlobStream(from.repository, blob.digest) }, {
+    digest: blob.digest, size: blob.size, ...(mount ? { mountFrom: from.repository } : {}),
+  }, limits);
+}
+
+/**
+ * pushBlob under the limits. Paced: a HEAD first (a blob already there costs no pacer turn), then one
+ * turn for the mount or upload that follows.
+ */
+async function pushBlob(to: BlobOrigin, source: BlobSource, options: PushBlobOptions & { digest: string }, limits: PublishLimits): Promise<PushedBlob> {
+  const pacer = limits.uploads;
+  if (!pacer) return to.client.pushBlob(to.repository, source, options);
+  const have = await to.client.headBlob(to.repository, options.digest);
+  if (have !== undefined) return { digest: options.digest, size: have, status: 'exists' };
+  await pacer.acquire();
+  return to.client.pushBlob(to.repository, source, options);
 }

@@ -16,6 +16,7 @@ import type { ImagePlan, Plan } from '../plan/plan.ts';
 import { ANNOTATION } from '../publish/media.ts';
 import { indexBytes, pushIndex } from '../publish/index-manifest.ts';
 import { pushPlatformImage, type BlobOrigin } from '../publish/platform-image.ts';
+import type { PublishLimits } from '../publish/limits.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import type { FetchedArtifact } from '../resolve/artifacts.ts';
 import { limiter } from '../util/limit.ts';
@@ -46,6 +47,8 @@ export interface ImageStageInput {
   concurrency: number;
   force: boolean;
   cacheDir: string;
+  /** Upload pacing and mount policy of the target registry (default: none). */
+  limits?: PublishLimits;
   /** Only decide; build nothing (used by `eksd plan`). */
   decideOnly?: boolean;
 }
@@ -168,7 +171,7 @@ async function buildPlatform(input: ImageStageInput, spec: ImageSpec, plan: Imag
     [ANNOTATION.buildKey]: parts.key,
     [ANNOTATION.buildInputs]: JSON.stringify(parts.inputs),
     [ANNOTATION.created]: created,
-  }, parts.from.origin);
+  }, parts.from.origin, input.limits);
   return { ...descriptor, annotations: { [ANNOTATION.buildKey]: parts.key, [ANNOTATION.buildInputs]: JSON.stringify(parts.inputs), [ANNOTATION.created]: created } };
 }
 

@@ -15,6 +15,7 @@ import { makePlan, type Plan } from '../plan/plan.ts';
 import { BuildKitBuilder } from '../build/builder.ts';
 import { moveTags } from '../publish/tags.ts';
 import { ensureRepositories } from '../publish/repositories.ts';
+import { publishLimits } from '../publish/limits.ts';
 import { latestNumber } from '../release/site.ts';
 import { buildAndPublish, type PublishedImage } from './images.ts';
 import { registryClients, type ClientFactory } from './clients.ts';
@@ -110,7 +111,7 @@ function stageInput(o: RunOptions, catalog: Catalog, plan: Plan, artifacts: Fetc
   return {
     plan, catalog, artifacts, docker, builder: new BuildKitBuilder(docker), client: clients, journal, emit: o.emit,
     concurrency: o.concurrency ?? (o.config.concurrency || cpus().length), force: o.force ?? false,
-    cacheDir: join(o.config.artifacts.cacheDir, '..'),
+    cacheDir: join(o.config.artifacts.cacheDir, '..'), limits: publishLimits(o.config),
   };
 }
 
