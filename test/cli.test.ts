@@ -10,7 +10,7 @@ import { REPO_ROOT } from './helpers/project.ts';
 async function run(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  const code = await main(args, { out: (l) => { out.push(l); }, err: (l) => { err.push(l); } });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 

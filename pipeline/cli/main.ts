@@ -38,7 +38,9 @@ export async function main(argv: string[], io = { out, err }): Promise<number> {
 function report(e: unknown, name: string, printErr: (l: string) => void): number {
   if (e instanceof EksdError) {
     printErr(`eksd ${name}: ${e.describe()}`);
-    return BAD_INPUT_CODES.some((p) => e.code.startsWith(p)) ? EXIT.badInput : e.code === 'RUN_LOCKED' ? EXIT.busy : EXIT.failed;
+    if (BAD_INPUT_CODES.some((p) => e.code.startsWith(p))) return EXIT.badInput;
+    if (e.code === 'RUN_LOCKED') return EXIT.busy;
+    return e.code === 'VERIFY_FAILED' ? EXIT.verifyFailed : EXIT.failed;
   }
   printErr(`eksd ${name}: unexpected error: ${(e as Error)?.stack ?? String(e)}`);
   return EXIT.failed;
