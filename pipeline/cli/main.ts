@@ -4,10 +4,14 @@ import { EksdError, redact } from '../errors.ts';
 import { EXIT, type Command, type CommandContext } from './command.ts';
 import { commands } from './commands/index.ts';
 
-const out = (line: string) => process.stdout.write(`${line}\n`);
-const err = (line: string) => process.stderr.write(`${redact(line)}\n`);
+export interface Io { out: (line: string) => void; err: (line: string) => void }
 
-export async function main(argv: string[], io = { out, err }): Promise<number> {
+const stdio: Io = {
+  out: (line) => { process.stdout.write(`${line}\n`); },
+  err: (line) => { process.stderr.write(`${redact(line)}\n`); },
+};
+
+export async function main(argv: string[], io: Io = stdio): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.out(topHelp());
