@@ -146,3 +146,10 @@ test('a message over the SNS size limit fails before any publish', (t) => {
   }));
   t.true(isEksdError(t.throws(() => renderAnnouncement(big, { manifestUrl: url18 })), 'ANNOUNCE_TOO_LARGE'));
 });
+
+test('rebuild reasons from the build keys replace the generic one', (t) => {
+  const { json, text } = renderAnnouncement(r18, { previous: r17, manifestUrl: url18, reasons: { 'etcd-image': 'upstream base image updated' } });
+  const etcd = json.components.find((c) => c.name === 'etcd')!;
+  t.is(etcd.images[0]!.changed, 'new digest, rebuilt (upstream base image updated)');
+  t.regex(text, /upstream base image updated/);
+});

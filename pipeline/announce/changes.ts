@@ -39,16 +39,17 @@ function previousImages(previous: Release): Map<string, PrevImage> {
   return out;
 }
 
-function reason(gitTag: string, digest: string | undefined, prev: PrevImage | undefined): string | null {
+function reason(gitTag: string, digest: string | undefined, prev: PrevImage | undefined, why: string | undefined): string | null {
   if (!prev) return 'new image';
   if (!digest || !prev.digest) return 'digest not recorded in one of the releases';
   if (digest === prev.digest) return null;
   return prev.gitTag !== gitTag
     ? `new digest, version ${prev.gitTag} -> ${gitTag}`
-    : 'new digest, rebuilt (base image or recipe updated)';
+    : `new digest, rebuilt (${why ?? 'base image or recipe updated'})`;
 }
 
-export function imageChanges(release: Release, previous?: Release): ReleaseChanges {
+/** `reasons` (asset name -> why it was rebuilt, as the build keys say) makes rebuild reasons exact. */
+export function imageChanges(release: Release, previous?: Release, reasons: Record<string, string> = {}): ReleaseChanges {
   const prev = previous ? previousImages(previous) : undefined;
   const images: ImageChange[] = [];
   for (const c of release.status.components) {
@@ -57,7 +58,7 @@ export function imageChanges(release: Release, previous?: Release): ReleaseChang
       const key = `${c.name}/${a.name}`;
       images.push({
         component: c.name, image: a.name, uri: a.image.uri, digest: a.image.imageDigest ?? null,
-        changed: prev ? reason(c.gitTag, a.image.imageDigest, prev.get(key)) : FIRST_RELEASE,
+        changed: prev ? reason(c.gitTag, a.image.imageDigest, prev.get(key), reasons[a.name]) : FIRST_RELEASE,
       });
       prev?.delete(key);
     }

@@ -9,6 +9,8 @@ import type { AnnouncedComponent, Announcement, AnnouncementBody } from './types
 
 export interface RenderOptions {
   previous?: Release;
+  /** asset name -> why the image was rebuilt (from the build keys) */
+  reasons?: Record<string, string>;
   manifestUrl: string;
   republish?: boolean;
 }
@@ -108,7 +110,7 @@ function text(json: AnnouncementBody, changes: ReleaseChanges): string {
 }
 
 export function renderAnnouncement(release: Release, options: RenderOptions): Announcement {
-  const changes = imageChanges(release, options.previous);
+  const changes = imageChanges(release, options.previous, options.reasons);
   const json = body(release, changes, options);
   const txt = text(json, changes);
   const message = JSON.stringify({ default: txt, email: txt, sqs: JSON.stringify(json) });

@@ -67,7 +67,8 @@ export async function releaseStage(s: ReleaseStageInput): Promise<ReleaseOutcome
 
   emit({ type: 'stage', stage: 'announce', state: 'started' });
   const previous = await previousRelease(config.site.dir, plan.channel, plan.number);
-  const announcement = renderAnnouncement(written.release, { manifestUrl: outcome.manifestUrl, ...(previous ? { previous } : {}) });
+  const reasons = Object.fromEntries(s.images.filter((i) => i.changed).map((i) => [`${i.plan.name}-image`, i.changed!]));
+  const announcement = renderAnnouncement(written.release, { manifestUrl: outcome.manifestUrl, reasons, ...(previous ? { previous } : {}) });
   const announcer = announcerFor(config);
   const sent = await announceOnce({ release: plan.release, announcement, announcer, ledgerDir: join(config.stateDir, 'announcements') });
   await s.journal.update((d) => { d.announced = { messageId: sent.messageId, at: new Date().toISOString() }; });
