@@ -31,14 +31,14 @@ export function getBlob(t: Transport, repo: string, digest: string): Promise<Buf
  * The blob as a stream; the stream errors at its end when the content does not match the digest, so
  * whatever consumes it (an upload) fails rather than completing with wrong bytes.
  */
-export function getBlobStream(t: Transport, repo: string, digest: string): Promise<ReadableStream<Uint8Array>> {
+export function getBlobStream(t: Transport, repo: string, digest: string, onChunk?: () => void): Promise<ReadableStream<Uint8Array>> {
   const ctx = ctxOf(t, repo, digest, 'get blob');
   return t.request({ method: 'GET', url: blobPath(repo, digest), ctx, scopes: scopeFor(repo, 'pull'), expect: [200],
     streamResponse: true }, async (res, wd) => {
     if (!res.body) throw digestMismatchError(ctx, digest, 'an empty response');
     return (res.body as ReadableStream<Uint8Array>).pipeThrough(hashingStream({
       expected: digest,
-      onChunk: () => wd.kick(),
+      onChunk: onChunk ? () => { wd.kick(); onChunk(); } : () => wd.kick(),
       onDone: () => wd.stop(),
       onMismatch: (actual) => { wd.stop(); return digestMismatchError(ctx, digest, actual); },
     }));

@@ -117,9 +117,10 @@ export class RegistryClient {
     return getBlob(this.t, repo, digest);
   }
 
-  async getBlobStream(repo: string, digest: string): Promise<ReadableStream<Uint8Array>> {
+  /** The blob as a stream, verified at its end; `onChunk` is called per chunk read (progress, watchdogs). */
+  async getBlobStream(repo: string, digest: string, onChunk?: () => void): Promise<ReadableStream<Uint8Array>> {
     this.check('get blob', repo, digest, 'digest');
-    return getBlobStream(this.t, repo, digest);
+    return getBlobStream(this.t, repo, digest, onChunk);
   }
 
   /**

@@ -42,7 +42,7 @@ function countBlob(stats: CopyStats, r: PushedBlob): void {
 
 async function copyBlob(job: Job, d: Descriptor): Promise<void> {
   const { from, to } = job.o;
-  const source = { open: () => from.client.getBlobStream(from.repo, d.digest) };
+  const source = { open: (onChunk?: () => void) => from.client.getBlobStream(from.repo, d.digest, onChunk) };
   const r = await to.client.pushBlob(to.repo, source, {
     digest: d.digest, size: d.size, ...(job.sameRegistry ? { mountFrom: from.repo } : {}),
   });

@@ -1,12 +1,43 @@
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 
 /**
  * Blob content to push: bytes in memory, a file, or a function that opens a fresh stream (called again
- * for every retry, since a stream cannot be replayed).
+ * for every retry, since a stream cannot be replayed). An opener that declares the `onChunk` parameter
+ * must call it for every chunk read (it keeps the upload's watchdog fed); one that does not declare it
+ * gets its stream wrapped to do so.
  */
-export type BlobSource = Uint8Array | { path: string } | { open: () => Promise<ReadableStream<Uint8Array>> };
+export type BlobSource = Uint8Array | { path: string } | { open: (onChunk?: () => void) => Promise<ReadableStream<Uint8Array>> };
+
+const FILE_READ_SIZE = 1024 * 1024;
+
+/** A stream that calls `onChunk` for each chunk passing through. */
+export function withProgress(stream: ReadableStream<Uint8Array>, onChunk: () => void): ReadableStream<Uint8Array> {
+  return stream.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform(c, ctl) { onChunk(); ctl.enqueue(c); } }));
+}
+
+/** A file as a stream read in 1 MiB pieces on demand, calling `onChunk` per piece. */
+export function fileStream(path: string, onChunk: () => void = () => undefined): ReadableStream<Uint8Array> {
+  let fh: FileHandle | undefined;
+  let pos = 0;
+  const close = async (): Promise<void> => { const f = fh; fh = undefined; await f?.close(); };
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      try {
+        fh ??= await open(path, 'r');
+        const buf = Buffer.allocUnsafe(FILE_READ_SIZE);
+        const { bytesRead } = await fh.read(buf, 0, FILE_READ_SIZE, pos);
+        if (bytesRead === 0) { await close(); c.close(); return; }
+        pos += bytesRead;
+        onChunk();
+        c.enqueue(buf.subarray(0, bytesRead));
+      } catch (e) {
+        await close();
+        c.error(e);
+      }
+    },
+    cancel: close,
+  }, { highWaterMark: 2 });
+}
 
 export function isBytes(source: BlobSource): source is Uint8Array {
   return source instanceof Uint8Array;
@@ -20,10 +51,10 @@ export async function sourceSize(source: BlobSource): Promise<number | undefined
 }
 
 /** Opens the whole source as a request body (bytes stay bytes; files and openers become streams). */
-export async function openWhole(source: BlobSource): Promise<Uint8Array | ReadableStream<Uint8Array>> {
+export async function openWhole(source: BlobSource, onChunk: () => void = () => undefined): Promise<Uint8Array | ReadableStream<Uint8Array>> {
   if (isBytes(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
-  if ('path' in source) return Readable.toWeb(createReadStream(source.path)) as ReadableStream<Uint8Array>;
-  return source.open();
+  if ('path' in source) return fileStream(source.path, onChunk);
+  return source.open.length >= 1 ? source.open(onChunk) : withProgress(await source.open(), onChunk);
 }
 
 /** Re-chunks a stream into buffers of exactly `size` bytes (the last one may be shorter). */

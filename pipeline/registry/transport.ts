@@ -12,8 +12,12 @@ export interface RequestSpec {
   ctx: RequestContext;
   scopes: ScopeSet;
   headers?: Record<string, string>;
-  /** Opens the request body; called again for every resend, so a stream is never replayed. */
-  body?: () => BodySource | Promise<BodySource>;
+  /**
+   * Opens the request body; called again for every resend, so a stream is never replayed. A stream
+   * body must call `progress` as chunks are read (it feeds the request's watchdog); return
+   * (sources.ts `withProgress` adds that to a stream that does not).
+   */
+  body?: (progress: () => void) => BodySource | Promise<BodySource>;
   /** Statuses handed to `consume`; anything else becomes a RegistryError. */
   expect: number[];
   /** Retry this request on its own (default true); false when a caller retries a larger unit. */
@@ -34,13 +38,6 @@ export interface TransportOptions {
   log: (line: string) => void;
 }
 
-/** A body stream that kicks the watchdog for every chunk sent. */
-function watched(body: BodySource, wd: Watchdog): BodySource {
-  if (body instanceof Uint8Array) return body;
-  return body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, c) { wd.kick(); c.enqueue(chunk); },
-  }));
-}
 
 /** Sends requests to one registry: per-host gate, retries, auth challenges, timeouts, typed errors. */
 export class Transport {
@@ -106,7 +103,7 @@ export class Transport {
   private async send(spec: RequestSpec, url: URL, authorization: string | undefined, wd: Watchdog): Promise<Response> {
     const headers: Record<string, string> = { ...spec.headers };
     if (authorization) headers.authorization = authorization;
-    const body = spec.body ? watched(await spec.body(), wd) : undefined;
+    const body = spec.body ? await spec.body(() => wd.kick()) : undefined;
     const init: RequestInit & { duplex?: 'half' } = { method: spec.method, headers, signal: wd.signal };
     if (body !== undefined) {
       init.body = body as NonNullable<RequestInit['body']>;

@@ -54,7 +54,7 @@ function withDigest(url: URL, digest: string): URL {
 }
 
 /** Completes the session with PUT ?digest= (optionally carrying the whole body) and checks the answer. */
-async function finish(a: Attempt, at: URL, digest: string, body?: () => Promise<Uint8Array | ReadableStream<Uint8Array>>, size?: number): Promise<void> {
+async function finish(a: Attempt, at: URL, digest: string, body?: (progress: () => void) => Promise<Uint8Array | ReadableStream<Uint8Array>>, size?: number): Promise<void> {
   const headers: Record<string, string> = { 'content-type': OCTET };
   if (!body || size !== undefined) headers['content-length'] = String(body ? size : 0);
   await a.t.request({ method: 'PUT', url: withDigest(at, digest), ctx: a.ctx, scopes: scopeFor(a.repo, 'push', 'pull'),
@@ -66,7 +66,7 @@ async function finish(a: Attempt, at: URL, digest: string, body?: () => Promise<
 }
 
 /** One PATCH; returns the next Location. */
-async function patch(a: Attempt, at: URL, body: () => Uint8Array | ReadableStream<Uint8Array>, range?: [number, number]): Promise<URL> {
+async function patch(a: Attempt, at: URL, body: (progress: () => void) => Uint8Array | ReadableStream<Uint8Array>, range?: [number, number]): Promise<URL> {
   const headers: Record<string, string> = { 'content-type': OCTET };
   if (range) Object.assign(headers, { 'content-range': `${range[0]}-${range[1]}`, 'content-length': String(range[1] - range[0] + 1) });
   return a.t.request({ method: 'PATCH', url: at, ctx: a.ctx, scopes: scopeFor(a.repo, 'push', 'pull'), headers, body,
@@ -82,8 +82,8 @@ async function patch(a: Attempt, at: URL, body: () => Uint8Array | ReadableStrea
  */
 async function monolithic(a: Attempt, at: URL, digest: string): Promise<Uploaded> {
   let sent = 0;
-  const open = async (): Promise<Uint8Array | ReadableStream<Uint8Array>> => {
-    const body = await openWhole(a.source);
+  const open = async (progress: () => void): Promise<Uint8Array | ReadableStream<Uint8Array>> => {
+    const body = await openWhole(a.source, progress);
     if (body instanceof Uint8Array) { sent = body.byteLength; return body; }
     if (a.o.size !== undefined) return body;
     return body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform(c, ctl) { sent += c.byteLength; ctl.enqueue(c); } }));
@@ -95,7 +95,7 @@ async function monolithic(a: Attempt, at: URL, digest: string): Promise<Uploaded
 /** The whole source in one streamed PATCH, hashing as it goes; then PUT ?digest=. */
 async function streamed(a: Attempt, at: URL): Promise<Uploaded> {
   let result: Uploaded | undefined;
-  const next = await patch(a, at, () => streamOf(openWhole(a.source)).pipeThrough(hashingStream({
+  const next = await patch(a, at, (progress) => streamOf(openWhole(a.source, progress)).pipeThrough(hashingStream({
     algorithm: 'sha256', onDone: (digest, size) => { result = { digest, size }; },
   })));
   if (!result) throw clientError(a.ctx, 'BLOB_UPLOAD_INVALID', 'the upload stream ended early');
