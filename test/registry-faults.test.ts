@@ -1,4 +1,5 @@
 import anyTest, { type TestFn } from 'ava';
+import { createServer } from 'node:http';
 import { isEksdError } from '../pipeline/errors.ts';
 import { copy, emptyCopyStats, RegistryClient, type RegistryClientOptions } from '../pipeline/registry/index.ts';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts';
@@ -87,4 +88,22 @@ test('a body that does not match its digest is detected on GET and fails the cop
   const e2 = await t.throwsAsync(copy({ from: { client: src, repo: 'faults/src', ref: 'v1' }, to: { client: patient(b.host), repo: 'faults/corrupt' } }));
   t.true(isEksdError(e2, 'REGISTRY_DIGEST_MISMATCH'), (e2 as { code?: string }).code);
   t.is(await patient(b.host).headManifest('faults/corrupt', idx.digest), undefined, 'nothing was tagged or indexed');
+});
+
+test('a registry that accepts connections but never answers times out with REGISTRY_TIMEOUT', async (t) => {
+  const server = createServer(() => { /* never answers */ });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  const host = `127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  try {
+    const c = new RegistryClient({ registry: host, timeoutMs: 300, retry: { attempts: 2, baseMs: 10, maxMs: 20 } });
+    const started = Date.now();
+    const e = await t.throwsAsync(c.headManifest('slow/repo', 'v1'));
+    t.true(isEksdError(e, 'REGISTRY_TIMEOUT'), (e as { code?: string }).code);
+    t.regex(e!.message, new RegExp(`${host}/slow/repo:v1`));
+    t.true(Date.now() - started < 3000);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
 });
