@@ -3,12 +3,18 @@
  * (temp file, fsync, rename) after every step. A run killed at any moment and started again reads it,
  * keeps the same release number and redoes only what is not recorded.
  */
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readJson, writeFileAtomic } from '../util/fs.ts';
 import type { Descriptor } from '../build/export.ts';
 import type { BuildInputs } from '../plan/keys.ts';
 
-export interface PlatformRecord { key: string; inputs: BuildInputs; manifest: Descriptor; built: boolean }
+export interface PlatformRecord {
+  key: string; inputs: BuildInputs; manifest: Descriptor; built: boolean;
+  /** Why it was built (which input changed), so a resumed run reports what the interrupted one decided. */
+  reason?: string;
+}
 
 export interface ImageRecord {
   platforms: Record<string, PlatformRecord>;
@@ -37,11 +43,20 @@ export class Journal {
     return join(stateDir, 'runs', channel);
   }
 
-  /** The unfinished run of a channel, if one was interrupted. */
+  /**
+   * The unfinished run of a channel, if one was interrupted. A run is finished only once it is closed
+   * (archived as `<number>.json`, `current.json` removed): a run killed after announcing but before
+   * closing is still unfinished, so the next run finishes it under the same number (the announcement
+   * itself is skipped by the ledger) instead of starting another release.
+   */
   static async unfinished(stateDir: string, channel: string): Promise<Journal | undefined> {
-    const file = join(Journal.dir(stateDir, channel), 'current.json');
+    const dir = Journal.dir(stateDir, channel);
+    const file = join(dir, 'current.json');
     const data = await readJson<JournalData>(file);
-    return data && !data.announced ? new Journal(file, data) : undefined;
+    if (!data) return undefined;
+    // Announced and archived: closed (killed between archiving and removing current.json).
+    if (data.announced && existsSync(join(dir, `${data.number}.json`))) return undefined;
+    return new Journal(file, data);
   }
 
   static async start(stateDir: string, channel: string, number: number): Promise<Journal> {
@@ -74,9 +89,13 @@ export class Journal {
     return this.writes;
   };
 
-  /** Keeps a copy of the finished run's journal under its release number. */
+  /**
+   * Closes a finished run: keeps its journal under its release number, then removes `current.json`.
+   * Either step may be interrupted; `unfinished` treats an announced run with an archive as closed.
+   */
   async archive(): Promise<void> {
     await this.writes;
     await writeFileAtomic(join(dirname(this.file), `${this.data.number}.json`), JSON.stringify(this.data, null, 1));
+    await rm(this.file, { force: true });
   }
 }

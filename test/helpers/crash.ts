@@ -1,0 +1,178 @@
+/**
+ * Crash a release on purpose: runs `eksd release --events json` for a test project, reads the NDJSON
+ * progress events from stderr as they come, and SIGKILLs the process when `killAt` says so. Also reads
+ * what a run leaves behind (journal, outbox, site) so tests can check what the next run must do.
+ *
+ *   const crash = await releaseKilledAt(p, (e) => e.type === 'image' && e.state === 'pushed');
+ *   crash.killed            // true when the SIGKILL ended the process (not a normal exit before it)
+ *   const again = await runWithEvents(p, ['release']);
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { RegistryClient } from '../../pipeline/registry/client.ts';
+import type { RunEvent } from '../../pipeline/run/events.ts';
+import type { JournalData } from '../../pipeline/run/journal.ts';
+import { EKSD_BIN, type TestProject } from './project.ts';
+
+export interface EventRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** True when our SIGKILL ended the process. */
+  killed: boolean;
+  /** The event that triggered the kill, if one did. */
+  killedAt?: RunEvent;
+  events: RunEvent[];
+  stdout: string;
+  stderr: string;
+  pid: number;
+  ms: number;
+}
+
+export type KillPredicate = (event: RunEvent, seen: RunEvent[]) => boolean;
+
+/**
+ * Runs `eksd <args> --events json` (args[0] is the command) and, when `killAt` returns true for an event,
+ * SIGKILLs it at once. Never throws on a non-zero exit.
+ */
+export function runWithEvents(p: TestProject, args: string[], o: { killAt?: KillPredicate; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<EventRun> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [EKSD_BIN, ...args, '--events', 'json'], {
+      cwd: p.root, env: { ...process.env, EKSD_PROFILE: 'local', EKSD_CONFIG: p.configFile, CI: 'true', ...o.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const events: RunEvent[] = [];
+    let stdout = '';
+    let stderr = '';
+    let pending = '';
+    let killedAt: RunEvent | undefined;
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => {
+      const text = d.toString();
+      stderr += text;
+      pending += text;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue;
+        let event: RunEvent;
+        try { event = JSON.parse(line) as RunEvent; } catch { continue; }
+        events.push(event);
+        if (!killedAt && o.killAt?.(event, events)) {
+          killedAt = event;
+          child.kill('SIGKILL');
+        }
+      }
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 300_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, killed: signal === 'SIGKILL' && killedAt !== undefined, ...(killedAt ? { killedAt } : {}),
+        events, stdout, stderr, pid: child.pid ?? 0, ms: Date.now() - started });
+    });
+  });
+}
+
+/** `eksd release --concurrency 2 --events json`, killed at the first event `killAt` picks. */
+export function releaseKilledAt(p: TestProject, killAt: KillPredicate, args: string[] = []): Promise<EventRun> {
+  return runWithEvents(p, ['release', '--concurrency', '2', ...args], { killAt });
+}
+
+/** Kill predicates for the interesting moments of a run. */
+export const at = {
+  /** A build step finished in BuildKit (the run is inside a build). */
+  firstStep: ((e) => e.type === 'step') as KillPredicate,
+  /** The first platform build started. */
+  firstBuilding: ((e) => e.type === 'image' && e.state === 'building') as KillPredicate,
+  /**
+   * A platform image was pushed while another platform of the same image is still building, so its
+   * index cannot have been pushed yet.
+   */
+  pushedBeforeIndex: ((e, seen) => {
+    if (e.type !== 'image' || e.state !== 'pushed') return false;
+    const states = (platform: string) => seen.filter((s) => s.type === 'image' && s.image === e.image && s.platform === platform).map((s) => (s as { state: string }).state);
+    const others = [...new Set(seen.filter((s) => s.type === 'image' && s.image === e.image && s.platform && s.platform !== e.platform).map((s) => (s as { platform: string }).platform))];
+    return others.some((o) => states(o).includes('building') && !states(o).includes('pushed'));
+  }) as KillPredicate,
+  stageFinished: (stage: string): KillPredicate => (e) => e.type === 'stage' && e.stage === stage && e.state === 'finished',
+};
+
+/** (image, platform) pairs by event state, e.g. built(events) = ["etcd linux/amd64", ...]. */
+export function imagesIn(events: RunEvent[], state: 'building' | 'built' | 'pushed' | 'reused' | 'indexed'): string[] {
+  return events.filter((e) => e.type === 'image' && e.state === state)
+    .map((e) => (e.type === 'image' && e.platform ? `${e.image} ${e.platform}` : (e as { image: string }).image)).sort();
+}
+
+export function runsDir(p: TestProject, channel = '1-33'): string {
+  return join(p.config().stateDir, 'runs', channel);
+}
+
+/** The journal of the channel's unfinished run, as the killed process left it. */
+export function currentJournal(p: TestProject, channel = '1-33'): JournalData | undefined {
+  const file = join(runsDir(p, channel), 'current.json');
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as JournalData : undefined;
+}
+
+/** "image platform" pairs the journal records as pushed. */
+export function journaledPlatforms(j: JournalData | undefined): string[] {
+  return Object.entries(j?.images ?? {}).flatMap(([name, r]) => Object.keys(r.platforms).map((pl) => `${name} ${pl}`)).sort();
+}
+
+export function outboxFiles(p: TestProject): string[] {
+  const dir = p.config().announce.dir!;
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
+}
+
+export function releaseNumbers(p: TestProject, channel = '1-33'): number[] {
+  const dir = join(p.config().site.dir, `kubernetes-${channel}`);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).map((f) => /^kubernetes-[\d-]+-eks-(\d+)\.yaml$/.exec(f)?.[1]).filter((n): n is string => n !== undefined).map(Number).sort((a, b) => a - b);
+}
+
+export function manifestText(p: TestProject, number: number, channel = '1-33'): string {
+  return readFileSync(join(p.config().site.dir, `kubernetes-${channel}`, `kubernetes-${channel}-eks-${number}.yaml`), 'utf8');
+}
+
+/** A manifest with everything that names its number or date replaced, to compare releases of one project. */
+export function normalizeManifest(text: string, number: number, channel = '1-33'): string {
+  return text
+    .replaceAll(`kubernetes-${channel}-eks-${number}`, `kubernetes-${channel}-eks-N`)
+    .replace(new RegExp(`-eks-${channel}-${number}\\b`, 'g'), `-eks-${channel}-N`)
+    .replaceAll(`/releases/${number}/`, '/releases/N/')
+    .replace(new RegExp(`^(\\s+number:) ${number}$`, 'm'), '$1 N')
+    .replace(/^\s+date: .*$/m, '');
+}
+
+export interface ManifestImage { name: string; uri: string; digest: string }
+
+/** The image assets of a Release manifest: name, uri (tag form) and imageDigest. */
+export function manifestImages(text: string): ManifestImage[] {
+  const release = parse(text) as { status: { components: Array<{ assets: Array<{ name: string; image?: { uri: string; imageDigest: string } }> }> } };
+  return release.status.components.flatMap((c) => c.assets.flatMap((a) => (a.image ? [{ name: a.name, uri: a.image.uri, digest: a.image.imageDigest }] : [])));
+}
+
+/** What a tag (`registry/repo:tag`) or a digest reference points to in the registry now. */
+export async function registryDigest(ref: string): Promise<string | undefined> {
+  const at = ref.indexOf('@');
+  const colon = ref.lastIndexOf(':');
+  const [name, reference] = at >= 0 ? [ref.slice(0, at), ref.slice(at + 1)] : [ref.slice(0, colon), ref.slice(colon + 1)];
+  const registry = name.split('/')[0]!;
+  const head = await new RegistryClient({ registry }).headManifest(name.slice(registry.length + 1), reference);
+  return head?.digest;
+}
+
+/** Images of `eksd release --json` output whose tags do not point at the digest the run reports. */
+export async function tagMismatches(result: { images: Array<{ uri: string; digest: string; tags: string[] }> }): Promise<string[]> {
+  const out: string[] = [];
+  for (const img of result.images) {
+    const repo = img.uri.slice(0, img.uri.lastIndexOf(':'));
+    for (const tag of img.tags) {
+      const digest = await registryDigest(`${repo}:${tag}`);
+      if (digest !== img.digest) out.push(`${repo}:${tag} -> ${digest ?? 'missing'}, expected ${img.digest}`);
+    }
+  }
+  return out;
+}
