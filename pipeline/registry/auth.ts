@@ -44,7 +44,6 @@ export class Authenticator {
   private mode: 'unknown' | 'basic' | 'bearer' = 'unknown';
   private tokens: CachedToken[] = [];
   private readonly pending = new Map<string, Promise<string>>();
-  private creds: Promise<Credentials | undefined> | undefined;
 
   constructor(private readonly o: AuthenticatorOptions) {}
 
@@ -70,14 +69,13 @@ export class Authenticator {
     if (header) this.tokens = this.tokens.filter((t) => t.header !== header);
   }
 
-  /** Drops cached credentials and asks the source for fresh ones; false when it cannot refresh. */
+  /** Asks the source for fresh credentials and drops cached tokens; false when the source cannot refresh. */
   async refresh(): Promise<boolean> {
     const source = this.o.credentials;
     if (!source?.refresh) return false;
     this.o.log(`auth ${this.o.registry}: refreshing credentials (${source.description})`);
-    this.creds = source.refresh();
+    await source.refresh();
     this.tokens = [];
-    await this.creds;
     return true;
   }
 
@@ -99,6 +97,7 @@ export class Authenticator {
 
   private answerBearer(challenge: Challenge, needed: ScopeSet, ctx: RequestContext): Promise<string> {
     this.mode = 'bearer';
+    this.assertMaySend(this.o.baseUrl, ctx);
     const scopeText = challenge.params.scope ?? scopeKey(needed);
     const key = `${challenge.params.realm} ${challenge.params.service ?? ''} ${scopeKey(parseScopes(scopeText))}`;
     const inFlight = this.pending.get(key);
@@ -108,11 +107,12 @@ export class Authenticator {
     return p;
   }
 
+  /** The source's current credentials (sources cache them; ECR tokens until shortly before expiry). */
   private credentials(): Promise<Credentials | undefined> {
-    return (this.creds ??= this.o.credentials?.get() ?? Promise.resolve(undefined));
+    return this.o.credentials?.get() ?? Promise.resolve(undefined);
   }
 
-  /** Never send credentials over plain http, except to loopback. */
+  /** Never send credentials (or tokens got with them) over plain http, except to loopback. */
   private assertMaySend(url: URL, ctx: RequestContext): void {
     if (this.o.credentials && url.protocol === 'http:' && !isLoopback(url.host)) {
       throw clientError(ctx, 'INSECURE', `refusing to send credentials over plain http to ${url.host}`);
