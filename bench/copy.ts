@@ -11,6 +11,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { copy, RegistryClient } from '../pipeline/registry/index.ts';
 import { startFaultProxy, type FaultProxy } from '../test/helpers/fault-proxy.ts';
@@ -46,7 +47,8 @@ const median = (xs: number[]): number => {
 function runSkopeo(args: string[], timeoutMs = 180_000): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile('skopeo', args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, _out, stderr) => {
-      if (err) reject(new Error(`${err.message.split('\n')[0]} ${String(stderr).trim().split('\n').slice(-1)[0] ?? ''}`));
+      const last = String(stderr).trim().split('\n').slice(-1)[0] ?? '';
+      if (err) reject(new Error(`skopeo exited ${err.code ?? err.signal}: ${last.replace(/^time="[^"]*" level=\w+ msg=/, '')}`));
       else resolve();
     });
   });
@@ -115,6 +117,7 @@ async function main(): Promise<void> {
   const started: Array<RunningRegistry | FaultProxy> = [];
   const fresh = async (): Promise<RunningRegistry> => { const r = await startRegistry(); started.push(r); return r; };
   try {
+    console.log(`${cpus().length} CPUs, load average at the start ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     const t0 = performance.now();
     const idx = buildIndex({ seed: 'bench-copy', layerSizes: Array.from({ length: args.layers }, (_, i) => args.layerMb * 1024 * 1024 - i * 4096) });
     const total = idx.images.flatMap((i) => [i.config, ...i.layers]).reduce((n, b) => n + b.size, 0);
@@ -146,7 +149,8 @@ async function main(): Promise<void> {
       lines.push(summary(s.name, await runScenario(s, idx)));
       for (const x of started.splice(1)) await x.stop();
     }
-    console.log(`\nmedians over completed rounds (copy of ${(total / 1048576).toFixed(1)} MiB, 2-arch index):`);
+    console.log(`\n${cpus().length} CPUs, load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    console.log(`medians over completed rounds (copy of ${(total / 1048576).toFixed(1)} MiB, 2-arch index):`);
     for (const l of lines) console.log(l);
   } finally {
     for (const x of started.reverse()) await x.stop();
