@@ -36,7 +36,9 @@ export type KillPredicate = (event: RunEvent, seen: RunEvent[]) => boolean;
  * Runs `eksd <args> --events json` (args[0] is the command) and, when `killAt` returns true for an event,
  * SIGKILLs it at once. Never throws on a non-zero exit.
  */
-export function runWithEvents(p: TestProject, args: string[], o: { killAt?: KillPredicate; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<EventRun> {
+export function runWithEvents(p: TestProject, args: string[], o: {
+  killAt?: KillPredicate; onEvent?: (event: RunEvent, pid: number) => void; env?: Record<string, string>; timeoutMs?: number;
+} = {}): Promise<EventRun> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const child = spawn(process.execPath, [EKSD_BIN, ...args, '--events', 'json'], {
@@ -60,6 +62,7 @@ export function runWithEvents(p: TestProject, args: string[], o: { killAt?: Kill
         let event: RunEvent;
         try { event = JSON.parse(line) as RunEvent; } catch { continue; }
         events.push(event);
+        o.onEvent?.(event, child.pid ?? 0);
         if (!killedAt && o.killAt?.(event, events)) {
           killedAt = event;
           child.kill('SIGKILL');
@@ -85,6 +88,8 @@ export function releaseKilledAt(p: TestProject, killAt: KillPredicate, args: str
 export const at = {
   /** A build step finished in BuildKit (the run is inside a build). */
   firstStep: ((e) => e.type === 'step') as KillPredicate,
+  /** A build step of an image built FROM one this run already published (its index is pushed). */
+  stepAfterIndexed: ((e, seen) => e.type === 'step' && seen.some((s) => s.type === 'image' && s.state === 'indexed')) as KillPredicate,
   /** The first platform build started. */
   firstBuilding: ((e) => e.type === 'image' && e.state === 'building') as KillPredicate,
   /**
@@ -175,4 +180,13 @@ export async function tagMismatches(result: { images: Array<{ uri: string; diges
     }
   }
   return out;
+}
+
+/** The platform manifests (digests) of the index a tag points to. */
+export async function indexEntries(ref: string): Promise<string[]> {
+  const colon = ref.lastIndexOf(':');
+  const name = ref.slice(0, colon);
+  const registry = name.split('/')[0]!;
+  const index = await new RegistryClient({ registry }).getManifest(name.slice(registry.length + 1), ref.slice(colon + 1));
+  return ((index.json as { manifests?: Array<{ digest: string }> }).manifests ?? []).map((m) => m.digest).sort();
 }

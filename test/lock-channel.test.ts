@@ -1,0 +1,118 @@
+/**
+ * One run per channel: a second `eksd release` for a channel that a live run holds fails at once (exit 4)
+ * naming the holder; a lock left by a dead process is taken over, and when several runs find the same
+ * dead holder at the same moment exactly one of them gets the lock.
+ */
+import test from 'ava';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { makeProject, REPO_ROOT, type TestProject } from './helpers/project.ts';
+import { runWithEvents } from './helpers/crash.ts';
+
+let p: TestProject;
+let lockFile: string;
+
+test.before(async () => {
+  p = await makeProject({ catalog: 'mini' });
+  await p.seed();
+  lockFile = join(p.config().stateDir, 'locks', '1-33.lock');
+});
+
+test.after.always(async () => { await p?.cleanup(); });
+
+function writeLock(holder: { pid: number; host?: string }): void {
+  mkdirSync(join(p.config().stateDir, 'locks'), { recursive: true });
+  writeFileSync(lockFile, JSON.stringify({ pid: holder.pid, host: holder.host ?? hostname(), command: 'eksd release (test)', startedAt: new Date().toISOString() }));
+}
+
+/** The pid of a process that has exited. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ['-e', '']);
+  return child.pid;
+}
+
+test.serial('a second release for the same channel fails at once with exit 4, naming the running one', async (t) => {
+  let second: Promise<{ code: number | null; stderr: string; ms: number }> | undefined;
+  let plan: ReturnType<TestProject['eksd']> | undefined;
+  const first = await runWithEvents(p, ['release'], {
+    onEvent: (e) => {
+      // The lock is taken before artifacts are resolved: from here on the first run holds it.
+      if (second || e.type !== 'stage' || e.stage !== 'resolve' || e.state !== 'started') return;
+      const t0 = Date.now();
+      second = p.eksd(['release']).then((r) => ({ ...r, ms: Date.now() - t0 }));
+      plan = p.eksd(['plan']);
+    },
+  });
+  t.is(first.code, 0, first.stderr);
+  t.truthy(second, 'the first run reached the resolve stage');
+  const r = await second!;
+  t.is(r.code, 4, r.stderr);
+  t.regex(r.stderr, new RegExp(`channel 1-33 is locked by pid ${first.pid} on ${hostname()}`));
+  t.regex(r.stderr, /hint: wait for that run to finish/);
+  t.log(`refused after ${r.ms} ms (process start included); the first run took ${first.ms} ms`);
+  t.true(r.ms < 20_000, 'fails fast, without waiting for the holder');
+  t.is((await plan!).code, 0, 'eksd plan does not need the lock');
+  t.false(existsSync(lockFile), 'the first run released the lock');
+});
+
+test.serial('a lock held by a live process, or by one on another host, is respected', async (t) => {
+  writeLock({ pid: process.pid });
+  const live = await p.eksd(['release']);
+  t.is(live.code, 4, live.stderr);
+  t.regex(live.stderr, new RegExp(`locked by pid ${process.pid} `));
+  writeLock({ pid: deadPid(), host: 'some-other-host' });
+  const foreign = await p.eksd(['release']);
+  t.is(foreign.code, 4, foreign.stderr);
+  t.regex(foreign.stderr, /on some-other-host/);
+  t.true(existsSync(lockFile), 'neither lock was removed');
+  await rm(lockFile);
+});
+
+test.serial('a stale lock (dead pid on this host) is taken over', async (t) => {
+  const dead = deadPid();
+  writeLock({ pid: dead });
+  const r = await p.eksd(['release']);
+  t.is(r.code, 0, r.stderr);
+  t.false(existsSync(lockFile), 'the lock was taken over and released');
+});
+
+test('several runs finding the same stale lock: exactly one holds it at a time', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'eksd-lock-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const script = join(dir, 'taker.mts');
+  writeFileSync(script, [
+    `import { acquireLock } from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'pipeline/run/lock.ts')).href)};`,
+    'const [stateDir, startAt] = process.argv.slice(2);',
+    'while (Date.now() < Number(startAt)) await new Promise((r) => setTimeout(r, 1));',
+    'try {',
+    '  const lock = await acquireLock(stateDir, "1-33", `taker ${process.pid}`);',
+    '  const from = Date.now();',
+    '  await new Promise((r) => setTimeout(r, 800));',
+    '  console.log(JSON.stringify({ from, to: Date.now() }));',
+    '  await lock.release();',
+    '} catch (e) { if (e.code !== "RUN_LOCKED") throw e; console.log("{}"); }',
+  ].join('\n'));
+  for (let round = 0; round < 4; round++) {
+    const stateDir = join(dir, `state-${round}`);
+    mkdirSync(join(stateDir, 'locks'), { recursive: true });
+    writeFileSync(join(stateDir, 'locks', '1-33.lock'), JSON.stringify({ pid: deadPid(), host: hostname(), command: 'killed run', startedAt: '' }));
+    const startAt = Date.now() + 3000;
+    const outputs = await Promise.all(Array.from({ length: 6 }, () => new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import=tsx', script, stateDir, String(startAt)], { cwd: REPO_ROOT });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+      child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(err))));
+    })));
+    const held = outputs.map((o) => JSON.parse(o.trim()) as { from?: number; to?: number }).filter((h) => h.from !== undefined)
+      .sort((a, b) => a.from! - b.from!);
+    t.true(held.length >= 1, `round ${round}: someone took the stale lock over`);
+    for (let i = 1; i < held.length; i++) t.true(held[i]!.from! >= held[i - 1]!.to!, `round ${round}: two processes held the lock at once`);
+    t.false(existsSync(join(stateDir, 'locks', '1-33.lock')), 'released');
+  }
+});
