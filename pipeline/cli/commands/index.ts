@@ -6,5 +6,6 @@ import { verifyCommand } from './verify.ts';
 import { announceCommand } from './announce.ts';
 import { watchBaseCommand } from './watch-base.ts';
 import { demoCommand } from './demo.ts';
+import { republishCommand } from './republish.ts';
 
-export const commands: Command[] = [catalogCommand, planCommand, releaseCommand, verifyCommand, announceCommand, watchBaseCommand, envCommand, demoCommand];
+export const commands: Command[] = [catalogCommand, planCommand, releaseCommand, verifyCommand, announceCommand, watchBaseCommand, republishCommand, envCommand, demoCommand];
