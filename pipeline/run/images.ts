@@ -113,7 +113,10 @@ async function publishImage(input: ImageStageInput, spec: ImageSpec, plan: Image
   });
   const index = record.index && record.indexBytes === bytes.toString('base64')
     ? record.index : await pushIndex(client, plan.repository, bytes);
-  const changed = previous?.indexDigest === index.digest ? undefined : describeChange(plan, platforms, previous);
+  // A resumed run that already moved the tags sees its own index as the previous one: keep what the
+  // interrupted run recorded for this index.
+  const changed = record.index?.digest === index.digest && record.changed !== undefined ? record.changed
+    : previous?.indexDigest === index.digest ? undefined : describeChange(plan, platforms, previous);
   await input.journal.update(() => { record.index = index; record.indexBytes = bytes.toString('base64'); if (changed) record.changed = changed; else delete record.changed; });
   input.emit({ type: 'image', image: plan.name, state: 'indexed', detail: index.digest });
   return { plan, index, indexBytes: bytes, platforms, ...(changed ? { changed } : {}) };
@@ -133,13 +136,15 @@ async function publishPlatform(input: ImageStageInput, spec: ImageSpec, plan: Im
   const reusable = journaled?.key === key ? journaled.manifest : !input.force && prior?.key === key ? prior.manifest : undefined;
   if (reusable && (input.decideOnly || await input.client(plan.registry).headManifest(plan.repository, reusable.digest))) {
     input.emit({ type: 'image', image: plan.name, platform, state: 'reused', detail: reusable.digest });
-    return { manifest: reusable, key, inputs, built: journaled?.key === key ? journaled.built : false, reason: 'unchanged', ms: Date.now() - started };
+    const fromJournal = journaled?.key === key;
+    return { manifest: reusable, key, inputs, built: fromJournal ? journaled.built : false,
+      reason: fromJournal && journaled.built ? journaled.reason ?? 'unchanged' : 'unchanged', ms: Date.now() - started };
   }
   const reason = input.force ? 'forced rebuild' : explainChange(prior?.inputs, inputs, { from: spec.from, ...(spec.builder ? { builder: spec.builder } : {}) });
   if (input.decideOnly) return { manifest: { mediaType: '', digest: TO_BE_BUILT, size: 0 }, key, inputs, built: true, reason, ms: 0 };
   input.emit({ type: 'image', image: plan.name, platform, state: 'building', detail: reason });
   const manifest = await buildPlatform(input, spec, plan, platform, { from, builder, fromDigest, key, inputs, dockerfile, files });
-  await input.journal.update(() => { input.journal.image(plan.name).platforms[platform] = { key, inputs, manifest, built: true }; });
+  await input.journal.update(() => { input.journal.image(plan.name).platforms[platform] = { key, inputs, manifest, built: true, reason }; });
   const ms = Date.now() - started;
   input.emit({ type: 'image', image: plan.name, platform, state: 'pushed', detail: manifest.digest, ms });
   return { manifest, key, inputs, built: true, reason, ms };
