@@ -1,12 +1,14 @@
 /**
  * The Builder port and its adapter over Docker Engine + BuildKit (dockerode, `version: '2'`): one
- * platform per build, context streamed as a tar, `networkmode: none`. A failed step reports the image,
- * platform, step and the tail of its log.
+ * platform per build, context streamed as a tar, `networkmode: none`, one BuildKit session per build
+ * (session.ts) so FROM images resolve on registries that challenge for auth. A failed step reports the
+ * image, platform, step and the tail of its log.
  */
 import Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import { EksdError } from '../errors.ts';
 import { TraceDecoder, type TraceEvent } from './trace.ts';
+import { openSession, type CredentialsForHost } from './session.ts';
 
 export interface BuildRequest {
   image: string;
@@ -28,14 +30,21 @@ export interface Builder {
 const LOG_TAIL = 20;
 
 export class BuildKitBuilder implements Builder {
-  constructor(private readonly docker: Docker) {}
+  /** `credentials`: what the session tells BuildKit for a registry host (default: anonymous pulls). */
+  constructor(private readonly docker: Docker, private readonly credentials?: CredentialsForHost) {}
 
   async build(req: BuildRequest, onEvent: (e: TraceEvent) => void): Promise<BuildResult> {
+    const session = await openSession(this.docker, this.credentials);
+    try {
+      return await this.run(req, session.id, onEvent);
+    } finally {
+      session.close();
+    }
+  }
+
+  private async run(req: BuildRequest, session: string, onEvent: (e: TraceEvent) => void): Promise<BuildResult> {
     const where = `${req.image} ${req.platform}`;
-    const stream = await this.docker.buildImage(req.context, {
-      t: req.tag, version: '2', platform: req.platform, networkmode: 'none', dockerfile: req.dockerfile,
-      buildargs: req.buildArgs, labels: req.labels ?? {}, pull: false, rm: true, forcerm: true,
-    } as Docker.ImageBuildOptions).catch((cause: Error) => {
+    const stream = await this.dial(req, session).catch((cause: Error) => {
       throw new EksdError('BUILD_FAILED', `${where}: the engine refused the build: ${cause.message}`, { where, cause, hint: 'check that dockerd runs (eksd env status)' });
     });
     const decoder = new TraceDecoder();
@@ -68,6 +77,23 @@ export class BuildKitBuilder implements Builder {
       });
     }
     return { imageId, steps, cachedSteps };
+  }
+
+  /** POST /build with our session (dockerode's buildImage would open its own, without a health service). */
+  private dial(req: BuildRequest, session: string): Promise<NodeJS.ReadableStream> {
+    const options = {
+      t: req.tag, version: '2', session, platform: req.platform, networkmode: 'none', dockerfile: req.dockerfile,
+      buildargs: req.buildArgs, labels: req.labels ?? {}, pull: false, rm: true, forcerm: true,
+    };
+    return new Promise((resolve, reject) => {
+      this.docker.modem.dial({
+        path: '/build?', method: 'POST', file: req.context, options, isStream: true,
+        statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error' },
+      } as Parameters<Docker['modem']['dial']>[0], (err: Error | null, data?: unknown) => {
+        if (err || !data) reject(err ?? new Error('no response'));
+        else resolve(data as NodeJS.ReadableStream);
+      });
+    });
   }
 }
 
