@@ -12,7 +12,7 @@ export const ECR_PUBLIC_BLOB_UPLOADS_PER_SECOND = 10;
 export interface PublishLimits {
   /** Try a cross-repository mount before copying a blob within one registry. */
   crossRepoMount: boolean;
-  /** Taken once before each blob upload (each upload completes once); absent: unpaced. */
+  /** A turn per blob upload, held until the upload has completed; absent: unpaced. */
   uploads?: Pacer;
 }
 
@@ -36,46 +36,77 @@ const realClock: PacerClock = {
 };
 
 /**
- * A sliding-window pacer: at most `limit` grants in any window of `windowMs`. Callers are served in
- * the order they asked. Grant k + limit comes no sooner than `windowMs` after grant k, so a burst of
- * `limit` passes at once and the steady rate is `limit` per window.
+ * Paces uploads so that at most `limit` of them complete in any window of `windowMs`. An upload may
+ * start only while the uploads in flight plus those that completed within the last window are fewer
+ * than `limit`. Whenever the registry sees a completion, that upload was in flight or had just
+ * completed when every later upload started, so no window ever holds more than `limit` completions,
+ * however long each upload takes. Callers are served in the order they asked; idle time is not owed
+ * (after a quiet window a burst of `limit` passes at once).
  */
 export class Pacer {
-  /** Times of the last `limit` grants, oldest first. */
-  private readonly grants: number[] = [];
-  private queue: Promise<void> = Promise.resolve();
-  private waited = 0;
+  private inflight = 0;
+  /** Completion times within the current window, oldest first. */
+  private readonly recent: number[] = [];
+  private readonly waiting: Array<() => void> = [];
+  private timerSet = false;
+  private held = 0;
 
   constructor(readonly limit: number, readonly windowMs = 1000, private readonly clock: PacerClock = realClock) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`pacer limit must be a positive integer, got ${limit}`);
     if (!(windowMs > 0)) throw new RangeError(`pacer window must be positive, got ${windowMs}`);
   }
 
-  /** Resolves when the caller may start one more upload. */
-  acquire(): Promise<void> {
-    const turn = this.queue.then(async () => {
-      if (this.grants.length >= this.limit) {
-        const until = this.grants[0]! + this.windowMs;
-        for (let wait = until - this.clock.now(); wait > 0; wait = until - this.clock.now()) {
-          this.waited += wait;
-          await this.clock.sleep(Math.ceil(wait));
-        }
-        this.grants.shift();
-      }
-      this.grants.push(this.clock.now());
+  /** Waits for a turn; call the returned function once the upload has completed (or failed). */
+  acquire(): Promise<() => void> {
+    const asked = this.clock.now();
+    return new Promise((resolve) => {
+      this.waiting.push(() => {
+        this.held += this.clock.now() - asked;
+        this.inflight++;
+        resolve(this.releaser());
+      });
+      this.pump();
     });
-    this.queue = turn;
-    return turn;
   }
 
-  /** Runs `task` after a grant. */
+  /** Runs `task` in a turn. */
   async run<T>(task: () => Promise<T>): Promise<T> {
-    await this.acquire();
-    return task();
+    const release = await this.acquire();
+    try {
+      return await task();
+    } finally {
+      release();
+    }
   }
 
-  /** Total time callers were held back, in ms (for reports). */
+  /** Total time callers waited for a turn, in ms (for reports). */
   get heldMs(): number {
-    return this.waited;
+    return this.held;
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.inflight--;
+      this.recent.push(this.clock.now());
+      this.pump();
+    };
+  }
+
+  private pump(): void {
+    const now = this.clock.now();
+    while (this.recent.length > 0 && this.recent[0]! + this.windowMs <= now) this.recent.shift();
+    while (this.waiting.length > 0 && this.inflight + this.recent.length < this.limit) this.waiting.shift()!();
+    // Still waiting: a turn frees up when the oldest completion leaves the window (or, with none in the
+    // window, when an upload completes: release() pumps).
+    if (this.waiting.length > 0 && this.recent.length > 0 && !this.timerSet) {
+      this.timerSet = true;
+      void this.clock.sleep(Math.max(1, Math.ceil(this.recent[0]! + this.windowMs - now))).then(() => {
+        this.timerSet = false;
+        this.pump();
+      });
+    }
   }
 }

@@ -51,14 +51,13 @@ export async function copyBlob(from: BlobOrigin, to: BlobOrigin, blob: Descripto
 }
 
 /**
- * pushBlob under the limits. Paced: a HEAD first (a blob already there costs no pacer turn), then one
- * turn for the mount or upload that follows.
+ * pushBlob under the limits. Paced: a HEAD first (a blob already there costs no pacer turn), then the
+ * mount or upload that follows holds one turn until it has completed.
  */
 async function pushBlob(to: BlobOrigin, source: BlobSource, options: PushBlobOptions & { digest: string }, limits: PublishLimits): Promise<PushedBlob> {
   const pacer = limits.uploads;
   if (!pacer) return to.client.pushBlob(to.repository, source, options);
   const have = await to.client.headBlob(to.repository, options.digest);
   if (have !== undefined) return { digest: options.digest, size: have, status: 'exists' };
-  await pacer.acquire();
-  return to.client.pushBlob(to.repository, source, options);
+  return pacer.run(() => to.client.pushBlob(to.repository, source, options));
 }
