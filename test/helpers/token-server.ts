@@ -30,6 +30,11 @@ export interface TokenServerOptions {
   expiresIn?: number;
   /** Narrows what is granted (default: everything requested). */
   grant?: (requested: GrantedScope[]) => GrantedScope[];
+  /**
+   * What a request without credentials gets (default: 401). ECR Public, for one, lets anyone pull:
+   * `anonymous: pullOnly`.
+   */
+  anonymous?: (requested: GrantedScope[]) => GrantedScope[];
 }
 
 export interface TokenRequestRecord { scopes: string[]; user?: string; ok: boolean }
@@ -60,6 +65,11 @@ export function libtrustKeyId(publicKey: KeyObject): string {
   let out = '';
   for (let i = 0; i < bits.length; i += 5) out += alphabet[parseInt(bits.slice(i, i + 5), 2)];
   return out.match(/.{4}/g)!.join(':');
+}
+
+/** Keeps only the pull action of each requested scope (anonymous pulls, as ECR Public allows). */
+export function pullOnly(requested: GrantedScope[]): GrantedScope[] {
+  return requested.map((s) => ({ ...s, actions: s.actions.filter((a) => a === 'pull') })).filter((s) => s.actions.length > 0);
 }
 
 function parseScope(s: string): GrantedScope | undefined {
@@ -110,12 +120,19 @@ export async function startTokenServer(o: TokenServerOptions): Promise<TokenServ
     const creds = basicUser(req);
     const ok = creds !== undefined && password !== undefined && creds.user === o.username && creds.pass === password;
     requests.push({ scopes, ...(creds ? { user: creds.user } : {}), ok });
+    const requested = scopes.map(parseScope).filter((s): s is GrantedScope => s !== undefined);
+    if (url.pathname === '/token' && !creds && o.anonymous) {
+      const token = jwt('', o.anonymous(requested));
+      issued.push(token);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ token, access_token: token, expires_in: o.expiresIn ?? 300, issued_at: new Date().toISOString() }));
+      return;
+    }
     if (url.pathname !== '/token' || !ok) {
       res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="token"' });
       res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }));
       return;
     }
-    const requested = scopes.map(parseScope).filter((s): s is GrantedScope => s !== undefined);
     const token = jwt(creds.user, o.grant ? o.grant(requested) : requested);
     issued.push(token);
     res.writeHead(200, { 'content-type': 'application/json' });
