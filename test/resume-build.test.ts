@@ -109,6 +109,14 @@ test.serial('killed between the per-platform pushes and the index: the pushed pl
   const half = Object.entries(journal!.images).filter(([, r]) => !r.index && Object.keys(r.platforms).length > 0);
   t.true(half.length > 0, 'some image has a platform pushed and no index');
 
+  // The plan shows what is left to do for the interrupted release.
+  const plan = await p.eksd(['plan', '--json']);
+  t.is(plan.code, 0, plan.stderr);
+  const rows = (JSON.parse(plan.stdout) as { plan: { number: number }; decisions: Array<{ image: string; platform: string; action: string; reason: string }> });
+  t.is(rows.plan.number, number, 'the plan is for the interrupted release');
+  t.deepEqual(rows.decisions.filter((r) => r.action === 'reuse').map((r) => `${r.image} ${r.platform}`).sort(), pushedBefore);
+  t.true(rows.decisions.filter((r) => r.action === 'reuse').every((r) => r.reason === 'built by the interrupted run of this release'));
+
   const resumed = await runWithEvents(p, ['release', '--json']);
   t.is(resumed.code, 0, tail(resumed.stderr));
   t.deepEqual(imagesIn(resumed.events, 'building'), ALL.filter((x) => !pushedBefore.includes(x)), 'only what was not pushed is built');

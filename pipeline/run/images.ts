@@ -137,6 +137,9 @@ async function publishPlatform(input: ImageStageInput, spec: ImageSpec, plan: Im
   if (reusable && (input.decideOnly || await input.client(plan.registry).headManifest(plan.repository, reusable.digest))) {
     input.emit({ type: 'image', image: plan.name, platform, state: 'reused', detail: reusable.digest });
     const fromJournal = journaled?.key === key;
+    // Built by an interrupted run of this release: the run reports it as built (and why); the plan, which
+    // shows what is left to do, as reused.
+    if (fromJournal && input.decideOnly) return { manifest: reusable, key, inputs, built: false, reason: 'built by the interrupted run of this release', ms: 0 };
     return { manifest: reusable, key, inputs, built: fromJournal ? journaled.built : false,
       reason: fromJournal && journaled.built ? journaled.reason ?? 'unchanged' : 'unchanged', ms: Date.now() - started };
   }
