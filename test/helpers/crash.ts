@@ -1,9 +1,16 @@
 /**
  * Crash a release on purpose: runs `eksd release --events json` for a test project, reads the NDJSON
- * progress events from stderr as they come, and SIGKILLs the process when `killAt` says so. Also reads
- * what a run leaves behind (journal, outbox, site) so tests can check what the next run must do.
+ * progress events from stderr as they come, and SIGKILLs the process at a chosen event. Also reads what a
+ * run leaves behind (journal, outbox, site) so tests can check what the next run must do.
  *
- *   const crash = await releaseKilledAt(p, (e) => e.type === 'image' && e.state === 'pushed');
+ * Two ways to pick the moment:
+ * - a predicate (`KillPredicate`) over the events seen so far: the test process sends SIGKILL when it reads
+ *   the event, so the child runs on for the moment that takes. Fine for long windows (inside a build).
+ * - an event pattern (`EventMatch`): the child kills itself with SIGKILL the instant it writes the matching
+ *   event (a preloaded module wraps its stderr), so short windows, like the one between announcing and the
+ *   end of the run, are hit every time. Nothing in the run itself changes.
+ *
+ *   const crash = await releaseKilledAt(p, at.stageFinished('announce'));
  *   crash.killed            // true when the SIGKILL ended the process (not a normal exit before it)
  *   const again = await runWithEvents(p, ['release']);
  */
@@ -19,9 +26,9 @@ import { EKSD_BIN, type TestProject } from './project.ts';
 export interface EventRun {
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** True when our SIGKILL ended the process. */
+  /** True when a SIGKILL asked for by the test ended the process (not a normal exit before it). */
   killed: boolean;
-  /** The event that triggered the kill, if one did. */
+  /** The event the kill was asked for at, if any. */
   killedAt?: RunEvent;
   events: RunEvent[];
   stdout: string;
@@ -32,18 +39,47 @@ export interface EventRun {
 
 export type KillPredicate = (event: RunEvent, seen: RunEvent[]) => boolean;
 
+/** Fields an event must have (all equal) to match. */
+export type EventMatch = Record<string, string>;
+
+/** Preloaded into the child: after writing an event line that matches EKSD_TEST_KILL_AFTER, SIGKILL itself. */
+const KILL_PRELOAD = `
+const match = JSON.parse(process.env.EKSD_TEST_KILL_AFTER);
+const write = process.stderr.write.bind(process.stderr);
+let pending = '';
+process.stderr.write = (chunk, ...rest) => {
+  const result = write(chunk, ...rest);
+  pending += String(chunk);
+  for (let i = pending.indexOf('\\n'); i >= 0; i = pending.indexOf('\\n')) {
+    const line = pending.slice(0, i);
+    pending = pending.slice(i + 1);
+    if (!line.startsWith('{')) continue;
+    let event;
+    try { event = JSON.parse(line); } catch { continue; }
+    if (Object.entries(match).every(([k, v]) => event[k] === v)) process.kill(process.pid, 'SIGKILL');
+  }
+  return result;
+};
+`;
+
+const matches = (e: RunEvent, m: EventMatch) => Object.entries(m).every(([k, v]) => (e as unknown as Record<string, unknown>)[k] === v);
+
 /**
- * Runs `eksd <args> --events json` (args[0] is the command) and, when `killAt` returns true for an event,
- * SIGKILLs it at once. Never throws on a non-zero exit.
+ * Runs `eksd <args> --events json` (args[0] is the command), killed at `killAt` (see above). Never throws
+ * on a non-zero exit.
  */
 export function runWithEvents(p: TestProject, args: string[], o: {
-  killAt?: KillPredicate; onEvent?: (event: RunEvent, pid: number) => void; env?: Record<string, string>; timeoutMs?: number;
+  killAt?: KillPredicate | EventMatch; onEvent?: (event: RunEvent, pid: number) => void; env?: Record<string, string>; timeoutMs?: number;
 } = {}): Promise<EventRun> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const child = spawn(process.execPath, [EKSD_BIN, ...args, '--events', 'json'], {
-      cwd: p.root, env: { ...process.env, EKSD_PROFILE: 'local', EKSD_CONFIG: p.configFile, CI: 'true', ...o.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const exact = o.killAt && typeof o.killAt === 'object' ? o.killAt : undefined;
+    const predicate = typeof o.killAt === 'function' ? o.killAt : undefined;
+    const node = exact ? [`--import=data:text/javascript,${encodeURIComponent(KILL_PRELOAD)}`] : [];
+    const child = spawn(process.execPath, [...node, EKSD_BIN, ...args, '--events', 'json'], {
+      cwd: p.root, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, EKSD_PROFILE: 'local', EKSD_CONFIG: p.configFile, CI: 'true', ...o.env,
+        ...(exact ? { EKSD_TEST_KILL_AFTER: JSON.stringify(exact) } : {}) },
     });
     const events: RunEvent[] = [];
     let stdout = '';
@@ -63,7 +99,9 @@ export function runWithEvents(p: TestProject, args: string[], o: {
         try { event = JSON.parse(line) as RunEvent; } catch { continue; }
         events.push(event);
         o.onEvent?.(event, child.pid ?? 0);
-        if (!killedAt && o.killAt?.(event, events)) {
+        if (killedAt) continue;
+        if (exact && matches(event, exact)) killedAt = event;
+        if (predicate?.(event, events)) {
           killedAt = event;
           child.kill('SIGKILL');
         }
@@ -79,8 +117,8 @@ export function runWithEvents(p: TestProject, args: string[], o: {
   });
 }
 
-/** `eksd release --concurrency 2 --events json`, killed at the first event `killAt` picks. */
-export function releaseKilledAt(p: TestProject, killAt: KillPredicate, args: string[] = []): Promise<EventRun> {
+/** `eksd release --concurrency 2 --events json`, killed at `killAt`. */
+export function releaseKilledAt(p: TestProject, killAt: KillPredicate | EventMatch, args: string[] = []): Promise<EventRun> {
   return runWithEvents(p, ['release', '--concurrency', '2', ...args], { killAt });
 }
 
@@ -102,7 +140,8 @@ export const at = {
     const others = [...new Set(seen.filter((s) => s.type === 'image' && s.image === e.image && s.platform && s.platform !== e.platform).map((s) => (s as { platform: string }).platform))];
     return others.some((o) => states(o).includes('building') && !states(o).includes('pushed'));
   }) as KillPredicate,
-  stageFinished: (stage: string): KillPredicate => (e) => e.type === 'stage' && e.stage === stage && e.state === 'finished',
+  /** The moment a stage reports it finished (exact: the child kills itself right after the event). */
+  stageFinished: (stage: string): EventMatch => ({ type: 'stage', stage, state: 'finished' }),
 };
 
 /** (image, platform) pairs by event state, e.g. built(events) = ["etcd linux/amd64", ...]. */
