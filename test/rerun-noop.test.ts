@@ -35,6 +35,7 @@ test('a re-run with nothing changed builds nothing, uploads no blob and is fast'
   t.deepEqual(imagesIn(second.events, 'building'), [], 'nothing was built');
   t.is(imagesIn(second.events, 'reused').length, 10, 'every platform image was reused');
   for (const kind of UPLOADS) t.is(proxy.received[kind] ?? 0, 0, `no ${kind} request`);
+  t.is(proxy.received['manifest-put'], 5, 'only the new versioned tags are written: no index is pushed again, no floating tag moves');
   const [run1, run2] = [first, second].map((r) => (JSON.parse(r.stdout) as { ms: number }).ms) as [number, number];
   const s = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
   const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;

@@ -3,6 +3,7 @@
  * platform the build key decides between reusing a published image and building it (BuildKit), exporting
  * it and pushing it by digest; then the image index is pushed by digest. Tags are not touched here.
  */
+import { createHash } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { Catalog, ImageSpec } from '../catalog/model.ts';
 import { imageByName, UPSTREAM } from '../catalog/model.ts';
@@ -13,7 +14,7 @@ import { contextFiles, contextTar } from '../build/context.ts';
 import { exportImage, type Descriptor, type ParentLayers } from '../build/export.ts';
 import { buildInputs, buildKey, explainChange, type BuildInputs } from '../plan/keys.ts';
 import type { ImagePlan, Plan } from '../plan/plan.ts';
-import { ANNOTATION } from '../publish/media.ts';
+import { ANNOTATION, MEDIA } from '../publish/media.ts';
 import { indexBytes, pushIndex } from '../publish/index-manifest.ts';
 import { pushPlatformImage, type BlobOrigin } from '../publish/platform-image.ts';
 import type { PublishLimits } from '../publish/limits.ts';
@@ -111,8 +112,11 @@ async function publishImage(input: ImageStageInput, spec: ImageSpec, plan: Image
     [ANNOTATION.description]: plan.description,
     [ANNOTATION.created]: latestCreated(platforms, previous),
   });
-  const index = record.index && record.indexBytes === bytes.toString('base64')
-    ? record.index : await pushIndex(client, plan.repository, bytes);
+  // Pushed already by this run (journal) or identical to the published one just read by its tag: no PUT.
+  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  const index = record.index && record.indexBytes === bytes.toString('base64') ? record.index
+    : previous?.indexDigest === digest ? { mediaType: MEDIA.ociIndex, digest, size: bytes.length }
+      : await pushIndex(client, plan.repository, bytes);
   // A resumed run that already moved the tags sees its own index as the previous one: keep what the
   // interrupted run recorded for this index.
   const changed = record.index?.digest === index.digest && record.changed !== undefined ? record.changed
