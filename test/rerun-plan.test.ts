@@ -5,6 +5,8 @@
  */
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
+import { ANNOTATION, MEDIA } from '../pipeline/publish/media.ts';
+import { RegistryClient } from '../pipeline/registry/client.ts';
 import { makeProject, type TestProject } from './helpers/project.ts';
 import { imagesIn, runWithEvents } from './helpers/crash.ts';
 
@@ -85,4 +87,17 @@ test.serial('--force rebuilds everything even when nothing changed', async (t) =
   t.true(result.images.every((i) => Object.values(i.platforms).every((pl) => pl.built && pl.reason === 'forced rebuild')));
   const verify = await p.eksd(['verify', `kubernetes-1-33-eks-${result.number}`]);
   t.is(verify.code, 0, verify.stdout + verify.stderr);
+});
+
+test.serial('a published index with an unreadable build-inputs annotation does not stop the plan', async (t) => {
+  const config = p.config();
+  const registry = config.imageRepo.split('/')[0]!;
+  const repository = `${config.imageRepo.slice(registry.length + 1)}/etcd-io/etcd`;
+  const client = new RegistryClient({ registry });
+  const index = await client.getManifest(repository, 'v3.5.21-eks-1-33-latest');
+  const json = index.json as { manifests: Array<{ annotations: Record<string, string> }> };
+  for (const m of json.manifests) m.annotations[ANNOTATION.buildInputs] = '{not json';
+  await client.putManifest(repository, 'v3.5.21-eks-1-33-latest', new TextEncoder().encode(JSON.stringify(json)), MEDIA.ociIndex);
+  const rows = await plan(t);
+  t.deepEqual(byAction(rows, 'reuse'), ALL, 'the build keys still decide');
 });

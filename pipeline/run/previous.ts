@@ -33,12 +33,23 @@ export async function previousBuild(client: RegistryClient, repository: string, 
   for (const m of json.manifests ?? []) {
     const key = m.annotations?.[ANNOTATION.buildKey];
     if (!m.platform || !key) continue;
-    const inputs = m.annotations?.[ANNOTATION.buildInputs];
+    const inputs = parseInputs(m.annotations?.[ANNOTATION.buildInputs]);
     platforms[`${m.platform.os}/${m.platform.architecture}`] = {
-      key, ...(inputs ? { inputs: JSON.parse(inputs) as BuildInputs } : {}),
+      key, ...(inputs ? { inputs } : {}),
       manifest: { mediaType: m.mediaType, digest: m.digest, size: m.size, ...(m.annotations ? { annotations: m.annotations } : {}) },
     };
   }
   const created = json.annotations?.[ANNOTATION.created];
   return { indexDigest: index.digest, ...(created ? { created } : {}), platforms };
+}
+
+/** The recorded inputs, if readable: they only explain a change, so a damaged annotation must not stop a run. */
+function parseInputs(text: string | undefined): BuildInputs | undefined {
+  if (!text) return undefined;
+  try {
+    const inputs = JSON.parse(text) as unknown;
+    return inputs && typeof inputs === 'object' && !Array.isArray(inputs) ? inputs as BuildInputs : undefined;
+  } catch {
+    return undefined;
+  }
 }
