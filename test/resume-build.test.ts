@@ -98,7 +98,7 @@ test.serial('killed during the builds after an AL2 update, and again after the t
 test.serial('killed between the per-platform pushes and the index: the pushed platform is reused, the rest built, the index holds both', async (t) => {
   await al2Update(t);
   const number = releaseNumbers(p).at(-1)! + 1;
-  const crash = await releaseKilledAt(p, at.pushedBeforeIndex);
+  const crash = await releaseKilledAt(p, at.firstPushed);
   t.true(crash.killed, tail(crash.stderr));
   const killedAt = crash.killedAt as { image: string; platform: string; detail: string };
   const journal = currentJournal(p);

@@ -131,15 +131,10 @@ export const at = {
   /** The first platform build started. */
   firstBuilding: ((e) => e.type === 'image' && e.state === 'building') as KillPredicate,
   /**
-   * A platform image was pushed while another platform of the same image is still building, so its
-   * index cannot have been pushed yet.
+   * The first platform image pushed in the run (exact): its image's index needs its other platform too,
+   * so it cannot have been pushed yet.
    */
-  pushedBeforeIndex: ((e, seen) => {
-    if (e.type !== 'image' || e.state !== 'pushed') return false;
-    const states = (platform: string) => seen.filter((s) => s.type === 'image' && s.image === e.image && s.platform === platform).map((s) => (s as { state: string }).state);
-    const others = [...new Set(seen.filter((s) => s.type === 'image' && s.image === e.image && s.platform && s.platform !== e.platform).map((s) => (s as { platform: string }).platform))];
-    return others.some((o) => states(o).includes('building') && !states(o).includes('pushed'));
-  }) as KillPredicate,
+  firstPushed: { type: 'image', state: 'pushed' } as EventMatch,
   /** The moment a stage reports it finished (exact: the child kills itself right after the event). */
   stageFinished: (stage: string): EventMatch => ({ type: 'stage', stage, state: 'finished' }),
 };
