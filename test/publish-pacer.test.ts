@@ -107,7 +107,7 @@ test('with the real clock: 25 uploads at 10 per second take two windows', async 
   const started = performance.now();
   const granted: number[] = [];
   await Promise.all(Array.from({ length: 25 }, () => pacer.run(async () => { granted.push(performance.now() - started); })));
-  t.true(granted[24]! >= 2000 && granted[24]! < 2600, String(granted[24]));
+  t.true(granted[24]! >= 2000 && granted[24]! < 5000, String(granted[24]));
   // (Grant times are taken when the task runs, a moment after the grant: a few ms of slack.)
   for (let i = 0; i + 10 < granted.length; i++) t.true(granted[i + 10]! - granted[i]! >= 1000 - 5);
 });
@@ -175,7 +175,7 @@ test.serial('pushPlatformImage under ECR Public limits: uploads paced, inherited
     t.true(elapsed >= 2000, `took ${Math.round(elapsed)} ms`);
     const times = sampler.times;
     for (let i = 0; i + 10 < times.length; i++) {
-      t.true(times[i + 10]! - times[i]! >= 1000 - 50, `completions ${i} and ${i + 10}: ${Math.round(times[i + 10]! - times[i]!)} ms apart`);
+      t.true(times[i + 10]! - times[i]! >= 1000 - 150, `completions ${i} and ${i + 10}: ${Math.round(times[i + 10]! - times[i]!)} ms apart`);
     }
 
     // Pushing the same image again: everything is there, no upload, no pacer turn, no wait.

@@ -121,14 +121,15 @@ test('no cross-repository mount is attempted and blob uploads are paced', (t) =>
   const { proxy, completions } = t.context;
   t.is(proxy.received['blob-mount'] ?? 0, 0, 'no POST ?mount= reached the registry');
   t.true(completions.length > 0);
-  // At most 10 completions in any second. The pacer spaces upload starts; a completion reaches the
-  // registry one round trip later and is sampled every 5 ms, hence the small tolerance.
+  // At most 10 completions in any second: an upload starts only while fewer than 10 are in flight or
+  // completed within the last second. Completions are sampled every 5 ms by a process that shares a
+  // busy machine, hence the tolerance.
   const limit = ECR_PUBLIC_BLOB_UPLOADS_PER_SECOND;
   let busiest = 0;
   for (let i = 0; i < completions.length; i++) {
     busiest = Math.max(busiest, completions.filter((c) => c >= completions[i]! && c < completions[i]! + 1000).length);
     if (i + limit < completions.length) {
-      t.true(completions[i + limit]! - completions[i]! >= 1000 - 100, `completions ${i} and ${i + limit} are ${Math.round(completions[i + limit]! - completions[i]!)} ms apart`);
+      t.true(completions[i + limit]! - completions[i]! >= 1000 - 150, `completions ${i} and ${i + limit} are ${Math.round(completions[i + limit]! - completions[i]!)} ms apart`);
     }
   }
   t.log(`${completions.length} blob uploads, at most ${busiest} in any second`);

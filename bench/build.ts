@@ -1,0 +1,332 @@
+/**
+ * Benchmark: build and publish the full catalog (5 bases + 18 component images, linux/amd64 and
+ * linux/arm64) with our pipeline and with buildah, in the same run, on the same Dockerfiles, contexts
+ * and registry; then time our no-op re-run and a one-component change.
+ *
+ *   npm run bench:build
+ *
+ * Fairness:
+ * - A fresh project (own registry namespace) whose stand-in upstream AL2 image is a revision nobody
+ *   else has pushed, so no BuildKit cache entry can match any step: our run is cold. Its artifact cache
+ *   and layer-compression cache start empty too; fetching and verifying artifacts is inside its time.
+ * - buildah gets empty storage in a temp dir (removed afterwards), so it is cold as well. The build
+ *   contexts it gets are the files our pipeline stages (pipeline/build/context.ts over the artifacts our
+ *   run fetched and verified), prepared before its clock starts: one folder per image holding both
+ *   platforms' files, since one `buildah build --platform linux/amd64,linux/arm64` serves both.
+ *   Images go in dependency order, one at a time, each FROM its parent's pushed index by digest.
+ *   (buildah's chroot isolation cannot use --network none; it runs RUN steps with the host network.)
+ * - Our runs go through a 0%-fault counting proxy in front of the registry (that is how uploads are
+ *   counted); buildah pushes to the registry directly.
+ * - The machine is shared and its load moves, so the cold runs alternate, ours / buildah / buildah / ours
+ *   (BENCH_ROUNDS=2, each round with a fresh project or fresh storage), and the load average is printed.
+ * - Only what this script created is removed afterwards: buildah's storage, the temp contexts, the
+ *   project folder and our `eksd-build/*` engine tags of this run. Registry content stays (like tests).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import Docker from 'dockerode';
+import { parse, stringify } from 'yaml';
+import { loadCatalog, loadPin } from '../pipeline/catalog/load.ts';
+import { UPSTREAM, type ImageSpec } from '../pipeline/catalog/model.ts';
+import type { Platform } from '../pipeline/config/config.ts';
+import { contextFiles } from '../pipeline/build/context.ts';
+import { DEFAULT_ENV, envUp } from '../pipeline/env/local.ts';
+import { seedStandinBase } from '../pipeline/env/standin-base.ts';
+import { makePlan } from '../pipeline/plan/plan.ts';
+import { RegistryClient } from '../pipeline/registry/index.ts';
+import { splitReference, writePin } from '../pipeline/resolve/base.ts';
+import { fetchArtifacts } from '../pipeline/resolve/artifacts.ts';
+import { startFaultProxy, type FaultProxy } from '../test/helpers/fault-proxy.ts';
+import { makeProject, LOCAL_REGISTRY, type TestProject } from '../test/helpers/project.ts';
+
+const run = promisify(execFile);
+const PLATFORMS: Platform[] = ['linux/amd64', 'linux/arm64'];
+const log = (line: string): void => { process.stderr.write(`${line}\n`); };
+const secs = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
+const pct = (part: number, whole: number): string => `${((100 * part) / whole).toFixed(1)}%`;
+const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
+const LOGS = mkdtempSync(join(tmpdir(), 'eksd-bench-logs-'));
+
+interface JsonImage { name: string; digest: string; platforms: Record<string, { digest: string; built: boolean; reason: string }> }
+interface RunOutcome { ms: number; images: JsonImage[]; stderr: string; uploads: number; uploadStarts: number; mounts: number; keys: string[]; load: string }
+
+/** One `eksd release --until publish` of the project, timed, with the proxy's upload counts. */
+async function ours(p: TestProject, proxy: FaultProxy, label: string, args: string[] = []): Promise<RunOutcome> {
+  proxy.resetCounts();
+  const before = load();
+  log(`\n== ours: ${label} (load ${before})`);
+  const started = performance.now();
+  const r = await p.eksd(['release', '--until', 'publish', '--json', '--events', 'plain', ...args], { timeoutMs: 3_600_000 });
+  const ms = performance.now() - started;
+  if (r.code !== 0) throw new Error(`eksd release (${label}) exited ${r.code}:\n${r.stderr.slice(-5000)}`);
+  const journal = join(p.config().stateDir, 'runs', p.config().channel, 'current.json');
+  const keys = existsSync(journal) ? collectKeys(JSON.parse(readFileSync(journal, 'utf8')) as JournalShape) : [];
+  const images = (JSON.parse(r.stdout) as { images: JsonImage[] }).images;
+  log(`   ${secs(ms)}, ${images.filter((i) => Object.values(i.platforms).some((x) => x.built)).length} images built, ${proxy.forwarded['blob-upload-put'] ?? 0} blob uploads`);
+  writeFileSync(join(LOGS, `ours-${label.replace(/\W+/g, '-')}.log`), r.stderr);
+  return { ms, images, stderr: r.stderr, load: before, uploads: proxy.forwarded['blob-upload-put'] ?? 0,
+    uploadStarts: proxy.forwarded['blob-upload-start'] ?? 0, mounts: proxy.forwarded['blob-mount'] ?? 0, keys };
+}
+
+interface JournalShape { images?: Record<string, { platforms?: Record<string, { key?: string; built?: boolean }> }> }
+
+/** The engine tags our builds of this run created: eksd-build/<image>:<arch>-<key 12>. */
+function collectKeys(journal: JournalShape): string[] {
+  const tags: string[] = [];
+  for (const [name, image] of Object.entries(journal.images ?? {})) {
+    for (const [platform, record] of Object.entries(image.platforms ?? {})) {
+      if (record.built && record.key) tags.push(`eksd-build/${name}:${platform.split('/')[1]}-${record.key.slice(7, 19)}`);
+    }
+  }
+  return tags;
+}
+
+/** "ok <stage>...(12.3s)" lines of the plain progress output. */
+function stageTimes(stderr: string): string[] {
+  return [...stderr.matchAll(/ ok ([^\s:]+)[^\n]*\(([\d.]+)s\)$/gm)].map((m) => `${m[1]} ${m[2]}s`);
+}
+
+/** Per platform build: BuildKit time (building -> built) and export + push time (built -> pushed). */
+function buildTimes(stderr: string): { builds: number; buildkitMs: number[]; exportPushMs: number[]; wallMs: number } {
+  const at = new Map<string, Record<string, number>>();
+  for (const m of stderr.matchAll(/^\[\s*([\d.]+)s\] (building|built|pushed)\s+(\S+) (linux\/\S+)/gm)) {
+    const key = `${m[3]} ${m[4]}`;
+    at.set(key, { ...at.get(key), [m[2]!]: Number(m[1]) * 1000 });
+  }
+  const done = [...at.values()].filter((v) => v.building !== undefined && v.built !== undefined && v.pushed !== undefined);
+  const first = Math.min(...done.map((v) => v.building!));
+  const last = Math.max(...done.map((v) => v.pushed!));
+  return { builds: done.length, buildkitMs: done.map((v) => v.built! - v.building!), exportPushMs: done.map((v) => v.pushed! - v.built!), wallMs: last - first };
+}
+
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? 0; };
+
+/** Finishes the open run so the next run decides from the registry, like a new release would. */
+function closeRun(p: TestProject): void {
+  rmSync(join(p.config().stateDir, 'runs'), { recursive: true, force: true });
+}
+
+/** Images in dependency order (parents, including builders, first). */
+function dependencyOrder(images: ImageSpec[]): ImageSpec[] {
+  const byName = new Map(images.map((i) => [i.name, i]));
+  const out: ImageSpec[] = [];
+  const seen = new Set<string>();
+  const visit = (i: ImageSpec): void => {
+    if (seen.has(i.name)) return;
+    seen.add(i.name);
+    for (const dep of [i.from, i.builder]) if (dep && dep !== UPSTREAM && byName.has(dep)) visit(byName.get(dep)!);
+    out.push(i);
+  };
+  images.forEach(visit);
+  return out;
+}
+
+function spawnTimed(cmd: string, args: string[], logFile: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    appendFileSync(logFile, `\n$ ${cmd} ${args.join(' ')}\n`);
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d: Buffer) => appendFileSync(logFile, d));
+    child.stderr.on('data', (d: Buffer) => appendFileSync(logFile, d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(performance.now() - started)
+      : reject(new Error(`${cmd} ${args.slice(0, 6).join(' ')} ... exited ${code}; see ${logFile}`))));
+  });
+}
+
+async function ensureBuildah(): Promise<void> {
+  try {
+    await run('buildah', ['--version']);
+  } catch {
+    log('buildah missing: apt-get install -y buildah');
+    await run('apt-get', ['install', '-y', 'buildah'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  }
+}
+
+interface BuildahOutcome { ms: number; perImage: Array<{ name: string; buildMs: number; pushMs: number }>; prepareMs: number; load: string }
+
+/** buildah on the same Dockerfiles and contexts, both platforms per image, in dependency order. */
+async function buildah(p: TestProject, work: string, label: string): Promise<BuildahOutcome> {
+  const config = p.config();
+  const catalog = loadCatalog(config);
+  const pin = loadPin(config.basePin);
+  const root = join(work, 'storage');
+  const runroot = join(work, 'run');
+  const logFile = join(LOGS, `buildah-${label}.log`);
+  const common = ['--root', root, '--runroot', runroot];
+  const prepStarted = performance.now();
+  const artifacts = await fetchArtifacts(catalog.components.flatMap((c) => c.artifacts), config.artifacts.baseUrl, config.artifacts.cacheDir);
+  const contexts = new Map<string, string>();
+  for (const spec of catalog.images) {
+    const dir = join(work, 'contexts', spec.name);
+    for (const platform of PLATFORMS) {
+      for (const f of await contextFiles(spec, platform, artifacts)) {
+        const target = join(dir, f.name);
+        if (existsSync(target)) continue;
+        mkdirSync(dirname(target), { recursive: true });
+        await copyFile(f.source, target);
+      }
+    }
+    contexts.set(spec.name, dir);
+  }
+  const prepareMs = performance.now() - prepStarted;
+  const upstream = `${pin.reference.replace(/:[^:/]+$/, '')}@${pin.digest}`;
+  const pushed = new Map<string, string>();
+  const refOf = (name: string): string => (name === UPSTREAM ? upstream : pushed.get(name)!);
+  const perImage: BuildahOutcome['perImage'] = [];
+  const before = load();
+  log(`\n== buildah: full catalog, cold storage, ${label} (load ${before})`);
+  const started = performance.now();
+  for (const spec of dependencyOrder(catalog.images)) {
+    const args: string[] = [];
+    for (const [k, v] of Object.entries({ ...spec.buildArgs, BASE_IMAGE: refOf(spec.from), ...(spec.builder ? { BUILDER_IMAGE: refOf(spec.builder) } : {}) })) {
+      args.push('--build-arg', `${k}=${v}`);
+    }
+    const list = `bench-${spec.name}`;
+    const dockerfile = spec.dockerfile.slice(spec.contextDir.length + 1);
+    const buildMs = await spawnTimed('buildah', [...common, 'build', '--isolation', 'chroot', '--tls-verify=false',
+      '--platform', PLATFORMS.join(','), '--manifest', list, '-f', join(contexts.get(spec.name)!, dockerfile), ...args, contexts.get(spec.name)!], logFile);
+    const target = `${LOCAL_REGISTRY}/${p.ns}/buildah/${spec.repository}`;
+    const digestFile = join(work, `${spec.name}.digest`);
+    const pushMs = await spawnTimed('buildah', [...common, 'manifest', 'push', '--all', '--tls-verify=false', '--digestfile', digestFile,
+      list, `docker://${target}:bench`], logFile);
+    pushed.set(spec.name, `${target}@${readFileSync(digestFile, 'utf8').trim()}`);
+    perImage.push({ name: spec.name, buildMs, pushMs });
+    log(`   ${spec.name}: build ${secs(buildMs)}, push ${secs(pushMs)}`);
+  }
+  return { ms: performance.now() - started, perImage, prepareMs, load: before };
+}
+
+async function cleanupBuildah(work: string): Promise<void> {
+  const common = ['--root', join(work, 'storage'), '--runroot', join(work, 'run')];
+  await run('buildah', [...common, 'rm', '--all']).catch(() => undefined);
+  await run('buildah', [...common, 'rmi', '--all', '--force']).catch(() => undefined);
+  // Overlay mounts left under the storage would make rm fail: unmount what is under our folder only.
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(work)).reverse();
+  for (const m of mounts) await run('umount', [m]).catch(() => undefined);
+  await rm(work, { recursive: true, force: true });
+}
+
+/** A fresh full-catalog project with a stand-in AL2 revision of its own (nothing in any cache matches it). */
+async function coldProject(projects: TestProject[]): Promise<TestProject> {
+  const p = await makeProject({ catalog: 'full' });
+  projects.push(p);
+  await p.seed();
+  const config = p.config();
+  const { registry, repository, tag } = splitReference(loadPin(config.basePin).reference);
+  const base = await seedStandinBase(new RegistryClient({ registry }), repository, tag, 1000 + randomInt(1_000_000_000), join(DEFAULT_ENV.root, 'busybox'));
+  await writePin(config.basePin, base);
+  return p;
+}
+
+/** Our runs go through the counting proxy: the project's image repositories point at it. */
+function throughProxy(p: TestProject, proxy: FaultProxy): void {
+  const file = parse(readFileSync(p.configFile, 'utf8')) as Record<string, unknown>;
+  writeFileSync(p.configFile, stringify({ ...file, imageRepo: `${proxy.host}/${p.ns}/eks-distro`, baseImageRepo: `${proxy.host}/${p.ns}/eks-distro-build-tooling` }));
+}
+
+async function main(): Promise<void> {
+  await envUp(undefined, log);
+  await ensureBuildah();
+  const projects: TestProject[] = [];
+  const works: string[] = [];
+  const engineTags = new Set<string>();
+  const proxy = await startFaultProxy({ target: LOCAL_REGISTRY, probability: 0 });
+  try {
+    log(`${cpus().length} cores, ${ROUNDS} rounds, logs in ${LOGS}`);
+    const oursCold: RunOutcome[] = [];
+    const peerCold: BuildahOutcome[] = [];
+    let last: TestProject | undefined;
+    for (let round = 1; round <= ROUNDS; round++) {
+      const order = round % 2 === 1 ? ['ours', 'buildah'] : ['buildah', 'ours'];
+      for (const tool of order) {
+        const p = await coldProject(projects);
+        if (tool === 'ours') {
+          throughProxy(p, proxy);
+          const r = await ours(p, proxy, `full catalog cold round ${round}`);
+          r.keys.forEach((k) => engineTags.add(k));
+          oursCold.push(r);
+          last = p;
+        } else {
+          const work = await mkdtemp(join(tmpdir(), 'eksd-bench-buildah-'));
+          works.push(work);
+          peerCold.push(await buildah(p, work, `round-${round}`));
+          await cleanupBuildah(work);
+        }
+      }
+    }
+    const p = last!;
+    const imageCount = makePlan(p.config(), loadCatalog(p.config()), loadPin(p.config().basePin), 1).images.length;
+
+    // (c) ours, nothing changed: a new run decides from the registry.
+    closeRun(p);
+    const noop = await ours(p, proxy, 'no-op re-run', ['--number', '2']);
+
+    // (d) ours, one component's recipe changed (etcd gets a config file).
+    closeRun(p);
+    const etcd = join(p.root, 'images', 'etcd');
+    writeFileSync(join(etcd, 'etcd.conf.yml'), `# bench\nname: default\ndata-dir: /var/lib/etcd\n`);
+    appendFileSync(join(etcd, 'Dockerfile'), 'COPY etcd.conf.yml /etc/etcd/etcd.conf.yml\n');
+    const change = await ours(p, proxy, 'one component changed', ['--number', '3']);
+    change.keys.forEach((k) => engineTags.add(k));
+
+    // Report.
+    const oursMs = sum(oursCold.map((r) => r.ms)) / oursCold.length;
+    const peerMs = sum(peerCold.map((r) => r.ms)) / peerCold.length;
+    const ratio = peerMs / oursMs;
+    const built = (r: RunOutcome) => r.images.filter((i) => Object.values(i.platforms).some((x) => x.built));
+    const full = oursCold[oursCold.length - 1]!;
+    const bt = buildTimes(full.stderr);
+    const startup = await cliStartup(p);
+    const lines = [
+      '',
+      `Full catalog: ${imageCount} images x ${PLATFORMS.length} platforms; ${cpus().length} cores; ours at its default concurrency (cores)`,
+      `  ours    eksd release --until publish, cold:        ${oursCold.map((r) => `${secs(r.ms)} (load ${r.load})`).join(', ')}  -> mean ${secs(oursMs)}`,
+      `  buildah build --platform a,b + manifest push, cold: ${peerCold.map((r) => `${secs(r.ms)} (load ${r.load})`).join(', ')}  -> mean ${secs(peerMs)}`,
+      `  ratio buildah / ours: ${ratio.toFixed(2)}x (target >= 2x: ${ratio >= 2 ? 'met' : 'MISSED'}); ours uploaded ${full.uploads} blobs and mounted ${full.mounts}`,
+      `No-op re-run: ${secs(noop.ms)} = ${pct(noop.ms, oursMs)} of our cold run (target <= 5%: ${noop.ms <= 0.05 * oursMs ? 'met' : 'MISSED'}); `
+        + `${built(noop).length} images built, ${noop.uploads} blob uploads, ${noop.uploadStarts} upload sessions (target 0: ${built(noop).length === 0 && noop.uploads === 0 && noop.uploadStarts === 0 ? 'met' : 'MISSED'})`,
+      `One component changed (etcd recipe): ${secs(change.ms)} = ${pct(change.ms, oursMs)} of our cold run (target <= 15%: ${change.ms <= 0.15 * oursMs ? 'met' : 'MISSED'}); `
+        + `rebuilt: ${built(change).map((i) => `${i.name} (${Object.entries(i.platforms).filter(([, x]) => x.built).map(([k]) => k.split('/')[1]).join('+')})`).join(', ') || 'nothing'}; `
+        + `${change.images.length - built(change).length} images reused; ${change.uploads} blob uploads`,
+      '',
+      'Where the time goes',
+      `  eksd process start (node + tsx loading the TypeScript sources; eksd --version): ${secs(startup)}`,
+      `  ours cold (last round), stages: ${stageTimes(full.stderr).join(', ')}`,
+      `    ${bt.builds} platform builds: BuildKit ${secs(sum(bt.buildkitMs))} summed (median ${secs(median(bt.buildkitMs))} each, mostly the engine's fixed cost per build),`
+        + ` export + push ${secs(sum(bt.exportPushMs))} summed (median ${secs(median(bt.exportPushMs))});`
+        + ` over ${secs(bt.wallMs)} of wall time = ${((sum(bt.buildkitMs) + sum(bt.exportPushMs)) / bt.wallMs).toFixed(1)} builds at a time`,
+      `  ours no-op: ${secs(noop.ms)} = process start ${secs(startup)} + stages ${stageTimes(noop.stderr).join(', ')} + the rest (config, lock, journal, summary)`,
+      `  ours one change: stages ${stageTimes(change.stderr).join(', ')}`,
+      `  buildah (last round): build ${secs(sum(peerCold[peerCold.length - 1]!.perImage.map((i) => i.buildMs)))}, push ${secs(sum(peerCold[peerCold.length - 1]!.perImage.map((i) => i.pushMs)))}, one image at a time; slowest: `
+        + [...peerCold[peerCold.length - 1]!.perImage].sort((a, b) => b.buildMs - a.buildMs).slice(0, 4).map((i) => `${i.name} ${secs(i.buildMs)}`).join(', '),
+      `Logs: ${LOGS}`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    await proxy.stop();
+    for (const work of works) await cleanupBuildah(work).catch((e: unknown) => log(`buildah cleanup: ${String(e)}`));
+    const docker = new Docker({ socketPath: DEFAULT_ENV.dockerSocket });
+    for (const tag of engineTags) await docker.getImage(tag).remove().catch(() => undefined);
+    for (const p of projects) await p.cleanup();
+  }
+}
+
+async function cliStartup(p: TestProject): Promise<number> {
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const t = performance.now();
+    await p.eksd(['--version']);
+    best = Math.min(best, performance.now() - t);
+  }
+  return best;
+}
+
+await main();
