@@ -126,21 +126,26 @@ async function checkUpstream(plan: Plan, clients: ClientFactory): Promise<void> 
 }
 
 async function moveAllTags(images: PublishedImage[], clients: ClientFactory, journal: Journal): Promise<void> {
-  // Check every versioned tag before moving any, so a conflict leaves all tags untouched. Checked again
-  // when resuming a run whose tags already moved: its images must still be the ones it tagged, or the
-  // manifest would record digests its tags do not serve.
+  if (journal.data.tagsMoved) {
+    // Resuming a run whose tags already moved: its images must still be the ones it tagged, or the
+    // manifest would record digests its versioned tags do not serve (and that can never be fixed).
+    for (const img of images) {
+      const current = await clients(img.plan.registry).headManifest(img.plan.repository, img.plan.tags.versioned);
+      if (current && current.digest !== img.index.digest) {
+        throw new EksdError('RUN_INPUTS_CHANGED', `release ${journal.data.number} of channel ${journal.data.channel} was interrupted after its tags moved, and its images changed since: ${img.plan.tags.versioned} of ${img.plan.registry}/${img.plan.repository} points at ${current.digest}, this run made ${img.index.digest}${img.changed ? ` (${img.changed})` : ''}`, {
+          where: journal.file, hint: `restore the inputs release ${journal.data.number} started with (the base pin, the catalog) and run it again to finish it; the new inputs go into the next release`,
+        });
+      }
+    }
+    return;
+  }
+  // Check every versioned tag before moving any, so a conflict leaves all tags untouched.
   for (const img of images) {
     const current = await clients(img.plan.registry).headManifest(img.plan.repository, img.plan.tags.versioned);
-    if (!current || current.digest === img.index.digest) continue;
-    if (journal.data.tagsMoved) {
-      throw new EksdError('RUN_INPUTS_CHANGED', `release ${journal.data.number} of channel ${journal.data.channel} was interrupted after its tags moved, and its images changed since: ${img.plan.tags.versioned} of ${img.plan.registry}/${img.plan.repository} points at ${current.digest}, this run made ${img.index.digest}${img.changed ? ` (${img.changed})` : ''}`, {
-        where: journal.file, hint: `restore the inputs release ${journal.data.number} started with (the base pin, the catalog) and run it again to finish it; the new inputs go into the next release`,
-      });
-    }
-    await moveTags(clients(img.plan.registry), img.plan.repository, { digest: img.index.digest, bytes: img.indexBytes }, img.plan.tags);
+    if (current && current.digest !== img.index.digest) await moveTags(clients(img.plan.registry), img.plan.repository, { digest: img.index.digest, bytes: img.indexBytes }, img.plan.tags);
   }
   await Promise.all(images.map((img) => moveTags(clients(img.plan.registry), img.plan.repository, { digest: img.index.digest, bytes: img.indexBytes }, img.plan.tags)));
-  if (!journal.data.tagsMoved) await journal.update((d) => { d.tagsMoved = true; });
+  await journal.update((d) => { d.tagsMoved = true; });
 }
 
 export async function timed<T>(emit: Emit, stage: string, work: () => Promise<T>, detail?: string): Promise<T> {
