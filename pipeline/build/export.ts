@@ -5,7 +5,7 @@
  * content yields the same blob digest (and the registry already has it).
  */
 import Docker from 'dockerode';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -73,7 +73,8 @@ async function compressedLayer(layerTar: string, diffId: string, cacheDir: strin
     if (cached.path && existsSync(cached.path)) return cached;
   }
   await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `${process.pid}-${Date.now()}.tmp`);
+  // Unique per compression: two platforms of a run can compress layers in the same millisecond.
+  const tmp = join(dir, `${process.pid}-${Date.now()}-${randomBytes(4).toString('hex')}.tmp`);
   const hash = createHash('sha256');
   let size = 0;
   const gzip = createGzip({ level: 6 });
@@ -83,6 +84,7 @@ async function compressedLayer(layerTar: string, diffId: string, cacheDir: strin
   const path = join(dir, `${digest.replace(':', '-')}.tar.gz`);
   await rename(tmp, path);
   const blob: LayerBlob = { mediaType: MEDIA.ociLayerGzip, digest, size, path };
-  await writeFile(meta, JSON.stringify(blob));
+  await writeFile(`${tmp}.json`, JSON.stringify(blob));
+  await rename(`${tmp}.json`, meta); // never read half-written by a concurrent export
   return blob;
 }
