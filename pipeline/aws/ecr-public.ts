@@ -9,8 +9,8 @@ import { EksdError, registerSecret } from '../errors.ts';
 import type { CredentialSource, Credentials } from '../registry/credentials.ts';
 import { validateRepository } from '../registry/reference.ts';
 
-export const ECR_PUBLIC_REGION = 'us-east-1';
-export const ECR_PUBLIC_REGISTRY = 'public.ecr.aws';
+export { ECR_PUBLIC_REGION, ECR_PUBLIC_REGISTRY } from './constants.ts';
+import { ECR_PUBLIC_REGION, ECR_PUBLIC_REGISTRY } from './constants.ts';
 /** Tokens are refreshed this long before they expire. */
 export const TOKEN_REFRESH_MARGIN_MS = 5 * 60 * 1000;
 

@@ -4,7 +4,7 @@
  * (session.ts) so FROM images resolve on registries that challenge for auth. A failed step reports the
  * image, platform, step and the tail of its log.
  */
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import { EksdError } from '../errors.ts';
 import { TraceDecoder, type TraceEvent } from './trace.ts';

@@ -4,7 +4,7 @@
  * New layers are compressed once per diffID and cached, so a rebuild that produces the same layer
  * content yields the same blob digest (and the registry already has it).
  */
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';

@@ -3,20 +3,22 @@
  * catalog data (description, architectures, operating systems). Existing repositories are left alone.
  */
 import type { Config } from '../config/config.ts';
-import type { Plan } from '../plan/plan.ts';
 import { createEcrPublicClient, ecrArchitectures, ensureRepository } from '../aws/ecr-public.ts';
 
-export async function ensureRepositories(config: Config, plan: Plan): Promise<void> {
+export interface WantedRepository {
+  /** Repository name as the ECR Public API knows it (without the registry alias). */
+  name: string;
+  description: string;
+  /** amd64, arm64 */
+  arches: string[];
+}
+
+export async function ensureRepositories(config: Config, wanted: WantedRepository[], log: (line: string) => void = () => {}): Promise<void> {
   const client = createEcrPublicClient(config.aws.ecrPublicEndpoint ? { endpoint: config.aws.ecrPublicEndpoint } : {});
-  for (const image of plan.images) {
-    await ensureRepository({
-      client,
-      repositoryName: image.apiRepository,
-      catalogData: {
-        description: image.description,
-        architectures: ecrArchitectures(image.platforms.map((p) => p.split('/')[1]!)),
-        operatingSystems: ['Linux'],
-      },
-    });
+  for (const repo of wanted) {
+    const r = await ensureRepository({ client, repositoryName: repo.name, catalogData: {
+      description: repo.description, architectures: ecrArchitectures(repo.arches), operatingSystems: ['Linux'],
+    } });
+    if (r.created) log(`created ECR Public repository ${repo.name}`);
   }
 }

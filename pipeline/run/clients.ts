@@ -7,7 +7,6 @@ import type { Config } from '../config/config.ts';
 import { RegistryClient } from '../registry/client.ts';
 import { defaultDockerConfigPath, dockerConfigCredentials } from '../registry/credentials.ts';
 import type { CredentialSource } from '../registry/credentials.ts';
-import { ecrPublicCredentials } from '../aws/ecr-public.ts';
 
 export type ClientFactory = (registry: string) => RegistryClient;
 
@@ -28,8 +27,19 @@ export function registryClients(config: Config, log?: (line: string) => void): C
 function credentialsFor(config: Config, registry: string): CredentialSource | undefined {
   const pushTargets = [config.imageRepo, config.baseImageRepo].map((r) => r.split('/')[0]);
   if (config.aws.ecrPublic && pushTargets.includes(registry)) {
-    return ecrPublicCredentials({ ...(config.aws.ecrPublicEndpoint ? { endpoint: config.aws.ecrPublicEndpoint } : {}) });
+    return lazyEcrPublicCredentials(config.aws.ecrPublicEndpoint);
   }
   const path = process.env.DOCKER_CONFIG ? `${process.env.DOCKER_CONFIG}/config.json` : defaultDockerConfigPath();
   return existsSync(path) ? dockerConfigCredentials(registry, { path }) : undefined;
+}
+
+/** ECR Public tokens, with the AWS SDK loaded only when a token is first needed. */
+function lazyEcrPublicCredentials(endpoint: string | undefined): CredentialSource {
+  let source: Promise<CredentialSource> | undefined;
+  const load = () => (source ??= import('../aws/ecr-public.ts').then((m) => m.ecrPublicCredentials(endpoint ? { endpoint } : {})));
+  return {
+    description: 'ECR Public authorization token (us-east-1)',
+    get: async () => (await load()).get(),
+    refresh: async () => { const s = await load(); return s.refresh ? s.refresh() : s.get(); },
+  };
 }

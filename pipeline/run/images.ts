@@ -36,12 +36,14 @@ export interface PublishedImage {
   changed?: string;
 }
 
+export interface Engine { docker: Docker; builder: Builder }
+
 export interface ImageStageInput {
   plan: Plan;
   catalog: Catalog;
   artifacts: FetchedArtifact[];
-  docker: Docker;
-  builder: Builder;
+  /** The engine is loaded on first use, so a run that builds nothing never starts it. */
+  engine: () => Promise<Engine>;
   client: (registry: string) => RegistryClient;
   journal: Journal;
   emit: Emit;
@@ -98,7 +100,7 @@ async function publishImage(input: ImageStageInput, spec: ImageSpec, plan: Image
   const previous = await previousBuild(client, plan.repository, plan.tags.floating[0]!);
   const platforms: PublishedImage['platforms'] = {};
   await Promise.all(plan.platforms.map(async (platform) => {
-    platforms[platform] = await slots(() => publishPlatform(input, spec, plan, platform, from, builder, previous));
+    platforms[platform] = await publishPlatform(input, spec, plan, platform, from, builder, previous, slots);
   }));
   if (input.decideOnly) return { plan, index: { mediaType: '', digest: '', size: 0 }, indexBytes: Buffer.alloc(0), platforms };
   const record = input.journal.image(plan.name);
@@ -127,7 +129,7 @@ async function publishImage(input: ImageStageInput, spec: ImageSpec, plan: Image
 }
 
 async function publishPlatform(input: ImageStageInput, spec: ImageSpec, plan: ImagePlan, platform: Platform,
-  from: ParentRef, builder: ParentRef | undefined, previous: PreviousBuild | undefined): Promise<PlatformResult> {
+  from: ParentRef, builder: ParentRef | undefined, previous: PreviousBuild | undefined, slots: ReturnType<typeof limiter>): Promise<PlatformResult> {
   const started = Date.now();
   const fromDigest = requireManifest(from, platform, plan);
   const builderDigest = builder ? requireManifest(builder, platform, plan) : undefined;
@@ -149,8 +151,11 @@ async function publishPlatform(input: ImageStageInput, spec: ImageSpec, plan: Im
   }
   const reason = input.force ? 'forced rebuild' : explainChange(prior?.inputs, inputs, { from: spec.from, ...(spec.builder ? { builder: spec.builder } : {}) });
   if (input.decideOnly) return { manifest: { mediaType: '', digest: TO_BE_BUILT, size: 0 }, key, inputs, built: true, reason, ms: 0 };
-  input.emit({ type: 'image', image: plan.name, platform, state: 'building', detail: reason });
-  const manifest = await buildPlatform(input, spec, plan, platform, { from, builder, fromDigest, key, inputs, dockerfile, files });
+  // Only builds take a slot: deciding to reuse costs a manifest HEAD and must not wait behind builds.
+  const manifest = await slots(() => {
+    input.emit({ type: 'image', image: plan.name, platform, state: 'building', detail: reason });
+    return buildPlatform(input, spec, plan, platform, { from, builder, fromDigest, key, inputs, dockerfile, files });
+  });
   await input.journal.update(() => { input.journal.image(plan.name).platforms[platform] = { key, inputs, manifest, built: true, reason }; });
   const ms = Date.now() - started;
   input.emit({ type: 'image', image: plan.name, platform, state: 'pushed', detail: manifest.digest, ms });
@@ -166,7 +171,8 @@ async function buildPlatform(input: ImageStageInput, spec: ImageSpec, plan: Imag
   const args: Record<string, string> = { ...spec.buildArgs, BASE_IMAGE: `${parts.from.reference}@${parts.from.indexDigest}` };
   if (parts.builder) args.BUILDER_IMAGE = `${parts.builder.reference}@${parts.builder.indexDigest}`;
   const arch = platform.split('/')[1];
-  const result = await input.builder.build({
+  const { docker, builder } = await input.engine();
+  const result = await builder.build({
     image: plan.name, platform, context: contextTar(parts.files), dockerfile: parts.dockerfile, buildArgs: args,
     tag: `eksd-build/${plan.name}:${arch}-${parts.key.slice(7, 19)}`,
   }, (e) => {
@@ -175,7 +181,7 @@ async function buildPlatform(input: ImageStageInput, spec: ImageSpec, plan: Imag
   });
   input.emit({ type: 'image', image: plan.name, platform, state: 'built', detail: `${result.steps} steps, ${result.cachedSteps} cached` });
   const parentLayers = await layersOf(parts.from, platform);
-  const exported = await exportImage(input.docker, result.imageId, parentLayers, input.cacheDir);
+  const exported = await exportImage(docker, result.imageId, parentLayers, input.cacheDir);
   const created = (JSON.parse(exported.config.toString('utf8')) as { created?: string }).created ?? '';
   const { descriptor } = await pushPlatformImage(input.client(plan.registry), plan.repository, exported, {
     [ANNOTATION.baseName]: parts.from.reference,

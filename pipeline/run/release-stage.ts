@@ -69,7 +69,7 @@ export async function releaseStage(s: ReleaseStageInput): Promise<ReleaseOutcome
   const previous = await previousRelease(config.site.dir, plan.channel, plan.number);
   const reasons = Object.fromEntries(s.images.filter((i) => i.changed).map((i) => [`${i.plan.name}-image`, i.changed!]));
   const announcement = renderAnnouncement(written.release, { manifestUrl: outcome.manifestUrl, reasons, ...(previous ? { previous } : {}) });
-  const announcer = announcerFor(config);
+  const announcer = await announcerFor(config);
   const sent = await announceOnce({ release: plan.release, announcement, announcer, ledgerDir: join(config.stateDir, 'announcements') });
   await s.journal.update((d) => { d.announced = { messageId: sent.messageId, at: new Date().toISOString() }; });
   outcome.announcement = { messageId: sent.messageId, skipped: sent.skipped, via: announcer.describe() };

