@@ -13,14 +13,8 @@ import { join } from 'node:path';
 import { makeProject, type TestProject } from './helpers/project.ts';
 import {
   at, currentJournal, manifestImages, manifestText, normalizeManifest, outboxFiles, releaseKilledAt, releaseNumbers,
-  runsDir, tagMismatches, type EventMatch, type EventRun, type KillPredicate,
+  runsDir, tagMismatches, tail, type EventMatch, type EventRun, type KillPredicate, type ReleaseJson,
 } from './helpers/crash.ts';
-
-interface ReleaseJson {
-  release: string; number: number; resumed: boolean;
-  images: Array<{ name: string; uri: string; digest: string; tags: string[]; platforms: Record<string, { built: boolean }> }>;
-  announcement: { skipped: boolean } | null;
-}
 
 let p: TestProject;
 let reference: { text: string; images: ReturnType<typeof manifestImages> };
@@ -34,8 +28,6 @@ test.before(async () => {
 });
 
 test.after.always(async () => { await p?.cleanup(); });
-
-const tail = (s: string) => s.split('\n').slice(-15).join('\n');
 
 /** Kills a release at `killAt`, runs `eksd release` again, and checks the end state. */
 async function crashAndResume(t: import('ava').ExecutionContext, killAt: KillPredicate | EventMatch,

@@ -14,6 +14,7 @@
  *   crash.killed            // true when the SIGKILL ended the process (not a normal exit before it)
  *   const again = await runWithEvents(p, ['release']);
  */
+import type { ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -223,4 +224,39 @@ export async function indexEntries(ref: string): Promise<string[]> {
   const registry = name.split('/')[0]!;
   const index = await new RegistryClient({ registry }).getManifest(name.slice(registry.length + 1), ref.slice(colon + 1));
   return ((index.json as { manifests?: Array<{ digest: string }> }).manifests ?? []).map((m) => m.digest).sort();
+}
+
+/** What `eksd release --json` prints. */
+export interface ReleaseJson {
+  release: string; number: number; resumed: boolean; ms: number;
+  images: Array<{ name: string; uri: string; digest: string; tags: string[]; changed: string | null; platforms: Record<string, { digest: string; built: boolean; reason: string }> }>;
+  announcement: { skipped: boolean } | null;
+}
+
+export const releaseJson = (run: { stdout: string }) => JSON.parse(run.stdout) as ReleaseJson;
+
+/** The last lines of a run's output, for assertion messages. */
+export const tail = (s: string) => s.split('\n').slice(-15).join('\n');
+
+/** An AL2 security update: a new stand-in upstream revision, pinned like `eksd watch-base --write` does. */
+export async function al2Update(t: ExecutionContext, p: TestProject): Promise<void> {
+  await p.seed({ update: true });
+  const w = await p.eksd(['watch-base', '--write']);
+  t.true(w.code === 0 || w.code === 10, w.stderr);
+}
+
+/**
+ * The end state every crashed-then-resumed release must reach: releases 1..number, one announcement each,
+ * the run closed, every tag on the recorded digest, the manifest listing them, and verify passing.
+ */
+export async function checkFinished(t: ExecutionContext, p: TestProject, number: number, result: ReleaseJson, released = ['etcd', 'kube-apiserver']): Promise<void> {
+  t.is(result.number, number);
+  t.deepEqual(releaseNumbers(p), Array.from({ length: number }, (_, i) => i + 1), 'no second number was used');
+  t.deepEqual(outboxFiles(p), releaseNumbers(p).map((n) => `kubernetes-1-33-eks-${n}.json`).sort(), 'one announcement per release');
+  t.is(currentJournal(p), undefined, 'the run is closed');
+  t.deepEqual(await tagMismatches(result), [], 'every tag points at the digest the run recorded');
+  t.deepEqual(manifestImages(manifestText(p, number)).map((i) => i.digest).sort(),
+    result.images.filter((i) => released.includes(i.name)).map((i) => i.digest).sort(), 'the manifest lists the published digests');
+  const verify = await p.eksd(['verify', `kubernetes-1-33-eks-${number}`]);
+  t.is(verify.code, 0, verify.stdout + verify.stderr);
 }
