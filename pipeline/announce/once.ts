@@ -7,7 +7,7 @@
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EksdError } from '../errors.ts';
-import { readIfExists, writeFileAtomic } from '../release/fs-atomic.ts';
+import { readIfExists, writeFileAtomic } from '../util/fs-atomic.ts';
 import { parseReleaseName } from '../release/naming.ts';
 import type { Announcement, Announcer } from './types.ts';
 

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { EksdError } from '../errors.ts';
-import { writeFileAtomic } from '../release/fs-atomic.ts';
+import { writeFileAtomic } from '../util/fs-atomic.ts';
 import { parseReleaseName } from '../release/naming.ts';
 import { publishRequest } from './publish-input.ts';
 import type { Announcement, Announcer, PublishOptions } from './types.ts';

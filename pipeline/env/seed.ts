@@ -11,7 +11,7 @@ import type { Config } from '../config/config.ts';
 import type { Catalog } from '../catalog/model.ts';
 import { loadPin } from '../catalog/load.ts';
 import { RegistryClient } from '../registry/client.ts';
-import { readJson, writeFileAtomic } from '../util/fs.ts';
+import { readJson, writeFileAtomic } from '../util/fs-atomic.ts';
 import { resolveBase, splitReference, writePin } from '../resolve/base.ts';
 import { seedStandinBase, type SeededBase } from './standin-base.ts';
 import { writeStandinArtifacts } from './standin-artifacts.ts';

@@ -2,43 +2,13 @@
  * sha256/sha512 of files, computed in one read, and a copy that verifies the bytes it writes.
  * Checksum files use the coreutils format `<hex>  <path>\n` so `sha256sum -c` reads them.
  */
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EksdError } from '../errors.ts';
-import { tempPathFor } from './fs-atomic.ts';
-
-export interface Digests {
-  sha256: string;
-  sha512: string;
-  size: number;
-}
-
-function hasher(): { stream: Transform; result: () => Digests } {
-  const h256 = createHash('sha256');
-  const h512 = createHash('sha512');
-  let size = 0;
-  const stream = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      h256.update(chunk);
-      h512.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
-  return { stream, result: () => ({ sha256: h256.digest('hex'), sha512: h512.digest('hex'), size }) };
-}
-
-export async function hashFile(path: string): Promise<Digests> {
-  const h = hasher();
-  await pipeline(createReadStream(path), h.stream, async function* (source) {
-    for await (const _ of source) { /* drain */ }
-  });
-  return h.result();
-}
+import { tempPathFor } from '../util/fs-atomic.ts';
+import { hasher, type Digests } from '../util/checksums.ts';
 
 export function sumLine(hex: string, name: string): string {
   return `${hex}  ${name}\n`;

@@ -12,7 +12,7 @@ import { EksdError } from '../errors.ts';
 import { parseReleaseChannel, buildReleaseChannel, renderReleaseChannel, type ChannelInput } from './channel.ts';
 import { CRD_FILES, readCrdText, type CrdKind } from './crds.ts';
 import { fetchText } from './fetch.ts';
-import { createFileAtomic, readIfExists, writeFileIfChanged } from './fs-atomic.ts';
+import { createFileAtomic, readIfExists, writeFileIfChanged } from '../util/fs-atomic.ts';
 import { parseRelease, renderRelease, withDate } from './manifest.ts';
 import { assertChannel, channelDir, channelFilePath, CRDS_DIR, manifestPath, manifestUrl, parseReleaseName, releaseName } from './naming.ts';
 import type { Release } from './types.ts';

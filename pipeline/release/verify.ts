@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Release, Asset } from './types.ts';
-import { hashFile } from '../resolve/artifacts.ts';
+import { hashFile } from '../util/checksums.ts';
 import { isEksdError } from '../errors.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import { limiter } from '../util/limit.ts';

@@ -2,13 +2,13 @@
  * Artifacts: fetched by URL (https or file), verified against both pinned checksums before anything
  * else happens, cached by sha256, and unpacked once for the build contexts that stage them.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EksdError } from '../errors.ts';
 import { extractTarGz } from '../util/tar.ts';
+import { hashFile } from '../util/checksums.ts';
 import type { ArtifactSpec } from '../catalog/model.ts';
 
 export interface FetchedArtifact {
@@ -68,13 +68,6 @@ async function download(url: string, dest: string, a: ArtifactSpec): Promise<voi
   } catch (cause) {
     throw new EksdError('ARTIFACT_FETCH', `${a.component}/${a.name}: cannot fetch: ${(cause as Error).message}`, { where: url, cause });
   }
-}
-
-export async function hashFile(file: string): Promise<{ sha256: string; sha512: string }> {
-  const h256 = createHash('sha256');
-  const h512 = createHash('sha512');
-  for await (const chunk of createReadStream(file)) { h256.update(chunk as Buffer); h512.update(chunk as Buffer); }
-  return { sha256: h256.digest('hex'), sha512: h512.digest('hex') };
 }
 
 /** Unpacks a verified tarball into cache/extracted/<sha256>, checking it contains what the catalog says. */

@@ -4,7 +4,7 @@
  */
 import { stringify } from 'yaml';
 import { EksdError } from '../errors.ts';
-import { writeFileAtomic } from '../util/fs.ts';
+import { writeFileAtomic } from '../util/fs-atomic.ts';
 import type { UpstreamPin } from '../catalog/model.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import { MEDIA } from '../publish/media.ts';

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { readJson, writeFileAtomic } from '../util/fs.ts';
+import { readJson, writeFileAtomic } from '../util/fs-atomic.ts';
 import type { Descriptor } from '../build/export.ts';
 import type { BuildInputs } from '../plan/keys.ts';
 

@@ -32,7 +32,7 @@ import { validateRegistry, validateRepository } from '../registry/reference.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import { parseReleaseChannel } from '../release/channel.ts';
 import { fetchText } from '../release/fetch.ts';
-import { readIfExists, writeFileAtomic } from '../release/fs-atomic.ts';
+import { readIfExists, writeFileAtomic } from '../util/fs-atomic.ts';
 import { parseRelease, renderRelease } from '../release/manifest.ts';
 import { channelFilePath, manifestUrl, releaseName } from '../release/naming.ts';
 import { latestNumber, previousRelease, readRelease } from '../release/site.ts';

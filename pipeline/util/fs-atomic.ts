@@ -84,3 +84,9 @@ export async function writeFileIfChanged(path: string, data: string): Promise<bo
   await writeFileAtomic(path, data);
   return true;
 }
+
+/** Parsed JSON content, or undefined when the file does not exist. */
+export async function readJson<T>(path: string): Promise<T | undefined> {
+  const text = await readIfExists(path);
+  return text === undefined ? undefined : (JSON.parse(text) as T);
+}
