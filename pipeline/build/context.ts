@@ -34,7 +34,8 @@ export async function contextFiles(image: ImageSpec, platform: Platform, artifac
           if (basename(f) !== '.complete') files.push(await describe(join(stage, relative(a.extracted, f)), f, 'artifact'));
         }
       } else {
-        files.push({ ...(await describe(join(stage, basename(a.spec.name)), a.path, 'artifact')), mode: 0o755, sha256: a.spec.sha256 });
+        // A raw binary is staged executable whatever the cache file's mode.
+        files.push({ ...(await describe(join(stage, basename(a.spec.name)), a.path, 'artifact')), mode: 0o755 });
       }
     }
   }

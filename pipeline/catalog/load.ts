@@ -23,7 +23,7 @@ export function loadCatalog(config: CatalogConfig): Catalog {
   const components = loadComponents(config, problems);
   const images = [...bases, ...components.flatMap((c) => c.images)];
   checkUnique(images, problems);
-  checkReferences(images, components, problems);
+  checkReferences(images, problems);
   if (problems.length > 0) fail(problems);
   const ordered = topoSort(images.map((i) => i.spec));
   return {
@@ -173,7 +173,7 @@ function checkUnique(images: Located[], problems: string[]): void {
   }
 }
 
-function checkReferences(images: Located[], components: LoadedComponent[], problems: string[]): void {
+function checkReferences(images: Located[], problems: string[]): void {
   const byName = new Map(images.map((i) => [i.spec.name, i]));
   const names = [...byName.keys()].join(', ');
   for (const img of images) {
@@ -193,7 +193,6 @@ function checkReferences(images: Located[], components: LoadedComponent[], probl
   }
   const cycle = findCycle(images.map((i) => i.spec));
   if (cycle) problems.push(`${byName.get(cycle[0]!)!.source.at([...byName.get(cycle[0]!)!.path, 'from'])}: dependency cycle ${cycle.join(' -> ')}`);
-  void components;
 }
 
 function findCycle(images: ImageSpec[]): string[] | undefined {

@@ -80,3 +80,7 @@ export function imageByName(catalog: Catalog, name: string): ImageSpec {
 export function parentsOf(image: ImageSpec): string[] {
   return [image.from, image.builder].filter((p): p is string => p !== undefined && p !== UPSTREAM);
 }
+
+export function allArtifacts(catalog: Catalog): ArtifactSpec[] {
+  return catalog.components.flatMap((c) => c.artifacts);
+}

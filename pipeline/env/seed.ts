@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EksdError } from '../errors.ts';
 import type { Config } from '../config/config.ts';
-import type { Catalog } from '../catalog/model.ts';
+import { allArtifacts, type Catalog } from '../catalog/model.ts';
 import { loadPin } from '../catalog/load.ts';
 import { RegistryClient } from '../registry/client.ts';
 import { readJson, writeFileAtomic } from '../util/fs-atomic.ts';
@@ -27,7 +27,7 @@ export async function seedLocal(config: Config, catalog: Catalog, options: { upd
   }
   const localDir = dirname(config.basePin);
   const artifactsDir = fileURLToPath(config.artifacts.baseUrl);
-  const artifacts = catalog.components.flatMap((c) => c.artifacts);
+  const artifacts = allArtifacts(catalog);
   await writeStandinArtifacts(artifacts, artifactsDir);
   const reference = existsSync(config.basePin) ? loadPin(config.basePin).reference : LOCAL_UPSTREAM;
   const { registry, repository, tag } = splitReference(reference);

@@ -4,7 +4,7 @@
  */
 import { EksdError } from '../errors.ts';
 import { splitRepo, type Config, type Platform } from '../config/config.ts';
-import type { ArtifactSpec, Catalog, UpstreamPin } from '../catalog/model.ts';
+import { allArtifacts, type ArtifactSpec, type Catalog, type UpstreamPin } from '../catalog/model.ts';
 import { floatingTag, versionedTag } from './tags.ts';
 
 export interface ImagePlan {
@@ -60,7 +60,7 @@ export function makePlan(config: Pick<Config, 'channel'>, catalog: Catalog, pin:
   });
   return {
     channel: config.channel, number, release: `kubernetes-${config.channel}-eks-${number}`, upstream, images,
-    artifacts: catalog.components.flatMap((c) => c.artifacts),
+    artifacts: allArtifacts(catalog),
   };
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/config.ts';
 import { EksdError } from '../errors.ts';
 import { loadCatalog, loadPin } from '../catalog/load.ts';
-import type { Catalog } from '../catalog/model.ts';
+import { allArtifacts, type Catalog } from '../catalog/model.ts';
 import { fetchArtifacts, type FetchedArtifact } from '../resolve/artifacts.ts';
 import { makePlan, type Plan } from '../plan/plan.ts';
 import { assertNoConflict, moveTags, versionedNow, type TagTarget } from '../publish/tags.ts';
@@ -65,11 +65,12 @@ export async function runRelease(o: RunOptions): Promise<RunResult> {
         where: existing.file, hint: 'run eksd release without --number to finish it',
       });
     }
-    const number = existing?.data.number ?? o.number ?? (await latestNumber(config.site.dir, config.channel)) + 1;
+    const number = await releaseNumber(o, existing);
     const journal = existing ?? await Journal.start(config.stateDir, config.channel, number);
     if (existing) emit({ type: 'info', message: `resuming release ${number} of channel ${config.channel} from ${existing.file}` });
-    const artifacts = await timed(emit, 'resolve', () => fetchArtifacts(catalog.components.flatMap((c) => c.artifacts),
-      config.artifacts.baseUrl, config.artifacts.cacheDir, (l) => emit({ type: 'info', message: l })), `${catalog.components.flatMap((c) => c.artifacts).length} artifacts verified`);
+    const wanted = allArtifacts(catalog);
+    const artifacts = await timed(emit, 'resolve', () => fetchArtifacts(wanted, config.artifacts.baseUrl, config.artifacts.cacheDir,
+      (l) => emit({ type: 'info', message: l })), `${wanted.length} artifacts verified`);
     const plan = makePlan(config, catalog, pin, number);
     await checkUpstream(plan, clients);
     const result: RunResult = { plan, images: [], resumed: existing !== undefined, ms: 0 };
@@ -93,16 +94,18 @@ export async function runRelease(o: RunOptions): Promise<RunResult> {
 
 async function dryRun(o: RunOptions, catalog: Catalog, pin: ReturnType<typeof loadPin>, clients: ClientFactory, started: number): Promise<RunResult> {
   const existing = await Journal.unfinished(o.config.stateDir, o.config.channel);
-  const number = existing?.data.number ?? o.number ?? (await latestNumber(o.config.site.dir, o.config.channel)) + 1;
+  const number = await releaseNumber(o, existing);
   const plan = makePlan(o.config, catalog, pin, number);
   const journal = existing ?? Journal.ephemeral(o.config.channel, number);
-  const decisions = await buildAndPublish({ ...stageInput(o, catalog, plan, [], clients, journal), decideOnly: true, artifacts: await artifactsForDecisions(o, catalog) });
+  // Decisions need the artifacts' content hashes: verified from the cache, fetched when missing.
+  const artifacts = await fetchArtifacts(allArtifacts(catalog), o.config.artifacts.baseUrl, o.config.artifacts.cacheDir);
+  const decisions = await buildAndPublish({ ...stageInput(o, catalog, plan, artifacts, clients, journal), decideOnly: true });
   return { plan, images: [], decisions, resumed: false, ms: Date.now() - started };
 }
 
-/** Decisions need artifact hashes; a dry run uses the verified cache, fetching what is missing. */
-function artifactsForDecisions(o: RunOptions, catalog: Catalog): Promise<FetchedArtifact[]> {
-  return fetchArtifacts(catalog.components.flatMap((c) => c.artifacts), o.config.artifacts.baseUrl, o.config.artifacts.cacheDir);
+/** The unfinished run's number, else --number, else the latest in the site + 1. */
+async function releaseNumber(o: RunOptions, existing: Journal | undefined): Promise<number> {
+  return existing?.data.number ?? o.number ?? (await latestNumber(o.config.site.dir, o.config.channel)) + 1;
 }
 
 function stageInput(o: RunOptions, catalog: Catalog, plan: Plan, artifacts: FetchedArtifact[], clients: ClientFactory, journal: Journal) {
