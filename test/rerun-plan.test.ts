@@ -7,7 +7,7 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { ANNOTATION, MEDIA } from '../pipeline/publish/media.ts';
 import { RegistryClient } from '../pipeline/registry/client.ts';
-import { makeProject, type TestProject } from './helpers/project.ts';
+import { releasedProject, type TestProject } from './helpers/project.ts';
 import { imagesIn, runWithEvents } from './helpers/crash.ts';
 
 interface PlanRow { image: string; platform: string; action: string; reason: string; from: string; key: string }
@@ -24,12 +24,7 @@ const WHY: Record<string, string> = {
 
 let p: TestProject;
 
-test.before(async () => {
-  p = await makeProject({ catalog: 'mini' });
-  await p.seed();
-  const r = await p.eksd(['release', '--concurrency', '2']);
-  if (r.code !== 0) throw new Error(`first release failed: ${r.stderr}`);
-});
+test.before(async () => { p = await releasedProject(); });
 
 test.after.always(async () => { await p?.cleanup(); });
 

@@ -5,7 +5,7 @@
  * with nothing changed, reuses every image and lists the same digests.
  */
 import test from 'ava';
-import { makeProject, type TestProject } from './helpers/project.ts';
+import { releasedProject, type TestProject } from './helpers/project.ts';
 import {
   al2Update, at, checkFinished, currentJournal, imagesIn, indexEntries, journaledPlatforms, manifestImages, manifestText,
   releaseJson as json, releaseKilledAt, releaseNumbers, runWithEvents, tail, type EventRun,
@@ -16,12 +16,7 @@ const ALL = ['eks-distro-base', 'eks-distro-minimal-base', 'etcd', 'go-runner', 
 
 let p: TestProject;
 
-test.before(async () => {
-  p = await makeProject({ catalog: 'mini' });
-  await p.seed();
-  const r = await p.eksd(['release', '--concurrency', '2']);
-  if (r.code !== 0) throw new Error(`first release failed: ${r.stderr}`);
-});
+test.before(async () => { p = await releasedProject(); });
 
 test.after.always(async () => { await p?.cleanup(); });
 

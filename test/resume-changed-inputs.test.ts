@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { makeProject, type TestProject } from './helpers/project.ts';
+import { releasedProject, type TestProject } from './helpers/project.ts';
 import {
   al2Update, at, checkFinished, currentJournal, imagesIn, outboxFiles, releaseJson as json, releaseKilledAt, releaseNumbers,
   runWithEvents, tail,
@@ -14,12 +14,7 @@ import {
 
 let p: TestProject;
 
-test.before(async () => {
-  p = await makeProject({ catalog: 'mini' });
-  await p.seed();
-  const r = await p.eksd(['release', '--concurrency', '2']);
-  if (r.code !== 0) throw new Error(`first release failed: ${r.stderr}`);
-});
+test.before(async () => { p = await releasedProject(); });
 
 test.after.always(async () => { await p?.cleanup(); });
 

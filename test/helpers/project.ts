@@ -98,3 +98,12 @@ function copyCatalog(root: string, choice: CatalogChoice): void {
   k8s.images = k8s.images.filter((i) => i.name === 'kube-apiserver');
   writeFileSync(file, stringify(k8s));
 }
+
+/** A mini project that has already made its first release (for tests that start from a published state). */
+export async function releasedProject(): Promise<TestProject> {
+  const p = await makeProject({ catalog: 'mini' });
+  await p.seed();
+  const r = await p.eksd(['release', '--concurrency', '2']);
+  if (r.code !== 0) throw new Error(`first release failed: ${r.stderr}`);
+  return p;
+}
