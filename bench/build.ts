@@ -287,7 +287,7 @@ async function main(): Promise<void> {
     const startup = await cliStartup(p);
     const lines = [
       '',
-      `Full catalog: ${imageCount} images x ${PLATFORMS.length} platforms; ${cpus().length} cores; ours at its default concurrency (cores)`,
+      `Full catalog: ${imageCount} images x ${PLATFORMS.length} platforms; ${cpus().length} cores; ours at its default concurrency (2 per core)`,
       `  ours    eksd release --until publish, cold:        ${oursCold.map((r) => `${secs(r.ms)} (load ${r.load})`).join(', ')}  -> mean ${secs(oursMs)}`,
       `  buildah build --platform a,b + manifest push, cold: ${peerCold.map((r) => `${secs(r.ms)} (load ${r.load})`).join(', ')}  -> mean ${secs(peerMs)}`,
       `  ratio buildah / ours: ${ratio.toFixed(2)}x (target >= 2x: ${ratio >= 2 ? 'met' : 'MISSED'}); ours uploaded ${full.uploads} blobs and mounted ${full.mounts}`,
