@@ -7,7 +7,7 @@
  */
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, writeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { EksdError } from '../errors.ts';
@@ -35,6 +35,11 @@ export type Progress = (line: string) => void;
 export async function envUp(layout: EnvLayout = DEFAULT_ENV, progress: Progress = () => {}): Promise<ServiceStatus[]> {
   const before = await envStatus(layout);
   if (before.every((s) => s.running)) return before;
+  // Test files and CI steps may call up at the same moment; one starts the services, the others wait.
+  return withUpLock(layout, () => startMissing(layout, progress));
+}
+
+async function startMissing(layout: EnvLayout, progress: Progress): Promise<ServiceStatus[]> {
   await ensurePackages(progress);
   await ensureBinfmt(progress);
   if (!(await dockerHealthy(layout))) await startDockerd(layout, progress);
@@ -76,6 +81,30 @@ export async function envDown(layout: EnvLayout = DEFAULT_ENV): Promise<string[]
     rmSync(pidFile(layout, name), { force: true });
   }
   return stopped;
+}
+
+/** An exclusive lock file naming its holder; a holder that died no longer blocks. */
+async function withUpLock<T>(layout: EnvLayout, work: () => Promise<T>): Promise<T> {
+  mkdirSync(layout.root, { recursive: true });
+  const file = join(layout.root, 'up.lock');
+  for (;;) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = Number(readFileSync(file, 'utf8').trim());
+      if (holder > 0 && !alive(holder)) rmSync(file, { force: true });
+      else await sleep(200);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(file, { force: true });
+  }
 }
 
 // ---- packages --------------------------------------------------------------------------------------
