@@ -10,7 +10,7 @@ import { loadCatalog, loadPin } from '../pipeline/catalog/load.ts';
 import { makePlan } from '../pipeline/plan/plan.ts';
 import { artifactUrl } from '../pipeline/resolve/artifacts.ts';
 import { RegistryClient } from '../pipeline/registry/index.ts';
-import { makeProject, LOCAL_REGISTRY, type TestProject } from './helpers/project.ts';
+import { makeProject, repositoriesOf, LOCAL_REGISTRY, type TestProject } from './helpers/project.ts';
 import { fileURLToPath } from 'node:url';
 
 const test = anyTest as TestFn<{ projects: TestProject[] }>;
@@ -22,18 +22,6 @@ async function project(t: { context: { projects: TestProject[] } }): Promise<Tes
   t.context.projects.push(p);
   await p.seed();
   return p;
-}
-
-/** Repositories of the project's namespace in the local registry (GET /v2/_catalog, following Link pages). */
-async function repositoriesOf(p: TestProject): Promise<string[]> {
-  const out: string[] = [];
-  for (let url: string | undefined = `http://${LOCAL_REGISTRY}/v2/_catalog?n=1000`; url;) {
-    const res: Response = await fetch(url);
-    out.push(...((await res.json()) as { repositories: string[] }).repositories);
-    const next: string | undefined = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
-    url = next ? new URL(next, `http://${LOCAL_REGISTRY}`).toString() : undefined;
-  }
-  return out.filter((r) => r.startsWith(`${p.ns}/`)).sort();
 }
 
 test('a failing Dockerfile step names image, platform and step with its log tail, and moves no tag', async (t) => {

@@ -14,7 +14,7 @@ import { loadCatalog } from '../pipeline/catalog/load.ts';
 import { UPSTREAM } from '../pipeline/catalog/model.ts';
 import { ANNOTATION, MEDIA } from '../pipeline/publish/media.ts';
 import { RegistryClient } from '../pipeline/registry/index.ts';
-import { makeProject, LOCAL_REGISTRY, type TestProject } from './helpers/project.ts';
+import { makeProject, repositoriesOf, LOCAL_REGISTRY, type TestProject } from './helpers/project.ts';
 
 const run = promisify(execFile);
 const DOCKER = '/usr/local/bin/docker';
@@ -32,18 +32,6 @@ async function publish(p: TestProject, args: string[] = []): Promise<JsonResult>
   const r = await p.eksd(['release', '--until', 'publish', '--json', ...args]);
   if (r.code !== 0) throw new Error(`eksd release exited ${r.code}:\n${r.stderr.slice(-4000)}`);
   return JSON.parse(r.stdout) as JsonResult;
-}
-
-/** Every repository of the registry (GET /v2/_catalog, following Link pages). */
-async function catalogOf(registry: string): Promise<string[]> {
-  const out: string[] = [];
-  for (let url: string | undefined = `http://${registry}/v2/_catalog?n=1000`; url;) {
-    const res: Response = await fetch(url);
-    out.push(...((await res.json()) as { repositories: string[] }).repositories);
-    const next: string | undefined = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
-    url = next ? new URL(next, `http://${registry}`).toString() : undefined;
-  }
-  return out;
 }
 
 async function allTags(client: RegistryClient, images: JsonImage[]): Promise<Record<string, string[]>> {
@@ -166,6 +154,6 @@ test.serial('publishing the same build again is idempotent: same digests, no new
     t.false(Object.values(image.platforms).some((pl) => pl.built), `${image.name} was not rebuilt`);
   }
   t.deepEqual(await allTags(client, first.images), tagsBefore);
-  const repos = (await catalogOf(LOCAL_REGISTRY)).filter((r) => r.startsWith(`${p.ns}/`));
+  const repos = await repositoriesOf(p);
   t.is(repos.length, first.images.length + 1, repos.join(', '));
 });

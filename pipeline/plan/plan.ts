@@ -6,6 +6,7 @@ import { EksdError } from '../errors.ts';
 import { splitRepo, type Config, type Platform } from '../config/config.ts';
 import { allArtifacts, type ArtifactSpec, type Catalog, type UpstreamPin } from '../catalog/model.ts';
 import { floatingTag, versionedTag } from './tags.ts';
+import { splitReference } from '../resolve/base.ts';
 
 export interface ImagePlan {
   name: string;
@@ -70,7 +71,6 @@ function upstreamPlan(pin: UpstreamPin): UpstreamPlan {
       where: pin.file, hint: 'run `eksd watch-base --write` to resolve and record it',
     });
   }
-  const [registry, ...rest] = pin.reference.split('/');
-  const repository = rest.join('/').replace(/[:@].*$/, '');
-  return { reference: pin.reference, registry: registry!, repository, digest: pin.digest, platforms: pin.platforms };
+  const { registry, repository } = splitReference(pin.reference);
+  return { reference: pin.reference, registry, repository, digest: pin.digest, platforms: pin.platforms };
 }

@@ -97,6 +97,16 @@ export function parseReference(text: string): ImageReference {
   return { registry, repository, ...(tag === undefined ? {} : { tag }), ...(digest === undefined ? {} : { digest }) };
 }
 
+/** Registry, repository and tag of a tag-form reference ("host/repo:tag"); undefined for anything else. */
+export function parseTagReference(text: string): { registry: string; repository: string; tag: string } | undefined {
+  try {
+    const ref = parseReference(text);
+    return ref.tag !== undefined && ref.digest === undefined ? { registry: ref.registry, repository: ref.repository, tag: ref.tag } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Formats a reference back to text: registry/repository[:tag][@digest]. */
 export function formatReference(ref: ImageReference): string {
   return `${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;

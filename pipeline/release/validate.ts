@@ -11,7 +11,8 @@ import { EksdError } from '../errors.ts';
 import { crdSchema, type CrdKind } from './crds.ts';
 import { isChannel, isSafeRelPath, releaseName } from './naming.ts';
 import { API_VERSION, type Release, type ReleaseChannel } from './types.ts';
-import { formatPath, type JsonPath } from './yaml.ts';
+import type { JsonPath } from './yaml.ts';
+import { formatPath } from '../util/yaml-source.ts';
 
 export interface ValidationIssue {
   /** `status.components[0].assets[1].image.imageDigest` */
@@ -75,7 +76,7 @@ class Issues {
   readonly list: ValidationIssue[] = [];
   /** Adds an issue unless the same path is already reported (the schema and our checks overlap). */
   add(segments: JsonPath, message: string): void {
-    const path = formatPath(segments);
+    const path = formatPath(segments, '(document)');
     if (!this.list.some((i) => i.path === path)) this.list.push({ path, segments, message });
   }
 }
@@ -156,14 +157,23 @@ function assetIssues(asset: Obj, at: JsonPath, strict: boolean, release: { chann
   }
 }
 
+/** The CRD schema, apiVersion and kind of either resource; false when it is not even an object. */
+function envelope(kind: 'Release' | 'ReleaseChannel', obj: unknown, issues: Issues): obj is Record<string, unknown> {
+  schemaIssues(kind, obj, issues);
+  if (!isObj(obj)) {
+    if (issues.list.length === 0) issues.list.push({ path: '(document)', segments: [], message: 'must be an object' });
+    return false;
+  }
+  if (obj.apiVersion !== API_VERSION) issues.add(['apiVersion'], `must be ${API_VERSION}`);
+  if (obj.kind !== kind) issues.add(['kind'], `must be ${kind}, got ${JSON.stringify(obj.kind)}`);
+  return true;
+}
+
 /** Every problem of a Release object, each with its JSON path; empty when valid. */
 export function validateRelease(obj: unknown, options: ValidateOptions = {}): ValidationIssue[] {
   const strict = options.strict ?? true;
   const issues = new Issues();
-  schemaIssues('Release', obj, issues);
-  if (!isObj(obj)) return issues.list.length ? issues.list : [{ path: '(document)', segments: [], message: 'must be an object' }];
-  if (obj.apiVersion !== API_VERSION) issues.add(['apiVersion'], `must be ${API_VERSION}`);
-  if (obj.kind !== 'Release') issues.add(['kind'], `must be Release, got ${JSON.stringify(obj.kind)}`);
+  if (!envelope('Release', obj, issues)) return issues.list;
   const metadata = isObj(obj.metadata) ? obj.metadata : {};
   const spec = isObj(obj.spec) ? obj.spec : {};
   const status = isObj(obj.status) ? obj.status : {};
@@ -206,10 +216,7 @@ export function validateRelease(obj: unknown, options: ValidateOptions = {}): Va
 /** Every problem of a ReleaseChannel object; empty when valid. */
 export function validateReleaseChannel(obj: unknown): ValidationIssue[] {
   const issues = new Issues();
-  schemaIssues('ReleaseChannel', obj, issues);
-  if (!isObj(obj)) return issues.list.length ? issues.list : [{ path: '(document)', segments: [], message: 'must be an object' }];
-  if (obj.apiVersion !== API_VERSION) issues.add(['apiVersion'], `must be ${API_VERSION}`);
-  if (obj.kind !== 'ReleaseChannel') issues.add(['kind'], `must be ReleaseChannel, got ${JSON.stringify(obj.kind)}`);
+  if (!envelope('ReleaseChannel', obj, issues)) return issues.list;
   const metadata = isObj(obj.metadata) ? obj.metadata : {};
   if (!isStr(metadata.name) || !isChannel(metadata.name)) issues.add(['metadata', 'name'], 'must be the channel, e.g. 1-33');
   const status = isObj(obj.status) ? obj.status : {};

@@ -11,6 +11,7 @@ import { hashFile } from '../util/checksums.ts';
 import { isEksdError } from '../errors.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import { limiter } from '../util/limit.ts';
+import { parseTagReference } from '../registry/reference.ts';
 
 export interface VerifyOptions {
   client: (registry: string) => RegistryClient;
@@ -52,16 +53,11 @@ export async function verifyRelease(release: Release, o: VerifyOptions): Promise
   return report;
 }
 
-function splitUri(uri: string): { registry: string; repository: string; tag: string } | undefined {
-  const m = /^([^/]+)\/(.+):([^:/@]+)$/.exec(uri);
-  return m ? { registry: m[1]!, repository: m[2]!, tag: m[3]! } : undefined;
-}
-
 async function verifyImage(asset: Asset, o: VerifyOptions, report: VerifyReport, problem: (p: string) => void): Promise<void> {
   report.images++;
   const uri = asset.image?.uri ?? '';
   const expected = asset.image?.imageDigest;
-  const ref = splitUri(uri);
+  const ref = parseTagReference(uri);
   if (!ref || !expected) { problem(`image uri '${uri}' or imageDigest is missing or not in tag form`); return; }
   const client = o.client(ref.registry);
   const actual = await tagDigest(client, ref.repository, ref.tag, expected, o);

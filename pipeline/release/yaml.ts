@@ -33,13 +33,6 @@ export function renderYaml(value: unknown): string {
   });
 }
 
-/** `status.components[0].assets[1].name` */
-export function formatPath(path: JsonPath): string {
-  let out = '';
-  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : (out ? `.${seg}` : seg);
-  return out || '(document)';
-}
-
 export interface ParsedYaml {
   value: unknown;
   /** `source:line:col` of the node at path, or of its nearest existing parent. */

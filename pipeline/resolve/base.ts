@@ -7,16 +7,18 @@ import { EksdError } from '../errors.ts';
 import { writeFileAtomic } from '../util/fs-atomic.ts';
 import type { UpstreamPin } from '../catalog/model.ts';
 import type { RegistryClient } from '../registry/client.ts';
+import { parseTagReference } from '../registry/reference.ts';
 import { MEDIA } from '../publish/media.ts';
 
 export interface ResolvedBase { reference: string; digest: string; platforms: Record<string, string> }
 
 export interface BaseChange { field: string; pinned?: string; current: string }
 
+/** The pin's upstream reference; without a tag it means :latest. */
 export function splitReference(reference: string): { registry: string; repository: string; tag: string } {
-  const match = /^([^/]+)\/(.+?)(?::([^:/@]+))?$/.exec(reference);
-  if (!match) throw new EksdError('PIN_INVALID', `cannot parse the upstream reference '${reference}'`, { hint: 'use registry/repository:tag' });
-  return { registry: match[1]!, repository: match[2]!, tag: match[3] ?? 'latest' };
+  const ref = parseTagReference(reference) ?? parseTagReference(`${reference}:latest`);
+  if (!ref) throw new EksdError('PIN_INVALID', `cannot parse the upstream reference '${reference}'`, { hint: 'use registry/repository:tag' });
+  return ref;
 }
 
 export async function resolveBase(client: RegistryClient, reference: string): Promise<ResolvedBase> {

@@ -46,6 +46,7 @@ import { announcerFor } from './announcer.ts';
 import { registryClients, type ClientFactory } from './clients.ts';
 import { Journal } from './journal.ts';
 import { acquireLock } from './lock.ts';
+import { parseTagReference } from '../registry/reference.ts';
 
 /** A registry plus a namespace inside it: `127.0.0.1:5000/eks-distro`, `public.ecr.aws/eks-distro`. */
 export interface Location { registry: string; namespace: string }
@@ -154,11 +155,6 @@ export function mirrorManifestPath(siteDir: string, l: Location, channel: string
 
 // ---- the release's images ----
 
-function splitUri(uri: string): { registry: string; repository: string; tag: string } | undefined {
-  const m = /^([^/]+)\/(.+):([^:/@]+)$/.exec(uri);
-  return m ? { registry: m[1]!, repository: m[2]!, tag: m[3]! } : undefined;
-}
-
 /**
  * The namespace the release's repositories live under: a known location whose namespace prefixes every
  * repository of its registry (the configured imageRepo, --to, --from), else the folders all repositories
@@ -185,7 +181,7 @@ function releaseImages(release: Release, known: Location[]): ReleaseImage[] {
     for (const asset of component.assets ?? []) {
       if (asset.type !== 'Image') continue;
       const where = `${release.metadata.name} ${component.name}/${asset.name}`;
-      const ref = splitUri(asset.image?.uri ?? '');
+      const ref = parseTagReference(asset.image?.uri ?? '');
       if (!ref) throw new EksdError('REPUBLISH_INPUT', `image uri '${asset.image?.uri ?? ''}' is not <registry>/<repository>:<tag>`, { where, hint: 'republish reads the tag-form URIs a Release manifest records' });
       const digest = asset.image?.imageDigest;
       if (!digest || !/^sha256:[a-f0-9]{64}$/.test(digest)) {
@@ -239,7 +235,7 @@ function placesFor(image: ReleaseImage, o: { target: Location; from: Location[];
   ];
   for (const m of o.mirrors) {
     const asset = m.release.status.components.find((c) => c.name === image.component)?.assets.find((a) => a.name === image.asset);
-    const ref = splitUri(asset?.image?.uri ?? '');
+    const ref = parseTagReference(asset?.image?.uri ?? '');
     if (ref && asset?.image?.imageDigest === image.digest) places.push({ kind: `mirror ${m.file}`, registry: ref.registry, repository: ref.repository });
   }
   const seen = new Set<string>();
@@ -310,7 +306,7 @@ function floatingOwner(image: ReleaseImage, newer: Release[] | { unknown: string
   if (!Array.isArray(newer)) return { kind: 'unknown', why: newer.unknown };
   for (const r of newer) {
     const asset = r.status.components.find((c) => c.name === image.component)?.assets.find((a) => a.name === image.asset && a.type === 'Image');
-    const ref = splitUri(asset?.image?.uri ?? '');
+    const ref = parseTagReference(asset?.image?.uri ?? '');
     const suffix = `-eks-${r.spec.channel}-${r.spec.number}`;
     if (!ref || !ref.tag.endsWith(suffix) || !asset?.image?.imageDigest) continue;
     if (`${ref.tag.slice(0, -suffix.length)}-eks-${r.spec.channel}-latest` !== image.floating) continue;

@@ -18,8 +18,9 @@ export interface YamlSource {
   at(path: FieldPath): string;
 }
 
-export function formatPath(path: FieldPath): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '') || '(root)';
+/** images[0].from; `empty` names the whole document. */
+export function formatPath(path: FieldPath, empty = '(root)'): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '') || empty;
 }
 
 export function readYaml(file: string): YamlSource {

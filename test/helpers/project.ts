@@ -107,3 +107,15 @@ export async function releasedProject(): Promise<TestProject> {
   if (r.code !== 0) throw new Error(`first release failed: ${r.stderr}`);
   return p;
 }
+
+/** The repositories of this project's namespace in the local registry (GET /v2/_catalog, following Link pages). */
+export async function repositoriesOf(p: TestProject): Promise<string[]> {
+  const out: string[] = [];
+  for (let url: string | undefined = `http://${LOCAL_REGISTRY}/v2/_catalog?n=1000`; url;) {
+    const res: Response = await fetch(url);
+    out.push(...((await res.json()) as { repositories: string[] }).repositories);
+    const next: string | undefined = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
+    url = next ? new URL(next, `http://${LOCAL_REGISTRY}`).toString() : undefined;
+  }
+  return out.filter((r) => r.startsWith(`${p.ns}/`)).sort();
+}
