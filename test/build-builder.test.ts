@@ -7,7 +7,7 @@ import Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
-import { BuildKitBuilder } from '../pipeline/build/builder.ts';
+import { BuildKitBuilder, StepLogs } from '../pipeline/build/builder.ts';
 import type { TraceEvent } from '../pipeline/build/trace.ts';
 import { isEksdError } from '../pipeline/errors.ts';
 import { makeProject, type TestProject } from './helpers/project.ts';
@@ -101,4 +101,19 @@ test('a failing step names the image, the platform and the step, with the tail o
   t.regex(e.hint ?? '', /fatal: the widget is broken/);
   t.regex(e.hint ?? '', /line 30 of the step/);
   t.notRegex(e.hint ?? '', /line 5 of the step/, 'only the tail of the log');
+});
+
+test('a failing step\'s hint keeps its error lines even when more output came after them', (t) => {
+  const logs = new StepLogs();
+  logs.add('RUN x', 'fatal: the widget is broken\n', true);
+  logs.add('RUN x', Array.from({ length: 30 }, (_, i) => `line ${i + 1}`).join('\n'), false);
+  const hint = logs.hint('RUN x');
+  t.regex(hint, /^last error output:\n {4}fatal: the widget is broken\n {2}last log lines:\n {4}line 11\n/);
+  t.regex(hint, /line 30$/);
+  t.notRegex(hint, /line 10\n/);
+  t.is(new StepLogs().hint('RUN y'), 'run the step by hand to see its output');
+  const short = new StepLogs();
+  short.add('RUN z', 'out\n', false);
+  short.add('RUN z', 'err\n', true);
+  t.is(short.hint('RUN z'), 'last log lines:\n    out\n    err', 'error lines already in the tail are not repeated');
 });

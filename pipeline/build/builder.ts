@@ -28,6 +28,29 @@ export interface Builder {
 }
 
 const LOG_TAIL = 20;
+const ERROR_TAIL = 10;
+
+/**
+ * Each step's output lines. BuildKit ships stdout and stderr in separate batches, so a step's last error
+ * line can arrive before a burst of its output; the hint shows the error lines the tail would miss.
+ */
+export class StepLogs {
+  private readonly lines = new Map<string, Array<{ text: string; stderr: boolean }>>();
+
+  add(step: string, text: string, stderr: boolean): void {
+    const list = this.lines.get(step) ?? this.lines.set(step, []).get(step)!;
+    for (const line of text.split('\n')) if (line) list.push({ text: line, stderr });
+  }
+
+  hint(step: string): string {
+    const all = this.lines.get(step) ?? [];
+    if (all.length === 0) return 'run the step by hand to see its output';
+    const tail = all.slice(-LOG_TAIL);
+    const missed = all.slice(0, -LOG_TAIL).filter((l) => l.stderr).slice(-ERROR_TAIL);
+    const block = (title: string, lines: typeof all): string => `${title}:\n    ${lines.map((l) => l.text).join('\n    ')}`;
+    return [...(missed.length ? [block('last error output', missed)] : []), block('last log lines', tail)].join('\n  ');
+  }
+}
 
 export class BuildKitBuilder implements Builder {
   /** `credentials`: what the session tells BuildKit for a registry host (default: anonymous pulls). */
@@ -48,7 +71,7 @@ export class BuildKitBuilder implements Builder {
       throw new EksdError('BUILD_FAILED', `${where}: the engine refused the build: ${cause.message}`, { where, cause, hint: 'check that dockerd runs (eksd env status)' });
     });
     const decoder = new TraceDecoder();
-    const logs = new Map<string, string[]>();
+    const logs = new StepLogs();
     let imageId: string | undefined;
     let failure: { step: string; message: string } | undefined;
     let steps = 0;
@@ -56,7 +79,7 @@ export class BuildKitBuilder implements Builder {
     for await (const message of jsonLines(stream)) {
       if (message.id === 'moby.buildkit.trace' && typeof message.aux === 'string') {
         for (const e of decoder.decode(message.aux)) {
-          if (e.kind === 'log') (logs.get(e.step) ?? logs.set(e.step, []).get(e.step)!).push(...e.text.split('\n').filter(Boolean));
+          if (e.kind === 'log') logs.add(e.step, e.text, e.stderr);
           if (e.kind === 'error') failure ??= { step: e.step, message: e.message };
           if (e.kind === 'step' && e.state === 'done') steps++;
           if (e.kind === 'step' && e.state === 'cached') { steps++; cachedSteps++; }
@@ -70,10 +93,8 @@ export class BuildKitBuilder implements Builder {
     }
     if (failure || !imageId) {
       const step = failure?.step ?? 'unknown step';
-      const tail = (logs.get(step) ?? []).slice(-LOG_TAIL);
       throw new EksdError('BUILD_FAILED', `${where}: step "${step}" failed: ${failure?.message ?? 'no image produced'}`, {
-        where: `${where} ${req.dockerfile}`,
-        hint: tail.length ? `last log lines:\n    ${tail.join('\n    ')}` : 'run the step by hand to see its output',
+        where: `${where} ${req.dockerfile}`, hint: logs.hint(step),
       });
     }
     return { imageId, steps, cachedSteps };

@@ -8,7 +8,7 @@ import protobuf from 'protobufjs';
 const require = createRequire(import.meta.url);
 
 interface Vertex { digest?: string; name?: string; cached?: boolean; started?: unknown; completed?: unknown; error?: string }
-interface VertexLog { vertex?: string; msg?: Uint8Array }
+interface VertexLog { vertex?: string; stream?: string; msg?: Uint8Array }
 interface StatusResponse { vertexes?: Vertex[]; logs?: VertexLog[] }
 
 let statusType: protobuf.Type | undefined;
@@ -19,7 +19,7 @@ function decoder(): protobuf.Type {
 
 export type TraceEvent =
   | { kind: 'step'; state: 'started' | 'done' | 'cached'; name: string }
-  | { kind: 'log'; step: string; text: string }
+  | { kind: 'log'; step: string; text: string; stderr: boolean }
   | { kind: 'error'; step: string; message: string };
 
 /** Tracks vertex state across messages so each step is reported once per state. */
@@ -44,7 +44,7 @@ export class TraceDecoder {
     }
     for (const l of status.logs ?? []) {
       const text = Buffer.from(l.msg ?? new Uint8Array()).toString('utf8');
-      events.push({ kind: 'log', step: this.names.get(l.vertex ?? '') ?? '', text });
+      events.push({ kind: 'log', step: this.names.get(l.vertex ?? '') ?? '', text, stderr: l.stream === '2' });
     }
     return events;
   }
