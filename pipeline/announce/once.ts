@@ -7,6 +7,7 @@
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EksdError } from '../errors.ts';
+import { alive } from '../util/pid-lock.ts';
 import { readIfExists, writeFileAtomic } from '../util/fs-atomic.ts';
 import { parseReleaseName } from '../release/naming.ts';
 import type { Announcement, Announcer } from './types.ts';
@@ -62,15 +63,6 @@ export async function readLedger(ledgerDir: string, release: string): Promise<Le
     throw new EksdError('ANNOUNCE_LEDGER', `announcement ledger ${path} is unreadable`, {
       where: path, hint: 'restore the file; deleting it makes the next run announce the release again', cause,
     });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -7,10 +7,11 @@
  */
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, writeSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { EksdError } from '../errors.ts';
+import { alive, withPidLock } from '../util/pid-lock.ts';
 
 const run = promisify(execFile);
 
@@ -36,14 +37,14 @@ export async function envUp(layout: EnvLayout = DEFAULT_ENV, progress: Progress 
   const before = await envStatus(layout);
   if (before.every((s) => s.running)) return before;
   // Test files and CI steps may call up at the same moment; one starts the services, the others wait.
-  return withUpLock(layout, () => startMissing(layout, progress));
+  return withPidLock(join(layout.root, 'up.lock'), () => startMissing(layout, progress));
 }
 
 async function startMissing(layout: EnvLayout, progress: Progress): Promise<ServiceStatus[]> {
   await ensurePackages(progress);
   await ensureBinfmt(progress);
-  if (!(await dockerHealthy(layout))) await startDockerd(layout, progress);
-  if (!(await registryHealthy(layout))) await startRegistry(layout, progress);
+  if (!(await runningOrStarting(layout, 'dockerd', () => dockerHealthy(layout)))) await startDockerd(layout, progress);
+  if (!(await runningOrStarting(layout, 'registry', () => registryHealthy(layout)))) await startRegistry(layout, progress);
   const after = await envStatus(layout);
   const down = after.filter((s) => !s.running);
   if (down.length > 0) {
@@ -52,6 +53,22 @@ async function startMissing(layout: EnvLayout, progress: Progress): Promise<Serv
     });
   }
   return after;
+}
+
+/**
+ * True when the service answers, or when the process we started for it still runs and answers within a
+ * minute (a busy machine can miss one health check; starting a second copy would orphan the first).
+ */
+async function runningOrStarting(layout: EnvLayout, name: string, healthy: () => Promise<boolean>): Promise<boolean> {
+  if (await healthy()) return true;
+  if (ownedPid(layout, name) === undefined) return false;
+  try {
+    await waitFor(healthy, 60_000, name, layout);
+    return true;
+  } catch (e) {
+    if (ownedPid(layout, name) === undefined) return false; // it died meanwhile: start it again
+    throw e;
+  }
 }
 
 export async function envStatus(layout: EnvLayout = DEFAULT_ENV): Promise<ServiceStatus[]> {
@@ -81,30 +98,6 @@ export async function envDown(layout: EnvLayout = DEFAULT_ENV): Promise<string[]
     rmSync(pidFile(layout, name), { force: true });
   }
   return stopped;
-}
-
-/** An exclusive lock file naming its holder; a holder that died no longer blocks. */
-async function withUpLock<T>(layout: EnvLayout, work: () => Promise<T>): Promise<T> {
-  mkdirSync(layout.root, { recursive: true });
-  const file = join(layout.root, 'up.lock');
-  for (;;) {
-    try {
-      const fd = openSync(file, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const holder = Number(readFileSync(file, 'utf8').trim());
-      if (holder > 0 && !alive(holder)) rmSync(file, { force: true });
-      else await sleep(200);
-    }
-  }
-  try {
-    return await work();
-  } finally {
-    rmSync(file, { force: true });
-  }
 }
 
 // ---- packages --------------------------------------------------------------------------------------
@@ -223,10 +216,6 @@ function ownedPid(layout: EnvLayout, name: string): number | undefined {
   if (!existsSync(file)) return undefined;
   const pid = Number(readFileSync(file, 'utf8').trim());
   return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
-}
-
-function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
 /** Starts a service in its own session with output to a log file, so it never holds the caller's pipes. */

@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,6 +15,7 @@ import { gzipSync } from 'node:zlib';
 import { EksdError } from '../errors.ts';
 import { MEDIA } from '../publish/media.ts';
 import type { RegistryClient } from '../registry/client.ts';
+import { withPidLock } from '../util/pid-lock.ts';
 import { tarBuffer, type TarEntry } from '../util/tar.ts';
 
 const run = promisify(execFile);
@@ -32,14 +33,23 @@ export interface SeededBase {
   revision: number;
 }
 
-/** Debian's busybox-static binary for an architecture, downloaded once with apt and cached. */
+/**
+ * Debian's busybox-static binary for an architecture, downloaded once with apt and cached. Parallel
+ * callers (test files seeding at once) take turns, and the file appears whole or not at all.
+ */
 export async function busyboxFor(arch: Arch, cacheDir: string): Promise<string> {
   const target = join(cacheDir, `busybox-${arch}`);
   if (existsSync(target)) return target;
   if (process.getuid?.() !== 0) {
     throw new EksdError('ENV_STANDIN', `busybox-static for ${arch} is not cached at ${target}`, { hint: 'run eksd env up as root once, so it can be fetched with apt' });
   }
-  await mkdir(cacheDir, { recursive: true });
+  return withPidLock(join(cacheDir, 'fetch.lock'), async () => {
+    if (!existsSync(target)) await fetchBusybox(arch, target);
+    return target;
+  });
+}
+
+async function fetchBusybox(arch: Arch, target: string): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'eksd-busybox-'));
   const native = (await run('dpkg', ['--print-architecture'])).stdout.trim();
   try {
@@ -51,14 +61,14 @@ export async function busyboxFor(arch: Arch, cacheDir: string): Promise<string> 
     const deb = (await readdir(work)).find((f) => f.endsWith('.deb'));
     if (!deb) throw new Error('apt-get download produced no .deb');
     await run('dpkg-deb', ['-x', join(work, deb), join(work, 'root')]);
-    await copyFile(join(work, 'root', 'bin', 'busybox'), target);
+    await copyFile(join(work, 'root', 'bin', 'busybox'), `${target}.partial`);
+    await rename(`${target}.partial`, target);
   } catch (cause) {
     throw new EksdError('ENV_STANDIN', `cannot fetch busybox-static for ${arch}: ${(cause as Error).message}`, { cause, hint: 'check that Debian packages are reachable (apt-get update)' });
   } finally {
     if (arch !== native) await run('dpkg', ['--remove-architecture', arch]).catch(() => undefined);
     await rm(work, { recursive: true, force: true });
   }
-  return target;
 }
 
 function rootfs(busybox: Buffer, arch: Arch, revision: number): TarEntry[] {

@@ -12,6 +12,7 @@ import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EksdError } from '../errors.ts';
+import { alive } from '../util/pid-lock.ts';
 
 interface Holder { pid: number; host: string; command: string; startedAt: string }
 
@@ -88,8 +89,4 @@ function parseHolder(text: string): Holder | undefined {
     const h = JSON.parse(text) as Holder;
     return typeof h.pid === 'number' && typeof h.host === 'string' ? h : undefined;
   } catch { return undefined; }
-}
-
-function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
