@@ -22,7 +22,7 @@ import { parse } from 'yaml';
 import { RegistryClient } from '../../pipeline/registry/client.ts';
 import type { RunEvent } from '../../pipeline/run/events.ts';
 import type { JournalData } from '../../pipeline/run/journal.ts';
-import { EKSD_BIN, type TestProject } from './project.ts';
+import { EKSD_BIN, EKSD_TIMEOUT_MS, type TestProject } from './project.ts';
 
 export interface EventRun {
   code: number | null;
@@ -108,7 +108,7 @@ export function runWithEvents(p: TestProject, args: string[], o: {
         }
       }
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 300_000);
+    const timer = setTimeout(() => { stderr += '\n[test] killed by the test timeout\n'; child.kill('SIGKILL'); }, o.timeoutMs ?? EKSD_TIMEOUT_MS);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);

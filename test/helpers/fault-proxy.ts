@@ -39,6 +39,8 @@ export interface FaultProxy {
   received: Record<string, number>;
   /** Requests passed to the registry, by kind. */
   forwarded: Record<string, number>;
+  /** When each forwarded request arrived (performance.now()), by kind, in arrival order. */
+  forwardedAt: Record<string, number[]>;
   /** Faults injected, by fault. */
   injected: Record<string, number>;
   setProbability(p: number): void;
@@ -83,6 +85,7 @@ export async function startFaultProxy(o: FaultProxyOptions): Promise<FaultProxy>
   let corrupt = o.corruptBlobs ?? false;
   const received: Record<string, number> = {};
   const forwarded: Record<string, number> = {};
+  const forwardedAt: Record<string, number[]> = {};
   const injected: Record<string, number> = {};
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const sockets = new Set<Socket>();
@@ -109,6 +112,7 @@ export async function startFaultProxy(o: FaultProxyOptions): Promise<FaultProxy>
 
   const forward = (kind: string, req: IncomingMessage, res: ServerResponse, truncate: boolean): void => {
     bump(forwarded, kind);
+    (forwardedAt[kind] ??= []).push(performance.now());
     const up = request({ host: o.target.split(':')[0], port: Number(o.target.split(':')[1]), method: req.method,
       path: req.url, headers: req.headers, agent }, (upRes) => {
       const flip = corrupt && kind === 'blob-get' && upRes.statusCode === 200;
@@ -172,14 +176,32 @@ export async function startFaultProxy(o: FaultProxyOptions): Promise<FaultProxy>
   host = `127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
   const clear = (c: Record<string, number>): void => { for (const k of Object.keys(c)) delete c[k]; };
   return {
-    host, received, forwarded, injected,
+    host, received, forwarded, forwardedAt, injected,
     setProbability: (p) => { probability = p; },
     setCorruptBlobs: (on) => { corrupt = on; },
-    resetCounts: () => { clear(received); clear(forwarded); clear(injected); },
+    resetCounts: () => { clear(received); clear(forwarded); clear(injected); for (const k of Object.keys(forwardedAt)) delete forwardedAt[k]; },
     stop: async () => {
       for (const s of sockets) s.destroy();
       agent.destroy();
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+/**
+ * Checks that requests arriving at the proxy were paced to at most `limit` per `windowMs`, given their
+ * arrival times (`forwardedAt[kind]`). An upload gets its turn only once an earlier one completed a full
+ * window ago, and a completion comes after its PUT arrived, so arrivals `limit` apart are a window
+ * apart. The tolerance covers the proxy's own event loop noting an arrival late on a busy machine.
+ * Returns the violations (empty when paced) and the most arrivals seen in any window.
+ */
+export function pacingReport(times: number[], limit: number, windowMs = 1000, toleranceMs = 100): { violations: string[]; busiest: number } {
+  const violations: string[] = [];
+  let busiest = 0;
+  for (let i = 0; i < times.length; i++) {
+    busiest = Math.max(busiest, times.filter((c) => c >= times[i]! && c < times[i]! + windowMs).length);
+    const gap = i + limit < times.length ? times[i + limit]! - times[i]! : Infinity;
+    if (gap < windowMs - toleranceMs) violations.push(`arrivals ${i} and ${i + limit} are ${Math.round(gap)} ms apart`);
+  }
+  return { violations, busiest };
 }

@@ -67,6 +67,9 @@ export async function makeProject(options: { catalog?: CatalogChoice; registry?:
   };
 }
 
+/** How long one eksd process may run in a test: under ava's 10 minute limit, far above a normal run. */
+export const EKSD_TIMEOUT_MS = 540_000;
+
 function runEksd(root: string, configFile: string, args: string[], o: { env?: Record<string, string>; timeoutMs?: number }) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [EKSD_BIN, ...args], {
@@ -76,7 +79,8 @@ function runEksd(root: string, configFile: string, args: string[], o: { env?: Re
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 300_000);
+    const timeoutMs = o.timeoutMs ?? EKSD_TIMEOUT_MS;
+    const timer = setTimeout(() => { stderr += `\n[test] eksd ${args.join(' ')} killed after ${timeoutMs / 1000} s\n`; child.kill('SIGKILL'); }, timeoutMs);
     child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
   });
 }

@@ -81,6 +81,7 @@ function config(dir: string, port: number, o: StartRegistryOptions): object {
   };
 }
 
+/** Waits for this child to answer /v2/ as a registry (another server that took the port does not count). */
 async function waitUntilUp(host: string, child: ChildProcess, logPath: string): Promise<void> {
   const until = Date.now() + 15_000;
   while (Date.now() < until) {
@@ -88,10 +89,9 @@ async function waitUntilUp(host: string, child: ChildProcess, logPath: string): 
     try {
       const res = await fetch(`http://${host}/v2/`);
       await res.arrayBuffer();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+      if (res.headers.has('docker-distribution-api-version') && child.exitCode === null) return;
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`docker-registry on ${host} did not answer /v2/ within 15s`);
 }
@@ -110,8 +110,21 @@ function stopper(child: ChildProcess, dir: string): () => Promise<void> {
   })());
 }
 
-/** Starts `docker-registry serve` on a free loopback port with its storage in a temp dir. */
+/**
+ * Starts `docker-registry serve` on a free loopback port with its storage in a temp dir. The port is
+ * free when picked but another process may take it before the registry binds; then it tries another.
+ */
 export async function startRegistry(o: StartRegistryOptions = {}): Promise<RunningRegistry> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRegistryOnce(o);
+    } catch (e) {
+      if (attempt >= 5 || !/address already in use|did not answer/.test(String(e))) throw e;
+    }
+  }
+}
+
+async function startRegistryOnce(o: StartRegistryOptions): Promise<RunningRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'eksd-registry-'));
   const port = await freePort();
   const configPath = join(dir, 'config.yml');
