@@ -44,7 +44,8 @@ test('eksd catalog --json lists at least 18 images across 12 components, each fo
   t.true(catalog.images.every((i) => i.platforms.join() === 'linux/amd64,linux/arm64' && i.from.length > 0));
 });
 
-test('a catalog error exits 2 and names file, line and field', async (t) => {
+// serial: it changes the working directory of the whole process
+test.serial('a catalog error exits 2 and names file, line and field', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'eksd-cli-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   cpSync(join(REPO_ROOT, 'base'), join(root, 'base'), { recursive: true });

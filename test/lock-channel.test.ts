@@ -39,12 +39,15 @@ test.serial('a second release for the same channel fails at once with exit 4, na
   let second: Promise<{ code: number | null; stderr: string; ms: number }> | undefined;
   let plan: ReturnType<TestProject['eksd']> | undefined;
   const first = await runWithEvents(p, ['release'], {
-    onEvent: (e) => {
-      // The lock is taken before artifacts are resolved: from here on the first run holds it.
+    onEvent: (e, pid) => {
+      // The lock is taken before artifacts are resolved: from here on the first run holds it. It is
+      // paused (SIGSTOP) until the others are done, so it still holds the lock however slow they start.
       if (second || e.type !== 'stage' || e.stage !== 'resolve' || e.state !== 'started') return;
+      process.kill(pid, 'SIGSTOP');
       const t0 = Date.now();
       second = p.eksd(['release']).then((r) => ({ ...r, ms: Date.now() - t0 }));
       plan = p.eksd(['plan']);
+      void Promise.allSettled([second, plan]).then(() => process.kill(pid, 'SIGCONT'));
     },
   });
   t.is(first.code, 0, first.stderr);
