@@ -101,7 +101,7 @@ test('a concurrent or interrupted announcement is not sent blindly', async (t) =
   await writeFile(join(ledger, `${RELEASE}.lock`), '2147483646\n'); // no such process
   const e = await t.throwsAsync(announceOnce({ release: RELEASE, announcement, announcer: outbox, ledgerDir: ledger }));
   t.true(isEksdError(e, 'ANNOUNCE_INTERRUPTED'));
-  t.regex((e as { hint?: string }).hint ?? '', /delete the lock file/);
+  t.regex((e as { hint?: string }).hint ?? '', /--mark-sent[\s\S]*--again/);
   const forced = await announceOnce({ release: RELEASE, announcement, announcer: outbox, ledgerDir: ledger, again: true });
   t.false(forced.skipped);
   t.deepEqual(await readdir(ledger), [`${RELEASE}.json`]);

@@ -86,12 +86,34 @@ async function lock(ledgerDir: string, release: string, again: boolean): Promise
     }
     if (!again) {
       throw new EksdError('ANNOUNCE_INTERRUPTED', `an earlier announcement of ${release} stopped while publishing; it may or may not have been sent`, {
-        where: path, hint: 'check what subscribers received; then delete the lock file to announce, or announce again deliberately',
+        where: path,
+        hint: `check what subscribers received: if it arrived, record it with 'eksd announce ${release} --mark-sent'; if not, send it with 'eksd announce ${release} --again'`,
       });
     }
     await release_();
   }
   throw new EksdError('ANNOUNCE_LOCKED', `cannot take the announcement lock for ${release}`, { where: path, hint: 'retry the announce step' });
+}
+
+export const MARKED_SENT = 'marked sent by hand';
+
+/**
+ * Records that the announcement of `release` reached subscribers, sending nothing: how a person settles
+ * an interrupted send they found delivered. Returns false when the ledger already had it.
+ */
+export async function markSent(options: { release: string; ledgerDir: string; now?: () => Date }): Promise<boolean> {
+  const { release, ledgerDir } = options;
+  await mkdir(ledgerDir, { recursive: true });
+  const unlock = await lock(ledgerDir, release, true);
+  try {
+    if (await readLedger(ledgerDir, release)) return false;
+    const send: LedgerSend = { messageId: 'unknown', announcer: MARKED_SENT, at: (options.now?.() ?? new Date()).toISOString(), resend: 0 };
+    const entry: LedgerEntry = { release, messageId: send.messageId, announcer: send.announcer, at: send.at, sends: [send] };
+    await writeFileAtomic(ledgerPath(ledgerDir, release), `${JSON.stringify(entry, null, 2)}\n`);
+    return true;
+  } finally {
+    await unlock();
+  }
 }
 
 export async function announceOnce(options: AnnounceOnceOptions): Promise<AnnounceOnceResult> {

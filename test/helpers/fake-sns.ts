@@ -38,6 +38,7 @@ export class FakeSns {
   readonly actions: string[] = [];
   readonly topics = new Set<string>();
   private readonly failures: InjectedFailure[] = [];
+  private readonly holds: Array<(p: FakePublish) => void> = [];
   private readonly dedup = new Map<string, string>();
   private server: Server | undefined;
   endpoint = '';
@@ -49,6 +50,14 @@ export class FakeSns {
   /** Make the next requests fail, one per entry. */
   failNext(...failures: InjectedFailure[]): void {
     this.failures.push(...failures);
+  }
+
+  /**
+   * The next Publish is delivered but never answered (as when the sender dies before the reply reaches
+   * it). Resolves with the delivered message once it arrives.
+   */
+  holdNextReply(): Promise<FakePublish> {
+    return new Promise((resolve) => this.holds.push(resolve));
   }
 
   async start(): Promise<string> {
@@ -136,6 +145,8 @@ export class FakeSns {
       if (fifo) this.dedup.set(dedupKey, record.MessageId);
       this.publishes.push(record);
     }
+    const hold = this.holds.shift();
+    if (hold) return hold(record);
     res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
     res.end(`<PublishResponse xmlns="${XMLNS}"><PublishResult><MessageId>${record.MessageId}</MessageId></PublishResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></PublishResponse>`);
   }

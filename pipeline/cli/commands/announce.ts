@@ -3,7 +3,7 @@ import { EksdError } from '../../errors.ts';
 import { verifyRelease } from '../../release/verify.ts';
 import { previousRelease } from '../../release/site.ts';
 import { manifestUrl } from '../../release/naming.ts';
-import { announceOnce } from '../../announce/once.ts';
+import { announceOnce, markSent } from '../../announce/once.ts';
 import { renderAnnouncement } from '../../announce/render.ts';
 import { registryClients } from '../../run/clients.ts';
 import { announcerFor } from '../../run/announcer.ts';
@@ -15,17 +15,33 @@ import { releaseFromArg } from '../release-ref.ts';
 export const announceCommand: Command = {
   name: 'announce',
   summary: 'announce a release (verified first); sends once unless --again',
-  usage: 'eksd announce <release name | manifest file> [--again] [--dry-run]',
-  details: 'Verifies the release, then publishes the announcement through SNS (production) or the outbox (local).\nA release already announced is not sent again; --again sends it again on purpose.',
+  usage: 'eksd announce <release name | manifest file> [--again | --mark-sent] [--dry-run]',
+  details: [
+    'Verifies the release, then publishes the announcement through SNS (production) or the outbox (local).',
+    'A release already announced is not sent again; --again sends it again on purpose.',
+    'A send that was interrupted (the run died waiting for SNS to answer) stops later runs with',
+    'ANNOUNCE_INTERRUPTED until a person checks what subscribers received, then either records it',
+    'with --mark-sent (nothing is sent) or sends it with --again.',
+  ].join('\n'),
   options: {
     ...CONFIG_OPTIONS,
     again: { type: 'boolean', description: 'send again even though it was announced' },
+    'mark-sent': { type: 'boolean', description: 'record an interrupted send as delivered, sending nothing' },
     'dry-run': { type: 'boolean', description: 'print the message instead of sending it' },
   },
   async run(ctx) {
     const ref = ctx.args[0];
     if (!ref) throw new EksdError('USAGE', 'which release? give a release name or a manifest file', { hint: 'eksd announce kubernetes-1-33-eks-1' });
     const config = configFrom(ctx);
+    const ledgerDir = join(config.stateDir, 'announcements');
+    if (ctx.values['mark-sent']) {
+      if (ctx.values.again) throw new EksdError('USAGE', '--mark-sent and --again contradict each other', { hint: 'record the send, or send again; not both' });
+      const name = (await releaseFromArg(ref, config)).metadata.name;
+      ctx.out(await markSent({ release: name, ledgerDir })
+        ? `recorded ${name} as announced; nothing was sent`
+        : `${name} was already recorded as announced; nothing changed`);
+      return EXIT.ok;
+    }
     const release = await releaseFromArg(ref, config);
     const { channel, number } = release.spec;
     const previous = await previousRelease(config.site.dir, channel, number);
@@ -34,7 +50,7 @@ export const announceCommand: Command = {
     const report = await verifyRelease(release, { client: registryClients(config), siteDir: config.site.dir, siteBaseUrl: config.site.baseUrl });
     if (report.problems.length > 0) throw verifyError(report);
     const announcer = await announcerFor(config);
-    const sent = await announceOnce({ release: release.metadata.name, announcement, announcer, ledgerDir: join(config.stateDir, 'announcements'), again: ctx.values.again === true });
+    const sent = await announceOnce({ release: release.metadata.name, announcement, announcer, ledgerDir, again: ctx.values.again === true });
     ctx.out(sent.skipped
       ? `${release.metadata.name} was already announced (message ${sent.messageId}); use --again to send it again`
       : `announced ${release.metadata.name} via ${announcer.describe()} (message ${sent.messageId})`);

@@ -1,0 +1,59 @@
+/**
+ * A run killed while SNS has its message but before the answer arrives: nobody can tell whether it was
+ * delivered, so the next run must not send blindly. It stops with ANNOUNCE_INTERRUPTED until a person
+ * settles it (--mark-sent or --again); then the run finishes without a second message.
+ */
+import test from 'ava';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { FakeSns } from './helpers/fake-sns.ts';
+import { makeProject } from './helpers/project.ts';
+import { runWithEvents } from './helpers/crash.ts';
+
+const RELEASE = 'kubernetes-1-33-eks-1';
+const TOPIC = 'arn:aws:sns:us-east-1:000000000000:eks-distro-updates';
+
+test('killed while waiting for SNS to answer: no blind resend; --mark-sent settles it and the run finishes', async (t) => {
+  const sns = new FakeSns([TOPIC]);
+  const endpoint = await sns.start();
+  t.teardown(() => sns.stop());
+  const p = await makeProject({ catalog: 'mini' });
+  t.teardown(() => p.cleanup());
+  await p.seed();
+  const env = {
+    EKSD_ANNOUNCE: 'sns', EKSD_SNS_ENDPOINT: endpoint, EKSD_SNS_TOPIC_ARN: TOPIC, AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
+    AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+  const lockFile = join(p.config().stateDir, 'announcements', `${RELEASE}.lock`);
+  const ledgerFile = join(p.config().stateDir, 'announcements', `${RELEASE}.json`);
+
+  const held = sns.holdNextReply();
+  let pid = 0;
+  void held.then(() => process.kill(pid, 'SIGKILL'));
+  const crashed = await runWithEvents(p, ['release'], { env, onEvent: (_e, child) => { pid = child; } });
+  t.is(crashed.signal, 'SIGKILL', crashed.stderr.slice(-2000));
+  t.is(sns.publishes.length, 1, 'the message reached SNS');
+  t.true(existsSync(lockFile), 'the send was in progress');
+  t.false(existsSync(ledgerFile), 'nothing recorded it as sent');
+
+  const stopped = await p.eksd(['release'], { env });
+  t.is(stopped.code, 1, stopped.stderr);
+  t.regex(stopped.stderr, new RegExp(`ANNOUNCE_INTERRUPTED: an earlier announcement of ${RELEASE} stopped while publishing`));
+  t.regex(stopped.stderr, new RegExp(`eksd announce ${RELEASE} --mark-sent[\\s\\S]*eksd announce ${RELEASE} --again`));
+  t.is(sns.publishes.length, 1, 'not sent blindly');
+
+  const contradictory = await p.eksd(['announce', RELEASE, '--mark-sent', '--again'], { env });
+  t.is(contradictory.code, 2);
+
+  const marked = await p.eksd(['announce', RELEASE, '--mark-sent'], { env });
+  t.is(marked.code, 0, marked.stderr);
+  t.regex(marked.stdout, /recorded kubernetes-1-33-eks-1 as announced; nothing was sent/);
+  t.false(existsSync(lockFile));
+
+  const finished = await p.eksd(['release', '--json'], { env });
+  t.is(finished.code, 0, finished.stderr);
+  t.like(JSON.parse(finished.stdout), { release: RELEASE, announcement: { skipped: true } });
+  const announce = await p.eksd(['announce', RELEASE], { env });
+  t.regex(announce.stdout, /already announced/);
+  t.is(sns.publishes.length, 1, 'exactly one message in the end');
+});
