@@ -1,11 +1,12 @@
 /** The command line: help, exit codes, one-line causes with hints. */
 import test from 'ava';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../pipeline/cli/main.ts';
 import { commands } from '../pipeline/cli/commands/index.ts';
 import { REPO_ROOT } from './helpers/project.ts';
+import { freshBuild, sourcesFingerprint } from '../bin/sources.js';
 
 async function run(args: string[]) {
   const out: string[] = [];
@@ -59,4 +60,22 @@ test.serial('a catalog error exits 2 and names file, line and field', async (t) 
   t.is(r.code, 2);
   t.regex(r.err, /CATALOG_INVALID: .*images\/coredns\/component\.yaml:\d+:\d+ images\[0\]\.from: unknown base or image 'minimal'/s);
   t.regex(r.err, /hint: /);
+});
+
+test('the compiled build runs only while it matches the sources it was built from', (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'eksd-bin-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, 'pipeline', 'cli'), { recursive: true });
+  mkdirSync(join(root, 'dist', 'cli'), { recursive: true });
+  writeFileSync(join(root, 'pipeline', 'cli', 'main.ts'), 'export const a = 1;\n');
+  writeFileSync(join(root, 'pipeline', 'errors.ts'), 'export const b = 2;\n');
+  t.is(freshBuild(root), undefined, 'no build');
+  writeFileSync(join(root, 'dist', 'SOURCES'), `${sourcesFingerprint(root)}\n`);
+  t.is(freshBuild(root), join(root, 'dist', 'cli', 'main.js'));
+  writeFileSync(join(root, 'pipeline', 'errors.ts'), 'export const b = 3;\n');
+  t.is(freshBuild(root), undefined, 'a source changed after the build');
+  writeFileSync(join(root, 'pipeline', 'errors.ts'), 'export const b = 2;\n');
+  t.truthy(freshBuild(root), 'the same content again');
+  writeFileSync(join(root, 'pipeline', 'new.ts'), '\n');
+  t.is(freshBuild(root), undefined, 'a source added after the build');
 });

@@ -1,0 +1,34 @@
+/**
+ * The fingerprint of the TypeScript sources under pipeline/. `npm run build` records it in dist/SOURCES,
+ * and bin/eksd.js runs the compiled build only while the sources still have that fingerprint.
+ *
+ *   node bin/sources.js --stamp    # after compiling: record what dist/ was built from
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const STAMP = join(ROOT, 'dist', 'SOURCES');
+
+/** sha256 over every file under pipeline/: its path and its content, in path order. */
+export function sourcesFingerprint(root = ROOT) {
+  const dir = join(root, 'pipeline');
+  const files = readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
+  const hash = createHash('sha256');
+  for (const file of files) hash.update(`${relative(dir, file)}\0`).update(readFileSync(file)).update('\0');
+  return hash.digest('hex');
+}
+
+/** dist/'s entry point when dist/ was built from the sources as they are now, else undefined. */
+export function freshBuild(root = ROOT) {
+  let stamp;
+  try { stamp = readFileSync(join(root, 'dist', 'SOURCES'), 'utf8').trim(); } catch { return undefined; }
+  return stamp === sourcesFingerprint(root) ? join(root, 'dist', 'cli', 'main.js') : undefined;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--stamp') {
+  writeFileSync(STAMP, `${sourcesFingerprint()}\n`);
+}
