@@ -15,15 +15,21 @@ export interface TagTarget {
   tags: { versioned: string; floating: string[] };
 }
 
-/** Where each target's versioned tag points now (undefined: not there yet). */
-export function versionedNow(targets: TagTarget[]): Promise<Array<string | undefined>> {
-  return Promise.all(targets.map(async (t) => (await t.client.headManifest(t.repository, t.tags.versioned))?.digest));
+/** Where each of a target's tags points now, by tag (undefined: not there yet). */
+export type TagsNow = Record<string, string | undefined>;
+
+/** Reads where every tag of every target points, all at once: one round of HEADs before any tag moves. */
+export function tagsNow(targets: TagTarget[]): Promise<TagsNow[]> {
+  return Promise.all(targets.map(async (t) => Object.fromEntries(await Promise.all([t.tags.versioned, ...t.tags.floating]
+    .map(async (tag) => [tag, (await t.client.headManifest(t.repository, tag))?.digest] as const)))));
 }
 
 /** Fails, naming every one, when a versioned tag already points at a different digest. */
-export function assertNoConflict(targets: TagTarget[], current: Array<string | undefined>): void {
-  const conflicts = targets.flatMap((t, i) => (current[i] && current[i] !== t.index.digest
-    ? [`${t.client.describe(t.repository, t.tags.versioned)} points at ${current[i]}, not ${t.index.digest}`] : []));
+export function assertNoConflict(targets: TagTarget[], now: TagsNow[]): void {
+  const conflicts = targets.flatMap((t, i) => {
+    const current = now[i]![t.tags.versioned];
+    return current && current !== t.index.digest ? [`${t.client.describe(t.repository, t.tags.versioned)} points at ${current}, not ${t.index.digest}`] : [];
+  });
   if (conflicts.length > 0) {
     throw new EksdError('TAG_CONFLICT', `${conflicts.length} versioned tag(s) already point elsewhere; no tag was moved:\n  ${conflicts.join('\n  ')}`, {
       where: conflicts[0]!.split(' points at')[0],
@@ -32,11 +38,11 @@ export function assertNoConflict(targets: TagTarget[], current: Array<string | u
   }
 }
 
-/** Moves one image's tags; `versioned` is where its versioned tag points now, as read by versionedNow. */
-export async function moveTags(target: TagTarget, versioned: string | undefined): Promise<TagMove[]> {
+/** Moves one image's tags; `now` is where they point, as read by tagsNow. */
+export async function moveTags(target: TagTarget, now: TagsNow): Promise<TagMove[]> {
   const { client, repository, index, tags } = target;
   return Promise.all([tags.versioned, ...tags.floating].map(async (tag): Promise<TagMove> => {
-    const existing = tag === tags.versioned ? versioned : (await client.headManifest(repository, tag))?.digest;
+    const existing = now[tag];
     if (existing === index.digest) return { tag, action: 'unchanged' };
     await client.putManifest(repository, tag, new Uint8Array(index.bytes), MEDIA.ociIndex);
     return { tag, action: existing ? 'moved' : 'created' };

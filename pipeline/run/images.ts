@@ -70,9 +70,12 @@ export async function buildAndPublish(input: ImageStageInput): Promise<Published
   for (const plan of input.plan.images) {
     const spec = imageByName(input.catalog, plan.name);
     done.set(plan.name, (async () => {
-      const from = await parentRef(spec.from);
-      const builder = spec.builder ? await parentRef(spec.builder) : undefined;
-      return publishImage(input, spec, plan, from, builder, slots);
+      // What the -latest tag holds does not depend on the parents: read it while they are being made.
+      const [from, builder, previous] = await Promise.all([
+        parentRef(spec.from), spec.builder ? parentRef(spec.builder) : undefined,
+        previousBuild(input.client(plan.registry), plan.repository, plan.tags.floating[0]!),
+      ]);
+      return publishImage(input, spec, plan, { from, builder, previous }, slots);
     })());
   }
   // Wait for all, so one failure does not leave other builds running unobserved; report the first.
@@ -94,10 +97,10 @@ function toParentRef(p: PublishedImage, input: ImageStageInput): ParentRef {
     indexDigest: p.index.digest, reference: `${p.plan.registry}/${p.plan.repository}`, manifests };
 }
 
-async function publishImage(input: ImageStageInput, spec: ImageSpec, plan: ImagePlan, from: ParentRef,
-  builder: ParentRef | undefined, slots: ReturnType<typeof limiter>): Promise<PublishedImage> {
+async function publishImage(input: ImageStageInput, spec: ImageSpec, plan: ImagePlan,
+  { from, builder, previous }: { from: ParentRef; builder: ParentRef | undefined; previous: PreviousBuild | undefined },
+  slots: ReturnType<typeof limiter>): Promise<PublishedImage> {
   const client = input.client(plan.registry);
-  const previous = await previousBuild(client, plan.repository, plan.tags.floating[0]!);
   const platforms: PublishedImage['platforms'] = {};
   await Promise.all(plan.platforms.map(async (platform) => {
     platforms[platform] = await publishPlatform(input, spec, plan, platform, from, builder, previous, slots);

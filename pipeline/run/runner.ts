@@ -11,7 +11,7 @@ import { loadCatalog, loadPin } from '../catalog/load.ts';
 import { allArtifacts, type Catalog } from '../catalog/model.ts';
 import { fetchArtifacts, type FetchedArtifact } from '../resolve/artifacts.ts';
 import { makePlan, type Plan } from '../plan/plan.ts';
-import { assertNoConflict, moveTags, versionedNow, type TagTarget } from '../publish/tags.ts';
+import { assertNoConflict, moveTags, tagsNow, type TagTarget } from '../publish/tags.ts';
 import { publishLimits } from '../publish/limits.ts';
 import { latestNumber } from '../release/site.ts';
 import { buildAndPublish, type Engine, type PublishedImage } from './images.ts';
@@ -139,21 +139,22 @@ async function checkUpstream(plan: Plan, clients: ClientFactory): Promise<void> 
 async function moveAllTags(images: PublishedImage[], clients: ClientFactory, journal: Journal): Promise<void> {
   const targets: TagTarget[] = images.map((img) => ({ client: clients(img.plan.registry), repository: img.plan.repository,
     index: { digest: img.index.digest, bytes: img.indexBytes }, tags: img.plan.tags }));
-  const current = await versionedNow(targets);
+  const now = await tagsNow(targets);
   if (journal.data.tagsMoved) {
     // Resuming a run whose tags already moved: its images must still be the ones it tagged, or the
     // manifest would record digests its versioned tags do not serve (and that can never be fixed).
-    const i = images.findIndex((img, n) => current[n] && current[n] !== img.index.digest);
+    const versioned = images.map((img, n) => now[n]![img.plan.tags.versioned]);
+    const i = images.findIndex((img, n) => versioned[n] && versioned[n] !== img.index.digest);
     if (i >= 0) {
       const img = images[i]!;
-      throw new EksdError('RUN_INPUTS_CHANGED', `release ${journal.data.number} of channel ${journal.data.channel} was interrupted after its tags moved, and its images changed since: ${img.plan.tags.versioned} of ${img.plan.registry}/${img.plan.repository} points at ${current[i]}, this run made ${img.index.digest}${img.changed ? ` (${img.changed})` : ''}`, {
+      throw new EksdError('RUN_INPUTS_CHANGED', `release ${journal.data.number} of channel ${journal.data.channel} was interrupted after its tags moved, and its images changed since: ${img.plan.tags.versioned} of ${img.plan.registry}/${img.plan.repository} points at ${versioned[i]}, this run made ${img.index.digest}${img.changed ? ` (${img.changed})` : ''}`, {
         where: journal.file, hint: `restore the inputs release ${journal.data.number} started with (the base pin, the catalog) and run it again to finish it; the new inputs go into the next release`,
       });
     }
     return;
   }
-  assertNoConflict(targets, current);
-  await Promise.all(targets.map((t, i) => moveTags(t, current[i])));
+  assertNoConflict(targets, now);
+  await Promise.all(targets.map((t, i) => moveTags(t, now[i]!)));
   await journal.update((d) => { d.tagsMoved = true; });
 }
 
