@@ -15,6 +15,8 @@
  *   platforms' files, since one `buildah build --platform linux/amd64,linux/arm64` serves both.
  *   Images go in dependency order, one at a time, each FROM its parent's pushed index by digest.
  *   (buildah's chroot isolation cannot use --network none; it runs RUN steps with the host network.)
+ * - Our runs use the compiled build (`npm run bench:build` builds it first), as CodeBuild and the
+ *   workflows do; buildah is a compiled binary too.
  * - Our runs go through a 0%-fault counting proxy in front of the registry (that is how uploads are
  *   counted); buildah pushes to the registry directly.
  * - The machine is shared and its load moves, so the cold runs alternate, ours / buildah / buildah / ours
@@ -298,7 +300,7 @@ async function main(): Promise<void> {
         + `${change.images.length - built(change).length} images reused; ${change.uploads} blob uploads`,
       '',
       'Where the time goes',
-      `  eksd process start (node + tsx loading the TypeScript sources; eksd --version): ${secs(startup)}`,
+      `  eksd process start (eksd --version, from the compiled build): ${secs(startup)}`,
       `  ours cold (last round), stages: ${stageTimes(full.stderr).join(', ')}`,
       `    ${bt.builds} platform builds: BuildKit ${secs(sum(bt.buildkitMs))} summed (median ${secs(median(bt.buildkitMs))} each, mostly the engine's fixed cost per build),`
         + ` export + push ${secs(sum(bt.exportPushMs))} summed (median ${secs(median(bt.exportPushMs))});`
