@@ -8,7 +8,7 @@
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { request } from 'node:http';
 import { EksdError } from '../errors.ts';
 import { alive, withPidLock } from '../util/pid-lock.ts';
@@ -27,6 +27,9 @@ export const DEFAULT_ENV: EnvLayout = {
   dockerSocket: process.env.EKSD_DOCKER_SOCKET ?? '/run/eksd/docker.sock',
   registryAddress: '127.0.0.1:5000',
 };
+
+/** Held around our apt and dpkg work (installing packages, fetching busybox), which is machine-wide. */
+export const APT_LOCK = join(DEFAULT_ENV.root, 'apt.lock');
 
 export const REQUIRED_PACKAGES = ['docker.io', 'docker-registry', 'qemu-user-static', 'skopeo'] as const;
 
@@ -123,8 +126,10 @@ async function ensurePackages(progress: Progress): Promise<void> {
   }
   progress(`installing ${missing.join(', ')} from apt`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  await run('apt-get', ['update', '-qq'], { env, maxBuffer: 64 << 20 });
-  await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env, maxBuffer: 64 << 20 });
+  await withPidLock(APT_LOCK, async () => {
+    await run('apt-get', ['update', '-qq'], { env, maxBuffer: 64 << 20 });
+    await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env, maxBuffer: 64 << 20 });
+  });
 }
 
 // ---- binfmt ----------------------------------------------------------------------------------------
@@ -164,7 +169,7 @@ async function startDockerd(layout: EnvLayout, progress: Progress): Promise<void
   mkdirSync(data, { recursive: true });
   mkdirSync(join(layout.dockerSocket, '..'), { recursive: true });
   const execRoot = join(layout.dockerSocket, '..', 'docker-exec');
-  startDetached(layout, 'dockerd', 'dockerd', [
+  startDetached(layout, 'dockerd', SERVICE_BINARY.dockerd!, [
     '--host', `unix://${layout.dockerSocket}`,
     '--data-root', data, '--exec-root', execRoot,
     '--pidfile', join(layout.root, 'dockerd.engine.pid'),
@@ -195,7 +200,7 @@ async function startRegistry(layout: EnvLayout, progress: Progress): Promise<voi
     `  addr: ${layout.registryAddress}`,
     '',
   ].join('\n'));
-  startDetached(layout, 'registry', 'docker-registry', ['serve', config], {});
+  startDetached(layout, 'registry', SERVICE_BINARY.registry!, ['serve', config], {});
   await waitFor(() => registryHealthy(layout), 20_000, 'registry', layout);
 }
 
@@ -215,7 +220,18 @@ function ownedPid(layout: EnvLayout, name: string): number | undefined {
   const file = pidFile(layout, name);
   if (!existsSync(file)) return undefined;
   const pid = Number(readFileSync(file, 'utf8').trim());
-  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+  return Number.isInteger(pid) && pid > 0 && alive(pid) && runs(pid, SERVICE_BINARY[name]!) ? pid : undefined;
+}
+
+/** The program each service runs: a recorded pid that now belongs to another program (after a reboot) is not ours. */
+const SERVICE_BINARY: Record<string, string> = { dockerd: 'dockerd', registry: 'docker-registry' };
+
+function runs(pid: number, binary: string): boolean {
+  try {
+    return basename(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '') === binary;
+  } catch {
+    return false;
+  }
 }
 
 /** Starts a service in its own session with output to a log file, so it never holds the caller's pipes. */

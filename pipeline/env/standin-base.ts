@@ -7,15 +7,16 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { EksdError } from '../errors.ts';
 import { MEDIA } from '../publish/media.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import { withPidLock } from '../util/pid-lock.ts';
+import { APT_LOCK } from './local.ts';
 import { tarBuffer, type TarEntry } from '../util/tar.ts';
 
 const run = promisify(execFile);
@@ -43,7 +44,7 @@ export async function busyboxFor(arch: Arch, cacheDir: string): Promise<string> 
   if (process.getuid?.() !== 0) {
     throw new EksdError('ENV_STANDIN', `busybox-static for ${arch} is not cached at ${target}`, { hint: 'run eksd env up as root once, so it can be fetched with apt' });
   }
-  return withPidLock(join(cacheDir, 'fetch.lock'), async () => {
+  return withPidLock(APT_LOCK, async () => {
     if (!existsSync(target)) await fetchBusybox(arch, target);
     return target;
   });
@@ -61,8 +62,10 @@ async function fetchBusybox(arch: Arch, target: string): Promise<void> {
     const deb = (await readdir(work)).find((f) => f.endsWith('.deb'));
     if (!deb) throw new Error('apt-get download produced no .deb');
     await run('dpkg-deb', ['-x', join(work, deb), join(work, 'root')]);
-    await copyFile(join(work, 'root', 'bin', 'busybox'), `${target}.partial`);
-    await rename(`${target}.partial`, target);
+    await mkdir(dirname(target), { recursive: true });
+    const partial = `${target}.${process.pid}.partial`;
+    await copyFile(join(work, 'root', 'bin', 'busybox'), partial);
+    await rename(partial, target);
   } catch (cause) {
     throw new EksdError('ENV_STANDIN', `cannot fetch busybox-static for ${arch}: ${(cause as Error).message}`, { cause, hint: 'check that Debian packages are reachable (apt-get update)' });
   } finally {

@@ -1,7 +1,15 @@
-/** Process liveness, and an exclusive lock file naming its holder's pid for work several processes may start. */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+/**
+ * Lock files naming their holder, shared by the channel lock, the environment start and the busybox fetch.
+ *
+ * A lock file appears with its content at once (written to a temp file, then hard-linked into place,
+ * which fails if it exists), so a reader never mistakes a lock being written for a stale one. Taking
+ * over a stale lock is serialized by a second file (`<lock>.takeover`): of several processes that find
+ * the same dead holder, one removes the stale lock, and only if it is still the one it judged stale.
+ */
+import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { EksdError } from '../errors.ts';
 
 /** True while a process with this pid exists (EPERM: it exists but belongs to someone else). */
 export function alive(pid: number): boolean {
@@ -13,33 +21,88 @@ export function alive(pid: number): boolean {
   }
 }
 
+export type LockAttempt = { release: () => Promise<void> } | { holder: string };
+
+/** A takeover guard older than this was left by a process killed while taking over. */
+const GUARD_STALE_MS = 10_000;
+
 /**
- * Runs `work` while holding `file`. Other callers wait their turn; a lock left by a process that died no
- * longer blocks. Meant for short set-up work that must happen once (starting services, fetching a file).
+ * One attempt at `file`: creates it holding `content`, taking over a lock whose text `stale` judges
+ * stale; else returns the live holder's text.
  */
-export async function withPidLock<T>(file: string, work: () => Promise<T>, pollMs = 200): Promise<T> {
-  mkdirSync(dirname(file), { recursive: true });
-  for (;;) {
-    try {
-      const fd = openSync(file, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const holder = Number(readText(file).trim());
-      // An empty file is a holder between creating and writing it; only a named, dead holder is stale.
-      if (holder > 0 && !alive(holder)) rmSync(file, { force: true });
-      else await sleep(pollMs);
+export async function tryLock(file: string, content: string, stale: (text: string) => boolean): Promise<LockAttempt> {
+  await mkdir(dirname(file), { recursive: true });
+  const deadline = Date.now() + 2 * GUARD_STALE_MS;
+  while (Date.now() < deadline) {
+    if (await createWith(file, content)) {
+      return { release: async () => { if ((await readText(file)) === content) await rm(file, { force: true }); } };
     }
+    const text = await readText(file);
+    if (text === undefined) continue; // released in the meantime
+    if (!stale(text)) return { holder: text };
+    await takeOver(file, text, content);
   }
-  try {
-    return await work();
-  } finally {
-    rmSync(file, { force: true });
+  throw new EksdError('LOCK_CONTENDED', `could not take the lock ${file}: other processes keep taking over a stale lock`, { where: file, hint: 'retry' });
+}
+
+/**
+ * Runs `work` while holding `file` (which names our pid). Other callers wait their turn, up to `waitMs`;
+ * a lock left by a process that died no longer blocks. For set-up work that must happen once.
+ */
+export async function withPidLock<T>(file: string, work: () => Promise<T>, waitMs = 15 * 60_000): Promise<T> {
+  const giveUp = Date.now() + waitMs;
+  for (;;) {
+    const attempt = await tryLock(file, `${process.pid}\n`, (text) => !alive(Number(text.trim())));
+    if ('release' in attempt) {
+      try {
+        return await work();
+      } finally {
+        await attempt.release();
+      }
+    }
+    if (Date.now() > giveUp) {
+      throw new EksdError('LOCK_TIMEOUT', `${file} has been held by pid ${attempt.holder.trim()} for over ${Math.round(waitMs / 60_000)} minutes`, {
+        where: file, hint: 'if that process hangs, stop it; a lock of a process that is gone is taken over by itself',
+      });
+    }
+    await sleep(200);
   }
 }
 
-function readText(file: string): string {
-  try { return readFileSync(file, 'utf8'); } catch { return ''; }
+/** Removes the stale lock `text` from `file`, unless another process is doing that (then waits a little). */
+async function takeOver(file: string, text: string, mine: string): Promise<void> {
+  const guard = `${file}.takeover`;
+  if (!(await createWith(guard, mine))) {
+    const age = await stat(guard).then((s) => Date.now() - s.mtimeMs, () => 0);
+    if (age > GUARD_STALE_MS) await rm(guard, { force: true });
+    else await sleep(20);
+    return;
+  }
+  try {
+    if ((await readText(file)) === text) await rm(file, { force: true });
+  } finally {
+    await rm(guard, { force: true });
+  }
+}
+
+/** Creates `file` with `content` if it does not exist; false if it does. */
+async function createWith(file: string, content: string): Promise<boolean> {
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  await writeFile(tmp, content, { flush: true });
+  try {
+    await link(tmp, file);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+async function readText(file: string): Promise<string | undefined> {
+  try { return await readFile(file, 'utf8'); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
 }
