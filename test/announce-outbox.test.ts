@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { announceOnce, readLedger } from '../pipeline/announce/once.ts';
+import { announceOnce, markSent, readLedger } from '../pipeline/announce/once.ts';
 import { OutboxAnnouncer } from '../pipeline/announce/outbox.ts';
 import { renderAnnouncement } from '../pipeline/announce/render.ts';
 import type { Announcement, Announcer } from '../pipeline/announce/types.ts';
@@ -110,4 +110,21 @@ test('a concurrent or interrupted announcement is not sent blindly', async (t) =
 test('the announcement must belong to the release', async (t) => {
   const e = await t.throwsAsync(announceOnce({ release: 'kubernetes-1-33-eks-3', announcement, announcer: new OutboxAnnouncer(await tempDir()), ledgerDir: await tempDir() }));
   t.true(isEksdError(e, 'ANNOUNCE_FAILED'));
+});
+
+test('--mark-sent settles only an interrupted send, never one in progress, and writes nothing on a dry run', async (t) => {
+  const ledger = await tempDir();
+  const never = await t.throwsAsync(markSent({ release: RELEASE, ledgerDir: ledger }));
+  t.true(isEksdError(never, 'ANNOUNCE_NOT_INTERRUPTED'), 'a release never sent cannot be marked sent');
+  await writeFile(join(ledger, `${RELEASE}.lock`), `${process.pid}\n`);
+  t.true(isEksdError(await t.throwsAsync(markSent({ release: RELEASE, ledgerDir: ledger })), 'ANNOUNCE_LOCKED'), 'a live sender is not overruled');
+  await writeFile(join(ledger, `${RELEASE}.lock`), '2147483646\n'); // no such process
+  t.true(await markSent({ release: RELEASE, ledgerDir: ledger, dryRun: true }));
+  t.deepEqual(await readdir(ledger), [`${RELEASE}.lock`], 'the dry run wrote nothing');
+  t.true(await markSent({ release: RELEASE, ledgerDir: ledger }));
+  t.deepEqual(await readdir(ledger), [`${RELEASE}.json`]);
+  t.like(await readLedger(ledger, RELEASE), { messageId: 'unknown', announcer: 'marked sent by hand' });
+  t.false(await markSent({ release: RELEASE, ledgerDir: ledger }), 'already recorded');
+  const outbox = new OutboxAnnouncer(await tempDir());
+  t.true((await announceOnce({ release: RELEASE, announcement, announcer: outbox, ledgerDir: ledger })).skipped, 'and not sent afterwards');
 });

@@ -29,7 +29,7 @@ test('killed while waiting for SNS to answer: no blind resend; --mark-sent settl
 
   const held = sns.holdNextReply();
   let pid = 0;
-  void held.then(() => process.kill(pid, 'SIGKILL'));
+  void held.then(() => { if (pid > 0) process.kill(pid, 'SIGKILL'); });
   const crashed = await runWithEvents(p, ['release'], { env, onEvent: (_e, child) => { pid = child; } });
   t.is(crashed.signal, 'SIGKILL', crashed.stderr.slice(-2000));
   t.is(sns.publishes.length, 1, 'the message reached SNS');
@@ -44,6 +44,12 @@ test('killed while waiting for SNS to answer: no blind resend; --mark-sent settl
 
   const contradictory = await p.eksd(['announce', RELEASE, '--mark-sent', '--again'], { env });
   t.is(contradictory.code, 2);
+
+  const dry = await p.eksd(['announce', RELEASE, '--mark-sent', '--dry-run'], { env });
+  t.is(dry.code, 0, dry.stderr);
+  t.regex(dry.stdout, /would record kubernetes-1-33-eks-1 as announced/);
+  t.false(existsSync(ledgerFile), 'a dry run writes nothing');
+  t.true(existsSync(lockFile));
 
   const marked = await p.eksd(['announce', RELEASE, '--mark-sent'], { env });
   t.is(marked.code, 0, marked.stderr);

@@ -4,6 +4,7 @@
  * asked for. A failed publish leaves no entry. `<release>.lock` keeps two runs from publishing the same
  * release at the same time, and tells a later run when a publish was interrupted midway.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EksdError } from '../errors.ts';
@@ -99,12 +100,20 @@ export const MARKED_SENT = 'marked sent by hand';
 
 /**
  * Records that the announcement of `release` reached subscribers, sending nothing: how a person settles
- * an interrupted send they found delivered. Returns false when the ledger already had it.
+ * a send that was interrupted (its lock left by a process that is gone) after finding it delivered.
+ * Returns false when the ledger already had it; `dryRun` checks without writing.
  */
-export async function markSent(options: { release: string; ledgerDir: string; now?: () => Date }): Promise<boolean> {
+export async function markSent(options: { release: string; ledgerDir: string; dryRun?: boolean; now?: () => Date }): Promise<boolean> {
   const { release, ledgerDir } = options;
-  await mkdir(ledgerDir, { recursive: true });
-  const unlock = await lock(ledgerDir, release, true);
+  if (await readLedger(ledgerDir, release)) return false;
+  const lockFile = join(ledgerDir, `${release}.lock`);
+  if (!existsSync(lockFile)) {
+    throw new EksdError('ANNOUNCE_NOT_INTERRUPTED', `no interrupted announcement of ${release} to settle: it was never sent`, {
+      where: lockFile, hint: `announce it with 'eksd announce ${release}'`,
+    });
+  }
+  if (options.dryRun) return true;
+  const unlock = await lock(ledgerDir, release, true); // a live holder is still sending: ANNOUNCE_LOCKED
   try {
     if (await readLedger(ledgerDir, release)) return false;
     const send: LedgerSend = { messageId: 'unknown', announcer: MARKED_SENT, at: (options.now?.() ?? new Date()).toISOString(), resend: 0 };

@@ -37,9 +37,9 @@ export const announceCommand: Command = {
     if (ctx.values['mark-sent']) {
       if (ctx.values.again) throw new EksdError('USAGE', '--mark-sent and --again contradict each other', { hint: 'record the send, or send again; not both' });
       const name = (await releaseFromArg(ref, config)).metadata.name;
-      ctx.out(await markSent({ release: name, ledgerDir })
-        ? `recorded ${name} as announced; nothing was sent`
-        : `${name} was already recorded as announced; nothing changed`);
+      const dryRun = ctx.values['dry-run'] === true;
+      ctx.out(!(await markSent({ release: name, ledgerDir, dryRun })) ? `${name} was already recorded as announced; nothing changed`
+        : dryRun ? `would record ${name} as announced (dry run: nothing written, nothing sent)` : `recorded ${name} as announced; nothing was sent`);
       return EXIT.ok;
     }
     const release = await releaseFromArg(ref, config);
