@@ -1,16 +1,14 @@
 /**
- * The fingerprint of the TypeScript sources under pipeline/. `npm run build` records it in dist/SOURCES,
- * and bin/eksd.js runs the compiled build only while the sources still have that fingerprint.
- *
- *   node bin/sources.js --stamp    # after compiling: record what dist/ was built from
+ * The fingerprint of the sources under pipeline/. `npm run build` (bin/build.js) records it in
+ * dist/SOURCES, and bin/eksd.js runs the compiled build only while the sources still have that fingerprint.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const STAMP = join(ROOT, 'dist', 'SOURCES');
+export const ROOT = fileURLToPath(new URL('../', import.meta.url));
+export const DIST = join(ROOT, 'dist');
 
 /** sha256 over every file under pipeline/: its path and its content, in path order. */
 export function sourcesFingerprint(root = ROOT) {
@@ -26,9 +24,6 @@ export function sourcesFingerprint(root = ROOT) {
 export function freshBuild(root = ROOT) {
   let stamp;
   try { stamp = readFileSync(join(root, 'dist', 'SOURCES'), 'utf8').trim(); } catch { return undefined; }
-  return stamp === sourcesFingerprint(root) ? join(root, 'dist', 'cli', 'main.js') : undefined;
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--stamp') {
-  writeFileSync(STAMP, `${sourcesFingerprint()}\n`);
+  const entry = join(root, 'dist', 'cli', 'main.js');
+  return stamp === sourcesFingerprint(root) && existsSync(entry) ? entry : undefined;
 }

@@ -71,6 +71,8 @@ test('the compiled build runs only while it matches the sources it was built fro
   writeFileSync(join(root, 'pipeline', 'errors.ts'), 'export const b = 2;\n');
   t.is(freshBuild(root), undefined, 'no build');
   writeFileSync(join(root, 'dist', 'SOURCES'), `${sourcesFingerprint(root)}\n`);
+  t.is(freshBuild(root), undefined, 'a stamp without the compiled entry point');
+  writeFileSync(join(root, 'dist', 'cli', 'main.js'), 'export const a = 1;\n');
   t.is(freshBuild(root), join(root, 'dist', 'cli', 'main.js'));
   writeFileSync(join(root, 'pipeline', 'errors.ts'), 'export const b = 3;\n');
   t.is(freshBuild(root), undefined, 'a source changed after the build');
