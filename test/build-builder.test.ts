@@ -5,10 +5,12 @@
 import anyTest, { type TestFn } from 'ava';
 import Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import protobuf from 'protobufjs';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { BuildKitBuilder, StepLogs } from '../pipeline/build/builder.ts';
-import type { TraceEvent } from '../pipeline/build/trace.ts';
+import { TraceDecoder, type TraceEvent } from '../pipeline/build/trace.ts';
 import { isEksdError } from '../pipeline/errors.ts';
 import { makeProject, type TestProject } from './helpers/project.ts';
 
@@ -116,4 +118,17 @@ test('a failing step\'s hint keeps its error lines even when more output came af
   short.add('RUN z', 'out\n', false);
   short.add('RUN z', 'err\n', true);
   t.is(short.hint('RUN z'), 'last log lines:\n    out\n    err', 'error lines already in the tail are not repeated');
+});
+
+test('the trace decoder tells a step\'s stderr from its stdout', (t) => {
+  const type = protobuf.loadSync(createRequire(import.meta.url).resolve('dockerode/lib/proto/buildkit_status.proto')).lookupType('moby.buildkit.v1.StatusResponse');
+  const aux = Buffer.from(type.encode(type.fromObject({
+    vertexes: [{ digest: 'sha256:v1', name: '[2/2] RUN make' }],
+    logs: [{ vertex: 'sha256:v1', stream: 1, msg: Buffer.from('compiling\n') }, { vertex: 'sha256:v1', stream: 2, msg: Buffer.from('fatal: no\n') }],
+  })).finish()).toString('base64');
+  const logs = new TraceDecoder().decode(aux).filter((e) => e.kind === 'log');
+  t.deepEqual(logs, [
+    { kind: 'log', step: '[2/2] RUN make', text: 'compiling\n', stderr: false },
+    { kind: 'log', step: '[2/2] RUN make', text: 'fatal: no\n', stderr: true },
+  ]);
 });

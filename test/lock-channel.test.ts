@@ -44,6 +44,7 @@ test.serial('a second release for the same channel fails at once with exit 4, na
       // paused (SIGSTOP) until the others are done, so it still holds the lock however slow they start.
       if (second || e.type !== 'stage' || e.stage !== 'resolve' || e.state !== 'started') return;
       process.kill(pid, 'SIGSTOP');
+      t.teardown(() => { try { process.kill(pid, 'SIGCONT'); } catch { /* already gone */ } });
       const t0 = Date.now();
       second = p.eksd(['release']).then((r) => ({ ...r, ms: Date.now() - t0 }));
       plan = p.eksd(['plan']);

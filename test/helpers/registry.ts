@@ -66,7 +66,7 @@ function authSection(auth: StartRegistryOptions['auth'], dir: string): object | 
   return { token: { realm: auth.tokenRealm, service: auth.service, issuer: auth.issuer, rootcertbundle: auth.rootCertBundlePath } };
 }
 
-function config(dir: string, port: number, o: StartRegistryOptions): object {
+function config(dir: string, port: number, marker: string, o: StartRegistryOptions): object {
   const auth = authSection(o.auth, dir);
   return {
     version: 0.1,
@@ -76,20 +76,20 @@ function config(dir: string, port: number, o: StartRegistryOptions): object {
       delete: { enabled: o.deleteEnabled !== false },
       maintenance: { uploadpurging: { enabled: false } },
     },
-    http: { addr: `127.0.0.1:${port}`, secret: randomBytes(16).toString('hex') },
+    http: { addr: `127.0.0.1:${port}`, secret: randomBytes(16).toString('hex'), headers: { 'X-Test-Registry': [marker] } },
     ...(auth ? { auth } : {}),
   };
 }
 
-/** Waits for this child to answer /v2/ as a registry (another server that took the port does not count). */
-async function waitUntilUp(host: string, child: ChildProcess, logPath: string): Promise<void> {
+/** Waits for this child to answer /v2/ (its marker header: another server that took the port does not count). */
+async function waitUntilUp(host: string, marker: string, child: ChildProcess, logPath: string): Promise<void> {
   const until = Date.now() + 15_000;
   while (Date.now() < until) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}: ${readFileSync(logPath, 'utf8').slice(-2000)}`);
     try {
       const res = await fetch(`http://${host}/v2/`);
       await res.arrayBuffer();
-      if (res.headers.has('docker-distribution-api-version') && child.exitCode === null) return;
+      if (res.headers.get('x-test-registry') === marker) return;
     } catch { /* not listening yet */ }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -128,7 +128,8 @@ async function startRegistryOnce(o: StartRegistryOptions): Promise<RunningRegist
   const dir = await mkdtemp(join(tmpdir(), 'eksd-registry-'));
   const port = await freePort();
   const configPath = join(dir, 'config.yml');
-  await writeFile(configPath, JSON.stringify(config(dir, port, o), null, 2));
+  const marker = randomBytes(8).toString('hex');
+  await writeFile(configPath, JSON.stringify(config(dir, port, marker, o), null, 2));
   if (o.auth && 'htpasswd' in o.auth) await writeFile(join(dir, 'htpasswd'), `${o.auth.htpasswd.trim()}\n`);
   const logPath = join(dir, 'registry.log');
   const fd = openSync(logPath, 'a');
@@ -137,7 +138,7 @@ async function startRegistryOnce(o: StartRegistryOptions): Promise<RunningRegist
   const host = `127.0.0.1:${port}`;
   const stop = stopper(child, dir);
   try {
-    await waitUntilUp(host, child, logPath);
+    await waitUntilUp(host, marker, child, logPath);
   } catch (e) {
     await stop();
     throw e;
