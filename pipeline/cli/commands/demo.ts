@@ -5,6 +5,10 @@ import { loadCatalog, loadPin } from '../../catalog/load.ts';
 import { compareBase, resolveBase, splitReference, writePin } from '../../resolve/base.ts';
 import { registryClients } from '../../run/clients.ts';
 import { runRelease, type RunResult } from '../../run/runner.ts';
+import { Journal } from '../../run/journal.ts';
+import { makePlan } from '../../plan/plan.ts';
+import { latestNumber } from '../../release/site.ts';
+import { isEksdError } from '../../errors.ts';
 import { verifyRelease } from '../../release/verify.ts';
 import { consoleReporter } from '../../report/console.ts';
 import { summaryText } from '../../report/summary.ts';
@@ -73,15 +77,39 @@ async function pinCurrentBase(ctx: CommandContext, config: Config): Promise<void
 }
 
 async function release(ctx: CommandContext, config: Config): Promise<RunResult> {
+  const number = await freeNumber(config);
+  if (number !== undefined) ctx.out(`  the registry already holds tags of release ${number - 1} of channel ${config.channel} (from an earlier run on this machine): releasing ${number}`);
   const reporter = consoleReporter(process.stderr);
   try {
-    const result = await runRelease({ config, emit: (e) => reporter.emit(e) });
+    const result = await runRelease({ config, emit: (e) => reporter.emit(e), ...(number !== undefined ? { number } : {}) });
     reporter.close();
     ctx.out(summaryText(result));
     return result;
   } finally {
     reporter.close();
   }
+}
+
+/**
+ * A number for the next release when the one after the site's newest is already taken in the registry:
+ * an earlier demo from another checkout on this machine tagged it, and versioned tags are immutable.
+ * Undefined when the usual number is free (or an unfinished run of this checkout must be resumed).
+ */
+async function freeNumber(config: Config): Promise<number | undefined> {
+  if (await Journal.unfinished(config.stateDir, config.channel)) return undefined;
+  const plan = makePlan(config, loadCatalog(config), loadPin(config.basePin), 1);
+  const clients = registryClients(config);
+  const taken = await Promise.all(plan.images.map(async (image) => {
+    const prefix = image.tags.versioned.replace(/\d+$/, '');
+    const tags = await clients(image.registry).listTags(image.repository).catch((e: unknown) => {
+      if (isEksdError(e, 'REGISTRY_NAME_UNKNOWN')) return [];
+      throw e;
+    });
+    return Math.max(0, ...tags.filter((t) => t.startsWith(prefix)).map((t) => Number(t.slice(prefix.length))).filter(Number.isInteger));
+  }));
+  const next = (await latestNumber(config.site.dir, config.channel)) + 1;
+  const highest = Math.max(...taken);
+  return highest >= next ? highest + 1 : undefined;
 }
 
 function changes(a: RunResult, b: RunResult): string {
