@@ -5,10 +5,10 @@
  * release at the same time, and tells a later run when a publish was interrupted midway.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EksdError } from '../errors.ts';
-import { alive } from '../util/pid-lock.ts';
+import { alive, tryLock } from '../util/pid-lock.ts';
 import { readIfExists, writeFileAtomic } from '../util/fs-atomic.ts';
 import { parseReleaseName } from '../release/naming.ts';
 import type { Announcement, Announcer } from './types.ts';
@@ -67,33 +67,24 @@ export async function readLedger(ledgerDir: string, release: string): Promise<Le
   }
 }
 
+/**
+ * Takes `<release>.lock`, naming our pid. A live holder is another run announcing now; a dead one was
+ * interrupted while publishing and is taken over only when sending again was asked for.
+ */
 async function lock(ledgerDir: string, release: string, again: boolean): Promise<() => Promise<void>> {
   const path = join(ledgerDir, `${release}.lock`);
-  const release_ = async (): Promise<void> => { await unlink(path).catch(() => undefined); };
-  for (let tries = 0; tries < 2; tries++) {
-    try {
-      const fh = await open(path, 'wx');
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return release_;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
-      throw new EksdError('ANNOUNCE_LOCKED', `${release} is being announced by another process (pid ${pid})`, {
-        where: path, hint: 'wait for the other run to finish',
-      });
-    }
-    if (!again) {
-      throw new EksdError('ANNOUNCE_INTERRUPTED', `an earlier announcement of ${release} stopped while publishing; it may or may not have been sent`, {
-        where: path,
-        hint: `check what subscribers received: if it arrived, record it with 'eksd announce ${release} --mark-sent'; if not, send it with 'eksd announce ${release} --again'`,
-      });
-    }
-    await release_();
+  const holderAlive = (text: string): boolean => { const pid = Number(text.trim()); return Number.isInteger(pid) && pid > 0 && alive(pid); };
+  const attempt = await tryLock(path, `${process.pid}\n`, (text) => again && !holderAlive(text));
+  if ('release' in attempt) return attempt.release;
+  if (holderAlive(attempt.holder)) {
+    throw new EksdError('ANNOUNCE_LOCKED', `${release} is being announced by another process (pid ${attempt.holder.trim()})`, {
+      where: path, hint: 'wait for the other run to finish',
+    });
   }
-  throw new EksdError('ANNOUNCE_LOCKED', `cannot take the announcement lock for ${release}`, { where: path, hint: 'retry the announce step' });
+  throw new EksdError('ANNOUNCE_INTERRUPTED', `an earlier announcement of ${release} stopped while publishing; it may or may not have been sent`, {
+    where: path,
+    hint: `check what subscribers received: if it arrived, record it with 'eksd announce ${release} --mark-sent'; if not, send it with 'eksd announce ${release} --again'`,
+  });
 }
 
 export const MARKED_SENT = 'marked sent by hand';
