@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EksdError } from '../errors.ts';
-import { alive, tryLock } from '../util/pid-lock.ts';
+import { holderAlive, tryLock } from '../util/pid-lock.ts';
 import { readIfExists, writeFileAtomic } from '../util/fs-atomic.ts';
 import { parseReleaseName } from '../release/naming.ts';
 import type { Announcement, Announcer } from './types.ts';
@@ -73,7 +73,6 @@ export async function readLedger(ledgerDir: string, release: string): Promise<Le
  */
 async function lock(ledgerDir: string, release: string, again: boolean): Promise<() => Promise<void>> {
   const path = join(ledgerDir, `${release}.lock`);
-  const holderAlive = (text: string): boolean => { const pid = Number(text.trim()); return Number.isInteger(pid) && pid > 0 && alive(pid); };
   const attempt = await tryLock(path, `${process.pid}\n`, (text) => again && !holderAlive(text));
   if ('release' in attempt) return attempt.release;
   if (holderAlive(attempt.holder)) {

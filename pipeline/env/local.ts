@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync
 import { basename, join } from 'node:path';
 import { request } from 'node:http';
 import { EksdError } from '../errors.ts';
-import { alive, withPidLock } from '../util/pid-lock.ts';
+import { alive, holderAlive, withPidLock } from '../util/pid-lock.ts';
 
 const run = promisify(execFile);
 
@@ -219,8 +219,9 @@ function pidFile(layout: EnvLayout, name: string): string {
 function ownedPid(layout: EnvLayout, name: string): number | undefined {
   const file = pidFile(layout, name);
   if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  return Number.isInteger(pid) && pid > 0 && alive(pid) && runs(pid, SERVICE_BINARY[name]!) ? pid : undefined;
+  const text = readFileSync(file, 'utf8');
+  const pid = Number(text.trim());
+  return holderAlive(text) && runs(pid, SERVICE_BINARY[name]!) ? pid : undefined;
 }
 
 /** The program each service runs: a recorded pid that now belongs to another program (after a reboot) is not ours. */

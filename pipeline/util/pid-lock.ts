@@ -21,6 +21,12 @@ export function alive(pid: number): boolean {
   }
 }
 
+/** True when a lock file's text names a process that still runs (a pid lock: the pid, then a newline). */
+export function holderAlive(text: string): boolean {
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 && alive(pid);
+}
+
 export type LockAttempt = { release: () => Promise<void> } | { holder: string };
 
 /** A takeover guard older than this was left by a process killed while taking over. */
@@ -52,7 +58,7 @@ export async function tryLock(file: string, content: string, stale: (text: strin
 export async function withPidLock<T>(file: string, work: () => Promise<T>, waitMs = 15 * 60_000): Promise<T> {
   const giveUp = Date.now() + waitMs;
   for (;;) {
-    const attempt = await tryLock(file, `${process.pid}\n`, (text) => !alive(Number(text.trim())));
+    const attempt = await tryLock(file, `${process.pid}\n`, (text) => !holderAlive(text));
     if ('release' in attempt) {
       try {
         return await work();

@@ -15,6 +15,7 @@ import { summaryText } from '../../report/summary.ts';
 import { textTable } from '../../report/table.ts';
 import { outboxFileName } from '../../announce/outbox.ts';
 import type { Config } from '../../config/config.ts';
+import type { Catalog } from '../../catalog/model.ts';
 import { EXIT, type Command, type CommandContext } from '../command.ts';
 import { configFrom } from '../config-flags.ts';
 
@@ -40,14 +41,14 @@ export const demoCommand: Command = {
     ctx.out(`  ${seeded.base.reference} (revision ${seeded.base.revision}) ${seeded.base.digest}`);
     await pinCurrentBase(ctx, config);
     say('3. release on the current base');
-    const first = await release(ctx, config);
+    const first = await release(ctx, config, catalog);
     say('4. Amazon Linux 2 publishes an update (a new stand-in revision is pushed)');
     const updated = await seedLocal(config, catalog, { update: true });
     ctx.out(`  ${updated.base.reference} is now revision ${updated.base.revision}: ${updated.base.digest}`);
     say('5. watch-base sees the new upstream digest and pins it');
     await pinCurrentBase(ctx, config);
     say('6. release on the new base');
-    const second = await release(ctx, config);
+    const second = await release(ctx, config, catalog);
     say(`7. what changed from ${first.plan.release} to ${second.plan.release}`);
     ctx.out(changes(first, second));
     say('8. eksd verify on both releases');
@@ -76,8 +77,8 @@ async function pinCurrentBase(ctx: CommandContext, config: Config): Promise<void
   ctx.out(`  pinned ${current.digest} (was ${pin.digest ?? 'none'}) in ${config.basePin}`);
 }
 
-async function release(ctx: CommandContext, config: Config): Promise<RunResult> {
-  const number = await freeNumber(config);
+async function release(ctx: CommandContext, config: Config, catalog: Catalog): Promise<RunResult> {
+  const number = await freeNumber(config, catalog);
   if (number !== undefined) ctx.out(`  the registry already holds tags of release ${number - 1} of channel ${config.channel} (from an earlier run on this machine): releasing ${number}`);
   const reporter = consoleReporter(process.stderr);
   try {
@@ -95,9 +96,9 @@ async function release(ctx: CommandContext, config: Config): Promise<RunResult> 
  * an earlier demo from another checkout on this machine tagged it, and versioned tags are immutable.
  * Undefined when the usual number is free (or an unfinished run of this checkout must be resumed).
  */
-async function freeNumber(config: Config): Promise<number | undefined> {
+async function freeNumber(config: Config, catalog: Catalog): Promise<number | undefined> {
   if (await Journal.unfinished(config.stateDir, config.channel)) return undefined;
-  const plan = makePlan(config, loadCatalog(config), loadPin(config.basePin), 1);
+  const plan = makePlan(config, catalog, loadPin(config.basePin), 1);
   const clients = registryClients(config);
   const taken = await Promise.all(plan.images.map(async (image) => {
     const prefix = image.tags.versioned.replace(/\d+$/, '');
