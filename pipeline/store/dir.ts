@@ -1,0 +1,99 @@
+/**
+ * The Store over a directory (the local profile): a key is a path under the root. Create-only writes
+ * link a complete temp file into place (fails if it exists); replace-only-this-version compares the
+ * content hash (the etag) and swaps under a short pid lock, so two processes on one machine get the
+ * same guarantees S3's conditional writes give two hosts.
+ */
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { EksdError } from '../errors.ts';
+import { createFileAtomic, writeFileAtomic } from '../util/fs-atomic.ts';
+import { withPidLock } from '../util/pid-lock.ts';
+import { bodyBytes, preconditionFailed, sha256Hex, type Body, type Condition, type Store, type StoredObject } from './store.ts';
+
+export class DirStore implements Store {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  where(key: string): string {
+    return this.path(key);
+  }
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    const path = this.path(key);
+    try {
+      const bytes = await readFile(path);
+      return { bytes, etag: sha256Hex(bytes) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw storeError(e, 'read', path);
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const dir = this.path(prefix.replace(/\/+$/, '') || '.');
+    try {
+      const entries = await readdir(dir, { withFileTypes: true });
+      return entries.filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => e.name).sort();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw storeError(e, 'list', dir);
+    }
+  }
+
+  async put(key: string, body: Body, condition: Condition = {}): Promise<string> {
+    const path = this.path(key);
+    const bytes = await bodyBytes(body);
+    try {
+      if (condition.ifNoneMatch) {
+        if (!(await createFileAtomic(path, bytes))) throw preconditionFailed(path, condition);
+      } else if (condition.ifMatch !== undefined) {
+        await this.swap(key, condition.ifMatch, () => writeFileAtomic(path, bytes), condition);
+      } else {
+        await writeFileAtomic(path, bytes);
+      }
+    } catch (e) {
+      throw storeError(e, 'write', path);
+    }
+    return sha256Hex(bytes);
+  }
+
+  async delete(key: string, condition: { ifMatch?: string } = {}): Promise<void> {
+    const path = this.path(key);
+    try {
+      if (condition.ifMatch === undefined) await rm(path, { force: true });
+      else await this.swap(key, condition.ifMatch, () => rm(path, { force: true }), condition);
+    } catch (e) {
+      throw storeError(e, 'delete', path);
+    }
+  }
+
+  /** Runs `change` only while `key` still has `etag`, with other swappers of this key held off. */
+  private async swap(key: string, etag: string, change: () => Promise<void>, condition: Condition): Promise<void> {
+    const path = this.path(key);
+    await withPidLock(`${path}.swap`, async () => {
+      const current = await this.get(key);
+      if (current?.etag !== etag) throw preconditionFailed(path, condition);
+      await change();
+    }, 60_000);
+  }
+
+  private path(key: string): string {
+    if (key.split('/').some((s) => s === '..') || key.startsWith('/')) {
+      throw new EksdError('STORE_KEY_INVALID', `"${key}" is not a store key`, { where: this.root, hint: 'keys are relative paths without ..' });
+    }
+    return join(this.root, ...key.split('/').filter(Boolean));
+  }
+}
+
+function storeError(e: unknown, action: string, path: string): unknown {
+  if (e instanceof EksdError) return e;
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  const hint = code === 'ENOSPC' ? 'the disk is full: free space, then run again (the run resumes where it stopped)'
+    : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'the directory is not writable: fix its permissions or choose another one, then run again'
+      : 'check the directory, then run again';
+  return new EksdError('STORE_FAILED', `cannot ${action} ${path}: ${code || (e as Error).message}`, { where: path, hint, cause: e });
+}

@@ -1,0 +1,94 @@
+/**
+ * The Store port: the same contract checked on both adapters — the directory and S3 (through the SDK
+ * against the S3 stand-in): create-only and replace-only-this-version writes, listing, write-once
+ * comparison, and the errors that must stop a run (AccessDenied is never "absent").
+ */
+import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DirStore } from '../pipeline/store/dir.ts';
+import { S3Store } from '../pipeline/store/s3.ts';
+import { isPrecondition, putOnce, type Store } from '../pipeline/store/store.ts';
+import { isEksdError } from '../pipeline/errors.ts';
+import { FakeS3 } from './helpers/fake-s3.ts';
+
+const s3 = new FakeS3(['site']);
+const dirs: string[] = [];
+test.before(async () => {
+  await s3.start();
+  process.env.AWS_ACCESS_KEY_ID = 'AKIDLOCAL';
+  process.env.AWS_SECRET_ACCESS_KEY = 'local-secret';
+});
+test.after.always(async () => { await s3.stop(); await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))); });
+
+let n = 0;
+const adapters: Record<string, () => Promise<Store>> = {
+  dir: async () => { const d = await mkdtemp(join(tmpdir(), 'eksd-store-')); dirs.push(d); return new DirStore(d); },
+  s3: async () => new S3Store({ bucket: 'site', prefix: `t${++n}/`, region: 'us-east-1', endpoint: s3.endpoint }),
+};
+
+for (const [name, make] of Object.entries(adapters)) {
+  test(`${name}: create-only, replace-only-this-version, delete-if-match`, async (t) => {
+    const store = await make();
+    t.is(await store.get('a/b.yaml'), undefined);
+    const e1 = await store.put('a/b.yaml', 'one', { ifNoneMatch: true });
+    t.true(isPrecondition(await t.throwsAsync(store.put('a/b.yaml', 'two', { ifNoneMatch: true }))));
+    t.is((await store.get('a/b.yaml'))!.bytes.toString(), 'one');
+    const e2 = await store.put('a/b.yaml', 'two', { ifMatch: e1 });
+    t.not(e2, e1);
+    t.true(isPrecondition(await t.throwsAsync(store.put('a/b.yaml', 'three', { ifMatch: e1 }))));
+    t.is((await store.get('a/b.yaml'))!.etag, e2);
+    t.true(isPrecondition(await t.throwsAsync(store.delete('a/b.yaml', { ifMatch: e1 }))));
+    await store.delete('a/b.yaml', { ifMatch: e2 });
+    t.is(await store.get('a/b.yaml'), undefined);
+  });
+
+  test(`${name}: list names the objects directly under a prefix`, async (t) => {
+    const store = await make();
+    for (const k of ['ch/x-1.yaml', 'ch/x-2.yaml', 'ch/releases/1/a.tar.gz', 'other/y']) await store.put(k, k);
+    t.deepEqual(await store.list('ch/'), ['x-1.yaml', 'x-2.yaml']);
+    t.deepEqual(await store.list('none/'), []);
+  });
+
+  test(`${name}: putOnce keeps equal bytes and refuses different ones, naming the key`, async (t) => {
+    const store = await make();
+    t.is(await putOnce(store, 'm.yaml', 'same'), 'written');
+    t.is(await putOnce(store, 'm.yaml', 'same'), 'unchanged');
+    const e = await t.throwsAsync(putOnce(store, 'm.yaml', 'other'));
+    t.true(isEksdError(e, 'STORE_OBJECT_EXISTS'));
+    t.true(e!.message.includes(store.where('m.yaml')));
+  });
+
+  test(`${name}: concurrent create-only writes: exactly one wins`, async (t) => {
+    const store = await make();
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => store.put('lease.json', `holder ${i}`, { ifNoneMatch: true })));
+    t.is(results.filter((r) => r.status === 'fulfilled').length, 1);
+    t.true(results.filter((r) => r.status === 'rejected').every((r) => isPrecondition((r as PromiseRejectedResult).reason)));
+  });
+}
+
+test('s3: AccessDenied on a read is an error naming bucket and key, never "absent"', async (t) => {
+  const store = await adapters.s3!();
+  s3.failNext({ method: 'GET', key: /eks-1\.yaml$/, status: 403, code: 'AccessDenied' });
+  const e = await t.throwsAsync(store.get('kubernetes-1-33/kubernetes-1-33-eks-1.yaml'));
+  t.true(isEksdError(e, 'STORE_ACCESS_DENIED'));
+  t.regex(e!.message, /s3:\/\/site\/t\d+\/kubernetes-1-33\/kubernetes-1-33-eks-1\.yaml/);
+});
+
+test('s3: a create-only write whose reply is lost, retried by the SDK, is "unchanged" for putOnce', async (t) => {
+  const store = await adapters.s3!();
+  s3.failNext({ method: 'PUT', key: /once\.yaml$/, drop: true });
+  t.is(await putOnce(store, 'once.yaml', 'body'), 'unchanged');
+  t.is((await store.get('once.yaml'))!.bytes.toString(), 'body');
+});
+
+test('s3: a file body is streamed with its length', async (t) => {
+  const store = await adapters.s3!();
+  const dir = await mkdtemp(join(tmpdir(), 'eksd-store-file-'));
+  dirs.push(dir);
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(join(dir, 'f.tar.gz'), Buffer.alloc(300_000, 7));
+  await store.put('a/f.tar.gz', { file: join(dir, 'f.tar.gz') }, { ifNoneMatch: true });
+  t.deepEqual((await store.get('a/f.tar.gz'))!.bytes, Buffer.alloc(300_000, 7));
+});
