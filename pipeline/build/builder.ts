@@ -3,12 +3,20 @@
  * platform per build, context streamed as a tar, `networkmode: none`, one BuildKit session per build
  * (session.ts) so FROM images resolve on registries that challenge for auth. A failed step reports the
  * image, platform, step and the tail of its log.
+ *
+ * Parents (BASE_IMAGE, BUILDER_IMAGE) are given by registry, repository and digest. An engine on this
+ * machine pulls them from our endpoint on 127.0.0.1 (parent-proxy.ts), so that registry faults meet our
+ * retries rather than BuildKit's single attempt; what the build reports names the real registry.
  */
 import type Docker from 'dockerode';
 import type { Readable } from 'node:stream';
-import { EksdError } from '../errors.ts';
+import { EksdError, isEksdError } from '../errors.ts';
 import { TraceDecoder, type TraceEvent } from './trace.ts';
 import { openSession, type CredentialsForHost } from './session.ts';
+import { startParentProxy, type ParentProxy, type ParentSource } from './parent-proxy.ts';
+
+/** A parent image, passed to the build as `<registry>/<repository>@<digest>` in a build arg. */
+export interface ParentImage extends ParentSource { digest: string }
 
 export interface BuildRequest {
   image: string;
@@ -16,16 +24,40 @@ export interface BuildRequest {
   context: Readable;
   dockerfile: string;
   buildArgs: Record<string, string>;
+  /** Build args naming parent images (BASE_IMAGE, BUILDER_IMAGE), set by the builder. */
+  parents?: Record<string, ParentImage>;
   /** Local tag for the result in the engine's image store. */
   tag: string;
   labels?: Record<string, string>;
 }
 
-export interface BuildResult { imageId: string; steps: number; cachedSteps: number }
+export interface BuildResult {
+  imageId: string;
+  steps: number;
+  cachedSteps: number;
+  /**
+   * The parents' names as the engine knew them, with the real ones ([proxied, real]). BuildKit writes a
+   * parent's name into the history of the layers the parent's own history does not describe ("pulled
+   * from ..."); the export puts the real name back (export.ts).
+   */
+  parentNames: Array<[string, string]>;
+}
 
 export interface Builder {
   build(req: BuildRequest, onEvent: (e: TraceEvent) => void): Promise<BuildResult>;
+  /** Ends what the builder keeps between builds (the parents' endpoint); a later build starts it again. */
+  close(): Promise<void>;
 }
+
+export interface BuildKitOptions {
+  /** What the session tells BuildKit for a registry host (default: anonymous pulls). */
+  credentials?: CredentialsForHost;
+  /** The engine runs on this machine: serve it the parents from 127.0.0.1 (default: it pulls them itself). */
+  parentsOnLoopback?: boolean;
+}
+
+/** The parents of one build as the engine names them, and how to say it in the real registries' names. */
+interface ParentNames { args: Record<string, string>; pairs: Array<[string, string]>; real: (text: string) => string }
 
 const LOG_TAIL = 20;
 const ERROR_TAIL = 10;
@@ -53,19 +85,56 @@ export class StepLogs {
 }
 
 export class BuildKitBuilder implements Builder {
-  /** `credentials`: what the session tells BuildKit for a registry host (default: anonymous pulls). */
-  constructor(private readonly docker: Docker, private readonly credentials?: CredentialsForHost) {}
+  private proxy: Promise<ParentProxy> | undefined;
+
+  constructor(private readonly docker: Docker, private readonly o: BuildKitOptions = {}) {}
 
   async build(req: BuildRequest, onEvent: (e: TraceEvent) => void): Promise<BuildResult> {
-    const session = await openSession(this.docker, this.credentials);
+    const started = Date.now();
+    const names = await this.parentNames(req);
+    const session = await openSession(this.docker, this.o.credentials);
     try {
-      return await this.run(req, session.id, onEvent);
+      const result = await this.run({ ...req, buildArgs: names.args }, session.id, (e) => onEvent(realNames(e, names.real)));
+      return { ...result, parentNames: names.pairs };
+    } catch (e) {
+      throw await this.parentFailure(e, req, names, started) ?? renamed(e, names.real);
     } finally {
       session.close();
     }
   }
 
-  private async run(req: BuildRequest, session: string, onEvent: (e: TraceEvent) => void): Promise<BuildResult> {
+  async close(): Promise<void> {
+    const proxy = this.proxy;
+    this.proxy = undefined;
+    await (await proxy?.catch(() => undefined))?.close();
+  }
+
+  private async parentNames(req: BuildRequest): Promise<ParentNames> {
+    const parents = Object.entries(req.parents ?? {});
+    const proxy = parents.length > 0 && this.o.parentsOnLoopback ? await (this.proxy ??= startParentProxy()) : undefined;
+    const args = { ...req.buildArgs };
+    const pairs: Array<[string, string]> = [];
+    for (const [arg, p] of parents) {
+      const real = `${p.client.registry}/${p.repository}`;
+      const name = proxy ? proxy.serve(p) : real;
+      args[arg] = `${name}@${p.digest}`;
+      if (proxy) pairs.push([name, real]);
+    }
+    const real = (text: string): string => pairs.reduce((t, [name, r]) => t.split(name).join(r), text);
+    return { args, pairs, real };
+  }
+
+  /** A build that failed while the real registry failed the parents' reads: that registry's error, in its own names. */
+  private async parentFailure(e: unknown, req: BuildRequest, names: ParentNames, started: number): Promise<EksdError | undefined> {
+    if (!isEksdError(e, 'BUILD_FAILED') || names.pairs.length === 0 || !this.proxy) return undefined;
+    const failure = (await this.proxy).failuresSince(started, names.pairs.map(([name]) => name))[0];
+    if (!failure) return undefined;
+    return new EksdError('BUILD_FAILED', `${req.image} ${req.platform}: the engine could not read a parent image: ${failure.error.message}`, {
+      where: failure.error.where ?? `${req.image} ${req.platform}`, hint: failure.error.hint ?? 'retry the release', cause: e,
+    });
+  }
+
+  private async run(req: BuildRequest, session: string, onEvent: (e: TraceEvent) => void): Promise<Omit<BuildResult, 'parentNames'>> {
     const where = `${req.image} ${req.platform}`;
     const stream = await this.dial(req, session).catch((cause: Error) => {
       throw new EksdError('BUILD_FAILED', `${where}: the engine refused the build: ${cause.message}`, { where, cause, hint: 'check that dockerd runs (eksd env status)' });
@@ -116,6 +185,20 @@ export class BuildKitBuilder implements Builder {
       });
     });
   }
+}
+
+/** The event with proxied parent names replaced by the real ones. */
+function realNames(e: TraceEvent, real: (text: string) => string): TraceEvent {
+  if (e.kind === 'step') return { ...e, name: real(e.name) };
+  if (e.kind === 'error') return { ...e, step: real(e.step), message: real(e.message) };
+  return { ...e, step: real(e.step), text: real(e.text) };
+}
+
+function renamed(e: unknown, real: (text: string) => string): unknown {
+  if (!isEksdError(e)) return e;
+  const out = new EksdError(e.code, real(e.message), { cause: e.cause ?? e,
+    ...(e.where === undefined ? {} : { where: real(e.where) }), ...(e.hint === undefined ? {} : { hint: real(e.hint) }) });
+  return out.message === e.message && out.where === e.where && out.hint === e.hint ? e : out;
 }
 
 async function* jsonLines(stream: NodeJS.ReadableStream): AsyncGenerator<Record<string, unknown>> {

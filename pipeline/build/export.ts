@@ -3,6 +3,9 @@
  * per layer. Layers inherited from the parent are not recompressed: they keep the parent's descriptors.
  * New layers are compressed once per diffID and cached, so a rebuild that produces the same layer
  * content yields the same blob digest (and the registry already has it).
+ *
+ * Parents the engine pulled from our loopback endpoint are named there by a proxied name; the config
+ * gets their real names back, so it reads as if the engine had pulled them from their registries.
  */
 import type Docker from 'dockerode';
 import { createHash, randomBytes } from 'node:crypto';
@@ -28,11 +31,12 @@ export interface ExportedImage {
 
 export interface ParentLayers { diffIds: string[]; layers: Descriptor[] }
 
-export async function exportImage(docker: Docker, imageId: string, parent: ParentLayers | undefined, cacheDir: string): Promise<ExportedImage> {
+export async function exportImage(docker: Docker, imageId: string, parent: ParentLayers | undefined, cacheDir: string,
+  parentNames: Array<[string, string]> = []): Promise<ExportedImage> {
   const dir = await mkdtemp(join(tmpdir(), 'eksd-export-'));
   try {
     const saved = await saveToDir(docker, imageId, dir);
-    const config = await readFile(join(dir, saved.config));
+    const config = realParentNames(await readFile(join(dir, saved.config)), parentNames);
     const diffIds = (JSON.parse(config.toString('utf8')) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
     const inherited = parent && parent.diffIds.every((d, i) => diffIds[i] === d) ? parent.diffIds.length : 0;
     const layers: LayerBlob[] = [];
@@ -43,6 +47,13 @@ export async function exportImage(docker: Docker, imageId: string, parent: Paren
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The config with each proxied parent name ([proxied, real]) replaced by the real one; the bytes unchanged when none occurs. */
+export function realParentNames(config: Buffer, parentNames: Array<[string, string]>): Buffer {
+  const text = config.toString('utf8');
+  const out = parentNames.reduce((t, [proxied, real]) => t.split(proxied).join(real), text);
+  return out === text ? config : Buffer.from(out, 'utf8');
 }
 
 async function saveToDir(docker: Docker, imageId: string, dir: string): Promise<{ config: string; layers: string[] }> {
