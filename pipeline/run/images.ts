@@ -36,7 +36,12 @@ export interface PublishedImage {
   changed?: string;
 }
 
-export interface Engine { docker: Docker; builder: Builder }
+export interface Engine {
+  docker: Docker;
+  builder: Builder;
+  /** Ends what the engine keeps for the run (the builder's endpoint serving parents); call once the run's builds are over. */
+  close(): Promise<void>;
+}
 
 export interface ImageStageInput {
   plan: Plan;
@@ -171,12 +176,13 @@ interface BuildParts {
 }
 
 async function buildPlatform(input: ImageStageInput, spec: ImageSpec, plan: ImagePlan, platform: Platform, parts: BuildParts): Promise<Descriptor> {
-  const args: Record<string, string> = { ...spec.buildArgs, BASE_IMAGE: `${parts.from.reference}@${parts.from.indexDigest}` };
-  if (parts.builder) args.BUILDER_IMAGE = `${parts.builder.reference}@${parts.builder.indexDigest}`;
+  // The builder names the parents in BASE_IMAGE / BUILDER_IMAGE (from our loopback endpoint when it can).
+  const parents = { BASE_IMAGE: { ...parts.from.origin, digest: parts.from.indexDigest },
+    ...(parts.builder ? { BUILDER_IMAGE: { ...parts.builder.origin, digest: parts.builder.indexDigest } } : {}) };
   const arch = platform.split('/')[1];
   const { docker, builder } = await input.engine();
   const result = await builder.build({
-    image: plan.name, platform, context: contextTar(parts.files), dockerfile: parts.dockerfile, buildArgs: args,
+    image: plan.name, platform, context: contextTar(parts.files), dockerfile: parts.dockerfile, buildArgs: spec.buildArgs, parents,
     tag: `eksd-build/${plan.name}:${arch}-${parts.key.slice(7, 19)}`,
   }, (e) => {
     if (e.kind === 'step' && e.state !== 'started') input.emit({ type: 'step', image: plan.name, platform, name: e.name, state: e.state });
@@ -184,7 +190,7 @@ async function buildPlatform(input: ImageStageInput, spec: ImageSpec, plan: Imag
   });
   input.emit({ type: 'image', image: plan.name, platform, state: 'built', detail: `${result.steps} steps, ${result.cachedSteps} cached` });
   const parentLayers = await layersOf(parts.from, platform);
-  const exported = await exportImage(docker, result.imageId, parentLayers, input.cacheDir);
+  const exported = await exportImage(docker, result.imageId, parentLayers, input.cacheDir, result.parentNames);
   const created = (JSON.parse(exported.config.toString('utf8')) as { created?: string }).created ?? '';
   const { descriptor } = await pushPlatformImage(input.client(plan.registry), plan.repository, exported, {
     [ANNOTATION.baseName]: parts.from.reference,

@@ -116,13 +116,20 @@ function stageInput(o: RunOptions, catalog: Catalog, plan: Plan, artifacts: Fetc
   };
 }
 
-/** The Docker engine and its BuildKit builder, loaded on first use: a run that reuses every image never needs them. */
-function engineAt(socketPath: string): () => Promise<Engine> {
+/**
+ * The Docker engine and its BuildKit builder, loaded on first use: a run that reuses every image never needs
+ * them. An engine on this machine (a unix socket) gets the parents from our loopback endpoint; a remote one
+ * (tcp://) pulls them from their registries.
+ */
+function engineAt(dockerSocket: string): () => Promise<Engine> {
   let engine: Promise<Engine> | undefined;
   return () => (engine ??= (async () => {
-    const [{ default: Docker }, { BuildKitBuilder }] = await Promise.all([import('dockerode'), import('../build/builder.ts')]);
-    const docker = new Docker({ socketPath });
-    return { docker, builder: new BuildKitBuilder(docker) };
+    const [{ default: Docker }, { BuildKitBuilder }, { engineAddress }] = await Promise.all([
+      import('dockerode'), import('../build/builder.ts'), import('../build/engine.ts')]);
+    const address = engineAddress(dockerSocket);
+    const docker = new Docker(address.options);
+    const builder = new BuildKitBuilder(docker, { parentsOnLoopback: address.local });
+    return { docker, builder, close: () => builder.close() };
   })());
 }
 
