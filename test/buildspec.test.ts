@@ -1,18 +1,19 @@
 /**
- * buildspec.yml: its shape against what CodeBuild accepts, and a run of its phases on this machine the
- * way CodeBuild runs them (in order, bash, each command on its own, post_build after a failed build
- * with CODEBUILD_BUILD_SUCCEEDING=0), with the local profile, a throwaway project and the S3 transfers
- * replaced by copies to and from a directory standing in for the bucket.
+ * buildspec.yml: its shape against what CodeBuild accepts, the strict shell and the eksd commands it is
+ * made of (eksd does every S3 transfer: no aws CLI, no upload phase), and a run of its phases on this
+ * machine the way CodeBuild runs them (in order, bash, each command on its own, post_build after a
+ * failed build with CODEBUILD_BUILD_SUCCEEDING=0), with the local profile and no bucket: eksd keeps the
+ * site and its state in its directory store, and the commands run exactly as written.
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, symlinkSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { commands } from '../pipeline/cli/commands/index.ts';
 import { makeProject, REPO_ROOT, type TestProject } from './helpers/project.ts';
+import { runWithEvents } from './helpers/crash.ts';
 
 interface Phase { 'runtime-versions'?: Record<string, unknown>; commands: string[]; 'on-failure'?: string; finally?: string[] }
 interface Buildspec {
@@ -26,11 +27,16 @@ interface Buildspec {
 const SPEC_TEXT = readFileSync(join(REPO_ROOT, 'buildspec.yml'), 'utf8');
 const spec = parse(SPEC_TEXT) as Buildspec;
 const PHASES = ['install', 'pre_build', 'build', 'post_build'] as const;
+const phaseText = (name: string) => spec.phases[name]!.commands.join('\n');
+/** The header comment: every line before `version:`. */
+const HEADER = SPEC_TEXT.slice(0, SPEC_TEXT.indexOf('\nversion:'));
+const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+const ciSection = readme.slice(readme.indexOf('## Running in CI'), readme.indexOf('\n## ', readme.indexOf('## Running in CI') + 5));
 
 const cleanups: Array<() => Promise<void>> = [];
 test.after.always(async () => { await Promise.all(cleanups.map((c) => c())); });
 
-test('schema: version 0.2, bash, string variables, the four phases with command lists, artifacts', (t) => {
+test('schema: version 0.2, bash, string variables, the four phases with command lists, Node 22, artifacts', (t) => {
   t.is(String(spec.version), '0.2');
   t.deepEqual(Object.keys(spec).filter((k) => !['version', 'env', 'phases', 'artifacts', 'reports', 'cache', 'run-as', 'batch'].includes(k)), []);
   t.is(spec.env?.shell, 'bash');
@@ -38,6 +44,7 @@ test('schema: version 0.2, bash, string variables, the four phases with command 
   for (const [k, v] of Object.entries(spec.env?.variables ?? {})) t.is(typeof v, 'string', `env.variables.${k} must be a string for CodeBuild`);
   t.is(spec.env?.variables?.EKSD_PROFILE, 'production');
   t.is(spec.env?.variables?.FORCE_RELEASE, 'false');
+  t.is(spec.env?.variables?.FORCE_REBUILD, 'false');
   t.deepEqual(Object.keys(spec.phases), [...PHASES]);
   for (const name of PHASES) {
     const phase = spec.phases[name]!;
@@ -46,36 +53,68 @@ test('schema: version 0.2, bash, string variables, the four phases with command 
     for (const c of phase.commands) t.is(typeof c, 'string');
     if (name !== 'install') t.is(phase['runtime-versions'], undefined, 'runtime-versions only in install');
   }
-  t.is(String(spec.phases.install!['runtime-versions']?.nodejs), '20');
+  t.deepEqual(spec.phases.install!['runtime-versions'], { nodejs: 22 });
   t.true(spec.artifacts!.files.includes('out/site/**/*'));
   t.true(spec.artifacts!.files.includes('out/ci/release-summary.txt'));
 });
 
-test('the commands: npm ci, watch-base --write, release with the production profile, write-once S3 uploads', (t) => {
-  const all = PHASES.flatMap((p) => spec.phases[p]!.commands).join('\n');
-  t.regex(spec.phases.install!.commands.join('\n'), /npm ci/);
-  t.regex(spec.phases.install!.commands.join('\n'), /node bin\/eksd\.js env up/);
-  t.regex(spec.phases.pre_build!.commands.join('\n'), /node bin\/eksd\.js watch-base --write/);
-  t.regex(spec.phases.build!.commands.join('\n'), /node bin\/eksd\.js release/);
-  const post = spec.phases.post_build!.commands.join('\n');
-  t.regex(post, /aws s3 sync "\$site\/kubernetes-\$ch\/releases\/"/);
-  t.regex(post, /aws s3 ls "\$b\/\$1" .*\|\|.*aws s3 cp|if aws s3 ls "\$b\/\$1" >\/dev\/null; then .*else aws s3 cp/);
-  t.regex(post, /aws s3 cp "\$site\/releasechannels\/\$ch\.yaml"/);
+test('strict shell: every command starts with set -euo pipefail', (t) => {
+  for (const name of PHASES) {
+    for (const [i, c] of [...spec.phases[name]!.commands, ...(spec.phases[name]!.finally ?? [])].entries()) {
+      const first = c.split('\n').map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#'));
+      t.is(first, 'set -euo pipefail', `${name} command ${i + 1}`);
+    }
+  }
+});
+
+test('eksd does all the S3 work: no aws CLI, no replaced transfers, no ARTIFACT_BUCKET, no upload in post_build', (t) => {
+  t.notRegex(SPEC_TEXT, /\baws\s+s3(api)?\b/, 'no aws s3 / s3api');
+  const shell = PHASES.flatMap((p) => spec.phases[p]!.commands).join('\n');
+  t.notRegex(shell, /(^|[\s;&|(])aws\s/m, 'no aws CLI call at all');
+  for (const gone of ['ARTIFACT_BUCKET', 'S3_ACL', 'EKSD_FETCH_COMMAND', 'EKSD_SYNC_COMMAND', 's3://']) t.false(SPEC_TEXT.includes(gone), gone);
+  const postCommands = phaseText('post_build').split('\n').filter((l) => !l.trim().startsWith('#')).join('\n');
+  t.notRegex(postCommands, /eksd\.js|\baws\b|curl|\bcp\s/, 'post_build only reports');
+  t.regex(phaseText('post_build'), /CODEBUILD_BUILD_SUCCEEDING/);
+  t.regex(phaseText('post_build'), /cat out\/ci\/release-summary\.txt/);
+});
+
+test('the commands: npm ci + build, the Docker engine, binfmt, watch-base --write, release (--force), exit codes 10 and 4', (t) => {
+  const install = phaseText('install');
+  t.regex(install, /npm ci --no-audit --no-fund\n\s*npm run build/);
+  t.regex(install, /EKSD_NPM_CI:-true/);
+  t.regex(install, /curl -sf --max-time 10 --unix-socket "\$sock" http:\/\/localhost\/_ping/);
+  t.regex(install, /node bin\/eksd\.js env up/);
+  t.regex(install, /--install arm64/);
+  t.regex(install, /EKSD_SITE_BUCKET/, 'the production profile needs the bucket');
+  const pre = phaseText('pre_build');
+  t.regex(pre, /node bin\/eksd\.js watch-base --write \|\| rc=\$\?/);
+  t.regex(pre, /\b10\)/);
+  t.regex(pre, /touch out\/ci\/skip-release/);
+  const build = phaseText('build');
+  t.regex(build, /node bin\/eksd\.js release --events plain "\$\{force\[@\]\}" \| tee out\/ci\/release-summary\.txt \|\| rc=\$\?/);
+  t.regex(build, /FORCE_REBUILD:-false\}" = true \]; then force=\(--force\)/);
+  t.regex(build, /\b4\)/, 'exit 4: the lease is held elsewhere');
   // Every eksd invocation names a real command and real flags.
+  const all = PHASES.flatMap((p) => spec.phases[p]!.commands).join('\n');
+  let count = 0;
   for (const m of all.matchAll(/node bin\/eksd\.js ([a-z-]+)([^\n|;&]*)/g)) {
+    count++;
     const command = commands.find((c) => c.name === m[1]);
     t.truthy(command, `eksd ${m[1]} exists`);
     for (const f of m[2]!.matchAll(/--([a-z-]+)/g)) t.truthy(command!.options[f[1]!] ?? (f[1] === 'help' ? {} : undefined), `eksd ${m[1]} --${f[1]}`);
     if (m[1] === 'env') t.regex(m[2]!, /^ (up|status|seed)\b/);
   }
+  t.is(count, 3, 'env up, watch-base, release');
+  t.truthy(commands.find((c) => c.name === 'release')!.options.force, 'eksd release --force exists');
 });
 
-test('README documents every variable the buildspec reads', (t) => {
-  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-  const ci = readme.slice(readme.indexOf('## Running in CI'), readme.indexOf('\n## ', readme.indexOf('## Running in CI') + 5));
+test('the header documents the bucket configuration and the README every variable the buildspec reads', (t) => {
+  for (const v of ['EKSD_SITE_BUCKET', 'EKSD_SITE_PREFIX', 'EKSD_SITE_ACL', 'EKSD_S3_ENDPOINT', 'EKSD_LEASE_TTL', 'state/']) t.true(HEADER.includes(v), `header: ${v}`);
   const read = new Set([...SPEC_TEXT.matchAll(/\$\{([A-Z][A-Z0-9_]+)(?::[-?=])?/g)].map((m) => m[1]!).filter((v) => !v.startsWith('CODEBUILD_')));
-  for (const v of Object.keys(spec.env?.variables ?? {})) if (!v.startsWith('AWS_SDK_')) read.add(v);
-  for (const v of read) t.true(ci.includes(v), `README "Running in CI" mentions ${v}`);
+  for (const v of Object.keys(spec.env?.variables ?? {})) read.add(v);
+  for (const m of HEADER.matchAll(/^#\s{3}([A-Z][A-Z0-9_]+)\s/gm)) read.add(m[1]!);
+  t.true(read.size >= 10);
+  for (const v of read) t.true(ciSection.includes(v), `README "Running in CI" mentions ${v}`);
 });
 
 // ---- running it ----
@@ -109,7 +148,7 @@ async function runBuildspec(cwd: string, overrides: Record<string, string>, phas
     let code = 0;
     for (const command of phase.commands) {
       const r = await bash(command, cwd, { ...env, CODEBUILD_BUILD_SUCCEEDING: env.CODEBUILD_BUILD_SUCCEEDING ?? succeeding });
-      result.log += `[${name}] $ ${command.split('\n')[0]}\n${r.out}`;
+      result.log += `[${name}] $ ${command.split('\n').find((l) => l.trim() && l.trim() !== 'set -euo pipefail')?.trim()}\n${r.out}`;
       code = r.code;
       if (code !== 0) break;
     }
@@ -123,66 +162,63 @@ async function runBuildspec(cwd: string, overrides: Record<string, string>, phas
   return result;
 }
 
-async function workspace(): Promise<{ p: TestProject; bucket: string; env: Record<string, string> }> {
+/** A throwaway project as the checkout: its catalog, our CLI (bin/ resolves to this repository's build or sources). */
+async function workspace(): Promise<{ p: TestProject; env: Record<string, string> }> {
   const p = await makeProject({ catalog: 'mini' });
   cleanups.push(() => p.cleanup());
-  // The project is the checkout: its catalog, our CLI (bin/ resolves to this repository's sources).
   symlinkSync(join(REPO_ROOT, 'bin'), join(p.root, 'bin'));
-  const bucket = join(await mkdtemp(join(tmpdir(), 'eksd-bucket-')), 'bucket');
-  cleanups.push(() => rm(join(bucket, '..'), { recursive: true, force: true }));
-  return {
-    p, bucket,
-    env: {
-      EKSD_PROFILE: 'local',
-      EKSD_CONFIG: p.configFile,
-      EKSD_NPM_CI: 'false',
-      FAKE_BUCKET: bucket,
-      EKSD_FETCH_COMMAND: 'if [ -d "$FAKE_BUCKET" ]; then cp -R "$FAKE_BUCKET/." "$SITE_DIR/"; fi',
-      EKSD_SYNC_COMMAND: 'mkdir -p "$FAKE_BUCKET" && cp -R "$SITE_DIR/." "$FAKE_BUCKET/"',
-    },
-  };
+  return { p, env: { EKSD_PROFILE: 'local', EKSD_CONFIG: p.configFile, EKSD_NPM_CI: 'false' } };
 }
 
-test('a local run: unchanged base releases nothing; FORCE_RELEASE releases; a new base on a fresh checkout releases the next number', async (t) => {
-  const { p, bucket, env } = await workspace();
+test('the production profile without EKSD_SITE_BUCKET stops at the first command', async (t) => {
+  const { p } = await workspace();
+  const r = await runBuildspec(p.root, { EKSD_NPM_CI: 'false' });
+  t.is(r.failedPhase, 'install', r.log);
+  t.is(r.exit.install, 2);
+  t.deepEqual(Object.keys(r.exit), ['install']);
+  t.regex(r.log, /EKSD_SITE_BUCKET is not set/);
+});
+
+test('a local run: unchanged base releases nothing; FORCE_RELEASE releases; a new base releases the next number', async (t) => {
+  const { p, env } = await workspace();
   await p.seed();
   const site = p.config().site.dir;
+  const summary = () => readFile(join(p.root, 'out', 'ci', 'release-summary.txt'), 'utf8');
 
   const quiet = await runBuildspec(p.root, env);
   t.is(quiet.failedPhase, undefined, quiet.log);
+  t.deepEqual(quiet.exit, { install: 0, pre_build: 0, build: 0, post_build: 0 });
   t.regex(quiet.log, /base unchanged: nothing to release/);
-  t.regex(quiet.log, /nothing released: nothing to sync/);
+  t.regex(quiet.log, /\[post_build\][\s\S]*base unchanged: nothing released/, 'post_build prints the summary');
   t.false(existsSync(join(site, 'kubernetes-1-33')), 'no release written');
-  t.false(existsSync(bucket), 'nothing synced');
-  t.regex(await readFile(join(p.root, 'out', 'ci', 'release-summary.txt'), 'utf8'), /nothing released/);
+  t.regex(await summary(), /nothing released/);
 
   const forced = await runBuildspec(p.root, { ...env, FORCE_RELEASE: 'true' });
   t.is(forced.failedPhase, undefined, forced.log);
   t.regex(forced.log, /FORCE_RELEASE=true: releasing anyway/);
-  t.true(existsSync(join(bucket, 'kubernetes-1-33', 'kubernetes-1-33-eks-1.yaml')), forced.log);
-  t.true(existsSync(join(bucket, 'releasechannels', '1-33.yaml')));
-  t.true(existsSync(join(bucket, 'crds', 'releases.distro.eks.amazonaws.com-v1alpha1.yaml')));
-  t.regex(await readFile(join(p.root, 'out', 'ci', 'release-summary.txt'), 'utf8'), /kubernetes-1-33-eks-1/);
+  t.true(existsSync(join(site, 'kubernetes-1-33', 'kubernetes-1-33-eks-1.yaml')), forced.log);
+  t.true(existsSync(join(site, 'releasechannels', '1-33.yaml')));
+  t.true(existsSync(join(site, 'crds', 'releases.distro.eks.amazonaws.com-v1alpha1.yaml')));
+  t.regex(await summary(), /kubernetes-1-33-eks-1/);
+  t.regex(forced.log, /\[post_build\][\s\S]*kubernetes-1-33-eks-1/, 'post_build prints the summary');
   t.is((await p.eksd(['verify', 'kubernetes-1-33-eks-1'])).code, 0);
 
-  // A new AL2 revision, and a fresh workspace (CodeBuild starts from a clean checkout): the published
-  // manifests come back from the bucket, so the next release is number 2.
-  await rm(site, { recursive: true, force: true });
+  // A new AL2 revision: watch-base sees it (exit 10), writes the pin, and the release is number 2.
   await p.seed({ update: true });
   const changed = await runBuildspec(p.root, env);
   t.is(changed.failedPhase, undefined, changed.log);
   t.regex(changed.log, /base changed: releasing/);
-  t.true(existsSync(join(bucket, 'kubernetes-1-33', 'kubernetes-1-33-eks-2.yaml')), changed.log);
-  t.regex(await readFile(join(bucket, 'releasechannels', '1-33.yaml'), 'utf8'), /latestRelease: 2/);
-  t.true(existsSync(join(bucket, 'kubernetes-1-33', 'releases', '2', 'artifacts')));
+  t.true(existsSync(join(site, 'kubernetes-1-33', 'kubernetes-1-33-eks-2.yaml')), changed.log);
+  t.regex(await readFile(join(site, 'releasechannels', '1-33.yaml'), 'utf8'), /latestRelease: 2/);
+  t.true(existsSync(join(site, 'kubernetes-1-33', 'releases', '2', 'artifacts')));
   const verify = await p.eksd(['verify', 'kubernetes-1-33-eks-2']);
   t.is(verify.code, 0, verify.stdout + verify.stderr);
   // The pin was written by watch-base --write in pre_build.
   t.is((await p.eksd(['watch-base'])).code, 0);
 });
 
-test('a failing pre_build ends the build; a failed build publishes nothing', async (t) => {
-  const { p, bucket, env } = await workspace();
+test('a failing pre_build ends the build; post_build after a failed build says so', async (t) => {
+  const { p, env } = await workspace();
   // Not seeded: the pinned upstream does not exist, watch-base exits 1.
   const broken = await runBuildspec(p.root, env);
   t.is(broken.failedPhase, 'pre_build', broken.log);
@@ -190,13 +226,37 @@ test('a failing pre_build ends the build; a failed build publishes nothing', asy
   t.false('build' in broken.exit, 'build never ran');
   t.regex(broken.log, /eksd watch-base failed with exit code 1/);
 
-  // post_build after a failed build: the site stays local.
-  const site = p.config().site.dir;
-  await mkdir(join(site, 'kubernetes-1-33'), { recursive: true });
-  await writeFile(join(site, 'kubernetes-1-33', 'kubernetes-1-33-eks-1.yaml'), 'unverified\n');
   await mkdir(join(p.root, 'out', 'ci'), { recursive: true });
+  await writeFile(join(p.root, 'out', 'ci', 'release-summary.txt'), 'partial summary\n');
   const after = await runBuildspec(p.root, { ...env, CODEBUILD_BUILD_SUCCEEDING: '0' }, ['post_build']);
   t.is(after.failedPhase, undefined, after.log);
-  t.regex(after.log, /the build failed: the site is not synced/);
-  t.false(existsSync(bucket));
+  t.regex(after.log, /the build failed: see the log of the build phase/);
+  t.regex(after.log, /partial summary/);
+});
+
+test('build while another run holds the channel: exit 4, said in the log and the summary; post_build still reports', async (t) => {
+  const { p, env } = await workspace();
+  await p.seed();
+  const install = await runBuildspec(p.root, env, ['install']);
+  t.is(install.failedPhase, undefined, install.log);
+  // A real release of the same channel, paused once it holds the channel, stands for the other host.
+  let held: Promise<RunResult> | undefined;
+  const other = await runWithEvents(p, ['release'], {
+    onEvent: (e, pid) => {
+      if (held || e.type !== 'stage' || e.stage !== 'resolve' || e.state !== 'started') return;
+      process.kill(pid, 'SIGSTOP');
+      t.teardown(() => { try { process.kill(pid, 'SIGCONT'); } catch { /* already gone */ } });
+      held = runBuildspec(p.root, env, ['build', 'post_build']);
+      void held.finally(() => process.kill(pid, 'SIGCONT'));
+    },
+  });
+  t.is(other.code, 0, other.stderr);
+  t.truthy(held, 'the other run reached the resolve stage');
+  const r = await held!;
+  t.is(r.failedPhase, 'build', r.log);
+  t.is(r.exit.build, 4);
+  t.is(r.exit.post_build, 0);
+  t.regex(r.log, /another host holds the lease of channel 1-33: this build released nothing/);
+  t.regex(await readFile(join(p.root, 'out', 'ci', 'release-summary.txt'), 'utf8'), /this build released nothing/);
+  t.regex(r.log, /\[post_build\][\s\S]*the build failed/);
 });
