@@ -1,9 +1,12 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { announceOnce, markSent, readLedger } from '../pipeline/announce/once.ts';
+import { announceOnce, ledgerKey, markSent, readLedger } from '../pipeline/announce/once.ts';
+import { DirStore } from '../pipeline/store/dir.ts';
+import { hostname } from 'node:os';
+import { spawn } from 'node:child_process';
 import { OutboxAnnouncer } from '../pipeline/announce/outbox.ts';
 import { renderAnnouncement } from '../pipeline/announce/render.ts';
 import type { Announcement, Announcer } from '../pipeline/announce/types.ts';
@@ -27,6 +30,23 @@ async function tempDir(): Promise<string> {
   dirs.push(d);
   return d;
 }
+/** The pid of another process that runs until the test ends. */
+function liveProcess(t: { teardown: (f: () => void) => void }): number {
+  const child = spawn('sleep', ['120'], { stdio: 'ignore' });
+  t.teardown(() => { child.kill(); });
+  return child.pid!;
+}
+
+/** The ledger entries in a state directory. */
+async function entries(state: string): Promise<string[]> {
+  return readdir(join(state, 'announcements')).catch(() => []);
+}
+
+/** A ledger entry left "sending" by process `pid` on this host (a send in progress, or interrupted if it is gone). */
+async function sending(state: string, pid: number): Promise<void> {
+  await new DirStore(state).put(ledgerKey(RELEASE), JSON.stringify({ release: RELEASE, state: 'sending', sender: { host: hostname(), pid, at: new Date().toISOString() }, sends: [] }));
+}
+
 test.after.always(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
@@ -61,16 +81,16 @@ test('announceOnce through the outbox: once, then again as <release>.<n>.json', 
   const out = await tempDir();
   const ledger = await tempDir();
   const outbox = new OutboxAnnouncer(out);
-  const a = await announceOnce({ release: RELEASE, announcement, announcer: outbox, ledgerDir: ledger });
-  const b = await announceOnce({ release: RELEASE, announcement, announcer: outbox, ledgerDir: ledger });
+  const a = await announceOnce({ release: RELEASE, announcement, announcer: outbox, state: new DirStore(ledger) });
+  const b = await announceOnce({ release: RELEASE, announcement, announcer: outbox, state: new DirStore(ledger) });
   t.false(a.skipped);
   t.deepEqual(b, { skipped: true, messageId: a.messageId, resend: 0 });
   t.deepEqual(await readdir(out), [`${RELEASE}.json`]);
-  const c = await announceOnce({ release: RELEASE, announcement, announcer: outbox, ledgerDir: ledger, again: true });
+  const c = await announceOnce({ release: RELEASE, announcement, announcer: outbox, state: new DirStore(ledger), again: true });
   t.is(c.resend, 1);
   t.deepEqual((await readdir(out)).sort(), [`${RELEASE}.1.json`, `${RELEASE}.json`]);
-  t.deepEqual(await readdir(ledger), [`${RELEASE}.json`]);
-  const entry = await readLedger(ledger, RELEASE);
+  t.deepEqual(await entries(ledger), [`${RELEASE}.json`]);
+  const entry = await readLedger(new DirStore(ledger), RELEASE);
   t.is(entry?.announcer, `outbox ${out}`);
   t.is(entry?.sends.length, 2);
 });
@@ -86,45 +106,45 @@ test('a failing announcer leaves no ledger entry; a later run sends', async (t) 
       return { messageId: 'm-2' };
     },
   };
-  await t.throwsAsync(announceOnce({ release: RELEASE, announcement, announcer: flaky, ledgerDir: ledger }), { message: 'network down' });
-  t.deepEqual(await readdir(ledger), []);
-  const ok = await announceOnce({ release: RELEASE, announcement, announcer: flaky, ledgerDir: ledger });
+  await t.throwsAsync(announceOnce({ release: RELEASE, announcement, announcer: flaky, state: new DirStore(ledger) }), { message: 'network down' });
+  t.deepEqual(await entries(ledger), []);
+  const ok = await announceOnce({ release: RELEASE, announcement, announcer: flaky, state: new DirStore(ledger) });
   t.deepEqual(ok, { skipped: false, messageId: 'm-2', resend: 0 });
 });
 
 test('a concurrent or interrupted announcement is not sent blindly', async (t) => {
   const ledger = await tempDir();
   const outbox = new OutboxAnnouncer(await tempDir());
-  await writeFile(join(ledger, `${RELEASE}.lock`), `${process.pid}\n`);
-  t.true(isEksdError(await t.throwsAsync(announceOnce({ release: RELEASE, announcement, announcer: outbox, ledgerDir: ledger })), 'ANNOUNCE_LOCKED'));
+  await sending(ledger, liveProcess(t));
+  t.true(isEksdError(await t.throwsAsync(announceOnce({ release: RELEASE, announcement, announcer: outbox, state: new DirStore(ledger) })), 'ANNOUNCE_LOCKED'));
 
-  await writeFile(join(ledger, `${RELEASE}.lock`), '2147483646\n'); // no such process
-  const e = await t.throwsAsync(announceOnce({ release: RELEASE, announcement, announcer: outbox, ledgerDir: ledger }));
+  await sending(ledger, 2147483646); // no such process
+  const e = await t.throwsAsync(announceOnce({ release: RELEASE, announcement, announcer: outbox, state: new DirStore(ledger) }));
   t.true(isEksdError(e, 'ANNOUNCE_INTERRUPTED'));
   t.regex((e as { hint?: string }).hint ?? '', /--mark-sent[\s\S]*--again/);
-  const forced = await announceOnce({ release: RELEASE, announcement, announcer: outbox, ledgerDir: ledger, again: true });
+  const forced = await announceOnce({ release: RELEASE, announcement, announcer: outbox, state: new DirStore(ledger), again: true });
   t.false(forced.skipped);
-  t.deepEqual(await readdir(ledger), [`${RELEASE}.json`]);
+  t.deepEqual(await entries(ledger), [`${RELEASE}.json`]);
 });
 
 test('the announcement must belong to the release', async (t) => {
-  const e = await t.throwsAsync(announceOnce({ release: 'kubernetes-1-33-eks-3', announcement, announcer: new OutboxAnnouncer(await tempDir()), ledgerDir: await tempDir() }));
+  const e = await t.throwsAsync(announceOnce({ release: 'kubernetes-1-33-eks-3', announcement, announcer: new OutboxAnnouncer(await tempDir()), state: new DirStore(await tempDir()) }));
   t.true(isEksdError(e, 'ANNOUNCE_FAILED'));
 });
 
 test('--mark-sent settles only an interrupted send, never one in progress, and writes nothing on a dry run', async (t) => {
   const ledger = await tempDir();
-  const never = await t.throwsAsync(markSent({ release: RELEASE, ledgerDir: ledger }));
+  const never = await t.throwsAsync(markSent({ release: RELEASE, state: new DirStore(ledger) }));
   t.true(isEksdError(never, 'ANNOUNCE_NOT_INTERRUPTED'), 'a release never sent cannot be marked sent');
-  await writeFile(join(ledger, `${RELEASE}.lock`), `${process.pid}\n`);
-  t.true(isEksdError(await t.throwsAsync(markSent({ release: RELEASE, ledgerDir: ledger })), 'ANNOUNCE_LOCKED'), 'a live sender is not overruled');
-  await writeFile(join(ledger, `${RELEASE}.lock`), '2147483646\n'); // no such process
-  t.true(await markSent({ release: RELEASE, ledgerDir: ledger, dryRun: true }));
-  t.deepEqual(await readdir(ledger), [`${RELEASE}.lock`], 'the dry run wrote nothing');
-  t.true(await markSent({ release: RELEASE, ledgerDir: ledger }));
-  t.deepEqual(await readdir(ledger), [`${RELEASE}.json`]);
-  t.like(await readLedger(ledger, RELEASE), { messageId: 'unknown', announcer: 'marked sent by hand' });
-  t.false(await markSent({ release: RELEASE, ledgerDir: ledger }), 'already recorded');
+  await sending(ledger, liveProcess(t));
+  t.true(isEksdError(await t.throwsAsync(markSent({ release: RELEASE, state: new DirStore(ledger) })), 'ANNOUNCE_LOCKED'), 'a live sender is not overruled');
+  await sending(ledger, 2147483646); // no such process
+  t.true(await markSent({ release: RELEASE, state: new DirStore(ledger), dryRun: true }));
+  t.is((await readLedger(new DirStore(ledger), RELEASE))?.state, 'sending', 'the dry run wrote nothing');
+  t.true(await markSent({ release: RELEASE, state: new DirStore(ledger) }));
+  t.deepEqual(await entries(ledger), [`${RELEASE}.json`]);
+  t.like(await readLedger(new DirStore(ledger), RELEASE), { messageId: 'unknown', announcer: 'marked sent by hand' });
+  t.false(await markSent({ release: RELEASE, state: new DirStore(ledger) }), 'already recorded');
   const outbox = new OutboxAnnouncer(await tempDir());
-  t.true((await announceOnce({ release: RELEASE, announcement, announcer: outbox, ledgerDir: ledger })).skipped, 'and not sent afterwards');
+  t.true((await announceOnce({ release: RELEASE, announcement, announcer: outbox, state: new DirStore(ledger) })).skipped, 'and not sent afterwards');
 });

@@ -3,7 +3,9 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { announceOnce, readLedger } from '../pipeline/announce/once.ts';
+import { announceOnce, markSent, readLedger } from '../pipeline/announce/once.ts';
+import { UNCERTAIN } from '../pipeline/announce/types.ts';
+import { DirStore } from '../pipeline/store/dir.ts';
 import { renderAnnouncement } from '../pipeline/announce/render.ts';
 import { SnsAnnouncer } from '../pipeline/announce/sns.ts';
 import { isEksdError } from '../pipeline/errors.ts';
@@ -73,39 +75,39 @@ test.serial('FIFO topics get the channel as group and the release as deduplicati
 
 test.serial('unknown topic: ANNOUNCE_FAILED naming the topic, no ledger entry; later sends', async (t) => {
   const dir = await ledgerDir();
-  const e = await t.throwsAsync(announceOnce({ release: announcement.release, announcement, announcer: announcer(MISSING), ledgerDir: dir }));
+  const e = await t.throwsAsync(announceOnce({ release: announcement.release, announcement, announcer: announcer(MISSING), state: new DirStore(dir) }));
   t.true(isEksdError(e, 'ANNOUNCE_FAILED'));
   t.is((e as { where?: string }).where, MISSING);
   t.regex(e!.message, /NotFound.*Topic does not exist/);
   t.regex((e as { hint?: string }).hint ?? '', /topic does not exist/);
-  t.deepEqual(await readdir(dir), [], 'no ledger entry, no lock left');
+  t.deepEqual(await readdir(join(dir, 'announcements')).catch(() => [] as string[]), [], 'no ledger entry left');
 
   sns.topics.add(MISSING);
-  const ok = await announceOnce({ release: announcement.release, announcement, announcer: announcer(MISSING), ledgerDir: dir });
+  const ok = await announceOnce({ release: announcement.release, announcement, announcer: announcer(MISSING), state: new DirStore(dir) });
   t.false(ok.skipped);
   t.is(published(MISSING).length, 1);
-  t.is((await readLedger(dir, announcement.release))?.messageId, ok.messageId);
+  t.is((await readLedger(new DirStore(dir), announcement.release))?.messageId, ok.messageId);
 });
 
 test.serial('announceOnce sends once; again sends again and records it', async (t) => {
   const dir = await ledgerDir();
   const before = published(TOPIC).length;
   const at = new Date('2025-06-18T12:30:00Z');
-  const first = await announceOnce({ release: announcement.release, announcement, announcer: announcer(TOPIC), ledgerDir: dir, now: () => at });
-  const second = await announceOnce({ release: announcement.release, announcement, announcer: announcer(TOPIC), ledgerDir: dir });
+  const first = await announceOnce({ release: announcement.release, announcement, announcer: announcer(TOPIC), state: new DirStore(dir), now: () => at });
+  const second = await announceOnce({ release: announcement.release, announcement, announcer: announcer(TOPIC), state: new DirStore(dir) });
   t.false(first.skipped);
   t.true(second.skipped);
   t.is(second.messageId, first.messageId);
   t.is(published(TOPIC).length, before + 1);
-  const entry = await readLedger(dir, announcement.release);
+  const entry = await readLedger(new DirStore(dir), announcement.release);
   t.like(entry, { release: 'kubernetes-1-33-eks-18', messageId: first.messageId, announcer: `sns ${TOPIC}`, at: '2025-06-18T12:30:00.000Z' });
 
-  const third = await announceOnce({ release: announcement.release, announcement, announcer: announcer(TOPIC), ledgerDir: dir, again: true });
+  const third = await announceOnce({ release: announcement.release, announcement, announcer: announcer(TOPIC), state: new DirStore(dir), again: true });
   t.false(third.skipped);
   t.is(third.resend, 1);
   t.not(third.messageId, first.messageId);
   t.is(published(TOPIC).length, before + 2);
-  t.deepEqual((await readLedger(dir, announcement.release))?.sends.map((s) => s.resend), [0, 1]);
+  t.deepEqual((await readLedger(new DirStore(dir), announcement.release))?.sends.map((s) => s.resend), [0, 1]);
 });
 
 test.serial('authorization and server errors map to ANNOUNCE_FAILED with a hint', async (t) => {
@@ -114,15 +116,30 @@ test.serial('authorization and server errors map to ANNOUNCE_FAILED with a hint'
   t.true(isEksdError(auth, 'ANNOUNCE_FAILED'));
   t.regex((auth as { hint?: string }).hint ?? '', /sns:Publish/);
 
+  // A 5xx may come after SNS accepted the message: never retried, reported as uncertain.
   sns.failNext({ status: 500, code: 'InternalError', message: 'boom', type: 'Receiver' });
-  const before = published(TOPIC).length;
-  await announcer(TOPIC).publish(announcement);
-  t.is(published(TOPIC).length, before + 1, 'the SDK retries a 5xx');
+  const requests = sns.actions.length;
+  const down = await t.throwsAsync(announcer(TOPIC).publish(announcement));
+  t.true(isEksdError(down, UNCERTAIN));
+  t.regex(down!.message, /HTTP 500/);
+  t.is(sns.actions.length, requests + 1, 'sent once, not retried');
+});
 
-  sns.failNext(...Array.from({ length: 2 }, () => ({ status: 503, code: 'ServiceUnavailable', message: 'down', type: 'Receiver' as const })));
-  const down = await t.throwsAsync(announcer(TOPIC, { maxAttempts: 2 }).publish(announcement));
-  t.true(isEksdError(down, 'ANNOUNCE_FAILED'));
-  t.regex(down!.message, /HTTP 503/);
+test.serial('a reply lost after SNS accepted the message: one message, ANNOUNCE_INTERRUPTED, settled by --mark-sent', async (t) => {
+  const dir = await ledgerDir();
+  const state = new DirStore(dir);
+  const before = published(TOPIC).length;
+  sns.dropNextReply();
+  const e = await t.throwsAsync(announceOnce({ release: announcement.release, announcement, announcer: announcer(TOPIC), state }));
+  t.true(isEksdError(e, 'ANNOUNCE_INTERRUPTED'), String(e));
+  t.regex((e as { hint?: string }).hint ?? '', /--mark-sent[\s\S]*--again/);
+  t.is(published(TOPIC).length, before + 1, 'exactly one message reached SNS');
+  t.is((await readLedger(state, announcement.release))?.state, 'sending');
+  const again = await t.throwsAsync(announceOnce({ release: announcement.release, announcement, announcer: announcer(TOPIC), state }));
+  t.true(isEksdError(again, 'ANNOUNCE_INTERRUPTED'), 'a later run does not resend blindly');
+  t.true(await markSent({ release: announcement.release, state }));
+  t.true((await announceOnce({ release: announcement.release, announcement, announcer: announcer(TOPIC), state })).skipped);
+  t.is(published(TOPIC).length, before + 1, 'still one message');
 });
 
 test('bad topic ARN fails at configuration time', (t) => {

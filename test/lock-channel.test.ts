@@ -1,7 +1,7 @@
 /**
  * One run per channel: a second `eksd release` for a channel that a live run holds fails at once (exit 4)
- * naming the holder; a lock left by a dead process is taken over, and when several runs find the same
- * dead holder at the same moment exactly one of them gets the lock.
+ * naming the holder; a lease left by a dead process (or expired) is taken over, and when several runs
+ * find the same stale holder at the same moment exactly one of them gets the lease.
  */
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
@@ -19,14 +19,19 @@ let lockFile: string;
 test.before(async () => {
   p = await makeProject({ catalog: 'mini' });
   await p.seed();
-  lockFile = join(p.config().stateDir, 'locks', '1-33.lock');
+  lockFile = join(p.config().stateDir, 'leases', '1-33.json');
 });
 
 test.after.always(async () => { await p?.cleanup(); });
 
-function writeLock(holder: { pid: number; host?: string }): void {
-  mkdirSync(join(p.config().stateDir, 'locks'), { recursive: true });
-  writeFileSync(lockFile, JSON.stringify({ pid: holder.pid, host: holder.host ?? hostname(), command: 'eksd release (test)', startedAt: new Date().toISOString() }));
+function leaseRecord(holder: { pid: number; host?: string; expiresInMs?: number }): string {
+  return JSON.stringify({ id: `test-${holder.pid}`, pid: holder.pid, host: holder.host ?? hostname(), command: 'eksd release (test)',
+    startedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + (holder.expiresInMs ?? 600_000)).toISOString() });
+}
+
+function writeLock(holder: { pid: number; host?: string; expiresInMs?: number }): void {
+  mkdirSync(join(p.config().stateDir, 'leases'), { recursive: true });
+  writeFileSync(lockFile, leaseRecord(holder));
 }
 
 /** The pid of a process that has exited. */
@@ -76,6 +81,13 @@ test.serial('a lock held by a live process, or by one on another host, is respec
   await rm(lockFile);
 });
 
+test.serial('an expired lease of another host is taken over', async (t) => {
+  writeLock({ pid: 1, host: 'some-other-host', expiresInMs: -1000 });
+  const r = await p.eksd(['release']);
+  t.is(r.code, 0, r.stderr);
+  t.false(existsSync(lockFile), 'the lease was taken over and released');
+});
+
 test.serial('a stale lock (dead pid on this host) is taken over', async (t) => {
   const dead = deadPid();
   writeLock({ pid: dead });
@@ -89,11 +101,12 @@ test('several runs finding the same stale lock: exactly one holds it at a time',
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const script = join(dir, 'taker.mts');
   writeFileSync(script, [
-    `import { acquireLock } from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'pipeline/run/lock.ts')).href)};`,
+    `import { acquireLease } from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'pipeline/run/lease.ts')).href)};`,
+    `import { DirStore } from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'pipeline/store/dir.ts')).href)};`,
     'const [stateDir, startAt] = process.argv.slice(2);',
     'while (Date.now() < Number(startAt)) await new Promise((r) => setTimeout(r, 1));',
     'try {',
-    '  const lock = await acquireLock(stateDir, "1-33", `taker ${process.pid}`);',
+    '  const lock = await acquireLease(new DirStore(stateDir), "1-33", `taker ${process.pid}`, { ttlSeconds: 60 });',
     '  const from = Date.now();',
     '  await new Promise((r) => setTimeout(r, 800));',
     '  console.log(JSON.stringify({ from, to: Date.now() }));',
@@ -102,8 +115,8 @@ test('several runs finding the same stale lock: exactly one holds it at a time',
   ].join('\n'));
   for (let round = 0; round < 4; round++) {
     const stateDir = join(dir, `state-${round}`);
-    mkdirSync(join(stateDir, 'locks'), { recursive: true });
-    writeFileSync(join(stateDir, 'locks', '1-33.lock'), JSON.stringify({ pid: deadPid(), host: hostname(), command: 'killed run', startedAt: '' }));
+    mkdirSync(join(stateDir, 'leases'), { recursive: true });
+    writeFileSync(join(stateDir, 'leases', '1-33.json'), leaseRecord({ pid: deadPid() }));
     const startAt = Date.now() + 3000;
     const outputs = await Promise.all(Array.from({ length: 6 }, () => new Promise<string>((resolve, reject) => {
       const child = spawn(process.execPath, ['--import=tsx', script, stateDir, String(startAt)], { cwd: REPO_ROOT });
@@ -117,6 +130,6 @@ test('several runs finding the same stale lock: exactly one holds it at a time',
       .sort((a, b) => a.from! - b.from!);
     t.true(held.length >= 1, `round ${round}: someone took the stale lock over`);
     for (let i = 1; i < held.length; i++) t.true(held[i]!.from! >= held[i - 1]!.to!, `round ${round}: two processes held the lock at once`);
-    t.false(existsSync(join(stateDir, 'locks', '1-33.lock')), 'released');
+    t.false(existsSync(join(stateDir, 'leases', '1-33.json')), 'released');
   }
 });

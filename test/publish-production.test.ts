@@ -44,7 +44,7 @@ test.before(async (t) => {
     imageRepo: `${proxy.host}/${p.ns}/eks-distro`,
     baseImageRepo: `${proxy.host}/${p.ns}/eks-distro-build-tooling`,
     dockerSocket: p.config().dockerSocket,
-    aws: { ecrPublic: true, ecrPublicEndpoint: ecr.endpoint },
+    aws: { ecrPublic: true, ecrPublicEndpoint: ecr.endpoint, ecrPublicRegistry: proxy.host },
   });
   writeFileSync(p.configFile, stringify(config));
   ecr.repositories.set(EXISTING, { repositoryName: EXISTING, catalogData: EXISTING_CATALOG, createdAt: 1 });

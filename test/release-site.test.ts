@@ -1,3 +1,4 @@
+import { DirStore } from '../pipeline/store/dir.ts';
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -18,6 +19,7 @@ const run = promisify(execFile);
 const hex = (algo: 'sha256' | 'sha512', data: string | Buffer): string => createHash(algo).update(data).digest('hex');
 
 const dirs: string[] = [];
+const store = (dir: string): DirStore => new DirStore(dir);
 async function tempDir(): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), 'eksd-site-'));
   dirs.push(d);
@@ -75,7 +77,7 @@ test('archives are staged with per-file and aggregate checksum files that sha256
   const src = await tempDir();
   const site = await tempDir();
   const inp = await input(src);
-  const res = await stageArchives(site, inp);
+  const res = await stageArchives(store(site), inp);
   t.is(res.archives.length, 5);
   t.true(res.archives.every((a) => a.copied));
   t.deepEqual(res.folders, ['kubernetes-1-33/releases/1/artifacts/etcd/v3.5.21', 'kubernetes-1-33/releases/1/artifacts/kubernetes/v1.33.5']);
@@ -114,25 +116,21 @@ test('staging is idempotent and refuses to change a published release', async (t
   const src = await tempDir();
   const site = await tempDir();
   const inp = await input(src);
-  await stageArchives(site, inp);
+  await stageArchives(store(site), inp);
   const before = await stat(join(site, 'kubernetes-1-33/releases/1/artifacts/etcd/v3.5.21/SHA256SUM'));
-  const again = await stageArchives(site, inp);
+  const again = await stageArchives(store(site), inp);
   t.deepEqual(again.written, []);
   t.true(again.archives.every((a) => !a.copied));
   t.is((await stat(join(site, 'kubernetes-1-33/releases/1/artifacts/etcd/v3.5.21/SHA256SUM'))).mtimeMs, before.mtimeMs);
 
-  // Not yet published (no manifest): a changed artifact replaces the staged one.
+  // Archives are write-once as soon as they are on the site (public, even before the manifest names
+  // them): a changed artifact under the same release is refused, naming the object, and nothing changes.
   const changed = await input(await tempDir(), 1, 'etcd amd64 tarball, rebuilt');
-  const res = await stageArchives(site, changed);
-  t.deepEqual(res.archives.filter((a) => a.copied).map((a) => a.name), ['etcd-linux-amd64-v3.5.21.tar.gz']);
-  t.true(res.written.includes('kubernetes-1-33/releases/1/artifacts/etcd/v3.5.21/SHA256SUM'));
-
-  // Published: the same change is refused before anything is written.
-  await writeManifest(site, buildRelease(changed));
-  const e = await t.throwsAsync(stageArchives(site, inp));
+  const e = await t.throwsAsync(stageArchives(store(site), changed));
   t.true(isEksdError(e, 'ARCHIVE_EXISTS'));
   t.regex(e!.message, /etcd-linux-amd64-v3\.5\.21\.tar\.gz/);
-  t.is(await readFile(join(site, 'kubernetes-1-33/releases/1/artifacts/etcd/v3.5.21/etcd-linux-amd64-v3.5.21.tar.gz'), 'utf8'), 'etcd amd64 tarball, rebuilt');
+  t.regex((e as { hint?: string }).hint ?? '', /next release number/);
+  t.is(await readFile(join(site, 'kubernetes-1-33/releases/1/artifacts/etcd/v3.5.21/etcd-linux-amd64-v3.5.21.tar.gz'), 'utf8'), 'etcd amd64 tarball');
 });
 
 test('a source file that does not match its checksum is not staged', async (t) => {
@@ -140,7 +138,7 @@ test('a source file that does not match its checksum is not staged', async (t) =
   const site = await tempDir();
   const inp = await input(src);
   await writeFile(inp.components[1]!.archives[0]!.path, 'tampered');
-  const e = await t.throwsAsync(stageArchives(site, inp));
+  const e = await t.throwsAsync(stageArchives(store(site), inp));
   t.true(isEksdError(e, 'ARCHIVE_CHECKSUM_MISMATCH'));
   t.is((e as { where?: string }).where, inp.components[1]!.archives[0]!.path);
   const etcdDir = join(site, 'kubernetes-1-33/releases/1/artifacts/etcd/v3.5.21');
@@ -150,7 +148,7 @@ test('a source file that does not match its checksum is not staged', async (t) =
 
   const missing = await input(await tempDir());
   missing.components[0]!.archives[0]!.path = join(src, 'does-not-exist');
-  t.true(isEksdError(await t.throwsAsync(stageArchives(await tempDir(), missing)), 'ARCHIVE_MISSING'));
+  t.true(isEksdError(await t.throwsAsync(stageArchives(store(await tempDir()), missing)), 'ARCHIVE_MISSING'));
 });
 
 test('manifest is write-once: identical apart from date is a no-op, different is RELEASE_EXISTS', async (t) => {
@@ -158,19 +156,19 @@ test('manifest is write-once: identical apart from date is a no-op, different is
   const site = await tempDir();
   const inp = await input(src, 3);
   const release = buildRelease(inp);
-  const first = await writeManifest(site, release);
+  const first = await writeManifest(store(site), release);
   t.true(first.written);
   t.is(first.path, join(site, 'kubernetes-1-33/kubernetes-1-33-eks-3.yaml'));
   t.is(await readFile(first.path, 'utf8'), renderRelease(release));
 
-  const rerun = await writeManifest(site, buildRelease({ ...inp, date: '2025-06-02T00:00:00Z' }));
+  const rerun = await writeManifest(store(site), buildRelease({ ...inp, date: '2025-06-02T00:00:00Z' }));
   t.false(rerun.written);
   t.is(rerun.release.status.date, '2025-06-01T12:00:00Z', 'the existing manifest is kept');
   t.is(await readFile(first.path, 'utf8'), renderRelease(release));
 
   const other = await input(src, 3);
   other.components[1]!.images[0]!.digest = `sha256:${'d'.repeat(64)}`;
-  const e = await t.throwsAsync(writeManifest(site, buildRelease(other)));
+  const e = await t.throwsAsync(writeManifest(store(site), buildRelease(other)));
   t.true(isEksdError(e, 'RELEASE_EXISTS'));
   t.is((e as { where?: string }).where, first.path);
   t.regex(e!.message, /imageDigest/);
@@ -181,23 +179,23 @@ test('manifest is write-once: identical apart from date is a no-op, different is
 test('release numbers come from the manifests on the site', async (t) => {
   const src = await tempDir();
   const site = await tempDir();
-  t.is(await latestNumber(site, '1-33'), 0);
-  t.is(await nextNumber(site, '1-33'), 1);
-  t.is(await previousRelease(site, '1-33', 1), undefined);
-  for (const n of [1, 2, 10]) await writeManifest(site, buildRelease(await input(src, n)));
+  t.is(await latestNumber(store(site), '1-33'), 0);
+  t.is(await nextNumber(store(site), '1-33'), 1);
+  t.is(await previousRelease(store(site), '1-33', 1), undefined);
+  for (const n of [1, 2, 10]) await writeManifest(store(site), buildRelease(await input(src, n)));
   await writeFile(join(site, 'kubernetes-1-33', 'kubernetes-1-32-eks-99.yaml'), 'not ours');
   await writeFile(join(site, 'kubernetes-1-33', 'notes.txt'), '');
-  t.is(await latestNumber(site, '1-33'), 10);
-  t.is(await nextNumber(site, '1-33'), 11);
-  t.is(await nextNumber(site, '1-32'), 1);
-  t.is((await previousRelease(site, '1-33', 3))?.metadata.name, 'kubernetes-1-33-eks-2');
-  t.is(await previousRelease(site, '1-33', 10), undefined, 'no release 9');
+  t.is(await latestNumber(store(site), '1-33'), 10);
+  t.is(await nextNumber(store(site), '1-33'), 11);
+  t.is(await nextNumber(store(site), '1-32'), 1);
+  t.is((await previousRelease(store(site), '1-33', 3))?.metadata.name, 'kubernetes-1-33-eks-2');
+  t.is(await previousRelease(store(site), '1-33', 10), undefined, 'no release 9');
 });
 
 test('channel file is overwritten, never moved back; CRDs are copied once', async (t) => {
   const site = await tempDir();
   const arn = 'arn:aws:sns:us-east-1:123456789012:eks-distro-updates';
-  const first = await writeChannel(site, { channel: '1-33', latestRelease: 1, snsTopicArn: arn, active: true });
+  const first = await writeChannel(store(site), { channel: '1-33', latestRelease: 1, snsTopicArn: arn, active: true });
   t.is(first.path, join(site, 'releasechannels/1-33.yaml'));
   t.is(await readFile(first.path, 'utf8'), [
     'apiVersion: distro.eks.amazonaws.com/v1alpha1', 'kind: ReleaseChannel', 'metadata:', '  creationTimestamp: null', '  name: 1-33',
@@ -208,19 +206,19 @@ test('channel file is overwritten, never moved back; CRDs are copied once', asyn
     'releasechannels.distro.eks.amazonaws.com-v1alpha1.yaml', 'releases.distro.eks.amazonaws.com-v1alpha1.yaml',
   ]);
 
-  const second = await writeChannel(site, { channel: '1-33', latestRelease: 2, snsTopicArn: arn, active: true });
+  const second = await writeChannel(store(site), { channel: '1-33', latestRelease: 2, snsTopicArn: arn, active: true });
   t.true(second.written);
   t.regex(await readFile(first.path, 'utf8'), /latestRelease: 2\n/);
   t.deepEqual(second.crds.map((c) => c.status), ['unchanged', 'unchanged']);
 
   const crd = join(site, 'crds/releases.distro.eks.amazonaws.com-v1alpha1.yaml');
   await writeFile(crd, '# edited upstream copy\n');
-  const third = await writeChannel(site, { channel: '1-33', latestRelease: 2, snsTopicArn: arn, active: false });
+  const third = await writeChannel(store(site), { channel: '1-33', latestRelease: 2, snsTopicArn: arn, active: false });
   t.deepEqual(third.crds.map((c) => c.status), ['kept-existing', 'unchanged']);
   t.is(await readFile(crd, 'utf8'), '# edited upstream copy\n');
   t.regex(await readFile(first.path, 'utf8'), /active: false/);
 
-  const e = await t.throwsAsync(writeChannel(site, { channel: '1-33', latestRelease: 1, snsTopicArn: arn, active: true }));
+  const e = await t.throwsAsync(writeChannel(store(site), { channel: '1-33', latestRelease: 1, snsTopicArn: arn, active: true }));
   t.true(isEksdError(e, 'CHANNEL_REGRESSION'));
 });
 
@@ -228,10 +226,10 @@ test('readRelease by path, by name in the site, and by URL', async (t) => {
   const src = await tempDir();
   const site = await tempDir();
   const release = buildRelease(await input(src, 4));
-  const { path } = await writeManifest(site, release);
+  const { path } = await writeManifest(store(site), release);
   t.deepEqual(await readRelease(path), release);
-  t.deepEqual(await readRelease('kubernetes-1-33-eks-4', { siteDir: site }), release);
-  t.true(isEksdError(await t.throwsAsync(readRelease('kubernetes-1-33-eks-5', { siteDir: site })), 'RELEASE_NOT_FOUND'));
+  t.deepEqual(await readRelease('kubernetes-1-33-eks-4', { site: store(site) }), release);
+  t.true(isEksdError(await t.throwsAsync(readRelease('kubernetes-1-33-eks-5', { site: store(site) })), 'RELEASE_NOT_FOUND'));
   t.true(isEksdError(await t.throwsAsync(readRelease(join(site, 'nope.yaml'))), 'RELEASE_NOT_FOUND'));
 
   const text = await readFile(path, 'utf8');
@@ -248,8 +246,8 @@ test('readRelease by path, by name in the site, and by URL', async (t) => {
 
   t.deepEqual(await readRelease(`${base}/kubernetes-1-33/kubernetes-1-33-eks-4.yaml`), release);
   t.deepEqual(await readRelease('kubernetes-1-33-eks-4', { siteBaseUrl: base }), release);
-  t.deepEqual(await previousRelease(await tempDir(), '1-33', 5, { siteBaseUrl: base }), release);
-  t.is(await previousRelease(await tempDir(), '1-33', 4, { siteBaseUrl: base }), undefined);
+  t.deepEqual(await previousRelease(store(await tempDir()), '1-33', 5, { siteBaseUrl: base }), release);
+  t.is(await previousRelease(store(await tempDir()), '1-33', 4, { siteBaseUrl: base }), undefined);
   const bad = await t.throwsAsync(readRelease(`${base}/kubernetes-1-33/kubernetes-1-33-eks-6.yaml`));
   t.true(isEksdError(bad, 'RELEASE_INVALID'));
   t.true(((bad as { where?: string }).where ?? '').startsWith(`${base}/kubernetes-1-33/kubernetes-1-33-eks-6.yaml:`));

@@ -1,9 +1,14 @@
-/** Announcer adapter for Amazon SNS (Publish with MessageStructure json and message attributes). */
+/**
+ * Announcer adapter for Amazon SNS (Publish with MessageStructure json and message attributes). Publish
+ * is sent once, without SDK retries: a retry after a lost reply would be a second message. A failure
+ * after the request may have reached SNS (a timeout, a connection closed before the answer, a 5xx) is
+ * reported as ANNOUNCE_UNCERTAIN, which the ledger treats as an interrupted send.
+ */
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { createSnsClient, parseTopicArn, type StaticCredentials } from '../aws/sns.ts';
 import { EksdError } from '../errors.ts';
 import { publishRequest } from './publish-input.ts';
-import type { Announcement, Announcer, PublishOptions } from './types.ts';
+import { UNCERTAIN, type Announcement, type Announcer, type PublishOptions } from './types.ts';
 
 export interface SnsAnnouncerOptions {
   topicArn: string;
@@ -31,11 +36,15 @@ function hintFor(code: string, status: number | undefined): string {
   return 'check the topic ARN, region and credentials, then run the announce step again';
 }
 
+/** Refused before a byte was sent: the message certainly did not go out. */
+const NOT_SENT = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|CredentialsProviderError)$/;
+
 function publishFailed(e: unknown, topicArn: string, release: string): EksdError {
   const err = e as { name?: string; Code?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const status = err.$metadata?.httpStatusCode;
   const code = err.Code ?? (err.name && err.name !== 'Error' ? err.name : undefined) ?? err.code ?? 'Error';
-  return new EksdError('ANNOUNCE_FAILED',
+  const certain = status !== undefined ? status < 500 : NOT_SENT.test(err.code ?? '') || NOT_SENT.test(code);
+  return new EksdError(certain ? 'ANNOUNCE_FAILED' : UNCERTAIN,
     `SNS publish of ${release} to ${topicArn} failed: ${code}${status ? ` (HTTP ${status})` : ''}: ${err.message ?? String(e)}`,
     { where: topicArn, hint: hintFor(code.replace(/Exception$/, ''), status), cause: e });
 }

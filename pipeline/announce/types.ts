@@ -70,3 +70,6 @@ export interface Announcer {
   describe(): string;
   publish(msg: Announcement, options?: PublishOptions): Promise<{ messageId: string }>;
 }
+
+/** The code an Announcer throws when it cannot know whether the message was accepted (timeout, connection lost). */
+export const UNCERTAIN = 'ANNOUNCE_UNCERTAIN';

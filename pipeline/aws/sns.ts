@@ -16,8 +16,10 @@ export interface SnsClientOptions {
   /** e.g. http://127.0.0.1:4575 for a local SNS; default: the AWS endpoint of region */
   endpoint?: string;
   credentials?: StaticCredentials;
-  /** total attempts for throttling, 5xx and network errors (SDK standard retry mode); default 3 */
+  /** total attempts; default 1: a Publish retried after a lost reply would be sent twice */
   maxAttempts?: number;
+  /** ms without an answer before a request counts as lost (default 30 000) */
+  requestTimeoutMs?: number;
 }
 
 export function createSnsClient(options: SnsClientOptions): SNSClient {
@@ -29,7 +31,8 @@ export function createSnsClient(options: SnsClientOptions): SNSClient {
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
-    maxAttempts: options.maxAttempts ?? 3,
+    maxAttempts: options.maxAttempts ?? 1,
+    requestHandler: { requestTimeout: options.requestTimeoutMs ?? 30_000, connectionTimeout: 5_000 },
   });
 }
 

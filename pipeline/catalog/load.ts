@@ -1,11 +1,14 @@
 /**
  * Loads and validates the catalog: base/bases.yaml, images/<component>/component.yaml and the upstream
  * pin. Every check runs before any side effect; every message names file, line, column and field path.
+ * Values that become paths or URL segments (project, gitTag, artifact names, Dockerfiles) are checked
+ * here too, so a `..` or an absolute path is refused before anything is fetched, built or tagged.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, resolve, relative } from 'node:path';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve, relative, sep } from 'node:path';
 import { EksdError } from '../errors.ts';
-import { readYaml, type YamlSource } from '../util/yaml-source.ts';
+import { isEngineTag, isSafeRelPath, isSafeSegment } from '../release/naming.ts';
+import { parseYaml, readYaml, type YamlSource } from '../util/yaml-source.ts';
 import { validateAgainstSchema } from '../util/schema.ts';
 import type { Config, Platform } from '../config/config.ts';
 import { UPSTREAM, parentsOf, type ArtifactSpec, type Catalog, type ComponentSpec, type ImageSpec, type UpstreamPin } from './model.ts';
@@ -67,9 +70,11 @@ function loadBases(config: CatalogConfig, problems: string[]): Located[] {
   const source = readSource(file, problems);
   if (!source || !schemaOk('bases', source, problems)) return [];
   const raw = source.data as RawBases;
+  checkSegment(raw.gitTag, 'gitTag', source, ['gitTag'], problems);
   return raw.bases.map((b, i) => {
     const path = ['bases', i];
     const dockerfile = resolve(config.root, 'base', b.dockerfile ?? join(b.name, 'Dockerfile'));
+    checkInside(dockerfile, join(config.root, 'base'), b.dockerfile, source, [...path, 'dockerfile'], problems);
     return {
       source, path,
       spec: {
@@ -105,6 +110,7 @@ function loadComponents(config: CatalogConfig, problems: string[]): LoadedCompon
 
 function toComponent(raw: RawComponent, source: YamlSource, dir: string, config: CatalogConfig, problems: string[]): LoadedComponent {
   const project = raw.project.split('/')[1]!;
+  checkPathValues(raw, source, problems);
   const artifacts: ArtifactSpec[] = (raw.artifacts ?? []).map((a, i) => ({
     component: raw.name, project, gitTag: raw.gitTag, name: a.name, platform: a.platform, os: a.os ?? 'linux',
     sha256: a.sha256, sha512: a.sha512, description: a.description, release: a.release ?? true,
@@ -121,8 +127,10 @@ function toComponent(raw: RawComponent, source: YamlSource, dir: string, config:
       stages: img.stages ?? [], buildArgs: img.buildArgs ?? {}, release: img.release ?? true,
       extraTags: img.extraTags ?? [], where: source.at(path),
     };
+    checkInside(dockerfile, dir, img.dockerfile, source, [...path, 'dockerfile'], problems);
     checkImageInputs(spec, artifacts, source, path, problems);
     checkTagLength(spec, config.channel, source, path, problems);
+    checkExtraTags(spec, source, path, problems);
     return { spec, source, path };
   });
   return {
@@ -130,6 +138,43 @@ function toComponent(raw: RawComponent, source: YamlSource, dir: string, config:
     spec: { name: raw.name, project: raw.project, gitTag: raw.gitTag, ...(raw.gitCommit ? { gitCommit: raw.gitCommit } : {}),
       file: source.file, artifacts, images: images.map((i) => i.spec.name) },
   };
+}
+
+/** project, gitTag and artifact names become site folders, URL segments and file names. */
+function checkPathValues(raw: RawComponent, source: YamlSource, problems: string[]): void {
+  raw.project.split('/').forEach((segment) => {
+    if (!isSafeSegment(segment)) problems.push(`${source.at(['project'])}: project '${raw.project}' has the segment '${segment}'; each of owner/repo must be a plain folder name (letters, digits, '.', '_', '-'; no '..'), since the repo names the site folder`);
+  });
+  checkSegment(raw.gitTag, 'gitTag', source, ['gitTag'], problems);
+  (raw.artifacts ?? []).forEach((a, i) => {
+    if (!isSafeRelPath(a.name)) problems.push(`${source.at(['artifacts', i, 'name'])}: artifact name '${a.name}' must be a relative path of plain names (no '..', '.' or empty segments, no leading '/'); it becomes a file under the site and the artifact URL`);
+  });
+}
+
+function checkSegment(value: string, field: string, source: YamlSource, path: (string | number)[], problems: string[]): void {
+  if (!isSafeSegment(value)) problems.push(`${source.at(path)}: ${field} '${value}' must be a plain folder name (letters, digits, '.', '_', '+', '-'; not starting with '.'); it becomes a site folder and a URL segment`);
+}
+
+/** A Dockerfile (and so its build context, the Dockerfile's folder) must stay inside `folder`, symlinks resolved. */
+function checkInside(file: string, folder: string, given: string | undefined, source: YamlSource, path: (string | number)[], problems: string[]): void {
+  const shownFolder = relative(process.cwd(), folder) || folder;
+  if (given !== undefined && isAbsolute(given)) {
+    problems.push(`${source.at(path)}: dockerfile '${given}' is an absolute path; give it relative to ${shownFolder}`);
+    return;
+  }
+  const real = (p: string) => { try { return realpathSync(p); } catch { return resolve(p); } };
+  const root = real(folder);
+  const target = existsSync(file) ? real(file) : join(real(dirname(file)), basename(file));
+  if (target !== root && !target.startsWith(root + sep)) {
+    problems.push(`${source.at(path)}: dockerfile '${given ?? relative(folder, file)}' resolves outside ${shownFolder} (to ${relative(process.cwd(), target) || target}); the Dockerfile and its build context must live in that folder`);
+  }
+}
+
+/** Extra tags must not look like the versioned or floating tags the engine moves itself. */
+function checkExtraTags(spec: ImageSpec, source: YamlSource, path: (string | number)[], problems: string[]): void {
+  spec.extraTags.forEach((tag, t) => {
+    if (isEngineTag(tag)) problems.push(`${source.at([...path, 'extraTags', t])}: extra tag '${tag}' has the shape of a tag the engine moves (<gitTag>-eks-<channel>-<number> or <gitTag>-eks-<channel>-latest); choose a tag without an -eks-<channel>-<number|latest> ending`);
+  });
 }
 
 function checkArtifactNames(artifacts: ArtifactSpec[], source: YamlSource, problems: string[]): void {
@@ -245,4 +290,12 @@ export function loadPin(file: string): UpstreamPin {
   validateAgainstSchema('pin', source);
   const raw = (source.data as { upstream: { reference: string; digest?: string | null; platforms?: Partial<Record<Platform, string>> } }).upstream;
   return { reference: raw.reference, ...(raw.digest ? { digest: raw.digest } : {}), platforms: raw.platforms ?? {}, file };
+}
+
+/** A pin file's text read from elsewhere (the state store's record of the last release), validated like the file. */
+export function parsePin(text: string, where: string): UpstreamPin {
+  const source = parseYaml(text, where);
+  validateAgainstSchema('pin', source);
+  const raw = (source.data as { upstream: { reference: string; digest?: string | null; platforms?: Partial<Record<Platform, string>> } }).upstream;
+  return { reference: raw.reference, ...(raw.digest ? { digest: raw.digest } : {}), platforms: raw.platforms ?? {}, file: where };
 }

@@ -1,11 +1,13 @@
 import type { Config } from '../config/config.ts';
 import { readRelease } from '../release/site.ts';
+import { openStores } from '../store/open.ts';
 import type { Release } from '../release/types.ts';
 
 /**
- * A release named on the command line: a file, a URL, or a name looked up in the site directory (and,
+ * A release named on the command line: a file, a URL, or a name looked up in the site store (and,
  * outside the local profile, on the published site).
  */
-export function releaseFromArg(ref: string, config: Config): Promise<Release> {
-  return readRelease(ref, { siteDir: config.site.dir, ...(config.profile === 'local' ? {} : { siteBaseUrl: config.site.baseUrl }) });
+export async function releaseFromArg(ref: string, config: Config): Promise<Release> {
+  const { site } = await openStores(config);
+  return readRelease(ref, { site, ...(config.profile === 'local' ? {} : { siteBaseUrl: config.site.baseUrl }) });
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { EksdError } from '../errors.ts';
 import { readYaml, parseYaml } from '../util/yaml-source.ts';
 import { validateAgainstSchema } from '../util/schema.ts';
+import { isChannel } from '../release/naming.ts';
 
 export type Platform = 'linux/amd64' | 'linux/arm64';
 
@@ -20,10 +21,11 @@ export interface Config {
   basePin: string;
   platforms: Platform[];
   artifacts: { baseUrl: string; cacheDir: string };
-  site: { dir: string; baseUrl: string };
+  site: { dir: string; baseUrl: string; bucket?: string; prefix?: string; acl?: string; verifyUrl?: string };
   announce: { kind: 'outbox' | 'sns'; dir?: string; topicArn?: string };
-  aws: { region: string; ecrPublic: boolean; ecrPublicEndpoint?: string; snsEndpoint?: string };
+  aws: { region: string; ecrPublic: boolean; ecrPublicEndpoint?: string; snsEndpoint?: string; s3Endpoint?: string; ecrPublicRegistry?: string };
   stateDir: string;
+  leaseSeconds: number;
   dockerSocket: string;
   concurrency: number;
   /** Where the catalog lives (images/ and base/). */
@@ -39,6 +41,13 @@ export const ENV_KEYS: Record<string, string> = {
   EKSD_ARTIFACTS_URL: 'artifacts.baseUrl',
   EKSD_SITE_DIR: 'site.dir',
   EKSD_SITE_URL: 'site.baseUrl',
+  EKSD_SITE_BUCKET: 'site.bucket',
+  EKSD_SITE_PREFIX: 'site.prefix',
+  EKSD_SITE_ACL: 'site.acl',
+  EKSD_SITE_VERIFY_URL: 'site.verifyUrl',
+  EKSD_S3_ENDPOINT: 'aws.s3Endpoint',
+  EKSD_ECR_PUBLIC_REGISTRY: 'aws.ecrPublicRegistry',
+  EKSD_LEASE_TTL: 'leaseSeconds',
   EKSD_ANNOUNCE: 'announce.kind',
   EKSD_OUTBOX_DIR: 'announce.dir',
   EKSD_SNS_TOPIC_ARN: 'announce.topicArn',
@@ -88,6 +97,13 @@ export function loadConfig(options: ConfigOptions = {}): Config {
 
 function finish(raw: Record<string, unknown>, root: string): Config {
   const c = raw as unknown as Config;
+  if (!isChannel(c.channel)) {
+    throw new EksdError('CONFIG_INVALID', `invalid release channel ${JSON.stringify(c.channel)}`, {
+      where: configWhere('channel'), hint: 'a channel is the Kubernetes minor with a dash and no leading zeros, e.g. 1-33',
+    });
+  }
+  checkUrl('site.baseUrl', c.site.baseUrl, { file: false, credentials: false });
+  checkUrl('artifacts.baseUrl', c.artifacts.baseUrl, { file: true, credentials: true });
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(root, p));
   const announce = { ...c.announce, ...(c.announce.dir ? { dir: abs(c.announce.dir) } : {}) };
   if (announce.kind === 'sns' && !announce.topicArn) {
@@ -106,6 +122,7 @@ function finish(raw: Record<string, unknown>, root: string): Config {
     site: { ...c.site, dir: abs(c.site.dir) },
     announce,
     aws: { ...c.aws, region: c.aws?.region ?? 'us-east-1', ecrPublic: c.aws?.ecrPublic ?? false },
+    leaseSeconds: c.leaseSeconds ?? 900,
     stateDir: abs(c.stateDir),
     dockerSocket: c.dockerSocket ?? '/var/run/docker.sock',
     concurrency: c.concurrency ?? 0,
@@ -113,8 +130,40 @@ function finish(raw: Record<string, unknown>, root: string): Config {
   };
 }
 
+/** Names the sources of a config key: the key itself, its EKSD_* variable and its flag when it has them. */
+function configWhere(key: string): string {
+  const env = Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0];
+  const flag = CONFIG_FLAGS[key];
+  return `${key} (config file key${env ? `, ${env}` : ''}${flag ? `, ${flag}` : ''})`;
+}
+
+const CONFIG_FLAGS: Record<string, string> = { channel: '--channel', imageRepo: '--image-repo', 'site.dir': '--site-dir' };
+
+const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * https, or http to a loopback host (a local site or artifact server); file: only where allowed. The
+ * site URL is published in every manifest, so it never carries credentials.
+ */
+function checkUrl(key: string, value: string, allow: { file: boolean; credentials: boolean }): void {
+  const { file } = allow;
+  const bad = (why: string): never => {
+    throw new EksdError('CONFIG_INVALID', `${key} ${JSON.stringify(value)} ${why}`, {
+      where: configWhere(key),
+      hint: `use an https:// URL${file ? ' or a file: path' : ''}; plain http is allowed only for 127.0.0.1, localhost and [::1]`,
+    });
+  };
+  if (file && value.startsWith('file:')) return;
+  let url: URL;
+  try { url = new URL(value); } catch { return bad('is not a URL'); }
+  if (!allow.credentials && (url.username || url.password)) bad('carries credentials, and it is published in every Release manifest');
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:' && LOOPBACK.test(url.hostname)) return;
+  bad(url.protocol === 'http:' ? 'uses plain http to a host that is not loopback' : `uses ${url.protocol.replace(/:$/, '')}, not https`);
+}
+
 function coerce(key: string, v: string): unknown {
-  if (key === 'concurrency') return /^\d+$/.test(v) ? Number(v) : v;
+  if (key === 'concurrency' || key === 'leaseSeconds') return /^\d+$/.test(v) ? Number(v) : v;
   if (key === 'aws.ecrPublic') return v === 'true';
   return v;
 }

@@ -1,6 +1,7 @@
 /**
  * Pointers move last: once every index is pushed by digest, each image gets its versioned tag (immutable:
- * never moved to a different digest) and its floating tags.
+ * never moved to a different digest); its floating tags move only once the release is on the site and
+ * verified, just before it is announced.
  */
 import { EksdError } from '../errors.ts';
 import type { RegistryClient } from '../registry/client.ts';
@@ -38,10 +39,10 @@ export function assertNoConflict(targets: TagTarget[], now: TagsNow[]): void {
   }
 }
 
-/** Moves one image's tags; `now` is where they point, as read by tagsNow. */
-export async function moveTags(target: TagTarget, now: TagsNow): Promise<TagMove[]> {
+/** Moves one image's versioned or floating tags; `now` is where they point, as read by tagsNow. */
+export async function moveTags(target: TagTarget, now: TagsNow, which: 'versioned' | 'floating'): Promise<TagMove[]> {
   const { client, repository, index, tags } = target;
-  return Promise.all([tags.versioned, ...tags.floating].map(async (tag): Promise<TagMove> => {
+  return Promise.all((which === 'versioned' ? [tags.versioned] : tags.floating).map(async (tag): Promise<TagMove> => {
     const existing = now[tag];
     if (existing === index.digest) return { tag, action: 'unchanged' };
     await client.putManifest(repository, tag, new Uint8Array(index.bytes), MEDIA.ociIndex);

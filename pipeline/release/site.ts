@@ -1,26 +1,24 @@
 /**
- * The ReleaseStore: a directory laid out like the distro site (DESIGN §5), plus read-only access to
+ * The distro site in its store (a directory locally, S3 in production), plus read-only access to
  * published manifests over HTTP(S).
  *   kubernetes-<ch>/kubernetes-<ch>-eks-<N>.yaml      write-once
- *   kubernetes-<ch>/releases/<N>/artifacts/...        see stage-archives.ts
- *   releasechannels/<ch>.yaml                         overwritten (never moved backwards)
+ *   kubernetes-<ch>/releases/<N>/artifacts/...        write-once, see stage-archives.ts
+ *   releasechannels/<ch>.yaml                         overwritten, last (never moved backwards)
  *   crds/*.yaml                                       write-once
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { EksdError } from '../errors.ts';
+import { resolve } from 'node:path';
+import { EksdError, isEksdError } from '../errors.ts';
 import { parseReleaseChannel, buildReleaseChannel, renderReleaseChannel, type ChannelInput } from './channel.ts';
 import { CRD_FILES, readCrdText, type CrdKind } from './crds.ts';
 import { fetchText } from './fetch.ts';
-import { createFileAtomic, readIfExists, writeFileIfChanged } from '../util/fs-atomic.ts';
+import { readIfExists } from '../util/fs-atomic.ts';
+import { getText, putOnce, type Store } from '../store/store.ts';
 import { parseRelease, renderRelease, withDate } from './manifest.ts';
 import { assertChannel, channelDir, channelFilePath, CRDS_DIR, manifestPath, manifestUrl, parseReleaseName, releaseName } from './naming.ts';
 import type { Release } from './types.ts';
 import { assertValidRelease } from './validate.ts';
 
 export { stageArchives, type StageResult, type StagedArchive, type StageOptions } from './stage-archives.ts';
-
-const sitePath = (siteDir: string, rel: string): string => join(siteDir, ...rel.split('/'));
 
 function firstDifference(a: string, b: string): string {
   const al = a.split('\n');
@@ -41,31 +39,36 @@ export interface WriteManifestResult {
 
 /**
  * Writes `kubernetes-<ch>/kubernetes-<ch>-eks-<N>.yaml` once. Re-writing the same content (only
- * status.date may differ) keeps the existing file; different content throws RELEASE_EXISTS.
+ * status.date may differ) keeps the existing object; different content throws RELEASE_EXISTS.
  */
-export async function writeManifest(siteDir: string, release: Release): Promise<WriteManifestResult> {
+export async function writeManifest(store: Store, release: Release): Promise<WriteManifestResult> {
   assertValidRelease(release, { source: `Release ${release.metadata?.name}` });
-  const path = sitePath(siteDir, manifestPath(release.spec.channel, release.spec.number));
+  const key = manifestPath(release.spec.channel, release.spec.number);
+  const path = store.where(key);
   const text = renderRelease(release);
-  for (;;) {
-    const existingText = await readIfExists(path);
-    if (existingText === undefined) {
-      if (await createFileAtomic(path, text)) return { path, written: true, release };
-      continue; // created by someone else in the meantime: compare with theirs
-    }
-    let existing: Release;
-    try {
-      existing = parseRelease(existingText, path);
-    } catch (cause) {
-      throw new EksdError('RELEASE_EXISTS', `${path} already exists and cannot be read as a Release`, {
-        where: path, hint: 'a release number is used once; inspect the file, and release under the next number', cause,
-      });
-    }
-    const mine = renderRelease(withDate(release, ''));
-    const theirs = renderRelease(withDate(existing, ''));
-    if (mine === theirs) return { path, written: false, release: existing };
-    throw new EksdError('RELEASE_EXISTS', `${release.metadata.name} is already published with different content (${firstDifference(theirs, mine)})`, {
+  const undated = (r: Release): string => renderRelease(withDate(r, ''));
+  let existing: Release | undefined;
+  const same = (bytes: Buffer): boolean => {
+    existing = readExisting(bytes.toString('utf8'), path);
+    return undated(existing) === undated(release);
+  };
+  try {
+    const status = await putOnce(store, key, text, same);
+    return status === 'written' ? { path, written: true, release } : { path, written: false, release: existing! };
+  } catch (e) {
+    if (!isEksdError(e, 'STORE_OBJECT_EXISTS') || !existing) throw e;
+    throw new EksdError('RELEASE_EXISTS', `${release.metadata.name} is already published with different content (${firstDifference(undated(existing), undated(release))})`, {
       where: path, hint: `release manifests are write-once; publish the change as ${releaseName(release.spec.channel, release.spec.number + 1)} (next release number)`,
+    });
+  }
+}
+
+function readExisting(text: string, path: string): Release {
+  try {
+    return parseRelease(text, path);
+  } catch (cause) {
+    throw new EksdError('RELEASE_EXISTS', `${path} already exists and cannot be read as a Release`, {
+      where: path, hint: 'a release number is used once; inspect the object, and release under the next number', cause,
     });
   }
 }
@@ -78,11 +81,12 @@ export interface WriteChannelResult {
   crds: { path: string; status: CrdCopyStatus }[];
 }
 
-/** Writes `releasechannels/<ch>.yaml` (overwrite, never to an older latestRelease) and the CRDs (write-once). */
-export async function writeChannel(siteDir: string, input: ChannelInput): Promise<WriteChannelResult> {
+/** Writes the CRDs (write-once; a different one already there is kept) and then `releasechannels/<ch>.yaml` (overwritten, never to an older latestRelease). */
+export async function writeChannel(store: Store, input: ChannelInput): Promise<WriteChannelResult> {
   const rc = buildReleaseChannel(input);
-  const path = sitePath(siteDir, channelFilePath(input.channel));
-  const existingText = await readIfExists(path);
+  const key = channelFilePath(input.channel);
+  const path = store.where(key);
+  const existingText = await getText(store, key);
   if (existingText !== undefined) {
     const existing = parseReleaseChannel(existingText, path);
     const had = existing.status.latestRelease ?? 0;
@@ -92,43 +96,39 @@ export async function writeChannel(siteDir: string, input: ChannelInput): Promis
       });
     }
   }
-  const written = await writeFileIfChanged(path, renderReleaseChannel(rc));
   const crds: WriteChannelResult['crds'] = [];
   for (const kind of Object.keys(CRD_FILES) as CrdKind[]) {
-    const crdPath = sitePath(siteDir, `${CRDS_DIR}/${CRD_FILES[kind]}`);
-    const text = readCrdText(kind);
-    let status: CrdCopyStatus = 'written';
-    if (!(await createFileAtomic(crdPath, text))) status = (await readFile(crdPath, 'utf8')) === text ? 'unchanged' : 'kept-existing';
-    crds.push({ path: crdPath, status });
+    const crdKey = `${CRDS_DIR}/${CRD_FILES[kind]}`;
+    const status = await putOnce(store, crdKey, readCrdText(kind)).catch((e: unknown) => {
+      if (isEksdError(e, 'STORE_OBJECT_EXISTS')) return 'kept-existing' as const;
+      throw e;
+    });
+    crds.push({ path: store.where(crdKey), status });
   }
+  const text = renderReleaseChannel(rc);
+  const written = existingText !== text;
+  if (written) await store.put(key, text);
   return { path, written, crds };
 }
 
-/** Highest release number with a manifest in siteDir for channel (0 when none). */
-export async function latestNumber(siteDir: string, channel: string): Promise<number> {
+/** Highest release number with a manifest in the site for channel (0 when none). */
+export async function latestNumber(store: Store, channel: string): Promise<number> {
   assertChannel(channel);
-  let names: string[];
-  try {
-    names = await readdir(sitePath(siteDir, channelDir(channel)));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw e;
-  }
   let max = 0;
-  for (const n of names) {
+  for (const n of await store.list(`${channelDir(channel)}/`)) {
     const parsed = n.endsWith('.yaml') ? parseReleaseName(n.slice(0, -5)) : undefined;
     if (parsed && parsed.channel === channel) max = Math.max(max, parsed.number);
   }
   return max;
 }
 
-export async function nextNumber(siteDir: string, channel: string): Promise<number> {
-  return (await latestNumber(siteDir, channel)) + 1;
+export async function nextNumber(store: Store, channel: string): Promise<number> {
+  return (await latestNumber(store, channel)) + 1;
 }
 
 export interface ReadReleaseOptions {
-  /** site directory to look release names up in */
-  siteDir?: string;
+  /** site store to look release names up in */
+  site?: Store;
   /** published site, used for release names not found in siteDir */
   siteBaseUrl?: string;
   /** apply our strict contract (default false) */
@@ -144,7 +144,7 @@ export async function readRelease(ref: string, options: ReadReleaseOptions = {})
   if (found) return found;
   throw new EksdError('RELEASE_NOT_FOUND', `release ${ref} not found`, {
     where: ref,
-    hint: parseReleaseName(ref) && !options.siteDir && !options.siteBaseUrl
+    hint: parseReleaseName(ref) && !options.site && !options.siteBaseUrl
       ? 'give the site directory or site base URL to look release names up in'
       : 'check the release name, path or URL (names look like kubernetes-1-33-eks-5)',
   });
@@ -158,10 +158,10 @@ async function findRelease(ref: string, options: ReadReleaseOptions): Promise<Re
   }
   const name = parseReleaseName(ref);
   if (name) {
-    if (options.siteDir) {
-      const path = sitePath(options.siteDir, manifestPath(name.channel, name.number));
-      const text = await readIfExists(path);
-      if (text !== undefined) return parse(text, path);
+    if (options.site) {
+      const key = manifestPath(name.channel, name.number);
+      const text = await getText(options.site, key);
+      if (text !== undefined) return parse(text, options.site.where(key));
     }
     if (options.siteBaseUrl) {
       const url = manifestUrl(options.siteBaseUrl, name.channel, name.number);
@@ -175,9 +175,9 @@ async function findRelease(ref: string, options: ReadReleaseOptions): Promise<Re
   return text === undefined ? undefined : parse(text, path);
 }
 
-/** The release before `number` in channel (from siteDir, else siteBaseUrl), or undefined for the first one. */
-export async function previousRelease(siteDir: string, channel: string, number: number, options: { siteBaseUrl?: string } = {}): Promise<Release | undefined> {
+/** The release before `number` in channel (from the site store, else siteBaseUrl), or undefined for the first one. */
+export async function previousRelease(site: Store, channel: string, number: number, options: { siteBaseUrl?: string } = {}): Promise<Release | undefined> {
   assertChannel(channel);
   if (number <= 1) return undefined;
-  return findRelease(releaseName(channel, number - 1), { siteDir, ...options });
+  return findRelease(releaseName(channel, number - 1), { site, ...options });
 }

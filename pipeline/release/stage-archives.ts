@@ -1,19 +1,19 @@
 /**
- * Puts a release's archives on the site (eksd-facts §2.5, §2.6):
+ * Puts a release's archives on the site, write-once:
  *   kubernetes-<ch>/releases/<N>/artifacts/<project>/<gitTag>/<name>   (+ <name>.sha256, <name>.sha512)
  *   .../<project>/<gitTag>/SHA256SUM, SHA512SUM (+ .sha256 / .sha512 of both)
- * Every copy is verified against the checksums the manifest will carry. All checks (sources exist,
- * names safe, no conflict with an already published release) run before the first write; re-runs with
- * the same input write nothing.
+ * Every source is verified against the checksums the manifest will carry before anything is written.
+ * All checks (sources exist and match, names safe) run before the first write; an object already there
+ * with the same bytes is kept (re-runs write nothing), one with other bytes stops the release naming it.
  */
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { EksdError } from '../errors.ts';
-import { copyVerified, sumLine } from './checksums.ts';
+import { sumLine } from './checksums.ts';
 import { hashFile } from '../util/checksums.ts';
-import { writeFileIfChanged } from '../util/fs-atomic.ts';
-import { artifactsDir, assertChannel, assertNumber, assertSafeRelPath, assertSafeSegment, manifestPath } from './naming.ts';
+import { isEksdError } from '../errors.ts';
+import { putOnce, sha256Hex, type Body, type Store } from '../store/store.ts';
+import { artifactsDir, assertChannel, assertNumber, assertSafeRelPath, assertSafeSegment } from './naming.ts';
 import type { ArchiveResult, ReleaseInput } from './types.ts';
 import { SHA256_RE, SHA512_RE } from './validate.ts';
 
@@ -22,11 +22,11 @@ export interface StagedArchive {
   name: string;
   project: string;
   gitTag: string;
-  /** absolute path of the staged file */
+  /** where the object lives in the site store */
   file: string;
-  /** path relative to the site directory */
+  /** key relative to the site root */
   sitePath: string;
-  /** false when an identical file was already in place */
+  /** false when an identical object was already in place */
   copied: boolean;
 }
 
@@ -34,12 +34,12 @@ export interface StageResult {
   archives: StagedArchive[];
   /** site-relative <project>/<gitTag> folders that received aggregate checksum files */
   folders: string[];
-  /** site-relative files written by this call (empty on an idempotent re-run) */
+  /** site-relative objects written by this call (empty on an idempotent re-run) */
   written: string[];
 }
 
 export interface StageOptions {
-  /** parallel copies (default 4) */
+  /** parallel uploads (default 4) */
   concurrency?: number;
 }
 
@@ -50,9 +50,7 @@ interface Planned {
   archive: ArchiveResult;
   folder: string;
   sitePath: string;
-  dest: string;
   label: string;
-  copy: boolean;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -86,10 +84,8 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
-async function plan(siteDir: string, input: ReleaseInput): Promise<Planned[]> {
-  const published = await exists(join(siteDir, manifestPath(input.channel, input.number)));
+async function plan(input: ReleaseInput): Promise<Planned[]> {
   const bySitePath = new Map<string, Planned>();
-  const conflicts: string[] = [];
   for (const [ci, c] of input.components.entries()) {
     for (const [ai, a] of c.archives.entries()) {
       const where = `components[${ci}] (${c.name}).archives[${ai}]`;
@@ -108,61 +104,75 @@ async function plan(siteDir: string, input: ReleaseInput): Promise<Planned[]> {
           where: `${where}.path`, hint: 'the artifacts stage must have fetched and verified this file; re-run it',
         });
       }
-      const dest = join(siteDir, ...sitePath.split('/'));
-      let copy = true;
-      if (await exists(dest)) {
-        const have = await hashFile(dest);
-        copy = have.sha256 !== a.sha256 || have.sha512 !== a.sha512;
-        if (copy && published) conflicts.push(sitePath);
-      }
-      bySitePath.set(sitePath, { component: c.name, archive: a, folder, sitePath, dest, label: `${c.name}/${a.name}`, copy });
+      bySitePath.set(sitePath, { component: c.name, archive: a, folder, sitePath, label: `${c.name}/${a.name}` });
     }
-  }
-  if (conflicts.length) {
-    throw new EksdError('ARCHIVE_EXISTS', `release ${input.channel} #${input.number} is already published with different content in ${conflicts.length} archive(s): ${conflicts.join(', ')}`, {
-      where: join(siteDir, conflicts[0]!), hint: 'published releases are immutable; release the new artifacts under the next release number',
-    });
   }
   return [...bySitePath.values()];
 }
 
-/** Copies, verifies and checksums every archive of input under siteDir. Idempotent. */
-export async function stageArchives(siteDir: string, input: ReleaseInput, options: StageOptions = {}): Promise<StageResult> {
-  assertChannel(input.channel, 'release input channel');
-  assertNumber(input.number, 'release input number');
-  const planned = await plan(siteDir, input);
-  const written: string[] = [];
-  const write = async (sitePath: string, content: string): Promise<void> => {
-    if (await writeFileIfChanged(join(siteDir, ...sitePath.split('/')), content)) written.push(sitePath);
-  };
+/** The source still holds the bytes the manifest will name (it may have changed since it was fetched). */
+async function assertSource(p: Planned): Promise<void> {
+  const got = await hashFile(p.archive.path);
+  for (const algo of ['sha256', 'sha512'] as const) {
+    if (got[algo] !== p.archive[algo]) {
+      throw new EksdError('ARCHIVE_CHECKSUM_MISMATCH', `${p.label}: ${algo} of ${p.archive.path} is ${got[algo]}, expected ${p.archive[algo]}`, {
+        where: p.archive.path, hint: 'the file changed after it was verified; rebuild or re-fetch the artifact and run the release again',
+      });
+    }
+  }
+}
 
-  await mapLimit(planned.filter((p) => p.copy), options.concurrency ?? 4, async (p) => {
-    await copyVerified(p.archive.path, p.dest, p.archive, p.label);
-    written.push(p.sitePath);
-  });
-
+/** The objects of the checksum files: per archive, then per folder the aggregates and their own sums. */
+function checksumObjects(planned: Planned[]): Map<string, string> {
+  const out = new Map<string, string>();
   const folders = new Map<string, Planned[]>();
   for (const p of planned) {
-    await write(`${p.sitePath}.sha256`, sumLine(p.archive.sha256, p.archive.name));
-    await write(`${p.sitePath}.sha512`, sumLine(p.archive.sha512, p.archive.name));
+    out.set(`${p.sitePath}.sha256`, sumLine(p.archive.sha256, p.archive.name));
+    out.set(`${p.sitePath}.sha512`, sumLine(p.archive.sha512, p.archive.name));
     folders.set(p.folder, [...(folders.get(p.folder) ?? []), p]);
   }
   for (const [folder, items] of [...folders].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const sorted = [...items].sort((a, b) => (a.archive.name < b.archive.name ? -1 : 1));
     for (const [file, key] of [['SHA256SUM', 'sha256'], ['SHA512SUM', 'sha512']] as const) {
       const text = sorted.map((p) => sumLine(p.archive[key], p.archive.name)).join('');
-      await write(`${folder}/${file}`, text);
-      await write(`${folder}/${file}.sha256`, sumLine(createHash('sha256').update(text).digest('hex'), file));
-      await write(`${folder}/${file}.sha512`, sumLine(createHash('sha512').update(text).digest('hex'), file));
+      out.set(`${folder}/${file}`, text);
+      out.set(`${folder}/${file}.sha256`, sumLine(createHash('sha256').update(text).digest('hex'), file));
+      out.set(`${folder}/${file}.sha512`, sumLine(createHash('sha512').update(text).digest('hex'), file));
     }
   }
+  return out;
+}
 
+/** Uploads, write-once, every archive of input and its checksum files to the site store. Idempotent. */
+export async function stageArchives(store: Store, input: ReleaseInput, options: StageOptions = {}): Promise<StageResult> {
+  assertChannel(input.channel, 'release input channel');
+  assertNumber(input.number, 'release input number');
+  const planned = await plan(input);
+  await mapLimit(planned, options.concurrency ?? 4, assertSource);
+  const written: string[] = [];
+  const once = async (key: string, body: Body, same?: (existing: Buffer) => boolean): Promise<boolean> => {
+    try {
+      const status = await putOnce(store, key, body, same ? (existing) => same(existing) : undefined);
+      if (status === 'written') written.push(key);
+      return status === 'written';
+    } catch (e) {
+      if (!isEksdError(e, 'STORE_OBJECT_EXISTS')) throw e;
+      throw new EksdError('ARCHIVE_EXISTS', `release ${input.channel} #${input.number} already has ${key} with different content`, {
+        where: store.where(key), hint: 'published objects are immutable; release the new artifacts under the next release number (--number)', cause: e,
+      });
+    }
+  };
+  const copied = new Set<string>();
+  await mapLimit(planned, options.concurrency ?? 4, async (p) => {
+    if (await once(p.sitePath, { file: p.archive.path }, (existing) => sha256Hex(existing) === p.archive.sha256)) copied.add(p.sitePath);
+  });
+  for (const [key, text] of checksumObjects(planned)) await once(key, text);
   return {
     archives: planned.map((p) => ({
       component: p.component, name: p.archive.name, project: p.archive.project, gitTag: p.archive.gitTag,
-      file: p.dest, sitePath: p.sitePath, copied: p.copy,
+      file: store.where(p.sitePath), sitePath: p.sitePath, copied: copied.has(p.sitePath),
     })),
-    folders: [...folders.keys()].sort(),
+    folders: [...new Set(planned.map((p) => p.folder))].sort(),
     written: written.sort(),
   };
 }

@@ -1,22 +1,28 @@
 /**
  * Verify a Release against what is really served: every image tag resolves to the recorded imageDigest,
- * every index has exactly the platforms the asset lists, every child manifest, config and layer exists,
- * and every archive matches both checksums. Tags that appear late are retried with backoff. Every
- * mismatch is collected and reported, not only the first.
+ * every index has exactly the platforms the asset lists, every child manifest, config and layer exists;
+ * the manifest itself and every archive (both checksums) are read back from the site store and, when a
+ * public URL is configured, from the public site as users will fetch them. Tags that appear late are
+ * retried with backoff. Every mismatch is collected and reported, not only the first.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import type { Release, Asset } from './types.ts';
-import { hashFile } from '../util/checksums.ts';
 import { isEksdError } from '../errors.ts';
+import type { Store } from '../store/store.ts';
+import { manifestPath } from './naming.ts';
+import { parseRelease, renderRelease } from './manifest.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import { limiter } from '../util/limit.ts';
 import { parseTagReference } from '../registry/reference.ts';
 
 export interface VerifyOptions {
   client: (registry: string) => RegistryClient;
-  siteDir: string;
+  site: Store;
   siteBaseUrl: string;
+  /** the public site to read the manifest and archives back from (default: none) */
+  publicUrl?: string;
+  /** also check that the site serves this very manifest (a release of the site, not a mirror's copy) */
+  published?: boolean;
   /** Attempts for a tag that does not (yet) resolve to the recorded digest (default 5). */
   attempts?: number;
   /** First backoff delay in ms, doubled each attempt (default 1000). */
@@ -24,6 +30,9 @@ export interface VerifyOptions {
 }
 
 export interface VerifyProblem { asset: string; component: string; problem: string }
+
+/** Reads a site object back by its key: from the store, or from the public site. */
+type SiteReader = { name: string; read: (key: string) => Promise<Buffer | undefined> };
 
 export interface VerifyReport {
   release: string;
@@ -48,6 +57,7 @@ export async function verifyRelease(release: Release, o: VerifyOptions): Promise
       else if (asset.type === 'Archive') jobs.push(slot(() => verifyArchive(asset, o, report, problem)));
     }
   }
+  if (o.published) for (const reader of siteReaders(o)) jobs.push(slot(() => verifyManifestObject(release, reader, report)));
   await Promise.all(jobs);
   report.problems.sort((a, b) => `${a.component}/${a.asset}`.localeCompare(`${b.component}/${b.asset}`));
   return report;
@@ -102,17 +112,48 @@ async function tagDigest(client: RegistryClient, repository: string, tag: string
   return actual;
 }
 
+function siteReaders(o: VerifyOptions): SiteReader[] {
+  const readers: SiteReader[] = [{ name: `the site store (${o.site.where('')})`, read: async (key) => (await o.site.get(key))?.bytes }];
+  if (o.publicUrl) {
+    const base = o.publicUrl.replace(/\/+$/, '');
+    readers.push({ name: `the public site (${base})`, read: (key) => fetchBytes(`${base}/${key}`) });
+  }
+  return readers;
+}
+
+async function fetchBytes(url: string): Promise<Buffer | undefined> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(30_000), cache: 'no-store' });
+  if (res.status === 404 || res.status === 403) { await res.body?.cancel(); return undefined; }
+  if (!res.ok) { await res.body?.cancel(); throw new Error(`HTTP ${res.status} ${res.statusText}`); }
+  return Buffer.from(await res.arrayBuffer());
+}
+
+/** The manifest as published is the one being verified. */
+async function verifyManifestObject(release: Release, reader: SiteReader, report: VerifyReport): Promise<void> {
+  const key = manifestPath(release.spec.channel, release.spec.number);
+  const problem = (text: string) => report.problems.push({ asset: 'manifest', component: 'release', problem: text });
+  const bytes = await guard(() => reader.read(key), problem, `${key} from ${reader.name}`);
+  if (bytes === undefined) { problem(`${key} is not readable from ${reader.name}`); return; }
+  let published: Release;
+  try { published = parseRelease(bytes.toString('utf8'), key); } catch (e) { problem(`${key} from ${reader.name} is not a valid Release: ${(e as Error).message}`); return; }
+  if (renderRelease(published) !== renderRelease(release)) problem(`${key} from ${reader.name} differs from the release being verified`);
+}
+
 async function verifyArchive(asset: Asset, o: VerifyOptions, report: VerifyReport, problem: (p: string) => void): Promise<void> {
   report.archives++;
   const a = asset.archive;
   if (!a?.uri || !a.sha256 || !a.sha512) { problem('archive uri, sha256 or sha512 is missing'); return; }
   const base = o.siteBaseUrl.replace(/\/+$/, '');
   if (!a.uri.startsWith(`${base}/`)) { problem(`archive uri ${a.uri} is not under the site ${base}`); return; }
-  const file = join(o.siteDir, a.uri.slice(base.length + 1));
-  if (!existsSync(file)) { problem(`archive ${a.uri} is missing from the site directory (${file})`); return; }
-  const sums = await hashFile(file);
-  if (sums.sha256 !== a.sha256) problem(`archive ${a.uri} has sha256 ${sums.sha256}, the release records ${a.sha256}`);
-  if (sums.sha512 !== a.sha512) problem(`archive ${a.uri} has sha512 ${sums.sha512.slice(0, 16)}..., the release records ${a.sha512.slice(0, 16)}...`);
+  const key = a.uri.slice(base.length + 1);
+  for (const reader of siteReaders(o)) {
+    const bytes = await guard(() => reader.read(key), problem, `archive ${a.uri} from ${reader.name}`);
+    if (bytes === undefined) { problem(`archive ${a.uri} is missing from ${reader.name}`); continue; }
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const sha512 = createHash('sha512').update(bytes).digest('hex');
+    if (sha256 !== a.sha256) problem(`archive ${a.uri} from ${reader.name} has sha256 ${sha256}, the release records ${a.sha256}`);
+    if (sha512 !== a.sha512) problem(`archive ${a.uri} from ${reader.name} has sha512 ${sha512.slice(0, 16)}..., the release records ${a.sha512.slice(0, 16)}...`);
+  }
 }
 
 async function guard<T>(work: () => Promise<T>, problem: (p: string) => void, what: string): Promise<T | undefined> {

@@ -1,10 +1,13 @@
 /**
  * One registry client per registry host for a run, with the right credentials: ECR Public tokens for
- * public.ecr.aws when the profile says so, a Docker config.json when it has an entry, else anonymous.
+ * the ECR Public host alone (public.ecr.aws) when the profile says so, a Docker config.json entry for
+ * any other host that has one, else anonymous. A mirror or a custom image repository never receives an
+ * ECR token.
  */
 import { existsSync } from 'node:fs';
 import type { Config } from '../config/config.ts';
 import { RegistryClient } from '../registry/client.ts';
+import { ECR_PUBLIC_REGISTRY } from '../aws/constants.ts';
 import { defaultDockerConfigPath, dockerConfigCredentials } from '../registry/credentials.ts';
 import type { CredentialSource } from '../registry/credentials.ts';
 
@@ -23,10 +26,9 @@ export function registryClients(config: Config, log?: (line: string) => void): C
   };
 }
 
-/** With aws.ecrPublic, the registries we push to (imageRepo, baseImageRepo) get ECR Public tokens. */
+/** With aws.ecrPublic, the ECR Public host (aws.ecrPublicRegistry) gets ECR Public tokens; no other host does. */
 function credentialsFor(config: Config, registry: string): CredentialSource | undefined {
-  const pushTargets = [config.imageRepo, config.baseImageRepo].map((r) => r.split('/')[0]);
-  if (config.aws.ecrPublic && pushTargets.includes(registry)) {
+  if (config.aws.ecrPublic && registry === (config.aws.ecrPublicRegistry || ECR_PUBLIC_REGISTRY)) {
     return lazyEcrPublicCredentials(config.aws.ecrPublicEndpoint);
   }
   const path = process.env.DOCKER_CONFIG ? `${process.env.DOCKER_CONFIG}/config.json` : defaultDockerConfigPath();

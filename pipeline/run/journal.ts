@@ -1,12 +1,11 @@
 /**
- * The run journal: what each stage of one release run finished, with its outputs, written durably
- * (temp file, fsync, rename) after every step. A run killed at any moment and started again reads it,
- * keeps the same release number and redoes only what is not recorded.
+ * The run journal: what each stage of one release run finished, with its outputs, written to the state
+ * store after every step (a file locally, an S3 object in production, so a run resumed on another
+ * machine finds it). A run killed at any moment and started again reads it, keeps the same release
+ * number and redoes only what is not recorded.
  */
-import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { readJson, writeFileAtomic } from '../util/fs-atomic.ts';
+import { EksdError } from '../errors.ts';
+import type { Store } from '../store/store.ts';
 import type { Descriptor } from '../build/export.ts';
 import type { BuildInputs } from '../plan/keys.ts';
 
@@ -28,7 +27,10 @@ export interface JournalData {
   number: number;
   startedAt: string;
   images: Record<string, ImageRecord>;
+  /** versioned tags point at this run's indexes */
   tagsMoved?: boolean;
+  /** the channel file and the floating tags point at this release */
+  pointersMoved?: boolean;
   manifest?: { path: string; digest: string };
   verified?: boolean;
   announced?: { messageId: string; at: string };
@@ -37,10 +39,15 @@ export interface JournalData {
 export class Journal {
   private writes: Promise<void> = Promise.resolve();
 
-  private constructor(readonly file: string, readonly data: JournalData) {}
+  /** where the journal lives, for messages */
+  readonly file: string;
 
-  static dir(stateDir: string, channel: string): string {
-    return join(stateDir, 'runs', channel);
+  private constructor(private readonly store: Store | undefined, private readonly key: string, readonly data: JournalData) {
+    this.file = store ? store.where(key) : '';
+  }
+
+  static key(channel: string, name = 'current'): string {
+    return `runs/${channel}/${name}.json`;
   }
 
   /**
@@ -49,26 +56,25 @@ export class Journal {
    * closing is still unfinished, so the next run finishes it under the same number (the announcement
    * itself is skipped by the ledger) instead of starting another release.
    */
-  static async unfinished(stateDir: string, channel: string): Promise<Journal | undefined> {
-    const dir = Journal.dir(stateDir, channel);
-    const file = join(dir, 'current.json');
-    const data = await readJson<JournalData>(file);
-    if (!data) return undefined;
+  static async unfinished(store: Store, channel: string): Promise<Journal | undefined> {
+    const key = Journal.key(channel);
+    const found = await store.get(key);
+    if (!found) return undefined;
+    const data = parseJournal(found.bytes.toString('utf8'), store.where(key));
     // Announced and archived: closed (killed between archiving and removing current.json).
-    if (data.announced && existsSync(join(dir, `${data.number}.json`))) return undefined;
-    return new Journal(file, data);
+    if (data.announced && await store.get(Journal.key(channel, String(data.number)))) return undefined;
+    return new Journal(store, key, data);
   }
 
-  static async start(stateDir: string, channel: string, number: number): Promise<Journal> {
-    const journal = new Journal(join(Journal.dir(stateDir, channel), 'current.json'),
-      { channel, number, startedAt: new Date().toISOString(), images: {} });
+  static async start(store: Store, channel: string, number: number): Promise<Journal> {
+    const journal = new Journal(store, Journal.key(channel), { channel, number, startedAt: new Date().toISOString(), images: {} });
     await journal.save();
     return journal;
   }
 
   /** A journal that is never written (dry runs). */
   static ephemeral(channel: string, number: number): Journal {
-    const journal = new Journal('', { channel, number, startedAt: new Date().toISOString(), images: {} });
+    const journal = new Journal(undefined, '', { channel, number, startedAt: new Date().toISOString(), images: {} });
     journal.save = () => Promise.resolve();
     return journal;
   }
@@ -85,7 +91,7 @@ export class Journal {
 
   private save = (): Promise<void> => {
     const snapshot = JSON.stringify(this.data, null, 1);
-    this.writes = this.writes.then(() => writeFileAtomic(this.file, snapshot));
+    this.writes = this.writes.then(async () => { await this.store?.put(this.key, snapshot); });
     return this.writes;
   };
 
@@ -95,7 +101,25 @@ export class Journal {
    */
   async archive(): Promise<void> {
     await this.writes;
-    await writeFileAtomic(join(dirname(this.file), `${this.data.number}.json`), JSON.stringify(this.data, null, 1));
-    await rm(this.file, { force: true });
+    await this.store?.put(Journal.key(this.data.channel, String(this.data.number)), JSON.stringify(this.data, null, 1));
+    await this.store?.delete(this.key);
   }
+}
+
+/** A journal as read back: JSON with a channel, a release number and image records, else RUN_JOURNAL_CORRUPT. */
+function parseJournal(text: string, file: string): JournalData {
+  let data: Partial<JournalData> | undefined;
+  let why = 'it is not an object with channel, number and images';
+  try {
+    data = JSON.parse(text) as Partial<JournalData>;
+  } catch (e) {
+    why = `it is not valid JSON (${(e as Error).message})`;
+  }
+  const ok = data !== null && typeof data === 'object' && typeof data.channel === 'string' && Number.isSafeInteger(data.number)
+    && data.images !== null && typeof data.images === 'object';
+  if (ok) return data as JournalData;
+  throw new EksdError('RUN_JOURNAL_CORRUPT', `the run journal ${file} cannot be read: ${why}`, {
+    where: file,
+    hint: `restore it from a backup to resume that run, or move it aside (mv ${file} ${file}.corrupt) and run again: the release starts over, reusing every image already pushed`,
+  });
 }

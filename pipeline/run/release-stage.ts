@@ -1,8 +1,9 @@
 /**
- * Release, verify, announce: writes the Release manifest (write-once) and the site from what was
- * published, re-reads everything from the registry and the site, and only then announces, once.
+ * Release, verify, announce: puts the archives, the Release manifest and the CRDs on the site
+ * (write-once), re-reads everything from the registry, the site store and the public site, then moves
+ * the pointers (the channel file, the floating tags) and only then announces, once, while this run
+ * still holds the channel's lease.
  */
-import { join } from 'node:path';
 import type { Config } from '../config/config.ts';
 import { EksdError } from '../errors.ts';
 import type { Catalog } from '../catalog/model.ts';
@@ -12,6 +13,11 @@ import type { ComponentResult, Release, ReleaseInput } from '../release/types.ts
 import { buildRelease } from '../release/manifest.ts';
 import { manifestUrl } from '../release/naming.ts';
 import { previousRelease, stageArchives, writeChannel, writeManifest } from '../release/site.ts';
+import { parseReleaseChannel } from '../release/channel.ts';
+import { channelFilePath } from '../release/naming.ts';
+import { getText } from '../store/store.ts';
+import type { Stores } from '../store/open.ts';
+import type { Lease } from './lease.ts';
 import { verifyRelease, type VerifyReport } from '../release/verify.ts';
 import { announceOnce } from '../announce/once.ts';
 import { renderAnnouncement } from '../announce/render.ts';
@@ -42,16 +48,19 @@ export interface ReleaseStageInput {
   clients: ClientFactory;
   emit: Emit;
   until: Stage;
+  stores: Stores;
+  lease: Lease;
+  /** moves every image's floating tags (after verify, before the announcement) */
+  moveFloatingTags: () => Promise<void>;
 }
 
 export async function releaseStage(s: ReleaseStageInput): Promise<ReleaseOutcome> {
   const { config, plan, emit } = s;
   emit({ type: 'stage', stage: 'release', state: 'started' });
   const input = releaseInput(s);
-  await stageArchives(config.site.dir, input);
-  const written = await writeManifest(config.site.dir, buildRelease(input));
-  await writeChannel(config.site.dir, { channel: plan.channel, latestRelease: plan.number, active: true,
-    ...(config.announce.topicArn ? { snsTopicArn: config.announce.topicArn } : {}) });
+  const { site, state } = s.stores;
+  await stageArchives(site, input);
+  const written = await writeManifest(site, buildRelease(input));
   await s.journal.update((d) => { d.manifest = { path: written.path, digest: '' }; });
   const outcome: ReleaseOutcome = { name: plan.release, release: written.release, manifestPath: written.path,
     manifestUrl: manifestUrl(config.site.baseUrl, plan.channel, plan.number), written: written.written };
@@ -59,22 +68,44 @@ export async function releaseStage(s: ReleaseStageInput): Promise<ReleaseOutcome
   if (s.until === 'release') return outcome;
 
   emit({ type: 'stage', stage: 'verify', state: 'started' });
-  outcome.verify = await verifyRelease(written.release, { client: s.clients, siteDir: config.site.dir, siteBaseUrl: config.site.baseUrl });
+  outcome.verify = await verifyRelease(written.release, { client: s.clients, site, siteBaseUrl: config.site.baseUrl, published: true,
+    ...(config.site.verifyUrl ? { publicUrl: config.site.verifyUrl } : {}) });
   if (outcome.verify.problems.length > 0) throw verifyError(outcome.verify);
   await s.journal.update((d) => { d.verified = true; });
-  emit({ type: 'stage', stage: 'verify', state: 'finished', detail: `${outcome.verify.images} images, ${outcome.verify.manifests} manifests, ${outcome.verify.blobs} blobs, ${outcome.verify.archives} archives` });
+  emit({ type: 'stage', stage: 'verify', state: 'finished', detail: `${outcome.verify.images} images, ${outcome.verify.manifests} manifests, ${outcome.verify.blobs} blobs, ${outcome.verify.archives} archives${config.site.verifyUrl ? `, read back from ${config.site.verifyUrl}` : ''}` });
   if (s.until === 'verify') return outcome;
 
+  emit({ type: 'stage', stage: 'pointers', state: 'started' });
+  s.lease.assertHeld();
+  await writeChannel(site, { channel: plan.channel, latestRelease: plan.number, active: true,
+    ...(config.announce.topicArn ? { snsTopicArn: config.announce.topicArn } : {}) });
+  await assertChannelPoints(s.stores, plan.channel, plan.number);
+  await s.moveFloatingTags();
+  emit({ type: 'stage', stage: 'pointers', state: 'finished', detail: `releasechannels/${plan.channel}.yaml and the floating tags point at ${plan.release}` });
+
   emit({ type: 'stage', stage: 'announce', state: 'started' });
-  const previous = await previousRelease(config.site.dir, plan.channel, plan.number);
+  const previous = await previousRelease(site, plan.channel, plan.number);
   const reasons = Object.fromEntries(s.images.filter((i) => i.changed).map((i) => [`${i.plan.name}-image`, i.changed!]));
   const announcement = renderAnnouncement(written.release, { manifestUrl: outcome.manifestUrl, reasons, ...(previous ? { previous } : {}) });
   const announcer = await announcerFor(config);
-  const sent = await announceOnce({ release: plan.release, announcement, announcer, ledgerDir: join(config.stateDir, 'announcements') });
+  s.lease.assertHeld();
+  const sent = await announceOnce({ release: plan.release, announcement, announcer, state });
   await s.journal.update((d) => { d.announced = { messageId: sent.messageId, at: new Date().toISOString() }; });
   outcome.announcement = { messageId: sent.messageId, skipped: sent.skipped, via: announcer.describe() };
   emit({ type: 'stage', stage: 'announce', state: 'finished', detail: `${sent.skipped ? 'already announced' : 'sent'} via ${announcer.describe()} (${sent.messageId})` });
   return outcome;
+}
+
+/** The channel file as the site serves it now points at this release (or a later one). */
+async function assertChannelPoints(stores: Stores, channel: string, number: number): Promise<void> {
+  const key = channelFilePath(channel);
+  const text = await getText(stores.site, key);
+  const latest = text === undefined ? undefined : parseReleaseChannel(text, stores.site.where(key)).status.latestRelease;
+  if (latest === undefined || latest < number) {
+    throw new EksdError('VERIFY_FAILED', `${stores.site.where(key)} points at release ${latest ?? '(none)'}, not ${number}, after it was written; nothing was announced`, {
+      where: stores.site.where(key), hint: 'check the bucket for another writer of this channel, then run again',
+    });
+  }
 }
 
 export function verifyError(report: VerifyReport): EksdError {

@@ -33,6 +33,8 @@ import type { RegistryClient } from '../registry/client.ts';
 import { parseReleaseChannel } from '../release/channel.ts';
 import { fetchText } from '../release/fetch.ts';
 import { readIfExists, writeFileAtomic } from '../util/fs-atomic.ts';
+import { openStores, type Stores } from '../store/open.ts';
+import { getText } from '../store/store.ts';
 import { parseRelease, renderRelease } from '../release/manifest.ts';
 import { channelFilePath, manifestUrl, releaseName } from '../release/naming.ts';
 import { latestNumber, previousRelease, readRelease } from '../release/site.ts';
@@ -45,7 +47,7 @@ import { limiter } from '../util/limit.ts';
 import { announcerFor } from './announcer.ts';
 import { registryClients, type ClientFactory } from './clients.ts';
 import { Journal } from './journal.ts';
-import { acquireLock } from './lock.ts';
+import { acquireLease } from './lease.ts';
 import { parseTagReference } from '../registry/reference.ts';
 
 /** A registry plus a namespace inside it: `127.0.0.1:5000/eks-distro`, `public.ecr.aws/eks-distro`. */
@@ -279,19 +281,19 @@ async function locate(image: ReleaseImage, places: Place[], clients: ClientFacto
 type FloatingOwner = { kind: 'ours' } | { kind: 'newer'; release: string; digest: string } | { kind: 'unknown'; why: string };
 
 /** Releases of the channel newer than `number`, newest first; undefined when they cannot be read. */
-async function newerReleases(config: Config, channel: string, number: number): Promise<Release[] | { unknown: string }> {
+async function newerReleases(config: Config, stores: Stores, channel: string, number: number): Promise<Release[] | { unknown: string }> {
   const remote = config.profile === 'local' ? undefined : config.site.baseUrl;
   try {
-    let latest = await latestNumber(config.site.dir, channel);
-    const local = await readIfExists(join(config.site.dir, ...channelFilePath(channel).split('/')));
+    let latest = await latestNumber(stores.site, channel);
+    const local = await getText(stores.site, channelFilePath(channel));
     const text = local ?? (remote ? await fetchText(`${remote.replace(/\/+$/, '')}/${channelFilePath(channel)}`) : undefined);
     if (text !== undefined) latest = Math.max(latest, parseReleaseChannel(text, channelFilePath(channel)).status.latestRelease ?? 0);
-    const unfinished = await Journal.unfinished(config.stateDir, channel);
+    const unfinished = await Journal.unfinished(stores.state, channel);
     if (unfinished && unfinished.data.number > number) return { unknown: `release ${unfinished.data.number} of channel ${channel} is unfinished` };
     const newer: Release[] = [];
     for (let n = latest; n > number; n--) {
       try {
-        newer.push(await readRelease(releaseName(channel, n), { siteDir: config.site.dir, ...(remote ? { siteBaseUrl: remote } : {}) }));
+        newer.push(await readRelease(releaseName(channel, n), { site: stores.site, ...(remote ? { siteBaseUrl: remote } : {}) }));
       } catch (e) {
         if (!isEksdError(e, 'RELEASE_NOT_FOUND')) throw e;
       }
@@ -357,7 +359,8 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
     });
   }
 
-  const lock = await acquireLock(config.stateDir, channel, `eksd republish ${name} (pid ${process.pid})`);
+  const stores = await openStores(config);
+  const lease = await acquireLease(stores.state, channel, `eksd republish ${name} (pid ${process.pid})`, { ttlSeconds: config.leaseSeconds });
   try {
     // 1. locate every digest before writing anything
     log(`locate  ${images.length} images of ${name}`);
@@ -376,7 +379,7 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
     if (config.aws.ecrPublic && target.registry === ECR_PUBLIC_REGISTRY) await ensureEcrRepositories(config, target, images, log);
 
     // 3. copy children first, then the index; 4. tags
-    const newer = await newerReleases(config, channel, number);
+    const newer = await newerReleases(config, stores, channel, number);
     const slot = limiter(o.concurrency ?? 4);
     const results = await Promise.all(located.map((l) => slot(async (): Promise<RepublishedImage> => {
       const { image } = l;
@@ -413,7 +416,7 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
       toVerify = parseRelease(mirrorText, mirrorPath);
     }
     log(`verify  ${toVerify.metadata.name} against ${formatLocation(target)}`);
-    result.verify = await verifyRelease(toVerify, { client: clients, siteDir: config.site.dir, siteBaseUrl: config.site.baseUrl,
+    result.verify = await verifyRelease(toVerify, { client: clients, site: stores.site, siteBaseUrl: config.site.baseUrl,
       ...(o.verifyAttempts ? { attempts: o.verifyAttempts } : {}) });
     if (result.verify.problems.length > 0) { result.ms = Date.now() - started; return result; }
     if (mirrorPath && mirrorText) {
@@ -424,17 +427,18 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
 
     // 6. announce (in place only, on request)
     if (o.announce) {
-      const previous = await previousRelease(config.site.dir, channel, number, config.profile === 'local' ? {} : { siteBaseUrl: config.site.baseUrl });
+      const previous = await previousRelease(stores.site, channel, number, config.profile === 'local' ? {} : { siteBaseUrl: config.site.baseUrl });
       const announcement = renderAnnouncement(release, { manifestUrl: manifestUrl(config.site.baseUrl, channel, number), republish: true, ...(previous ? { previous } : {}) });
       const announcer = await announcerFor(config);
-      const sent = await announceOnce({ release: name, announcement, announcer, ledgerDir: join(config.stateDir, 'announcements'), again: true });
+      lease.assertHeld();
+      const sent = await announceOnce({ release: name, announcement, announcer, state: stores.state, again: true });
       result.announcement = { ...sent, via: announcer.describe() };
       log(`announced ${name} via ${announcer.describe()} (message ${sent.messageId})`);
     }
     result.ms = Date.now() - started;
     return result;
   } finally {
-    await lock.release();
+    await lease.release();
   }
 }
 

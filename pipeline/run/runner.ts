@@ -1,7 +1,9 @@
 /**
- * The runner: catalog -> resolve -> plan -> build+publish -> tags -> release -> verify -> announce, in
- * that order, each stage handing plain data to the next. A journal makes the run resumable; a lock keeps
- * one run per channel. Pointers move last, and only a verified release is announced.
+ * The runner: catalog -> resolve -> plan -> build+publish -> versioned tags -> site (write-once) ->
+ * verify -> pointers (channel file, floating tags) -> announce, in that order, each stage handing plain
+ * data to the next. A journal in the state store makes the run resumable, on this machine or another;
+ * a lease in the same store keeps one run per channel. Pointers move last, and only a release that is
+ * public and verified is announced.
  */
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -14,12 +16,14 @@ import { makePlan, type Plan } from '../plan/plan.ts';
 import { assertNoConflict, moveTags, tagsNow, type TagTarget } from '../publish/tags.ts';
 import { publishLimits } from '../publish/limits.ts';
 import { latestNumber } from '../release/site.ts';
+import { openStores, type Stores } from '../store/open.ts';
 import { buildAndPublish, type Engine, type PublishedImage } from './images.ts';
 import { registryClients, type ClientFactory } from './clients.ts';
 import { Journal } from './journal.ts';
-import { acquireLock } from './lock.ts';
+import { acquireLease } from './lease.ts';
 import type { Emit } from './events.ts';
 import { releaseStage, type ReleaseOutcome } from './release-stage.ts';
+import { recordPin } from './released-pin.ts';
 
 export type Stage = 'plan' | 'publish' | 'release' | 'verify' | 'announce';
 
@@ -56,17 +60,18 @@ export async function runRelease(o: RunOptions): Promise<RunResult> {
   const catalog = await timed(emit, 'catalog', async () => loadCatalog(config));
   const pin = loadPin(config.basePin);
   const clients = registryClients(config);
-  if (o.dryRun) return dryRun(o, catalog, pin, clients, started);
-  const lock = await acquireLock(config.stateDir, config.channel, `eksd release (pid ${process.pid})`);
+  const stores = await openStores(config);
+  if (o.dryRun) return dryRun(o, catalog, pin, clients, stores, started);
+  const lease = await acquireLease(stores.state, config.channel, `eksd release (pid ${process.pid})`, { ttlSeconds: config.leaseSeconds });
   try {
-    const existing = await Journal.unfinished(config.stateDir, config.channel);
+    const existing = await Journal.unfinished(stores.state, config.channel);
     if (existing && o.number !== undefined && o.number !== existing.data.number) {
       throw new EksdError('RUN_UNFINISHED', `release ${existing.data.number} of channel ${config.channel} is unfinished; it must complete before release ${o.number}`, {
         where: existing.file, hint: 'run eksd release without --number to finish it',
       });
     }
-    const number = await releaseNumber(o, existing);
-    const journal = existing ?? await Journal.start(config.stateDir, config.channel, number);
+    const number = await releaseNumber(o, existing, stores);
+    const journal = existing ?? await Journal.start(stores.state, config.channel, number);
     if (existing) emit({ type: 'info', message: `resuming release ${number} of channel ${config.channel} from ${existing.file}` });
     const wanted = allArtifacts(catalog);
     const artifacts = await timed(emit, 'resolve', () => fetchArtifacts(wanted, config.artifacts.baseUrl, config.artifacts.cacheDir,
@@ -79,22 +84,26 @@ export async function runRelease(o: RunOptions): Promise<RunResult> {
         plan.images.map((i) => ({ name: i.apiRepository, description: i.description, arches: i.platforms.map((p) => p.split('/')[1]!) })),
         (message) => emit({ type: 'info', message })));
       result.images = await timed(emit, 'build+publish', () => buildAndPublish(stageInput(o, catalog, plan, artifacts, clients, journal)));
-      await timed(emit, 'tags', () => moveAllTags(result.images, clients, journal));
+      await timed(emit, 'tags', () => moveVersionedTags(result.images, clients, journal));
     }
     if (reaches(o.until, 'release')) {
-      result.release = await releaseStage({ config, catalog, plan, images: result.images, artifacts, journal, clients, emit, until: o.until ?? 'announce' });
+      result.release = await releaseStage({ config, catalog, plan, images: result.images, artifacts, journal, clients, emit,
+        until: o.until ?? 'announce', stores, lease, moveFloatingTags: () => moveFloatingTags(result.images, clients, journal) });
     }
-    if (reaches(o.until, 'announce') && journal.data.announced) await journal.archive();
+    if (reaches(o.until, 'announce') && journal.data.announced) {
+      await recordPin(stores.state, config);
+      await journal.archive();
+    }
     result.ms = Date.now() - started;
     return result;
   } finally {
-    await lock.release();
+    await lease.release();
   }
 }
 
-async function dryRun(o: RunOptions, catalog: Catalog, pin: ReturnType<typeof loadPin>, clients: ClientFactory, started: number): Promise<RunResult> {
-  const existing = await Journal.unfinished(o.config.stateDir, o.config.channel);
-  const number = await releaseNumber(o, existing);
+async function dryRun(o: RunOptions, catalog: Catalog, pin: ReturnType<typeof loadPin>, clients: ClientFactory, stores: Stores, started: number): Promise<RunResult> {
+  const existing = await Journal.unfinished(stores.state, o.config.channel);
+  const number = await releaseNumber(o, existing, stores);
   const plan = makePlan(o.config, catalog, pin, number);
   const journal = existing ?? Journal.ephemeral(o.config.channel, number);
   // Decisions need the artifacts' content hashes: verified from the cache, fetched when missing.
@@ -104,8 +113,8 @@ async function dryRun(o: RunOptions, catalog: Catalog, pin: ReturnType<typeof lo
 }
 
 /** The unfinished run's number, else --number, else the latest in the site + 1. */
-async function releaseNumber(o: RunOptions, existing: Journal | undefined): Promise<number> {
-  return existing?.data.number ?? o.number ?? (await latestNumber(o.config.site.dir, o.config.channel)) + 1;
+async function releaseNumber(o: RunOptions, existing: Journal | undefined, stores: Stores): Promise<number> {
+  return existing?.data.number ?? o.number ?? (await latestNumber(stores.site, o.config.channel)) + 1;
 }
 
 function stageInput(o: RunOptions, catalog: Catalog, plan: Plan, artifacts: FetchedArtifact[], clients: ClientFactory, journal: Journal) {
@@ -143,9 +152,21 @@ async function checkUpstream(plan: Plan, clients: ClientFactory): Promise<void> 
   }
 }
 
-async function moveAllTags(images: PublishedImage[], clients: ClientFactory, journal: Journal): Promise<void> {
-  const targets: TagTarget[] = images.map((img) => ({ client: clients(img.plan.registry), repository: img.plan.repository,
+function tagTargets(images: PublishedImage[], clients: ClientFactory): TagTarget[] {
+  return images.map((img) => ({ client: clients(img.plan.registry), repository: img.plan.repository,
     index: { digest: img.index.digest, bytes: img.indexBytes }, tags: img.plan.tags }));
+}
+
+/** Every image's floating tags, once the release is public and verified. */
+async function moveFloatingTags(images: PublishedImage[], clients: ClientFactory, journal: Journal): Promise<void> {
+  const targets = tagTargets(images, clients);
+  const now = await tagsNow(targets);
+  await Promise.all(targets.map((t, i) => moveTags(t, now[i]!, 'floating')));
+  await journal.update((d) => { d.pointersMoved = true; });
+}
+
+async function moveVersionedTags(images: PublishedImage[], clients: ClientFactory, journal: Journal): Promise<void> {
+  const targets = tagTargets(images, clients);
   const now = await tagsNow(targets);
   if (journal.data.tagsMoved) {
     // Resuming a run whose tags already moved: its images must still be the ones it tagged, or the
@@ -161,7 +182,7 @@ async function moveAllTags(images: PublishedImage[], clients: ClientFactory, jou
     return;
   }
   assertNoConflict(targets, now);
-  await Promise.all(targets.map((t, i) => moveTags(t, now[i]!)));
+  await Promise.all(targets.map((t, i) => moveTags(t, now[i]!, 'versioned')));
   await journal.update((d) => { d.tagsMoved = true; });
 }
 

@@ -39,6 +39,7 @@ export class FakeSns {
   readonly topics = new Set<string>();
   private readonly failures: InjectedFailure[] = [];
   private readonly holds: Array<(p: FakePublish) => void> = [];
+  private drops = 0;
   private readonly dedup = new Map<string, string>();
   private server: Server | undefined;
   endpoint = '';
@@ -58,6 +59,11 @@ export class FakeSns {
    */
   holdNextReply(): Promise<FakePublish> {
     return new Promise((resolve) => this.holds.push(resolve));
+  }
+
+  /** The next Publish is delivered, then its connection is closed before any reply (a lost reply). */
+  dropNextReply(): void {
+    this.drops++;
   }
 
   async start(): Promise<string> {
@@ -147,6 +153,7 @@ export class FakeSns {
     }
     const hold = this.holds.shift();
     if (hold) return hold(record);
+    if (this.drops > 0) { this.drops--; req.socket.destroy(); return; }
     res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
     res.end(`<PublishResponse xmlns="${XMLNS}"><PublishResult><MessageId>${record.MessageId}</MessageId></PublishResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></PublishResponse>`);
   }

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { EksdError } from '../../errors.ts';
 import { verifyRelease } from '../../release/verify.ts';
 import { previousRelease } from '../../release/site.ts';
@@ -11,6 +10,8 @@ import { verifyError } from '../../run/release-stage.ts';
 import { CONFIG_OPTIONS, EXIT, type Command } from '../command.ts';
 import { configFrom } from '../config-flags.ts';
 import { releaseFromArg } from '../release-ref.ts';
+import { openStores } from '../../store/open.ts';
+import { withLease } from '../../run/lease.ts';
 
 export const announceCommand: Command = {
   name: 'announce',
@@ -33,24 +34,31 @@ export const announceCommand: Command = {
     const ref = ctx.args[0];
     if (!ref) throw new EksdError('USAGE', 'which release? give a release name or a manifest file', { hint: 'eksd announce kubernetes-1-33-eks-1' });
     const config = configFrom(ctx);
-    const ledgerDir = join(config.stateDir, 'announcements');
+    const { site, state } = await openStores(config);
     if (ctx.values['mark-sent']) {
       if (ctx.values.again) throw new EksdError('USAGE', '--mark-sent and --again contradict each other', { hint: 'record the send, or send again; not both' });
-      const name = (await releaseFromArg(ref, config)).metadata.name;
+      const release = await releaseFromArg(ref, config);
+      const name = release.metadata.name;
       const dryRun = ctx.values['dry-run'] === true;
-      ctx.out(!(await markSent({ release: name, ledgerDir, dryRun })) ? `${name} was already recorded as announced; nothing changed`
+      const mark = () => markSent({ release: name, state, dryRun });
+      const changed = dryRun ? await mark() : await withLease(state, release.spec.channel, `eksd announce ${name} --mark-sent`, config.leaseSeconds, mark);
+      ctx.out(!changed ? `${name} was already recorded as announced; nothing changed`
         : dryRun ? `would record ${name} as announced (dry run: nothing written, nothing sent)` : `recorded ${name} as announced; nothing was sent`);
       return EXIT.ok;
     }
     const release = await releaseFromArg(ref, config);
     const { channel, number } = release.spec;
-    const previous = await previousRelease(config.site.dir, channel, number);
+    const previous = await previousRelease(site, channel, number);
     const announcement = renderAnnouncement(release, { manifestUrl: manifestUrl(config.site.baseUrl, channel, number), ...(previous ? { previous } : {}) });
     if (ctx.values['dry-run']) { ctx.out(`Subject: ${announcement.subject}\n\n${announcement.text}`); return EXIT.ok; }
-    const report = await verifyRelease(release, { client: registryClients(config), siteDir: config.site.dir, siteBaseUrl: config.site.baseUrl });
-    if (report.problems.length > 0) throw verifyError(report);
     const announcer = await announcerFor(config);
-    const sent = await announceOnce({ release: release.metadata.name, announcement, announcer, ledgerDir, again: ctx.values.again === true });
+    const sent = await withLease(state, channel, `eksd announce ${release.metadata.name}`, config.leaseSeconds, async (lease) => {
+      const report = await verifyRelease(release, { client: registryClients(config), site, siteBaseUrl: config.site.baseUrl,
+        ...(config.site.verifyUrl ? { publicUrl: config.site.verifyUrl } : {}) });
+      if (report.problems.length > 0) throw verifyError(report);
+      lease.assertHeld();
+      return announceOnce({ release: release.metadata.name, announcement, announcer, state, again: ctx.values.again === true });
+    });
     ctx.out(sent.skipped
       ? `${release.metadata.name} was already announced (message ${sent.messageId}); use --again to send it again`
       : `announced ${release.metadata.name} via ${announcer.describe()} (message ${sent.messageId})`);

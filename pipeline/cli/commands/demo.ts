@@ -7,6 +7,7 @@ import { registryClients } from '../../run/clients.ts';
 import { runRelease, type RunResult } from '../../run/runner.ts';
 import { Journal } from '../../run/journal.ts';
 import { makePlan } from '../../plan/plan.ts';
+import { openStores } from '../../store/open.ts';
 import { latestNumber } from '../../release/site.ts';
 import { isEksdError } from '../../errors.ts';
 import { verifyRelease } from '../../release/verify.ts';
@@ -53,7 +54,7 @@ export const demoCommand: Command = {
     ctx.out(changes(first, second));
     say('8. eksd verify on both releases');
     for (const r of [first, second]) {
-      const report = await verifyRelease(r.release!.release, { client: registryClients(config), siteDir: config.site.dir, siteBaseUrl: config.site.baseUrl });
+      const report = await verifyRelease(r.release!.release, { client: registryClients(config), site: (await openStores(config)).site, siteBaseUrl: config.site.baseUrl, published: true });
       ctx.out(`  ${report.release}: ${report.problems.length === 0 ? 'verified' : `${report.problems.length} PROBLEM(S)`} (${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives)`);
       if (report.problems.length) return EXIT.verifyFailed;
     }
@@ -97,7 +98,8 @@ async function release(ctx: CommandContext, config: Config, catalog: Catalog): P
  * Undefined when the usual number is free (or an unfinished run of this checkout must be resumed).
  */
 async function freeNumber(config: Config, catalog: Catalog): Promise<number | undefined> {
-  if (await Journal.unfinished(config.stateDir, config.channel)) return undefined;
+  const stores = await openStores(config);
+  if (await Journal.unfinished(stores.state, config.channel)) return undefined;
   const plan = makePlan(config, catalog, loadPin(config.basePin), 1);
   const clients = registryClients(config);
   const taken = await Promise.all(plan.images.map(async (image) => {
@@ -108,7 +110,7 @@ async function freeNumber(config: Config, catalog: Catalog): Promise<number | un
     });
     return Math.max(0, ...tags.filter((t) => t.startsWith(prefix)).map((t) => Number(t.slice(prefix.length))).filter(Number.isInteger));
   }));
-  const next = (await latestNumber(config.site.dir, config.channel)) + 1;
+  const next = (await latestNumber(stores.site, config.channel)) + 1;
   const highest = Math.max(...taken);
   return highest >= next ? highest + 1 : undefined;
 }

@@ -5,13 +5,15 @@ import { textTable } from '../../report/table.ts';
 import { CONFIG_OPTIONS, EXIT, type Command } from '../command.ts';
 import { configFrom } from '../config-flags.ts';
 import { releaseFromArg } from '../release-ref.ts';
+import { openStores } from '../../store/open.ts';
+import { parseReleaseName } from '../../release/naming.ts';
 import { parseInt } from './release.ts';
 
 export const verifyCommand: Command = {
   name: 'verify',
   summary: 'check a release against the registry and the site: tags, digests, platforms, blobs, archive checksums',
   usage: 'eksd verify <manifest file | release name | URL> [--json]',
-  details: 'Every image tag must resolve to its imageDigest (tags that appear late are retried), every index must have\nexactly the listed platforms, every manifest, config and layer must exist, every archive must match both\nchecksums. Lists every mismatch; exit code 3 when there is any.',
+  details: 'Every image tag must resolve to its imageDigest (tags that appear late are retried), every index must have\nexactly the listed platforms, every manifest, config and layer must exist, every archive must match both\nchecksums (read back from the site store, and from site.verifyUrl when set). For a release name, the site must\nserve that very manifest. Lists every mismatch; exit code 3 when there is any.',
   options: {
     ...CONFIG_OPTIONS,
     json: { type: 'boolean', description: 'print the report as JSON' },
@@ -23,7 +25,9 @@ export const verifyCommand: Command = {
     const config = configFrom(ctx);
     const release = await releaseFromArg(ref, config);
     const attempts = parseInt(ctx.values.attempts, 'attempts');
-    const report = await verifyRelease(release, { client: registryClients(config), siteDir: config.site.dir, siteBaseUrl: config.site.baseUrl,
+    const { site } = await openStores(config);
+    const report = await verifyRelease(release, { client: registryClients(config), site, siteBaseUrl: config.site.baseUrl,
+      published: parseReleaseName(ref) !== undefined, ...(config.site.verifyUrl ? { publicUrl: config.site.verifyUrl } : {}),
       ...(attempts ? { attempts } : {}) });
     if (ctx.values.json) ctx.out(JSON.stringify(report, null, 2));
     else if (report.problems.length === 0) {

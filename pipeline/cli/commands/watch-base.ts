@@ -1,5 +1,7 @@
 import { appendFileSync } from 'node:fs';
-import { loadPin } from '../../catalog/load.ts';
+import { loadPin, parsePin } from '../../catalog/load.ts';
+import { openStores } from '../../store/open.ts';
+import { pinKey, releasedPin } from '../../run/released-pin.ts';
 import type { UpstreamPin } from '../../catalog/model.ts';
 import { compareBase, resolveBase, splitReference, writePin } from '../../resolve/base.ts';
 import { registryClients } from '../../run/clients.ts';
@@ -9,11 +11,13 @@ import { configFrom } from '../config-flags.ts';
 
 export const watchBaseCommand: Command = {
   name: 'watch-base',
-  summary: 'compare the upstream base image with the pin; --write records the new digests',
+  summary: 'compare the upstream base image with what the channel was last released from; --write pins it',
   usage: 'eksd watch-base [--write] [--json]',
   details: [
     'Resolves the upstream reference in the pin file to its index digest and per-platform digests and compares',
-    'them with the pin, index with index and platform with platform.',
+    'them, index with index and platform with platform, with the pin the channel was last released from (kept in',
+    'the state store, so a fresh CI machine sees what was really released), or with the pin file before the',
+    'first release. --write makes the pin file hold what the registry serves now.',
     'Exit codes: 0 unchanged, 10 changed (also after --write), 1 error.',
     'With GITHUB_OUTPUT set, writes changed=true|false, digest=<index digest> and one <os>-<arch>=<digest> per platform.',
   ].join('\n'),
@@ -24,10 +28,13 @@ export const watchBaseCommand: Command = {
   },
   async run(ctx) {
     const config = configFrom(ctx);
-    const pin: UpstreamPin = loadPin(config.basePin);
-    const current = await resolveBase(registryClients(config)(splitReference(pin.reference).registry), pin.reference);
+    const file: UpstreamPin = loadPin(config.basePin);
+    const { state } = await openStores(config);
+    const released = await releasedPin(state, config.channel);
+    const pin = released !== undefined ? parsePin(released, state.where(pinKey(config.channel))) : file;
+    const current = await resolveBase(registryClients(config)(splitReference(file.reference).registry), file.reference);
     const changes = compareBase(pin, current);
-    if (ctx.values.write && changes.length > 0) await writePin(config.basePin, current);
+    if (ctx.values.write && compareBase(file, current).length > 0) await writePin(config.basePin, current);
     writeGithubOutput(changes.length > 0, current);
     if (ctx.values.json) {
       ctx.out(JSON.stringify({ reference: pin.reference, changed: changes.length > 0, written: ctx.values.write === true && changes.length > 0, pinned: { digest: pin.digest ?? null, platforms: pin.platforms }, current, changes }, null, 2));
