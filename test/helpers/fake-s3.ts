@@ -4,7 +4,8 @@
  * DeleteObject (with If-Match), ListObjectsV2 (prefix, delimiter, pagination), plus injectable faults:
  * an error reply (AccessDenied, 500, ...) and a write that is applied but whose reply is lost.
  * Objects live in memory. Listens on 127.0.0.1 only; requests without a SigV4 Authorization header are
- * refused like S3 refuses anonymous writes.
+ * refused like S3 refuses anonymous access, except GETs of objects written with the public-read ACL,
+ * which is how the public reads the distro site (`publicUrl`).
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -64,6 +65,11 @@ export class FakeS3 {
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
 
+  /** Where the public reads a bucket's public-read objects. */
+  publicUrl(bucket: string): string {
+    return `${this.endpoint}/${bucket}`;
+  }
+
   /** Environment for an eksd child process using this stand-in. */
   env(bucket: string): Record<string, string> {
     return { EKSD_SITE_BUCKET: bucket, EKSD_S3_ENDPOINT: this.endpoint, AWS_ACCESS_KEY_ID: 'AKIDLOCAL', AWS_SECRET_ACCESS_KEY: 'local-secret', AWS_REGION: 'us-east-1' };
@@ -80,8 +86,9 @@ export class FakeS3 {
       res.writeHead(status, { 'content-type': 'application/xml' });
       res.end(method === 'HEAD' ? undefined : `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${xml(message)}</Message><Key>${xml(key)}</Key></Error>`);
     };
-    if (!req.headers.authorization?.startsWith('AWS4-HMAC-SHA256')) return error(403, 'AccessDenied', 'Anonymous access is forbidden');
     const bucket = this.buckets.get(bucketName);
+    const anonymous = !req.headers.authorization?.startsWith('AWS4-HMAC-SHA256');
+    if (anonymous && !(method === 'GET' && bucket?.get(key)?.acl === 'public-read')) return error(403, 'AccessDenied', 'Anonymous access is forbidden');
     if (!bucket) return error(404, 'NoSuchBucket', 'The specified bucket does not exist');
     const fault = this.takeFault(method, key);
     if (fault && !fault.drop) return error(fault.status ?? 500, fault.code ?? 'InternalError');

@@ -40,6 +40,8 @@ export class FakeSns {
   private readonly failures: InjectedFailure[] = [];
   private readonly holds: Array<(p: FakePublish) => void> = [];
   private drops = 0;
+  /** called with each delivered publish before it is answered (to check what was public at that moment) */
+  onPublish: ((p: FakePublish) => void) | undefined;
   private readonly dedup = new Map<string, string>();
   private server: Server | undefined;
   endpoint = '';
@@ -151,6 +153,7 @@ export class FakeSns {
       if (fifo) this.dedup.set(dedupKey, record.MessageId);
       this.publishes.push(record);
     }
+    this.onPublish?.(record);
     const hold = this.holds.shift();
     if (hold) return hold(record);
     if (this.drops > 0) { this.drops--; req.socket.destroy(); return; }
