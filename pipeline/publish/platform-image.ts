@@ -51,13 +51,11 @@ export async function copyBlob(from: BlobOrigin, to: BlobOrigin, blob: Descripto
 }
 
 /**
- * pushBlob under the limits. Paced: a HEAD first (a blob already there costs no pacer turn), then the
- * mount or upload that follows holds one turn until it has completed.
+ * pushBlob under the limits. Paced: the HEAD comes first (a blob already there costs no pacer turn), then
+ * the mount or upload that follows holds one turn until it has completed. A blob that this run's client
+ * has pushed into the repository already (another platform, an earlier image) costs no request at all.
  */
-async function pushBlob(to: BlobOrigin, source: BlobSource, options: PushBlobOptions & { digest: string }, limits: PublishLimits): Promise<PushedBlob> {
+function pushBlob(to: BlobOrigin, source: BlobSource, options: PushBlobOptions & { digest: string }, limits: PublishLimits): Promise<PushedBlob> {
   const pacer = limits.uploads;
-  if (!pacer) return to.client.pushBlob(to.repository, source, options);
-  const have = await to.client.headBlob(to.repository, options.digest);
-  if (have !== undefined) return { digest: options.digest, size: have, status: 'exists' };
-  return pacer.run(() => to.client.pushBlob(to.repository, source, options));
+  return to.client.pushBlob(to.repository, source, { ...options, ...(pacer ? { pace: (transfer) => pacer.run(transfer) } : {}) });
 }

@@ -13,6 +13,8 @@ import { Transport } from './transport.ts';
 import { uploadBlob } from './upload.ts';
 import { EksdError } from '../errors.ts';
 
+const atOnce = (transfer: () => Promise<PushedBlob>): Promise<PushedBlob> => transfer();
+
 export interface RegistryClientOptions {
   /** "host:port" or "host". */
   registry: string;
@@ -36,12 +38,14 @@ export interface PushBlobOptions {
   size?: number;
   /** A repository of the same registry that has the blob: try a cross-repository mount first. */
   mountFrom?: string;
+  /** Runs the mount or upload (not the HEAD before it), e.g. in a turn of a pacer; default: at once. */
+  pace?: (transfer: () => Promise<PushedBlob>) => Promise<PushedBlob>;
 }
 
 export interface PushedBlob {
   digest: string;
   size: number;
-  /** exists: HEAD found it; mounted: cross-repo mount; uploaded: bytes sent. */
+  /** exists: the repository had it (HEAD found it, or this client pushed it before); mounted: cross-repo mount; uploaded: bytes sent. */
   status: 'exists' | 'mounted' | 'uploaded';
 }
 
@@ -50,7 +54,8 @@ export class RegistryClient {
   readonly registry: string;
   readonly baseUrl: URL;
   private readonly t: Transport;
-  private readonly inflight = new Map<string, Promise<PushedBlob>>();
+  /** Blob pushes by "repo@digest", in flight or done; a failed one is forgotten (see pushBlob). */
+  private readonly pushes = new Map<string, Promise<PushedBlob>>();
   private readonly chunkThreshold: number;
   private readonly chunkSize: number;
 
@@ -124,8 +129,13 @@ export class RegistryClient {
   }
 
   /**
-   * Pushes a blob unless the repository has it: mounts from `mountFrom` when given (falling back to an
-   * upload), else HEAD then upload. Concurrent pushes of one digest to one repository share one upload.
+   * Pushes a blob unless the repository has it: HEAD, then a mount from `mountFrom` when given (falling
+   * back to an upload), else an upload. Each blob goes into each repository once per client: concurrent
+   * and later pushes of it get the first push's outcome (as `exists`) and send nothing. The registry
+   * rewrites a blob's link in the repository on every mount or upload of it, even one it already has,
+   * and a manifest PUT that reads the link meanwhile fails (distribution's filesystem storage truncates
+   * the link before writing it: DIGEST_INVALID and MANIFEST_BLOB_UNKNOWN); so a link once written is
+   * never written again while manifests that use it may be going up.
    */
   async pushBlob(repo: string, source: BlobSource, options: PushBlobOptions = {}): Promise<PushedBlob> {
     this.check('push blob', repo, options.digest, 'digest');
@@ -137,24 +147,42 @@ export class RegistryClient {
         `size ${size} given for a ${source.byteLength}-byte blob`);
     }
     const o = { ...options, ...(size === undefined ? {} : { size }) };
-    if (digest === undefined) return { ...(await this.upload(repo, source, o)), status: 'uploaded' };
+    if (digest === undefined) return this.pushUnknown(repo, source, o);
     const key = `${repo}@${digest}`;
-    const running = this.inflight.get(key);
-    if (running) return running;
-    const p = this.pushKnown(repo, source, { ...o, digest }).finally(() => this.inflight.delete(key));
-    this.inflight.set(key, p);
+    const earlier = this.pushes.get(key);
+    if (earlier) return earlier.then((r) => ({ ...r, status: 'exists' }));
+    const p = this.pushKnown(repo, source, { ...o, digest });
+    this.remember(key, p);
     return p;
   }
 
+  /** Records a push; a failed one is forgotten, so that a later push tries again. */
+  private remember(key: string, p: Promise<PushedBlob>): void {
+    this.pushes.set(key, p);
+    p.catch(() => { if (this.pushes.get(key) === p) this.pushes.delete(key); });
+  }
+
+  /** A streamed upload whose digest is known only at its end; the blob is then known like any other. */
+  private async pushUnknown(repo: string, source: BlobSource, o: PushBlobOptions): Promise<PushedBlob> {
+    const up = await (o.pace ?? atOnce)(async () => ({ ...(await this.upload(repo, source, o)), status: 'uploaded' }));
+    const key = `${repo}@${up.digest}`;
+    if (!this.pushes.has(key)) this.remember(key, Promise.resolve(up));
+    return up;
+  }
+
   private async pushKnown(repo: string, source: BlobSource, o: PushBlobOptions & { digest: string }): Promise<PushedBlob> {
+    const have = await headBlob(this.t, repo, o.digest);
+    if (have !== undefined) return { digest: o.digest, size: have, status: 'exists' };
+    return (o.pace ?? atOnce)(() => this.transfer(repo, source, o));
+  }
+
+  /** A mount when `mountFrom` names another repository (an upload when the registry declines), else an upload. */
+  private async transfer(repo: string, source: BlobSource, o: PushBlobOptions & { digest: string }): Promise<PushedBlob> {
     let startLocation: URL | undefined;
     if (o.mountFrom !== undefined && o.mountFrom !== repo) {
       const m = await mountBlob(this.t, repo, o.digest, o.mountFrom);
       if (m.mounted) return { digest: o.digest, size: o.size ?? -1, status: 'mounted' };
       startLocation = m.location;
-    } else {
-      const have = await headBlob(this.t, repo, o.digest);
-      if (have !== undefined) return { digest: o.digest, size: have, status: 'exists' };
     }
     const up = await this.upload(repo, source, { ...o, ...(startLocation ? { startLocation } : {}) });
     return { ...up, status: 'uploaded' };
