@@ -105,7 +105,7 @@ test('publishing logs in with the ECR Public token and pushes; the password neve
   for (const image of plan.images) {
     const m = await client.getManifest(image.repository, image.tags.versioned);
     t.is(m.mediaType, MEDIA.ociIndex, image.repository);
-    t.deepEqual((await client.listTags(image.repository)).sort(), [image.tags.versioned, ...image.tags.floating].sort());
+    t.deepEqual(await client.listTags(image.repository), [image.tags.versioned], 'floating tags move only after the release is verified');
   }
 });
 
