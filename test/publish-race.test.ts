@@ -18,6 +18,7 @@ import { MEDIA } from '../pipeline/publish/media.ts';
 import { pushPlatformImage, type BlobOrigin } from '../pipeline/publish/platform-image.ts';
 import { RegistryClient, RegistryError } from '../pipeline/registry/index.ts';
 import { envUp } from '../pipeline/env/local.ts';
+import { startFaultProxy } from './helpers/fault-proxy.ts';
 import { LOCAL_REGISTRY } from './helpers/project.ts';
 import { pseudoRandom, tarGz } from './helpers/registry.ts';
 
@@ -167,4 +168,42 @@ test('concurrent platform pushes sharing layers put every manifest, with every b
   }
   t.log(`${ROUNDS} rounds of ${(CHILDREN + 1) * PLATFORMS.length} platform images under ${LOCAL_REGISTRY}/${ns}: ${failedRounds} failed`);
   t.deepEqual(failed, [], `${failedRounds} of ${ROUNDS} rounds failed`);
+});
+
+test('each blob is linked into a repository once: a sibling platform or a second client sends no mount or upload for it', async (t) => {
+  const ns = `race-${randomBytes(4).toString('hex')}/once`;
+  const dir = await mkdtemp(join(tmpdir(), 'eksd-race-'));
+  const proxy = await startFaultProxy({ target: LOCAL_REGISTRY });
+  try {
+    const client = new RegistryClient({ registry: proxy.host });
+    const layers = await roundLayers(dir, ns);
+    const base = `${ns}/base`;
+    for (const arch of PLATFORMS) await pushPlatformImage(client, base, image(arch, base, layers.parent[arch], 0), {}, undefined);
+    const repository = `${ns}/image`;
+    const parent = { client, repository: base };
+    const inherited = layers.parent.amd64.length;
+    const amd64 = image('amd64', repository, await layers.child(0, 'amd64'), inherited);
+    const arm64 = image('arm64', repository, await layers.child(0, 'arm64'), inherited);
+
+    proxy.resetCounts();
+    t.like((await pushPlatformImage(client, repository, amd64, {}, parent)).stats, { mounted: inherited, uploaded: 4, existing: 0 });
+    t.is(proxy.forwarded['blob-mount'], inherited);
+
+    // arm64 shares six parent layers and two child layers with amd64: only its own blobs are sent.
+    proxy.resetCounts();
+    t.like((await pushPlatformImage(client, repository, arm64, {}, parent)).stats, { mounted: 2, uploaded: 2, existing: 8 });
+    t.is(proxy.forwarded['blob-mount'], 2);
+    t.is(proxy.forwarded['blob-upload-put'], 2);
+
+    // Another client (a later run): every blob is found by HEAD, none is mounted or uploaded again.
+    proxy.resetCounts();
+    const later = new RegistryClient({ registry: proxy.host });
+    t.like((await pushPlatformImage(later, repository, amd64, {}, { client: later, repository: base })).stats, { mounted: 0, uploaded: 0, existing: 12 });
+    t.is(proxy.forwarded['blob-mount'] ?? 0, 0);
+    t.is(proxy.forwarded['blob-upload-start'] ?? 0, 0);
+    t.is(proxy.forwarded['blob-head'], 12);
+  } finally {
+    await proxy.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
