@@ -6,27 +6,14 @@
  * site and its state in its directory store, and the commands run exactly as written.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { commands } from '../pipeline/cli/commands/index.ts';
 import { makeProject, REPO_ROOT, type TestProject } from './helpers/project.ts';
 import { runWithEvents } from './helpers/crash.ts';
+import { runBuildspec, spec, SPEC_TEXT, PHASES, type BuildRun } from './helpers/codebuild.ts';
 
-interface Phase { 'runtime-versions'?: Record<string, unknown>; commands: string[]; 'on-failure'?: string; finally?: string[] }
-interface Buildspec {
-  version: number | string;
-  env?: { shell?: string; variables?: Record<string, unknown>; [k: string]: unknown };
-  phases: Record<string, Phase>;
-  artifacts?: { files: string[]; 'discard-paths'?: string };
-  reports?: Record<string, unknown>;
-}
-
-const SPEC_TEXT = readFileSync(join(REPO_ROOT, 'buildspec.yml'), 'utf8');
-const spec = parse(SPEC_TEXT) as Buildspec;
-const PHASES = ['install', 'pre_build', 'build', 'post_build'] as const;
 const phaseText = (name: string) => spec.phases[name]!.commands.join('\n');
 /** The header comment: every line before `version:`. */
 const HEADER = SPEC_TEXT.slice(0, SPEC_TEXT.indexOf('\nversion:'));
@@ -119,49 +106,6 @@ test('the header documents the bucket configuration and the README every variabl
 
 // ---- running it ----
 
-interface RunResult { failedPhase?: string; exit: Record<string, number>; log: string }
-
-function baseEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(EKSD_|GITHUB_|CODEBUILD_|FORCE_)/.test(k)) env[k] = v;
-  for (const [k, v] of Object.entries(spec.env?.variables ?? {})) env[k] = String(v);
-  return { ...env, CI: 'true', ...overrides };
-}
-
-function bash(script: string, cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('bash', ['-c', script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    child.on('close', (code) => resolve({ code: code ?? 1, out }));
-  });
-}
-
-/** CodeBuild's phase transitions: install/pre_build failures end the build; build failures still run post_build. */
-async function runBuildspec(cwd: string, overrides: Record<string, string>, phases: readonly string[] = PHASES): Promise<RunResult> {
-  const env = baseEnv(overrides);
-  const result: RunResult = { exit: {}, log: '' };
-  let succeeding = '1';
-  for (const name of phases) {
-    const phase = spec.phases[name]!;
-    let code = 0;
-    for (const command of phase.commands) {
-      const r = await bash(command, cwd, { ...env, CODEBUILD_BUILD_SUCCEEDING: env.CODEBUILD_BUILD_SUCCEEDING ?? succeeding });
-      result.log += `[${name}] $ ${command.split('\n').find((l) => l.trim() && l.trim() !== 'set -euo pipefail')?.trim()}\n${r.out}`;
-      code = r.code;
-      if (code !== 0) break;
-    }
-    result.exit[name] = code;
-    if (code !== 0) {
-      result.failedPhase ??= name;
-      if (name !== 'build') break;
-      succeeding = '0';
-    }
-  }
-  return result;
-}
-
 /** A throwaway project as the checkout: its catalog, our CLI (bin/ resolves to this repository's build or sources). */
 async function workspace(): Promise<{ p: TestProject; env: Record<string, string> }> {
   const p = await makeProject({ catalog: 'mini' });
@@ -240,7 +184,7 @@ test('build while another run holds the channel: exit 4, said in the log and the
   const install = await runBuildspec(p.root, env, ['install']);
   t.is(install.failedPhase, undefined, install.log);
   // A real release of the same channel, paused once it holds the channel, stands for the other host.
-  let held: Promise<RunResult> | undefined;
+  let held: Promise<BuildRun> | undefined;
   const other = await runWithEvents(p, ['release'], {
     onEvent: (e, pid) => {
       if (held || e.type !== 'stage' || e.stage !== 'resolve' || e.state !== 'started') return;
