@@ -8,8 +8,13 @@
  */
 import { EksdError } from '../errors.ts';
 
-const CHANNEL = /^[0-9]+-[0-9]+$/;
-const RELEASE_NAME = /^kubernetes-([0-9]+-[0-9]+)-eks-([0-9]+)$/;
+/** Kubernetes major-minor with a dash, no leading zeros: 1-33, not 01-33, 1-033, 1.33 or 1-. */
+const CHANNEL = /^(?:0|[1-9][0-9]*)-(?:0|[1-9][0-9]*)$/;
+const RELEASE_NAME = /^kubernetes-((?:0|[1-9][0-9]*)-(?:0|[1-9][0-9]*))-eks-([1-9][0-9]*)$/;
+/** Anything a person meant as a release name, well formed or not. */
+const RELEASE_NAME_SHAPE = /^kubernetes-.*-eks-/;
+/** Tags the engine moves itself: <gitTag>-eks-<channel>-<number> and <gitTag>-eks-<channel>-latest. */
+const ENGINE_TAG = /-eks-[0-9]+-[0-9]+-(?:[0-9]+|latest)$/;
 /** One path segment of a site folder or file: no separators, no '..', printable and URL-safe. */
 const SEGMENT = /^[A-Za-z0-9_+][A-Za-z0-9._+-]*$/;
 
@@ -20,9 +25,26 @@ export function isChannel(channel: string): boolean {
 export function assertChannel(channel: string, where = 'channel'): void {
   if (!isChannel(channel)) {
     throw new EksdError('RELEASE_INPUT', `invalid release channel "${channel}"`, {
-      where, hint: 'a channel is the Kubernetes minor with a dash, e.g. 1-33',
+      where, hint: 'a channel is the Kubernetes major-minor with a dash and no leading zeros, e.g. 1-33',
     });
   }
+}
+
+/**
+ * Refuses a release reference that is meant as a release name but is not one (`kubernetes-01-33-eks-1`),
+ * so it is not looked for as a file instead.
+ */
+export function assertReleaseRef(ref: string, where = 'release'): void {
+  if (RELEASE_NAME_SHAPE.test(ref) && !ref.includes('/') && !ref.endsWith('.yaml') && !parseReleaseName(ref)) {
+    throw new EksdError('RELEASE_INPUT', `invalid release name "${ref}"`, {
+      where, hint: 'a release name is kubernetes-<channel>-eks-<number>, e.g. kubernetes-1-33-eks-5 (no leading zeros)',
+    });
+  }
+}
+
+/** A tag shaped like the versioned or floating tags the engine moves (`v1.2.3-eks-1-33-4`, `...-latest`). */
+export function isEngineTag(tag: string): boolean {
+  return ENGINE_TAG.test(tag);
 }
 
 export function assertNumber(number: number, where = 'number'): void {

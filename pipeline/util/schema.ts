@@ -45,8 +45,10 @@ function describe(e: ErrorObject, source: YamlSource): string {
       return `${source.at(path)}: expected ${String(params.type)}, found ${typeName(valueAt(source.data, path))}`;
     case 'enum':
       return `${source.at(path)}: ${JSON.stringify(valueAt(source.data, path))} is not allowed; expected one of ${(params.allowedValues as unknown[]).join(', ')}`;
-    case 'pattern':
-      return `${source.at(path)}: ${JSON.stringify(valueAt(source.data, path))} does not match ${String(params.pattern)}`;
+    case 'pattern': {
+      const about = (e.parentSchema as { description?: string } | undefined)?.description;
+      return `${source.at(path)}: ${JSON.stringify(valueAt(source.data, path))} does not match ${String(params.pattern)}${about ? ` (${about.replace(/\.$/, '')})` : ''}`;
+    }
     default:
       return `${source.at(path)}: ${e.message ?? e.keyword}`;
   }
