@@ -1,11 +1,15 @@
 /**
  * Crash-safe file writes: data goes to a temp file in the target folder, is fsynced, then moved into
  * place (rename), or linked into place for create-only writes, so a reader never sees a partial file
- * and two writers never both "create" the same file.
+ * and two writers never both "create" the same file. A full disk or an unwritable folder fails with
+ * one EksdError naming the file (util/fs-errors.ts), leaving no temp file and the old content in place.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { EksdError } from '../errors.ts';
+import { writing } from './fs-errors.ts';
 
 export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
@@ -22,8 +26,24 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * mkdir -p. A recursive mkdir reports ENOENT for a folder it may not create (read-only file system, no
+ * permission); the failing level is asked again without recursion so the error says why.
+ */
+export async function makeDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    let level = dir;
+    while (dirname(level) !== level && !existsSync(dirname(level))) level = dirname(level);
+    await mkdir(level).catch((real: NodeJS.ErrnoException) => { if (real.code !== 'EEXIST') throw real; });
+    throw e;
+  }
+}
+
 async function writeTemp(path: string, data: string | Uint8Array): Promise<string> {
-  await mkdir(dirname(path), { recursive: true });
+  await makeDir(dirname(path));
   const tmp = tempPathFor(path);
   const fh = await open(tmp, 'wx', 0o644);
   try {
@@ -39,33 +59,37 @@ async function writeTemp(path: string, data: string | Uint8Array): Promise<strin
 }
 
 /** Replaces (or creates) path atomically. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = await writeTemp(path, data);
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  await fsyncDir(dirname(path));
+export function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  return writing(path, async () => {
+    const tmp = await writeTemp(path, data);
+    try {
+      await rename(tmp, path);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw e;
+    }
+    await fsyncDir(dirname(path));
+  });
 }
 
 /**
  * Creates path atomically only if it does not exist yet. Returns false (and leaves the existing file
  * alone) when it does.
  */
-export async function createFileAtomic(path: string, data: string | Uint8Array): Promise<boolean> {
-  const tmp = await writeTemp(path, data);
-  try {
-    await link(tmp, path);
-    await fsyncDir(dirname(path));
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
-  } finally {
-    await unlink(tmp).catch(() => undefined);
-  }
+export function createFileAtomic(path: string, data: string | Uint8Array): Promise<boolean> {
+  return writing(path, async () => {
+    const tmp = await writeTemp(path, data);
+    try {
+      await link(tmp, path);
+      await fsyncDir(dirname(path));
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw e;
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+  });
 }
 
 /** File content, or undefined when the file does not exist. */
@@ -85,8 +109,16 @@ export async function writeFileIfChanged(path: string, data: string): Promise<bo
   return true;
 }
 
-/** Parsed JSON content, or undefined when the file does not exist. */
+/** Parsed JSON content, or undefined when the file does not exist; FILE_CORRUPT names a file that is not JSON. */
 export async function readJson<T>(path: string): Promise<T | undefined> {
   const text = await readIfExists(path);
-  return text === undefined ? undefined : (JSON.parse(text) as T);
+  return text === undefined ? undefined : parseJsonFile<T>(text, path);
+}
+
+export function parseJsonFile<T>(text: string, path: string, hint = 'restore the file from a backup, or remove it to start that state over'): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (cause) {
+    throw new EksdError('FILE_CORRUPT', `${path} is not valid JSON (${(cause as Error).message})`, { where: path, hint, cause });
+  }
 }

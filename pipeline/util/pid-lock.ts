@@ -6,10 +6,11 @@
  * over a stale lock is serialized by a second file (`<lock>.takeover`): of several processes that find
  * the same dead holder, one removes the stale lock, and only if it is still the one it judged stale.
  */
-import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EksdError } from '../errors.ts';
+import { makeDir } from './fs-atomic.ts';
 
 /** True while a process with this pid exists (EPERM: it exists but belongs to someone else). */
 export function alive(pid: number): boolean {
@@ -37,7 +38,7 @@ const GUARD_STALE_MS = 10_000;
  * stale; else returns the live holder's text.
  */
 export async function tryLock(file: string, content: string, stale: (text: string) => boolean): Promise<LockAttempt> {
-  await mkdir(dirname(file), { recursive: true });
+  await makeDir(dirname(file));
   const deadline = Date.now() + 2 * GUARD_STALE_MS;
   while (Date.now() < deadline) {
     if (await createWith(file, content)) {
