@@ -42,16 +42,18 @@ export function registerSecret(value: string | undefined): void {
   if (value && value.length >= 6) secrets.add(value);
 }
 
-const SECRET_PATTERNS: RegExp[] = [
-  /(authorization:\s*)(basic|bearer)\s+[^\s"',]+/gi,
-  /(\b(?:token|access_token|password|secret|X-Amz-Signature|X-Amz-Security-Token)["']?\s*[=:]\s*["']?)[^\s"'&,}]+/gi,
+/** Each pattern keeps its first group (and an auth scheme) and replaces the credential after it with ***. */
+const SECRET_PATTERNS: Array<[RegExp, string]> = [
+  [/(authorization:\s*)(basic|bearer)\s+[^\s"',]+/gi, '$1$2 ***'],
+  [/(\b(?:token|access_token|password|secret|X-Amz-Signature|X-Amz-Security-Token)["']?\s*[=:]\s*["']?)[^\s"'&,}]+/gi, '$1***'],
+  // URL userinfo: https://user:pass@host/... -> https://***@host/...
+  [/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>]+@/gi, '$1***@'],
 ];
 
 /** Removes registered secrets and anything shaped like a credential from a string. */
 export function redact(text: string): string {
   let out = text;
   for (const s of secrets) out = out.split(s).join('***');
-  for (const p of SECRET_PATTERNS) out = out.replace(p, (_m, lead: string, scheme?: string) =>
-    scheme && /^(basic|bearer)$/i.test(scheme) ? `${lead}${scheme} ***` : `${lead}***`);
+  for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
   return out;
 }

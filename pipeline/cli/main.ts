@@ -1,6 +1,11 @@
-/** The `eksd` command line: parse, dispatch to a command, print errors as one cause plus a hint. */
+/**
+ * The `eksd` command line: parse, dispatch to a command, print errors as one cause plus a hint. Every
+ * line a command prints, on stdout (progress, summaries, --json) or stderr, goes through redact().
+ */
 import { parseArgs } from 'node:util';
 import { EksdError, redact } from '../errors.ts';
+import { writeFailure } from '../util/fs-errors.ts';
+import { assertReleaseRef } from '../release/naming.ts';
 import { EXIT, type Command, type CommandContext } from './command.ts';
 import { commands } from './commands/index.ts';
 
@@ -8,10 +13,11 @@ export interface Io { out: (line: string) => void; err: (line: string) => void }
 
 const stdio: Io = {
   out: (line) => { process.stdout.write(`${line}\n`); },
-  err: (line) => { process.stderr.write(`${redact(line)}\n`); },
+  err: (line) => { process.stderr.write(`${line}\n`); },
 };
 
-export async function main(argv: string[], io: Io = stdio): Promise<number> {
+export async function main(argv: string[], given: Io = stdio): Promise<number> {
+  const io: Io = { out: (line) => given.out(redact(line)), err: (line) => given.err(redact(line)) };
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.out(topHelp());
@@ -33,13 +39,23 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     return EXIT.badInput;
   }
   try {
+    // A release name given on the command line is checked here, so a malformed one (kubernetes-01-33-eks-1)
+    // is refused as such instead of being looked for as a file.
+    for (const arg of ctx.args) assertReleaseRef(arg, `argument '${arg}'`);
+  } catch (e) {
+    report(e, name, io.err);
+    return EXIT.badInput;
+  }
+  try {
     return await command.run(ctx);
   } catch (e) {
     return report(e, name, io.err);
   }
 }
 
-function report(e: unknown, name: string, printErr: (l: string) => void): number {
+function report(thrown: unknown, name: string, printErr: (l: string) => void): number {
+  // A full disk or an unwritable folder, wherever it surfaced, is reported as that, naming the path.
+  const e = writeFailure(thrown) ?? thrown;
   if (e instanceof EksdError) {
     printErr(`eksd ${name}: ${e.describe()}`);
     if (BAD_INPUT_CODES.some((p) => e.code.startsWith(p))) return EXIT.badInput;
