@@ -1,6 +1,9 @@
-/** The end-of-run summary: one row per image, then the release, verification and announcement. */
-import { appendFileSync } from 'node:fs';
+/**
+ * The end-of-run summary: one row per image, then the release, verification and announcement. The copy
+ * for the GitHub step summary is written only from checked values (util/github.ts).
+ */
 import type { RunResult } from '../run/runner.ts';
+import { appendStepSummary, checkedDigest, singleLine } from '../util/github.ts';
 import { markdownTable, textTable } from './table.ts';
 
 const HEADERS = ['IMAGE', 'PLATFORMS', 'INDEX DIGEST', 'TAGS', 'ACTION', 'TIME'];
@@ -34,6 +37,9 @@ export function summaryText(result: RunResult): string {
 /** Appends the summary to $GITHUB_STEP_SUMMARY when a GitHub Actions run provides it. */
 export function writeStepSummary(result: RunResult, file = process.env.GITHUB_STEP_SUMMARY): void {
   if (!file) return;
-  const title = result.release ? `## ${result.release.name}` : `## eksd release ${result.plan.release}`;
-  appendFileSync(file, `${title}\n\n${markdownTable(HEADERS, rows(result))}\n\n${footer(result).map((l) => `- ${l}`).join('\n')}\n`);
+  for (const i of result.images) checkedDigest(i.index.digest, `step summary: index digest of ${i.plan.name}`);
+  const cells = rows(result).map((r) => r.map((c, n) => singleLine(c, `step summary: ${HEADERS[n]} of ${r[0]}`)));
+  const lines = footer(result).map((l) => singleLine(l, 'step summary line'));
+  const title = singleLine(result.release ? `## ${result.release.name}` : `## eksd release ${result.plan.release}`, 'step summary title');
+  appendStepSummary(`${title}\n\n${markdownTable(HEADERS, cells)}\n\n${lines.map((l) => `- ${l}`).join('\n')}\n`, file);
 }

@@ -1,6 +1,8 @@
 /**
  * The upstream base image: resolve its tag to the index digest and per-platform digests, compare with
  * the pin like with like (index with index, each platform with the same platform), and write the pin.
+ * Every digest and platform read from the registry is checked for its exact shape before it is used,
+ * since they go into the pin file, GITHUB_OUTPUT and the step summary.
  */
 import { stringify } from 'yaml';
 import { EksdError } from '../errors.ts';
@@ -21,20 +23,33 @@ export function splitReference(reference: string): { registry: string; repositor
   return ref;
 }
 
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const PLATFORMS = new Set(['linux/amd64', 'linux/arm64']);
+
+/** A digest as served by the registry, refused unless it is exactly sha256:<64 hex>. */
+function digestFrom(value: unknown, reference: string, field: string): string {
+  if (typeof value === 'string' && DIGEST.test(value)) return value;
+  throw new EksdError('REGISTRY_INVALID_DIGEST', `the registry answered ${reference} with ${field} ${JSON.stringify(value).slice(0, 100)}, not a sha256 digest`, {
+    where: `${reference} ${field}`, hint: 'the registry (or a proxy in front of it) serves a malformed manifest; nothing was written',
+  });
+}
+
 export async function resolveBase(client: RegistryClient, reference: string): Promise<ResolvedBase> {
   const { repository, tag } = splitReference(reference);
   const top = await client.getManifest(repository, tag);
+  digestFrom(top.digest, reference, 'digest');
   const json = top.json as { manifests?: Array<{ digest: string; platform?: { os: string; architecture: string; variant?: string } }>; config?: { digest: string } };
   const platforms: Record<string, string> = {};
   if (top.mediaType === MEDIA.ociIndex || top.mediaType === MEDIA.dockerList) {
-    for (const m of json.manifests ?? []) {
-      if (!m.platform || m.platform.os === 'unknown') continue;
+    (json.manifests ?? []).forEach((m, i) => {
+      if (!m.platform || m.platform.os === 'unknown') return;
       const key = `${m.platform.os}/${m.platform.architecture}`;
-      if (key === 'linux/amd64' || key === 'linux/arm64') platforms[key] ??= m.digest;
-    }
+      if (PLATFORMS.has(key)) platforms[key] ??= digestFrom(m.digest, reference, `manifests[${i}].digest`);
+    });
   } else if (json.config) {
-    const config = JSON.parse((await client.getBlob(repository, json.config.digest)).toString('utf8')) as { os: string; architecture: string };
-    platforms[`${config.os}/${config.architecture}`] = top.digest;
+    const config = JSON.parse((await client.getBlob(repository, digestFrom(json.config.digest, reference, 'config.digest'))).toString('utf8')) as { os: string; architecture: string };
+    const key = `${config.os}/${config.architecture}`;
+    if (PLATFORMS.has(key)) platforms[key] = top.digest;
   }
   return { reference, digest: top.digest, platforms };
 }
