@@ -61,3 +61,36 @@ test('an unknown profile and an unknown key in a config file are named', (t) => 
   const k = t.throws(() => loadConfig({ configFile: file, env: {}, root }), { instanceOf: EksdError });
   t.regex(k!.message, /unknown key 'registry'/);
 });
+
+test('channels have no leading zeros, from the environment and from flags alike', (t) => {
+  for (const channel of ['01-33', '1-033', '1-', '-33', '1-33-1']) {
+    const env = t.throws(() => loadConfig({ env: { EKSD_CHANNEL: channel }, root }), { instanceOf: EksdError });
+    t.regex(env!.message, new RegExp(`channel: ${JSON.stringify(channel)} does not match .*EKSD_CHANNEL and --channel`));
+    t.throws(() => loadConfig({ env: {}, overrides: { channel }, root }), { instanceOf: EksdError });
+  }
+  t.is(loadConfig({ env: { EKSD_CHANNEL: '1-0' }, root }).channel, '1-0');
+  t.is(loadConfig({ env: { EKSD_CHANNEL: '10-100' }, root }).channel, '10-100');
+});
+
+test('the site and artifact URLs are https, or plain http to a loopback host; artifacts may be file:', (t) => {
+  const refused = (env: Record<string, string>, key: string, variable: string, why: RegExp) => {
+    const e = t.throws(() => loadConfig({ env, root }), { instanceOf: EksdError });
+    t.is(e!.code, 'CONFIG_INVALID');
+    t.regex(e!.message, why);
+    t.is(e!.where, `${key} (config file key, ${variable})`);
+    t.regex(e!.hint!, /use an https:\/\/ URL/);
+  };
+  refused({ EKSD_SITE_URL: 'http://distro.example.com' }, 'site.baseUrl', 'EKSD_SITE_URL', /plain http to a host that is not loopback/);
+  refused({ EKSD_SITE_URL: 'http://127.0.0.1.example.com' }, 'site.baseUrl', 'EKSD_SITE_URL', /plain http/);
+  refused({ EKSD_SITE_URL: 'file:///srv/site' }, 'site.baseUrl', 'EKSD_SITE_URL', /uses file, not https/);
+  refused({ EKSD_SITE_URL: 'distro.example.com' }, 'site.baseUrl', 'EKSD_SITE_URL', /is not a URL/);
+  refused({ EKSD_SITE_URL: 'https://user:pw@distro.example.com' }, 'site.baseUrl', 'EKSD_SITE_URL', /carries credentials/);
+  refused({ EKSD_SITE_VERIFY_URL: 'http://bucket.example.com' }, 'site.verifyUrl', 'EKSD_SITE_VERIFY_URL', /plain http/);
+  refused({ EKSD_ARTIFACTS_URL: 'http://artifacts.example.com/src' }, 'artifacts.baseUrl', 'EKSD_ARTIFACTS_URL', /plain http/);
+  refused({ EKSD_ARTIFACTS_URL: 'ftp://artifacts.example.com/src' }, 'artifacts.baseUrl', 'EKSD_ARTIFACTS_URL', /uses ftp, not https/);
+  for (const url of ['http://127.0.0.1:8080', 'http://127.1.2.3/site', 'http://localhost:9000/', 'http://[::1]:8080', 'https://distro.example.com']) {
+    t.is(loadConfig({ env: { EKSD_SITE_URL: url, EKSD_ARTIFACTS_URL: url }, root }).site.baseUrl, url);
+  }
+  t.is(loadConfig({ env: { EKSD_ARTIFACTS_URL: 'file:/srv/artifacts' }, root }).artifacts.baseUrl, 'file:///srv/artifacts');
+  t.is(loadConfig({ env: { EKSD_ARTIFACTS_URL: 'https://u:p@artifacts.example.com/src' }, root }).artifacts.baseUrl, 'https://u:p@artifacts.example.com/src');
+});

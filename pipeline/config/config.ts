@@ -104,6 +104,7 @@ function finish(raw: Record<string, unknown>, root: string): Config {
   }
   checkUrl('site.baseUrl', c.site.baseUrl, { file: false, credentials: false });
   checkUrl('artifacts.baseUrl', c.artifacts.baseUrl, { file: true, credentials: true });
+  if (c.site.verifyUrl) checkUrl('site.verifyUrl', c.site.verifyUrl, { file: false, credentials: false });
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(root, p));
   const announce = { ...c.announce, ...(c.announce.dir ? { dir: abs(c.announce.dir) } : {}) };
   if (announce.kind === 'sns' && !announce.topicArn) {
@@ -143,7 +144,7 @@ const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 
 /**
  * https, or http to a loopback host (a local site or artifact server); file: only where allowed. The
- * site URL is published in every manifest, so it never carries credentials.
+ * site URLs are published or read back anonymously, so they never carry credentials.
  */
 function checkUrl(key: string, value: string, allow: { file: boolean; credentials: boolean }): void {
   const { file } = allow;
@@ -156,7 +157,7 @@ function checkUrl(key: string, value: string, allow: { file: boolean; credential
   if (file && value.startsWith('file:')) return;
   let url: URL;
   try { url = new URL(value); } catch { return bad('is not a URL'); }
-  if (!allow.credentials && (url.username || url.password)) bad('carries credentials, and it is published in every Release manifest');
+  if (!allow.credentials && (url.username || url.password)) bad('carries credentials; the site is public, and its URL is published in every Release manifest');
   if (url.protocol === 'https:') return;
   if (url.protocol === 'http:' && LOOPBACK.test(url.hostname)) return;
   bad(url.protocol === 'http:' ? 'uses plain http to a host that is not loopback' : `uses ${url.protocol.replace(/:$/, '')}, not https`);
