@@ -113,3 +113,22 @@ test('a component folder without component.yaml is reported', (t) => {
   const error = t.throws(() => load(root), { instanceOf: EksdError });
   t.regex(error!.message, /images\/coredns: component folder has no component.yaml/);
 });
+
+const pathCases: typeof cases = [
+  { title: "artifact name with '..'", file: ETCD, change: (s) => s.replace('name: etcd-linux-amd64-v3.5.21.tar.gz', 'name: ../etcd.tar.gz'), marker: 'name: ../etcd.tar.gz', field: 'artifacts[0].name', expected: /artifact name '\.\.\/etcd\.tar\.gz' must be a relative path/ },
+  { title: "project with a '..' segment", file: ETCD, change: (s) => s.replace('project: etcd-io/etcd', 'project: etcd-io/..'), marker: 'project: etcd-io/..', field: 'project', expected: /has the segment '\.\.'/ },
+  { title: 'Dockerfile outside the component folder', file: ETCD, change: (s) => s.replace('    stages: [etcd]', '    stages: [etcd]\n    dockerfile: ../go-runner/Dockerfile'), marker: 'dockerfile: ../go-runner/Dockerfile', field: 'images[0].dockerfile', expected: /resolves outside \S*images\/etcd \(to \S*images\/go-runner\/Dockerfile\)/ },
+  { title: 'absolute Dockerfile path', file: ETCD, change: (s) => s.replace('    stages: [etcd]', '    stages: [etcd]\n    dockerfile: /etc/hostname'), marker: 'dockerfile: /etc/hostname', field: 'images[0].dockerfile', expected: /is an absolute path/ },
+  { title: 'base Dockerfile outside base/', file: 'base/bases.yaml', change: (s) => s.replace('    from: upstream\n', '    from: upstream\n    dockerfile: ../images/etcd/Dockerfile\n'), marker: 'dockerfile: ../images/etcd/Dockerfile', field: 'bases[0].dockerfile', expected: /resolves outside \S*base \(to \S*images\/etcd\/Dockerfile\)/ },
+  { title: 'extra tag shaped like a versioned tag', file: ETCD, change: (s) => s.replace('    stages: [etcd]', '    stages: [etcd]\n    extraTags: [v3.5.21-eks-1-33-3]'), marker: 'extraTags:', field: 'images[0].extraTags[0]', expected: /has the shape of a tag the engine moves/ },
+  { title: 'extra tag shaped like a floating tag', file: ETCD, change: (s) => s.replace('    stages: [etcd]', '    stages: [etcd]\n    extraTags: [v3.5.21-eks-1-33-latest]'), marker: 'extraTags:', field: 'images[0].extraTags[0]', expected: /has the shape of a tag the engine moves/ },
+];
+
+for (const c of pathCases) {
+  test(`rejects at load: ${c.title}`, (t) => {
+    const root = project();
+    t.teardown(() => rmSync(root, { recursive: true, force: true }));
+    const line = edit(root, c.file, c.change, c.marker);
+    rejects(t, root, c.file, line, c.field, c.expected);
+  });
+}
