@@ -1,3 +1,8 @@
+/**
+ * Registry client errors: every failure is a RegistryError (an EksdError) naming registry, repository
+ * and reference, typed from the registry's error body, with a hint per error code and what the retry
+ * logic needs (status, retryable, Retry-After).
+ */
 import { EksdError } from '../errors.ts';
 import { describeRef } from './reference.ts';
 
@@ -11,21 +16,33 @@ export interface RequestContext {
   operation: string;
 }
 
+/** One entry of a distribution error body: `{"errors":[{"code","message","detail"}, ...]}`. */
+export interface RegistryBodyError {
+  code: string;
+  message?: string;
+  /** The detail as text: a digest or a name as it came, anything else as compact JSON. */
+  detail?: string;
+}
+
 /** An EksdError from the registry client, with what the retry logic needs to know. */
 export class RegistryError extends EksdError {
   readonly status?: number;
+  /** The code the error is typed by (`code` is REGISTRY_ and this). */
   readonly registryCode?: string;
+  /** Every entry of the registry's error body, in its order. */
+  readonly registryErrors?: readonly RegistryBodyError[];
   readonly retryable: boolean;
   readonly retryAfterMs?: number;
 
   constructor(code: string, message: string, o: {
     where: string; hint: string; cause?: unknown; status?: number; registryCode?: string;
-    retryable?: boolean; retryAfterMs?: number;
+    registryErrors?: readonly RegistryBodyError[]; retryable?: boolean; retryAfterMs?: number;
   }) {
     super(code, message, { where: o.where, hint: o.hint, cause: o.cause });
     this.name = 'RegistryError';
     if (o.status !== undefined) this.status = o.status;
     if (o.registryCode !== undefined) this.registryCode = o.registryCode;
+    if (o.registryErrors !== undefined) this.registryErrors = o.registryErrors;
     this.retryable = o.retryable ?? false;
     if (o.retryAfterMs !== undefined) this.retryAfterMs = o.retryAfterMs;
   }
@@ -72,29 +89,133 @@ export function hintFor(code: string): string {
 
 interface BodyError { code?: unknown; message?: unknown; detail?: unknown }
 
-/** The first {code, message} of a distribution error body, if the body is one. */
-export function parseErrorBody(text: string): { code?: string; message?: string } {
+const CODE = /^[A-Z_]+$/;
+/** Entries listed in a message; the rest are counted. */
+const LISTED = 6;
+
+/** The entries of a distribution error body, as sent; [] when the body is not one. */
+function bodyEntries(text: string): BodyError[] {
   try {
-    const parsed = JSON.parse(text) as { errors?: BodyError[] };
-    const first = Array.isArray(parsed.errors) ? parsed.errors[0] : undefined;
-    const code = typeof first?.code === 'string' && /^[A-Z_]+$/.test(first.code) ? first.code : undefined;
-    const message = typeof first?.message === 'string' ? first.message : undefined;
-    return { ...(code ? { code } : {}), ...(message ? { message } : {}) };
+    const parsed = JSON.parse(text) as { errors?: unknown } | null;
+    const errors = parsed?.errors;
+    return Array.isArray(errors) ? errors.filter((e): e is BodyError => typeof e === 'object' && e !== null) : [];
   } catch {
-    return {};
+    return [];
   }
 }
 
-/** A RegistryError for an unexpected HTTP answer, typed from the registry's error body when it has one. */
+function detailText(detail: unknown): string | undefined {
+  if (detail === undefined || detail === null || detail === '') return undefined;
+  const text = typeof detail === 'string' ? detail : JSON.stringify(detail);
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
+
+/** The first {code, message} of a distribution error body, if the body is one. */
+export function parseErrorBody(text: string): { code?: string; message?: string } {
+  const first = bodyEntries(text)[0];
+  const code = typeof first?.code === 'string' && CODE.test(first.code) ? first.code : undefined;
+  const message = typeof first?.message === 'string' ? first.message : undefined;
+  return { ...(code ? { code } : {}), ...(message ? { message } : {}) };
+}
+
+/** Every entry of a distribution error body that has a code, in the body's order, repeats dropped. */
+export function parseErrorEntries(text: string): RegistryBodyError[] {
+  const out: RegistryBodyError[] = [];
+  const seen = new Set<string>();
+  for (const e of bodyEntries(text)) {
+    if (typeof e.code !== 'string' || !CODE.test(e.code)) continue;
+    const detail = detailText(e.detail);
+    const entry: RegistryBodyError = { code: e.code, ...(typeof e.message === 'string' && e.message ? { message: e.message } : {}), ...(detail ? { detail } : {}) };
+    const key = JSON.stringify(entry);
+    if (!seen.has(key)) { seen.add(key); out.push(entry); }
+  }
+  return out;
+}
+
+/**
+ * Codes distribution sends next to the one that says what is wrong. A manifest PUT that finds a blob's
+ * link in the repository unreadable (another push of that blob rewriting it) answers DIGEST_INVALID and
+ * then MANIFEST_BLOB_UNKNOWN naming the blob: the error is typed by the second.
+ */
+const ACCOMPANYING = new Set(['DIGEST_INVALID', 'UNKNOWN']);
+
+/** The codes of the entries, the one the error is typed by first, each once. */
+function orderedCodes(entries: readonly RegistryBodyError[]): string[] {
+  const codes = [...new Set(entries.map((e) => e.code))];
+  const lead = codes.find((c) => !ACCOMPANYING.has(c)) ?? codes[0];
+  return lead === undefined ? [] : [lead, ...codes.filter((c) => c !== lead)];
+}
+
+/** The entries' details that are digests. */
+function digestsIn(entries: readonly RegistryBodyError[]): string[] {
+  return [...new Set(entries.map((e) => e.detail).filter((d): d is string => d !== undefined && /^[a-z0-9]+:[a-f0-9]{32,}$/.test(d)))];
+}
+
+/** "sha256:ab…, sha256:cd… and 3 more", or `none` when there is no digest. */
+function listDigests(digests: string[], none: string): string {
+  if (digests.length === 0) return none;
+  const shown = digests.slice(0, 3).join(', ');
+  return digests.length > 3 ? `${shown} and ${digests.length - 3} more` : shown;
+}
+
+type EntryHint = (ctx: RequestContext, entries: readonly RegistryBodyError[], codes: readonly string[]) => string;
+
+/** Hints that name what the entries name (digests) or that depend on the request and on the other codes. */
+const ENTRY_HINTS: Record<string, EntryHint> = {
+  MANIFEST_BLOB_UNKNOWN: (ctx, entries) => {
+    const digests = digestsIn(entries);
+    const probe = `/v2/${ctx.repository}/blobs/${digests.length === 1 ? digests[0] : '<digest>'}`;
+    return `${ctx.repository} does not have ${listDigests(digests, 'a blob or child manifest')} that the manifest refers to (a layer, `
+      + `the config, or for an index a child manifest): push or mount every blob and child manifest into ${ctx.repository} before `
+      + `the manifest or index (HEAD ${probe} tells whether a blob is there), then push the manifest again`;
+  },
+  BLOB_UNKNOWN: (ctx, entries) => {
+    const digests = digestsIn(entries);
+    return `${digests.length ? `${listDigests(digests, '')} ${digests.length === 1 ? 'is' : 'are'}` : 'the blob is'} not in ${ctx.repository}: `
+      + 'push it or mount it from a repository that has it';
+  },
+  DIGEST_INVALID: (ctx, _entries, codes) => {
+    if (ctx.operation !== 'put manifest') return hintFor('DIGEST_INVALID');
+    if (codes.includes('MANIFEST_BLOB_UNKNOWN')) {
+      return `next to MANIFEST_BLOB_UNKNOWN this is no bad content: the registry could not read the link of that blob in ${ctx.repository}, `
+        + `which another mount or upload of the same blob into ${ctx.repository} was rewriting while the manifest was checked; `
+        + 'make sure nothing else pushes into the repository at the same time, then push the manifest again';
+    }
+    return 'the registry computed another digest for the manifest than the one it was pushed by: something between this client and the registry changed the bytes';
+  },
+};
+
+/** The hint for the codes of an error body: one per code, each naming its code when there are several. */
+function hintForEntries(ctx: RequestContext, entries: readonly RegistryBodyError[], codes: readonly string[]): string {
+  const one = (code: string): string => ENTRY_HINTS[code]?.(ctx, entries.filter((e) => e.code === code), codes) ?? hintFor(code);
+  return codes.length === 1 ? one(codes[0]!) : codes.map((c) => `${c}: ${one(c)}`).join('. ');
+}
+
+/** "blob unknown to registry: sha256:…", or for several entries each with its code, the first few listed. */
+function entriesText(entries: readonly RegistryBodyError[], codes: readonly string[]): string {
+  const text = (e: RegistryBodyError): string => [e.message, e.detail].filter(Boolean).join(': ');
+  if (entries.length === 1) return text(entries[0]!);
+  const ordered = codes.flatMap((c) => entries.filter((e) => e.code === c));
+  const listed = ordered.slice(0, LISTED).map((e) => `${e.code} ${text(e)}`.trim());
+  return `${listed.join('; ')}${ordered.length > LISTED ? `; and ${ordered.length - LISTED} more` : ''}`;
+}
+
+/**
+ * A RegistryError for an unexpected HTTP answer, typed from the registry's error body when it has one.
+ * Every code of the body is in the message and has its own hint.
+ */
 export function statusError(ctx: RequestContext, status: number, bodyText: string, retryAfterMs?: number): RegistryError {
-  const body = parseErrorBody(bodyText);
-  const code = body.code ?? STATUS_CODES[status] ?? (status >= 500 ? 'UNAVAILABLE' : `HTTP_${status}`);
+  const entries = parseErrorEntries(bodyText);
+  const codes = orderedCodes(entries);
+  const code = codes[0] ?? STATUS_CODES[status] ?? (status >= 500 ? 'UNAVAILABLE' : `HTTP_${status}`);
   const where = describeRef(ctx.registry, ctx.repository, ctx.reference);
-  const detail = body.message ?? bodyText.trim().slice(0, 200);
+  const detail = entries.length > 0 ? entriesText(entries, codes) : parseErrorBody(bodyText).message ?? bodyText.trim().slice(0, 200);
   return new RegistryError(`REGISTRY_${code}`,
-    `${ctx.operation} ${where} failed (HTTP ${status}${body.code ? ` ${body.code}` : ''})${detail ? `: ${detail}` : ''}`,
+    `${ctx.operation} ${where} failed (HTTP ${status}${codes.length ? ` ${codes.join(', ')}` : ''})${detail ? `: ${detail}` : ''}`,
     {
-      where, hint: hintFor(code), status, registryCode: code, retryable: isRetryableStatus(status),
+      where, hint: entries.length > 0 ? hintForEntries(ctx, entries, codes) : hintFor(code), status, registryCode: code,
+      retryable: isRetryableStatus(status),
+      ...(entries.length > 0 ? { registryErrors: entries } : {}),
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     });
 }

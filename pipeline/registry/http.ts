@@ -85,6 +85,7 @@ function exhausted(e: RegistryError, attempts: number, startedAt: number): Regis
     where: e.where ?? '', hint: e.hint ?? '', cause: e, retryable: false,
     ...(e.status === undefined ? {} : { status: e.status }),
     ...(e.registryCode === undefined ? {} : { registryCode: e.registryCode }),
+    ...(e.registryErrors === undefined ? {} : { registryErrors: e.registryErrors }),
   });
 }
 

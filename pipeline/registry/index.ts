@@ -13,7 +13,7 @@ export {
   type Credentials, type CredentialSource, type DockerConfig,
 } from './credentials.ts';
 export { isLoopback, parseChallenge, type Challenge } from './auth.ts';
-export { RegistryError, parseErrorBody, type RequestContext } from './errors.ts';
+export { RegistryError, parseErrorBody, parseErrorEntries, type RegistryBodyError, type RequestContext } from './errors.ts';
 export { DEFAULT_RETRY, HostGate, backoffDelay, parseRetryAfter, type RetryPolicy } from './http.ts';
 export { digestOf, matchesDigest, DigestAccumulator } from './digest.ts';
 export * from './media-types.ts';
