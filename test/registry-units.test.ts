@@ -2,7 +2,7 @@ import test from 'ava';
 import { isEksdError } from '../pipeline/errors.ts';
 import {
   backoffDelay, credentialsFromDockerConfig, dockerConfigCredentials, HostGate, isLoopback, nextLink, parseChallenge,
-  parseErrorBody, parseReference, parseRetryAfter, validateDigest, validateRepository, validateTag, verifyManifestDigest,
+  parseErrorBody, parseErrorEntries, parseReference, parseRetryAfter, validateDigest, validateRepository, validateTag, verifyManifestDigest,
   digestOf, formatReference, RegistryError,
 } from '../pipeline/registry/index.ts';
 import { covers, mountScope, parseScopes, scopeKey } from '../pipeline/registry/scopes.ts';
@@ -113,6 +113,94 @@ test('registry error bodies map to typed codes naming registry, repository and r
   t.true(statusError(ctx, 429, '').retryable);
   t.is(statusError(ctx, 502, 'bad gateway').code, 'REGISTRY_UNAVAILABLE');
   t.deepEqual(parseErrorBody('not json'), {});
+});
+
+/** What distribution 2.8 answers a manifest PUT that found a blob's link unreadable (being rewritten). */
+const BLOB = `sha256:ac8d${'4'.repeat(60)}`;
+const RACE_BODY = JSON.stringify({ errors: [
+  { code: 'DIGEST_INVALID', message: 'provided digest did not match uploaded content' },
+  { code: 'MANIFEST_BLOB_UNKNOWN', message: 'blob unknown to registry', detail: BLOB },
+] });
+const putCtx = { registry: '127.0.0.1:5000', repository: 'eks-distro/kubernetes/kube-proxy', reference: D, operation: 'put manifest' };
+
+test('an error body with several errors: every code in the message, typed by the one that says what is wrong', (t) => {
+  const e = statusError(putCtx, 400, RACE_BODY);
+  t.is(e.code, 'REGISTRY_MANIFEST_BLOB_UNKNOWN');
+  t.is(e.registryCode, 'MANIFEST_BLOB_UNKNOWN');
+  t.deepEqual(e.registryErrors, [
+    { code: 'DIGEST_INVALID', message: 'provided digest did not match uploaded content' },
+    { code: 'MANIFEST_BLOB_UNKNOWN', message: 'blob unknown to registry', detail: BLOB },
+  ]);
+  t.is(e.message, `put manifest 127.0.0.1:5000/eks-distro/kubernetes/kube-proxy@${D} failed (HTTP 400 MANIFEST_BLOB_UNKNOWN, DIGEST_INVALID): `
+    + `MANIFEST_BLOB_UNKNOWN blob unknown to registry: ${BLOB}; DIGEST_INVALID provided digest did not match uploaded content`);
+  t.false(e.retryable);
+});
+
+test('each code of an error body has its own hint; blob unknown names the digest and the repository', (t) => {
+  const hint = statusError(putCtx, 400, RACE_BODY).hint!;
+  const [blobUnknown, digestInvalid] = hint.split('. DIGEST_INVALID: ');
+  t.true(blobUnknown!.startsWith('MANIFEST_BLOB_UNKNOWN: eks-distro/kubernetes/kube-proxy does not have '), hint);
+  t.true(blobUnknown!.includes(BLOB));
+  t.true(blobUnknown!.includes(`HEAD /v2/eks-distro/kubernetes/kube-proxy/blobs/${BLOB}`));
+  t.regex(blobUnknown!, /push or mount every blob and child manifest into eks-distro\/kubernetes\/kube-proxy before the manifest/);
+  t.regex(digestInvalid!, /no bad content: the registry could not read the link of that blob/);
+  t.false(hint.includes('uploaded bytes do not match'), 'not the hint of a bad upload');
+});
+
+test('DIGEST_INVALID alone: a bad upload, or a manifest changed on its way', (t) => {
+  const body = '{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"}]}';
+  const upload = statusError({ ...putCtx, operation: 'upload blob' }, 400, body);
+  t.is(upload.code, 'REGISTRY_DIGEST_INVALID');
+  t.regex(upload.hint!, /the uploaded bytes do not match their digest/);
+  t.is(upload.message, `upload blob 127.0.0.1:5000/eks-distro/kubernetes/kube-proxy@${D} failed (HTTP 400 DIGEST_INVALID): provided digest did not match uploaded content`);
+  const manifest = statusError(putCtx, 400, body);
+  t.is(manifest.code, 'REGISTRY_DIGEST_INVALID');
+  t.regex(manifest.hint!, /changed the bytes/);
+});
+
+test('many missing blobs: repeats dropped, the first few listed and the rest counted', (t) => {
+  const digests = [1, 2, 3, 4, 5, 6, 7].map((i) => `sha256:${String(i).repeat(64)}`);
+  const errors = digests.flatMap((d) => [
+    { code: 'DIGEST_INVALID', message: 'provided digest did not match uploaded content' },
+    { code: 'MANIFEST_BLOB_UNKNOWN', message: 'blob unknown to registry', detail: d },
+  ]);
+  const e = statusError({ ...putCtx, reference: 'v1' }, 400, JSON.stringify({ errors }));
+  t.is(e.code, 'REGISTRY_MANIFEST_BLOB_UNKNOWN');
+  t.is(e.registryErrors?.length, 8, 'seven blobs and one DIGEST_INVALID');
+  t.regex(e.message, /\(HTTP 400 MANIFEST_BLOB_UNKNOWN, DIGEST_INVALID\)/);
+  for (const d of digests.slice(0, 6)) t.true(e.message.includes(d), d);
+  t.false(e.message.includes(digests[6]!));
+  t.true(e.message.endsWith('; and 2 more'), e.message);
+  t.true(e.hint!.includes(`${digests[0]}, ${digests[1]}, ${digests[2]} and 4 more that the manifest refers to`), e.hint);
+  t.true(e.hint!.includes('/blobs/<digest>'));
+});
+
+test('codes without a hint of their own keep the general hint; BLOB_UNKNOWN names its digest', (t) => {
+  const ctx = { registry: 'r:1', repository: 'a/b', reference: D, operation: 'get blob' };
+  const e = statusError(ctx, 404, JSON.stringify({ errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown to registry', detail: D }] }));
+  t.is(e.code, 'REGISTRY_BLOB_UNKNOWN');
+  t.is(e.hint, `${D} is not in a/b: push it or mount it from a repository that has it`);
+  const two = statusError(ctx, 403, JSON.stringify({ errors: [{ code: 'DENIED', message: 'requested access to the resource is denied' },
+    { code: 'NAME_UNKNOWN', message: 'repository name not known to registry', detail: { name: 'a/b' } }] }));
+  t.is(two.code, 'REGISTRY_DENIED');
+  t.regex(two.message, /\(HTTP 403 DENIED, NAME_UNKNOWN\): DENIED requested access to the resource is denied; NAME_UNKNOWN repository name not known to registry: \{"name":"a\/b"\}$/);
+  t.regex(two.hint!, /^DENIED: the credentials are valid but lack permission.*\. NAME_UNKNOWN: the repository does not exist/);
+  t.is(statusError(ctx, 500, '{"errors":[{"code":"UNKNOWN","message":"unknown error"}]}').code, 'REGISTRY_UNKNOWN');
+});
+
+test('parseErrorEntries: every entry with a code, details as text, anything else ignored', (t) => {
+  t.deepEqual(parseErrorEntries(RACE_BODY).map((e) => e.code), ['DIGEST_INVALID', 'MANIFEST_BLOB_UNKNOWN']);
+  t.deepEqual(parseErrorEntries('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"v3"}},{"code":"lower"},{"message":"no code"},null,"x"]}'),
+    [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown', detail: '{"Tag":"v3"}' }]);
+  for (const body of ['not json', '', 'null', '{"errors":{}}', '{"errors":"x"}', '[]']) t.deepEqual(parseErrorEntries(body), [], body);
+  t.deepEqual(parseErrorBody(RACE_BODY), { code: 'DIGEST_INVALID', message: 'provided digest did not match uploaded content' });
+});
+
+test('withRetry: the error it gives up with keeps every entry of the body', async (t) => {
+  const body = '{"errors":[{"code":"UNAVAILABLE","message":"busy"},{"code":"TOOMANYREQUESTS","message":"slow down"}]}';
+  const e = await t.throwsAsync(withRetry(async () => { throw statusError(putCtx, 503, body); }, { policy: { attempts: 2, baseMs: 1, maxMs: 2 } }));
+  t.is((e as RegistryError).registryErrors?.length, 2);
+  t.is((e as RegistryError).registryCode, 'UNAVAILABLE');
 });
 
 test('Link pagination header is read', (t) => {
