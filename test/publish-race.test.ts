@@ -20,7 +20,7 @@ import { RegistryClient, RegistryError } from '../pipeline/registry/index.ts';
 import { envUp } from '../pipeline/env/local.ts';
 import { startFaultProxy } from './helpers/fault-proxy.ts';
 import { LOCAL_REGISTRY } from './helpers/project.ts';
-import { pseudoRandom, tarGz } from './helpers/registry.ts';
+import { pseudoRandom, startRegistry, tarGz } from './helpers/registry.ts';
 
 const ROUNDS = 12;
 const CHILDREN = 4;
@@ -204,6 +204,29 @@ test('each blob is linked into a repository once: a sibling platform or a second
     t.is(proxy.forwarded['blob-head'], 12);
   } finally {
     await proxy.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a manifest PUT that meets a blob link being rewritten reports both codes, typed as the blob unknown, naming the blob', async (t) => {
+  const reg = await startRegistry();
+  const dir = await mkdtemp(join(tmpdir(), 'eksd-race-'));
+  try {
+    const client = new RegistryClient({ registry: reg.host });
+    const l = await layer(dir, 'link-rewritten', 2000);
+    const img = image('amd64', 'link', [l], 0);
+    await client.pushBlob('ns/link', { path: l.path! }, { digest: l.digest, size: l.size });
+    // The registry's filesystem storage truncates a link before writing it again: what a concurrent PUT reads.
+    await writeFile(join(reg.dir, 'data/docker/registry/v2/repositories/ns/link/_layers/sha256', l.digest.slice(7), 'link'), '');
+    const e = await t.throwsAsync(pushPlatformImage(client, 'ns/link', img, {}, undefined)) as RegistryError;
+    t.is(e.code, 'REGISTRY_MANIFEST_BLOB_UNKNOWN');
+    t.deepEqual(e.registryErrors?.map((x) => x.code), ['DIGEST_INVALID', 'MANIFEST_BLOB_UNKNOWN']);
+    t.regex(e.message, /\(HTTP 400 MANIFEST_BLOB_UNKNOWN, DIGEST_INVALID\)/);
+    t.true(e.message.includes(l.digest));
+    t.true(e.hint!.includes(`ns/link does not have ${l.digest}`), e.hint);
+    t.regex(e.hint!, /DIGEST_INVALID: next to MANIFEST_BLOB_UNKNOWN this is no bad content/);
+  } finally {
+    await reg.stop();
     await rm(dir, { recursive: true, force: true });
   }
 });
