@@ -9,8 +9,18 @@
  *   proxy.forwarded['blob-upload-put']  // uploads that reached the registry
  *   await proxy.stop();
  */
+import { randomInt } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { loadPin } from '../../pipeline/catalog/load.ts';
+import { DEFAULT_ENV } from '../../pipeline/env/local.ts';
+import { seedStandinBase } from '../../pipeline/env/standin-base.ts';
+import { RegistryClient } from '../../pipeline/registry/client.ts';
+import { splitReference, writePin } from '../../pipeline/resolve/base.ts';
+import { LOCAL_REGISTRY, type TestProject } from './project.ts';
 
 export type FaultKind = 500 | 503 | 429 | 'reset' | 'truncate';
 
@@ -204,4 +214,20 @@ export function pacingReport(times: number[], limit: number, windowMs = 1000, to
     if (gap < windowMs - toleranceMs) violations.push(`arrivals ${i} and ${i + limit} are ${Math.round(gap)} ms apart`);
   }
   return { violations, busiest };
+}
+
+/**
+ * Puts a test project's registry traffic behind `proxyHost`: a fresh stand-in upstream revision (so no
+ * engine cache entry matches a step: every image really builds) pinned by its proxied reference, and the
+ * image repositories named through the proxy. The content lives in `registry`; only names change.
+ */
+export async function projectBehindProxy(p: TestProject, proxyHost: string, registry = LOCAL_REGISTRY): Promise<void> {
+  await p.seed();
+  const config = p.config();
+  const { repository, tag } = splitReference(loadPin(config.basePin).reference);
+  const revision = 1000 + randomInt(1_000_000_000);
+  const base = await seedStandinBase(new RegistryClient({ registry }), repository, tag, revision, join(DEFAULT_ENV.root, 'busybox'));
+  await writePin(config.basePin, { ...base, reference: `${proxyHost}/${repository}:${tag}` });
+  const file = parse(readFileSync(p.configFile, 'utf8')) as Record<string, unknown>;
+  writeFileSync(p.configFile, stringify({ ...file, imageRepo: `${proxyHost}/${p.ns}/eks-distro`, baseImageRepo: `${proxyHost}/${p.ns}/eks-distro-build-tooling` }));
 }
