@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { BuildKitBuilder, type BuildRequest } from '../pipeline/build/builder.ts';
-import { engineAddress } from '../pipeline/build/engine.ts';
+import { engineAddress, engineReaches } from '../pipeline/build/engine.ts';
 import { exportImage, realParentNames } from '../pipeline/build/export.ts';
 import { proxiedName, startParentProxy } from '../pipeline/build/parent-proxy.ts';
 import type { TraceEvent } from '../pipeline/build/trace.ts';
@@ -125,6 +125,10 @@ test('a remote engine (tcp://) pulls the parents from their registry itself', as
   t.deepEqual(engineAddress('/run/eksd/docker.sock'), { options: { socketPath: '/run/eksd/docker.sock' }, local: true });
   t.deepEqual(engineAddress('unix:///var/run/docker.sock'), { options: { socketPath: '/var/run/docker.sock' }, local: true });
   t.throws(() => engineAddress('tcp://build-host.internal'), { message: /names no host and port/ });
+  const endpoint = await startParentProxy();
+  t.teardown(() => endpoint.close());
+  t.true(await engineReaches(t.context.docker, endpoint.host, () => endpoint.stats.requests), 'the local engine reaches our loopback endpoint');
+  t.false(await engineReaches(t.context.docker, '127.0.0.1:1', () => 0), 'nothing listens there');
   const { repository, index } = await freshParent();
   const builder = new BuildKitBuilder(t.context.docker); // what engineAt makes for a tcp:// engine
   const events: TraceEvent[] = [];

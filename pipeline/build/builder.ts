@@ -14,6 +14,7 @@ import { EksdError, isEksdError } from '../errors.ts';
 import { TraceDecoder, type TraceEvent } from './trace.ts';
 import { openSession, type CredentialsForHost } from './session.ts';
 import { startParentProxy, type ParentProxy, type ParentSource } from './parent-proxy.ts';
+import { engineReaches } from './engine.ts';
 
 /** A parent image, passed to the build as `<registry>/<repository>@<digest>` in a build arg. */
 export interface ParentImage extends ParentSource { digest: string }
@@ -52,7 +53,10 @@ export interface Builder {
 export interface BuildKitOptions {
   /** What the session tells BuildKit for a registry host (default: anonymous pulls). */
   credentials?: CredentialsForHost;
-  /** The engine runs on this machine: serve it the parents from 127.0.0.1 (default: it pulls them itself). */
+  /**
+   * The engine runs on this machine: serve it the parents from 127.0.0.1 (default: it pulls them itself).
+   * When the engine turns out not to reach 127.0.0.1 here, it pulls them itself all the same.
+   */
   parentsOnLoopback?: boolean;
 }
 
@@ -85,7 +89,7 @@ export class StepLogs {
 }
 
 export class BuildKitBuilder implements Builder {
-  private proxy: Promise<ParentProxy> | undefined;
+  private proxy: Promise<ParentProxy | undefined> | undefined;
 
   constructor(private readonly docker: Docker, private readonly o: BuildKitOptions = {}) {}
 
@@ -111,7 +115,7 @@ export class BuildKitBuilder implements Builder {
 
   private async parentNames(req: BuildRequest): Promise<ParentNames> {
     const parents = Object.entries(req.parents ?? {});
-    const proxy = parents.length > 0 && this.o.parentsOnLoopback ? await (this.proxy ??= startParentProxy()) : undefined;
+    const proxy = parents.length > 0 && this.o.parentsOnLoopback ? await (this.proxy ??= this.loopback()) : undefined;
     const args = { ...req.buildArgs };
     const pairs: Array<[string, string]> = [];
     for (const [arg, p] of parents) {
@@ -124,10 +128,18 @@ export class BuildKitBuilder implements Builder {
     return { args, pairs, real };
   }
 
+  /** The parents' endpoint, once the engine has shown that it reaches it; undefined when it does not. */
+  private async loopback(): Promise<ParentProxy | undefined> {
+    const proxy = await startParentProxy();
+    if (await engineReaches(this.docker, proxy.host, () => proxy.stats.requests)) return proxy;
+    await proxy.close();
+    return undefined;
+  }
+
   /** A build that failed while the real registry failed the parents' reads: that registry's error, in its own names. */
   private async parentFailure(e: unknown, req: BuildRequest, names: ParentNames, started: number): Promise<EksdError | undefined> {
     if (!isEksdError(e, 'BUILD_FAILED') || names.pairs.length === 0 || !this.proxy) return undefined;
-    const failure = (await this.proxy).failuresSince(started, names.pairs.map(([name]) => name))[0];
+    const failure = (await this.proxy)?.failuresSince(started, names.pairs.map(([name]) => name))[0];
     if (!failure) return undefined;
     return new EksdError('BUILD_FAILED', `${req.image} ${req.platform}: the engine could not read a parent image: ${failure.error.message}`, {
       where: failure.error.where ?? `${req.image} ${req.platform}`, hint: failure.error.hint ?? 'retry the release', cause: e,
