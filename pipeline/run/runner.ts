@@ -128,11 +128,11 @@ function stageInput(o: RunOptions, catalog: Catalog, plan: Plan, artifacts: Fetc
 /**
  * The Docker engine and its BuildKit builder, loaded on first use: a run that reuses every image never needs
  * them. An engine on this machine (a unix socket) gets the parents from our loopback endpoint; a remote one
- * (tcp://) pulls them from their registries.
+ * (tcp://) pulls them from their registries. `close` ends the engine's endpoint, if it was ever loaded.
  */
-function engineAt(dockerSocket: string): () => Promise<Engine> {
+function engineAt(dockerSocket: string): (() => Promise<Engine>) & { close(): Promise<void> } {
   let engine: Promise<Engine> | undefined;
-  return () => (engine ??= (async () => {
+  const load = () => (engine ??= (async () => {
     const [{ default: Docker }, { BuildKitBuilder }, { engineAddress }] = await Promise.all([
       import('dockerode'), import('../build/builder.ts'), import('../build/engine.ts')]);
     const address = engineAddress(dockerSocket);
@@ -140,6 +140,7 @@ function engineAt(dockerSocket: string): () => Promise<Engine> {
     const builder = new BuildKitBuilder(docker, { parentsOnLoopback: address.local });
     return { docker, builder, close: () => builder.close() };
   })());
+  return Object.assign(load, { close: async () => { await (await engine?.catch(() => undefined))?.close(); } });
 }
 
 async function checkUpstream(plan: Plan, clients: ClientFactory): Promise<void> {
