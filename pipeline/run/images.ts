@@ -75,12 +75,14 @@ export async function buildAndPublish(input: ImageStageInput): Promise<Published
   for (const plan of input.plan.images) {
     const spec = imageByName(input.catalog, plan.name);
     done.set(plan.name, (async () => {
-      // What the -latest tag holds does not depend on the parents: read it while they are being made.
-      const [from, builder, previous] = await Promise.all([
+      // What the tags hold does not depend on the parents: read them while the parents are being made.
+      // The versioned tag exists when an interrupted run of this very release (on any machine) tagged it.
+      const client = input.client(plan.registry);
+      const [from, builder, previous, interrupted] = await Promise.all([
         parentRef(spec.from), spec.builder ? parentRef(spec.builder) : undefined,
-        previousBuild(input.client(plan.registry), plan.repository, plan.tags.floating[0]!),
+        previousBuild(client, plan.repository, plan.tags.floating[0]!), previousBuild(client, plan.repository, plan.tags.versioned),
       ]);
-      return publishImage(input, spec, plan, { from, builder, previous }, slots);
+      return publishImage(input, spec, plan, { from, builder, previous, interrupted }, slots);
     })());
   }
   // Wait for all, so one failure does not leave other builds running unobserved; report the first.
@@ -103,12 +105,12 @@ function toParentRef(p: PublishedImage, input: ImageStageInput): ParentRef {
 }
 
 async function publishImage(input: ImageStageInput, spec: ImageSpec, plan: ImagePlan,
-  { from, builder, previous }: { from: ParentRef; builder: ParentRef | undefined; previous: PreviousBuild | undefined },
+  { from, builder, previous, interrupted }: { from: ParentRef; builder: ParentRef | undefined; previous: PreviousBuild | undefined; interrupted: PreviousBuild | undefined },
   slots: ReturnType<typeof limiter>): Promise<PublishedImage> {
   const client = input.client(plan.registry);
   const platforms: PublishedImage['platforms'] = {};
   await Promise.all(plan.platforms.map(async (platform) => {
-    platforms[platform] = await publishPlatform(input, spec, plan, platform, from, builder, previous, slots);
+    platforms[platform] = await publishPlatform(input, spec, plan, platform, from, builder, { previous, interrupted }, slots);
   }));
   if (input.decideOnly) return { plan, index: { mediaType: '', digest: '', size: 0 }, indexBytes: Buffer.alloc(0), platforms };
   const record = input.journal.image(plan.name);
@@ -137,7 +139,8 @@ async function publishImage(input: ImageStageInput, spec: ImageSpec, plan: Image
 }
 
 async function publishPlatform(input: ImageStageInput, spec: ImageSpec, plan: ImagePlan, platform: Platform,
-  from: ParentRef, builder: ParentRef | undefined, previous: PreviousBuild | undefined, slots: ReturnType<typeof limiter>): Promise<PlatformResult> {
+  from: ParentRef, builder: ParentRef | undefined, { previous, interrupted }: { previous: PreviousBuild | undefined; interrupted: PreviousBuild | undefined },
+  slots: ReturnType<typeof limiter>): Promise<PlatformResult> {
   const started = Date.now();
   const fromDigest = requireManifest(from, platform, plan);
   const builderDigest = builder ? requireManifest(builder, platform, plan) : undefined;
@@ -147,6 +150,8 @@ async function publishPlatform(input: ImageStageInput, spec: ImageSpec, plan: Im
   const key = buildKey(inputs);
   const journaled = input.journal.image(plan.name).platforms[platform];
   const prior = previous?.platforms[platform];
+  const tagged = interrupted?.platforms[platform];
+  if (journaled?.key !== key && tagged?.key === key) return reuseTagged(input, plan, platform, tagged.manifest, { key, inputs, started });
   const reusable = journaled?.key === key ? journaled.manifest : !input.force && prior?.key === key ? prior.manifest : undefined;
   if (reusable && (input.decideOnly || await input.client(plan.registry).headManifest(plan.repository, reusable.digest))) {
     input.emit({ type: 'image', image: plan.name, platform, state: 'reused', detail: reusable.digest });
@@ -168,6 +173,19 @@ async function publishPlatform(input: ImageStageInput, spec: ImageSpec, plan: Im
   const ms = Date.now() - started;
   input.emit({ type: 'image', image: plan.name, platform, state: 'pushed', detail: manifest.digest, ms });
   return { manifest, key, inputs, built: true, reason, ms };
+}
+
+/**
+ * The platform image an interrupted run of this release pushed and tagged with this release's versioned
+ * tag (its journal lost or moved aside): it is this release's image, reused even with --force, since
+ * the versioned tag is immutable.
+ */
+async function reuseTagged(input: ImageStageInput, plan: ImagePlan, platform: Platform, manifest: Descriptor,
+  o: { key: string; inputs: BuildInputs; started: number }): Promise<PlatformResult> {
+  const reason = 'pushed by an interrupted run of this release';
+  input.emit({ type: 'image', image: plan.name, platform, state: 'reused', detail: manifest.digest });
+  if (!input.decideOnly) await input.journal.update(() => { input.journal.image(plan.name).platforms[platform] = { key: o.key, inputs: o.inputs, manifest, built: false, reason }; });
+  return { manifest, key: o.key, inputs: o.inputs, built: false, reason, ms: Date.now() - o.started };
 }
 
 interface BuildParts {
