@@ -22,8 +22,10 @@ export const releaseCommand: Command = {
   usage: 'eksd release [--until plan|publish|release|verify|announce] [--dry-run] [--force] [--number N]',
   details: [
     'Runs catalog -> resolve (artifacts verified) -> plan -> build+publish (per platform, by digest, then the',
-    'index) -> tags -> release manifest + site -> verify -> announce. An interrupted run is resumed by running',
-    'the same command again: it keeps its release number and redoes only unfinished work. One run per channel.',
+    'index) -> versioned tags -> site (archives, manifest, CRDs; write-once) -> verify (registry, site store,',
+    'public site) -> pointers (channel file, floating tags) -> announce. An interrupted run is resumed by',
+    'running the same command again, on this machine or another: it keeps its release number and redoes only',
+    'unfinished work. One run per channel: a second one fails at once with exit 4 naming the lease holder.',
     '--dry-run stops after the plan: nothing is built, pushed, written or announced.',
   ].join('\n'),
   options: {
