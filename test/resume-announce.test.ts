@@ -4,7 +4,7 @@
  * settles it (--mark-sent or --again); then the run finishes without a second message.
  */
 import test from 'ava';
-import { existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeSns } from './helpers/fake-sns.ts';
 import { makeProject } from './helpers/project.ts';
@@ -24,8 +24,8 @@ test('killed while waiting for SNS to answer: no blind resend; --mark-sent settl
     EKSD_ANNOUNCE: 'sns', EKSD_SNS_ENDPOINT: endpoint, EKSD_SNS_TOPIC_ARN: TOPIC, AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
     AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
-  const lockFile = join(p.config().stateDir, 'announcements', `${RELEASE}.lock`);
   const ledgerFile = join(p.config().stateDir, 'announcements', `${RELEASE}.json`);
+  const ledgerState = (): string => (JSON.parse(readFileSync(ledgerFile, 'utf8')) as { state: string }).state;
 
   const held = sns.holdNextReply();
   let pid = 0;
@@ -33,8 +33,7 @@ test('killed while waiting for SNS to answer: no blind resend; --mark-sent settl
   const crashed = await runWithEvents(p, ['release'], { env, onEvent: (_e, child) => { pid = child; } });
   t.is(crashed.signal, 'SIGKILL', crashed.stderr.slice(-2000));
   t.is(sns.publishes.length, 1, 'the message reached SNS');
-  t.true(existsSync(lockFile), 'the send was in progress');
-  t.false(existsSync(ledgerFile), 'nothing recorded it as sent');
+  t.is(ledgerState(), 'sending', 'the ledger says the send was in progress, and nothing recorded it as sent');
 
   const stopped = await p.eksd(['release'], { env });
   t.is(stopped.code, 1, stopped.stderr);
@@ -48,13 +47,12 @@ test('killed while waiting for SNS to answer: no blind resend; --mark-sent settl
   const dry = await p.eksd(['announce', RELEASE, '--mark-sent', '--dry-run'], { env });
   t.is(dry.code, 0, dry.stderr);
   t.regex(dry.stdout, /would record kubernetes-1-33-eks-1 as announced/);
-  t.false(existsSync(ledgerFile), 'a dry run writes nothing');
-  t.true(existsSync(lockFile));
+  t.is(ledgerState(), 'sending', 'a dry run writes nothing');
 
   const marked = await p.eksd(['announce', RELEASE, '--mark-sent'], { env });
   t.is(marked.code, 0, marked.stderr);
   t.regex(marked.stdout, /recorded kubernetes-1-33-eks-1 as announced; nothing was sent/);
-  t.false(existsSync(lockFile));
+  t.is(ledgerState(), 'sent');
 
   const finished = await p.eksd(['release', '--json'], { env });
   t.is(finished.code, 0, finished.stderr);
