@@ -69,7 +69,7 @@ async function read(state: Store, release: string): Promise<Read | undefined> {
     if (!Array.isArray(entry.sends) || (entry.state !== 'sending' && entry.state !== 'sent')) throw new Error('no state or sends');
     return { entry, etag: found.etag };
   } catch (cause) {
-    throw new EksdError('ANNOUNCE_LEDGER', `announcement ledger ${where} is unreadable`, {
+    throw new EksdError('ANNOUNCE_LEDGER', `announcement ledger ${where} is unreadable: ${(cause as Error).message}`, {
       where, hint: 'restore the object from a backup or fix it by hand; deleting it makes the next run announce the release again', cause,
     });
   }

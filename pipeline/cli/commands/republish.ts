@@ -1,4 +1,4 @@
-import { appendFileSync } from 'node:fs';
+import { appendStepSummary } from '../../util/github.ts';
 import { resolve } from 'node:path';
 import { EksdError } from '../../errors.ts';
 import { parseLocation, republish, type RepublishResult } from '../../run/republish.ts';
@@ -79,7 +79,6 @@ function summary(r: RepublishResult): string {
   return `${textTable(HEADERS, rows(r))}\n\n${footer(r).join('\n')}`;
 }
 
-function writeStepSummary(r: RepublishResult, file = process.env.GITHUB_STEP_SUMMARY): void {
-  if (!file) return;
-  appendFileSync(file, `## republish ${r.release} to ${r.target}\n\n${markdownTable(HEADERS, rows(r))}\n\n${footer(r).map((l) => `- ${l}`).join('\n')}\n`);
+function writeStepSummary(r: RepublishResult): void {
+  appendStepSummary(`## republish ${r.release} to ${r.target}\n\n${markdownTable(HEADERS, rows(r))}\n\n${footer(r).map((l) => `- ${l}`).join('\n')}\n`);
 }

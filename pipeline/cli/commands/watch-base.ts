@@ -1,4 +1,4 @@
-import { appendFileSync } from 'node:fs';
+import { appendGithubOutput } from '../../util/github.ts';
 import { loadPin, parsePin } from '../../catalog/load.ts';
 import { openStores } from '../../store/open.ts';
 import { pinKey, releasedPin } from '../../run/released-pin.ts';
@@ -50,9 +50,6 @@ export const watchBaseCommand: Command = {
 };
 
 function writeGithubOutput(changed: boolean, current: { digest: string; platforms: Record<string, string> }): void {
-  const file = process.env.GITHUB_OUTPUT;
-  if (!file) return;
-  const lines = [`changed=${changed}`, `digest=${current.digest}`,
-    ...Object.entries(current.platforms).map(([p, d]) => `${p.replace('/', '-')}=${d}`)];
-  appendFileSync(file, `${lines.join('\n')}\n`);
+  const platforms = Object.fromEntries(Object.entries(current.platforms).map(([p, d]) => [p.replace('/', '-'), d]));
+  appendGithubOutput({ changed: String(changed), digest: current.digest, ...platforms }, { digests: ['digest', ...Object.keys(platforms)] });
 }
