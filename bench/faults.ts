@@ -5,7 +5,7 @@
  * builds and the engine reads every parent through the faults. Prints, per round and in all: completed
  * or not, time, faults injected, requests, announcements written, and the first error of a failed round.
  *
- *   node --import=tsx bench/faults.ts [--rounds 10] [--probability 0.3]
+ *   node --import=tsx bench/faults.ts [--rounds 10] [--probability 0.3] [--retry-after 0,1]
  *
  * A round counts as completed when the release exits 0 in one run, wrote exactly one announcement and
  * its Release manifest, and `eksd verify` (with the faults switched off) confirms it.
@@ -18,9 +18,13 @@ import { projectBehindProxy, startFaultProxy } from '../test/helpers/fault-proxy
 import { makeProject, LOCAL_REGISTRY, type TestProject } from '../test/helpers/project.ts';
 
 const RELEASE = 'kubernetes-1-33-eks-1';
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, probability: { type: 'string', default: '0.3' } } });
+const { values } = parseArgs({ options: {
+  rounds: { type: 'string', default: '10' }, probability: { type: 'string', default: '0.3' },
+  'retry-after': { type: 'string', default: '0,1' }, // seconds a 429 or 503 asks for, drawn per fault
+} });
 const ROUNDS = Math.max(1, Number(values.rounds));
 const PROBABILITY = Number(values.probability);
+const RETRY_AFTER = values['retry-after'].split(',');
 const log = (line: string): void => { process.stderr.write(`${line}\n`); };
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 const sum = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
@@ -33,7 +37,7 @@ function announcements(p: TestProject): number {
 }
 
 async function round(n: number): Promise<Round> {
-  const proxy = await startFaultProxy({ target: LOCAL_REGISTRY, probability: PROBABILITY, seed: 5000 + n });
+  const proxy = await startFaultProxy({ target: LOCAL_REGISTRY, probability: PROBABILITY, seed: 5000 + n, retryAfter: RETRY_AFTER });
   const p = await makeProject({ catalog: 'full' });
   try {
     await projectBehindProxy(p, proxy.host);
@@ -57,7 +61,7 @@ async function round(n: number): Promise<Round> {
 }
 
 async function main(): Promise<void> {
-  log(`${ROUNDS} full-catalog releases through a registry failing ${Math.round(PROBABILITY * 100)}% of requests (load ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+  log(`${ROUNDS} full-catalog releases through a registry failing ${Math.round(PROBABILITY * 100)}% of requests, Retry-After ${RETRY_AFTER.join(' or ')} s (load ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
   const rounds: Round[] = [];
   for (let n = 1; n <= ROUNDS; n++) {
     const r = await round(n);
