@@ -17,7 +17,7 @@ import type { ExportedImage, LayerBlob } from '../pipeline/build/export.ts';
 import { MEDIA } from '../pipeline/publish/media.ts';
 import { pushPlatformImage, type BlobOrigin } from '../pipeline/publish/platform-image.ts';
 import { RegistryClient, RegistryError } from '../pipeline/registry/index.ts';
-import { envUp } from '../pipeline/env/local.ts';
+import { envUp } from '../dev/env/local.ts';
 import { startFaultProxy } from './helpers/fault-proxy.ts';
 import { LOCAL_REGISTRY } from './helpers/project.ts';
 import { pseudoRandom, startRegistry, tarGz } from './helpers/registry.ts';

@@ -7,7 +7,7 @@ import { EksdError, redact } from '../errors.ts';
 import { writeFailure } from '../util/fs-errors.ts';
 import { assertReleaseRef } from '../release/naming.ts';
 import { EXIT, type Command, type CommandContext } from './command.ts';
-import { commands } from './commands/index.ts';
+import { commands as productCommands } from './commands/index.ts';
 
 export interface Io { out: (line: string) => void; err: (line: string) => void }
 
@@ -16,11 +16,13 @@ const stdio: Io = {
   err: (line) => { process.stderr.write(`${line}\n`); },
 };
 
-export async function main(argv: string[], given: Io = stdio): Promise<number> {
+/** Runs `argv`; `extra` commands (the local environment's, from the entry point) join the product's. */
+export async function main(argv: string[], given: Io = stdio, extra: Command[] = []): Promise<number> {
   const io: Io = { out: (line) => given.out(redact(line)), err: (line) => given.err(redact(line)) };
+  const commands = [...productCommands, ...extra];
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    io.out(topHelp());
+    io.out(topHelp(commands));
     return name ? EXIT.ok : EXIT.badInput;
   }
   if (name === '--version') { io.out('eksd 0.1.0'); return EXIT.ok; }
@@ -69,7 +71,7 @@ function report(thrown: unknown, name: string, printErr: (l: string) => void): n
 /** Errors in what the user gave us (files, flags, config) exit with 2; everything else with 1. */
 const BAD_INPUT_CODES = ['CATALOG_', 'SCHEMA_', 'YAML_', 'CONFIG_', 'USAGE', 'PIN_', 'FILE_UNREADABLE'];
 
-function topHelp(): string {
+function topHelp(commands: Command[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
     'eksd: rebuild, publish, release, verify and announce an EKS Distro channel',
@@ -80,7 +82,7 @@ function topHelp(): string {
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Exit codes: 0 success, 1 failure, 2 bad input (catalog, config, flags), 3 verification failed,',
-    '            4 another run holds the channel lock, 10 watch-base: the upstream base changed.',
+    '            4 another run holds the channel lease, 10 watch-base: the upstream base changed.',
   ].join('\n');
 }
 

@@ -26,7 +26,7 @@ import type { PublishedImage } from './images.ts';
 import type { Journal } from './journal.ts';
 import type { ClientFactory } from './clients.ts';
 import type { Emit } from './events.ts';
-import type { Stage } from './runner.ts';
+import type { Stage } from './stages.ts';
 
 export interface ReleaseOutcome {
   name: string;
