@@ -8,7 +8,7 @@ import test from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExportedImage, LayerBlob } from '../pipeline/build/export.ts';
+import type { ExportedImage, LayerBlob } from '../pipeline/buildkit/export.ts';
 import { Pacer, publishLimits, UNLIMITED, type PacerClock } from '../pipeline/publish/limits.ts';
 import { MEDIA } from '../pipeline/publish/media.ts';
 import { pushPlatformImage } from '../pipeline/publish/platform-image.ts';

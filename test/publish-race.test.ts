@@ -13,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExportedImage, LayerBlob } from '../pipeline/build/export.ts';
+import type { ExportedImage, LayerBlob } from '../pipeline/buildkit/export.ts';
 import { MEDIA } from '../pipeline/publish/media.ts';
 import { pushPlatformImage, type BlobOrigin } from '../pipeline/publish/platform-image.ts';
 import { RegistryClient, RegistryError } from '../pipeline/registry/index.ts';

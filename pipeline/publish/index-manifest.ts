@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { RegistryClient } from '../registry/client.ts';
-import type { Descriptor } from '../build/export.ts';
+import type { Descriptor } from '../buildkit/export.ts';
 import { MEDIA } from './media.ts';
 
 export interface IndexEntry { platform: string; manifest: Descriptor }

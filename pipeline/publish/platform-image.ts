@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { PushBlobOptions, PushedBlob, RegistryClient } from '../registry/client.ts';
 import type { BlobSource } from '../registry/sources.ts';
-import type { ExportedImage, Descriptor } from '../build/export.ts';
+import type { ExportedImage, Descriptor } from '../buildkit/export.ts';
 import { MEDIA } from './media.ts';
 import { UNLIMITED, type PublishLimits } from './limits.ts';
 

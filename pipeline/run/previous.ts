@@ -2,7 +2,7 @@
  * The last published build of an image, read from its floating tag: the index entries carry each
  * platform's build key and inputs, so deciding "reuse or build" costs one manifest GET per image.
  */
-import type { Descriptor } from '../build/export.ts';
+import type { Descriptor } from '../buildkit/export.ts';
 import type { BuildInputs } from '../plan/keys.ts';
 import { ANNOTATION } from '../publish/media.ts';
 import type { RegistryClient } from '../registry/client.ts';

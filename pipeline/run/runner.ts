@@ -129,7 +129,7 @@ function engineAt(dockerSocket: string): (() => Promise<Engine>) & { close(): Pr
   let engine: Promise<Engine> | undefined;
   const load = () => (engine ??= (async () => {
     const [{ default: Docker }, { BuildKitBuilder }, { engineAddress }] = await Promise.all([
-      import('dockerode'), import('../build/builder.ts'), import('../build/engine.ts')]);
+      import('dockerode'), import('../buildkit/builder.ts'), import('../buildkit/engine.ts')]);
     const address = engineAddress(dockerSocket);
     const docker = new Docker(address.options);
     const builder = new BuildKitBuilder(docker, { parentsOnLoopback: address.local });
