@@ -3,7 +3,7 @@
  * line a command prints, on stdout (progress, summaries, --json) or stderr, goes through redact().
  */
 import { parseArgs } from 'node:util';
-import { EksdError, redact } from '../errors.ts';
+import { EksdError, errorKind, redact, type ErrorKind } from '../errors.ts';
 import { writeFailure } from '../util/fs-errors.ts';
 import { assertReleaseRef } from '../release/naming.ts';
 import { EXIT, type Command, type CommandContext } from './command.ts';
@@ -60,16 +60,13 @@ function report(thrown: unknown, name: string, printErr: (l: string) => void): n
   const e = writeFailure(thrown) ?? thrown;
   if (e instanceof EksdError) {
     printErr(`eksd ${name}: ${e.describe()}`);
-    if (BAD_INPUT_CODES.some((p) => e.code.startsWith(p))) return EXIT.badInput;
-    if (e.code === 'RUN_LOCKED') return EXIT.busy;
-    return e.code === 'VERIFY_FAILED' ? EXIT.verifyFailed : EXIT.failed;
+    return EXIT_FOR[errorKind(e.code)];
   }
   printErr(`eksd ${name}: unexpected error: ${(e as Error)?.stack ?? String(e)}`);
   return EXIT.failed;
 }
 
-/** Errors in what the user gave us (files, flags, config) exit with 2; everything else with 1. */
-const BAD_INPUT_CODES = ['CATALOG_', 'SCHEMA_', 'YAML_', 'CONFIG_', 'USAGE', 'PIN_', 'FILE_UNREADABLE'];
+const EXIT_FOR: Record<ErrorKind, number> = { input: EXIT.badInput, verify: EXIT.verifyFailed, busy: EXIT.busy, failure: EXIT.failed };
 
 function topHelp(commands: Command[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
