@@ -1,4 +1,4 @@
-/** Tag and name conventions (DESIGN.md section 5). */
+/** Tag and name conventions: versioned `<gitTag>-eks-<ch>-<N>` (immutable) and floating `<gitTag>-eks-<ch>-latest`. */
 export function versionedTag(gitTag: string, channel: string, number: number): string {
   return `${gitTag}-eks-${channel}-${number}`;
 }

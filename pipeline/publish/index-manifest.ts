@@ -1,6 +1,7 @@
 /**
  * The multi-arch OCI image index: exactly one entry per platform, top-level mediaType always set, the
- * DESIGN.md annotations, pushed by digest (tags move later, in tags.ts).
+ * org.opencontainers.image.base.name/.base.digest/.version/.revision/.source/.created annotations, pushed by
+ * digest (tags move later, in tags.ts).
  */
 import { createHash } from 'node:crypto';
 import type { RegistryClient } from '../registry/client.ts';
