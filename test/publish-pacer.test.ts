@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExportedImage, LayerBlob } from '../pipeline/buildkit/export.ts';
 import { Pacer, publishLimits, UNLIMITED, type PacerClock } from '../pipeline/publish/limits.ts';
-import { MEDIA } from '../pipeline/publish/media.ts';
+import { MEDIA } from '../pipeline/registry/media-types.ts';
 import { pushPlatformImage } from '../pipeline/publish/platform-image.ts';
 import { digestOf, RegistryClient } from '../pipeline/registry/index.ts';
 import { pacingReport, startFaultProxy } from './helpers/fault-proxy.ts';

@@ -14,7 +14,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExportedImage, LayerBlob } from '../pipeline/buildkit/export.ts';
-import { MEDIA } from '../pipeline/publish/media.ts';
+import { MEDIA } from '../pipeline/registry/media-types.ts';
 import { pushPlatformImage, type BlobOrigin } from '../pipeline/publish/platform-image.ts';
 import { RegistryClient, RegistryError } from '../pipeline/registry/index.ts';
 import { envUp } from '../dev/env/local.ts';

@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { RegistryClient } from '../registry/client.ts';
-import type { Descriptor } from '../buildkit/export.ts';
-import { MEDIA } from './media.ts';
+import type { Descriptor } from '../registry/media-types.ts';
+import { MEDIA } from '../registry/media-types.ts';
 
 export interface IndexEntry { platform: string; manifest: Descriptor }
 

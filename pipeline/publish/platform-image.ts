@@ -6,8 +6,9 @@
 import { createHash } from 'node:crypto';
 import type { PushBlobOptions, PushedBlob, RegistryClient } from '../registry/client.ts';
 import type { BlobSource } from '../registry/sources.ts';
-import type { ExportedImage, Descriptor } from '../buildkit/export.ts';
-import { MEDIA } from './media.ts';
+import type { ExportedImage } from '../buildkit/export.ts';
+import type { Descriptor } from '../registry/media-types.ts';
+import { MEDIA } from '../registry/media-types.ts';
 import { UNLIMITED, type PublishLimits } from './limits.ts';
 
 export interface BlobOrigin { client: RegistryClient; repository: string }
