@@ -6,3 +6,9 @@ export function versionedTag(gitTag: string, channel: string, number: number): s
 export function floatingTag(gitTag: string, channel: string): string {
   return `${gitTag}-eks-${channel}-latest`;
 }
+
+/** The floating tag that goes with a versioned tag of this channel and number; undefined when it is not one. */
+export function floatingFor(versioned: string, channel: string, number: number): string | undefined {
+  const suffix = `-eks-${channel}-${number}`;
+  return versioned.endsWith(suffix) && versioned.length > suffix.length ? floatingTag(versioned.slice(0, -suffix.length), channel) : undefined;
+}

@@ -49,6 +49,8 @@ import { registryClients, type ClientFactory } from './clients.ts';
 import { Journal } from './journal.ts';
 import { acquireLease } from './lease.ts';
 import { parseTagReference } from '../registry/reference.ts';
+import { floatingFor } from '../plan/tags.ts';
+import { publishLimits, transferPolicy } from '../publish/limits.ts';
 
 /** A registry plus a namespace inside it: `127.0.0.1:5000/eks-distro`, `public.ecr.aws/eks-distro`. */
 export interface Location { registry: string; namespace: string }
@@ -191,11 +193,11 @@ function releaseImages(release: Release, known: Location[]): ReleaseImage[] {
           where, hint: 'republish copies images by digest and never guesses one; releases without imageDigest cannot be republished',
         });
       }
-      const suffix = `-eks-${channel}-${number}`;
+      const floating = floatingFor(ref.tag, channel, number);
       raw.push({
         component: component.name, asset: asset.name, description: asset.description, arch: asset.arch ?? [],
         registry: ref.registry, repository: ref.repository, tag: ref.tag, digest,
-        ...(ref.tag.endsWith(suffix) ? { floating: `${ref.tag.slice(0, -suffix.length)}-eks-${channel}-latest` } : {}),
+        ...(floating ? { floating } : {}),
       });
     }
   }
@@ -309,9 +311,7 @@ function floatingOwner(image: ReleaseImage, newer: Release[] | { unknown: string
   for (const r of newer) {
     const asset = r.status.components.find((c) => c.name === image.component)?.assets.find((a) => a.name === image.asset && a.type === 'Image');
     const ref = parseTagReference(asset?.image?.uri ?? '');
-    const suffix = `-eks-${r.spec.channel}-${r.spec.number}`;
-    if (!ref || !ref.tag.endsWith(suffix) || !asset?.image?.imageDigest) continue;
-    if (`${ref.tag.slice(0, -suffix.length)}-eks-${r.spec.channel}-latest` !== image.floating) continue;
+    if (!ref || !asset?.image?.imageDigest || floatingFor(ref.tag, r.spec.channel, r.spec.number) !== image.floating) continue;
     return asset.image.imageDigest === image.digest ? { kind: 'ours' } : { kind: 'newer', release: r.metadata.name, digest: asset.image.imageDigest };
   }
   return { kind: 'ours' };
@@ -380,6 +380,8 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
 
     // 3. copy children first, then the index; 4. tags
     const newer = await newerReleases(config, stores, channel, number);
+    // The target's limits, as a release has them (ECR Public: no mounts, paced uploads), shared by every copy.
+    const policy = transferPolicy(publishLimits(config, target.registry));
     const slot = limiter(o.concurrency ?? 4);
     const results = await Promise.all(located.map((l) => slot(async (): Promise<RepublishedImage> => {
       const { image } = l;
@@ -387,9 +389,9 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
       const to = { client: clients(target.registry), repo: toRepo };
       const stats = emptyCopyStats();
       for (const child of l.children) {
-        await copy({ from: { client: clients(child.place.registry), repo: child.place.repository, ref: child.digest }, to, stats });
+        await copy({ from: { client: clients(child.place.registry), repo: child.place.repository, ref: child.digest }, to, stats, policy });
       }
-      const digest = await copy({ from: { client: clients(l.index.place.registry), repo: l.index.place.repository, ref: image.digest }, to, stats });
+      const digest = await copy({ from: { client: clients(l.index.place.registry), repo: l.index.place.repository, ref: image.digest }, to, stats, policy });
       if (digest !== image.digest) {
         throw new EksdError('REPUBLISH_DIGEST', `copied ${image.component}/${image.asset} as ${digest}, the release records ${image.digest}`, {
           where: `${target.registry}/${toRepo}`, hint: 'this is a bug: republish must keep digests; nothing was tagged',
