@@ -36,15 +36,13 @@ import { readIfExists, writeFileAtomic } from '../util/fs-atomic.ts';
 import { openStores, type Stores } from '../store/open.ts';
 import { getText } from '../store/store.ts';
 import { parseRelease, renderRelease } from '../release/manifest.ts';
-import { channelFilePath, manifestUrl, releaseName } from '../release/naming.ts';
-import { latestNumber, previousRelease, readRelease } from '../release/site.ts';
+import { channelFilePath, releaseName } from '../release/naming.ts';
+import { latestNumber, readRelease } from '../release/site.ts';
 import type { Release } from '../release/types.ts';
 import { verifyRelease, type VerifyReport } from '../release/verify.ts';
-import { announceOnce } from '../announce/once.ts';
-import { renderAnnouncement } from '../announce/render.ts';
 import { ECR_PUBLIC_REGISTRY } from '../aws/constants.ts';
 import { limiter } from '../util/limit.ts';
-import { announcerFor } from './announcer.ts';
+import { announceRelease } from './announcer.ts';
 import { registryClients, type ClientFactory } from './clients.ts';
 import { Journal } from './journal.ts';
 import { acquireLease } from './lease.ts';
@@ -429,13 +427,8 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
 
     // 6. announce (in place only, on request)
     if (o.announce) {
-      const previous = await previousRelease(stores.site, channel, number, config.profile === 'local' ? {} : { siteBaseUrl: config.site.baseUrl });
-      const announcement = renderAnnouncement(release, { manifestUrl: manifestUrl(config.site.baseUrl, channel, number), republish: true, ...(previous ? { previous } : {}) });
-      const announcer = await announcerFor(config);
-      lease.assertHeld();
-      const sent = await announceOnce({ release: name, announcement, announcer, state: stores.state, again: true });
-      result.announcement = { ...sent, via: announcer.describe() };
-      log(`announced ${name} via ${announcer.describe()} (message ${sent.messageId})`);
+      result.announcement = await announceRelease(config, stores, lease, release, { republish: true, again: true });
+      log(`announced ${name} via ${result.announcement.via} (message ${result.announcement.messageId})`);
     }
     result.ms = Date.now() - started;
     return result;
