@@ -10,7 +10,7 @@
  *   else has pushed, so no BuildKit cache entry can match any step: our run is cold. Its artifact cache
  *   and layer-compression cache start empty too; fetching and verifying artifacts is inside its time.
  * - buildah gets empty storage in a temp dir (removed afterwards), so it is cold as well. The build
- *   contexts it gets are the files our pipeline stages (pipeline/build/context.ts over the artifacts our
+ *   contexts it gets are the files our pipeline stages (pipeline/buildkit/context.ts over the artifacts our
  *   run fetched and verified), prepared before its clock starts: one folder per image holding both
  *   platforms' files, since one `buildah build --platform linux/amd64,linux/arm64` serves both.
  *   Images go in dependency order, one at a time, each FROM its parent's pushed index by digest.
@@ -36,9 +36,9 @@ import { parse, stringify } from 'yaml';
 import { loadCatalog, loadPin } from '../pipeline/catalog/load.ts';
 import { UPSTREAM, type ImageSpec } from '../pipeline/catalog/model.ts';
 import type { Platform } from '../pipeline/config/config.ts';
-import { contextFiles } from '../pipeline/build/context.ts';
-import { DEFAULT_ENV, envUp } from '../pipeline/env/local.ts';
-import { seedStandinBase } from '../pipeline/env/standin-base.ts';
+import { contextFiles } from '../pipeline/buildkit/context.ts';
+import { DEFAULT_ENV, envUp } from '../dev/env/local.ts';
+import { seedStandinBase } from '../dev/env/standin-base.ts';
 import { makePlan } from '../pipeline/plan/plan.ts';
 import { RegistryClient } from '../pipeline/registry/index.ts';
 import { splitReference, writePin } from '../pipeline/resolve/base.ts';

@@ -13,7 +13,7 @@ if (built) {
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  entry = new URL('../pipeline/cli/main.ts', import.meta.url).href;
+  entry = new URL('../dev/cli.ts', import.meta.url).href;
 }
 const { main } = await import(entry);
 process.exitCode = await main(process.argv.slice(2));

@@ -3,6 +3,104 @@
  * image, registry) and a hint saying what to do. The CLI prints `message`, `where` and `hint` and
  * exits non-zero; nothing else about error display lives anywhere else.
  */
+/**
+ * What an error means for the exit code: bad input (the catalog, the configuration, flags, the pin), a
+ * failed verification, a channel busy with another run, or any other failure.
+ */
+export type ErrorKind = 'input' | 'verify' | 'busy' | 'failure';
+
+/** Every code the tool reports, and its kind. A registry's own codes arrive as REGISTRY_<code>: failures. */
+export const ERROR_KINDS = {
+  ANNOUNCE_CONFIG: 'failure',
+  ANNOUNCE_FAILED: 'failure',
+  ANNOUNCE_INTERRUPTED: 'failure',
+  ANNOUNCE_LEDGER: 'failure',
+  ANNOUNCE_LOCKED: 'failure',
+  ANNOUNCE_NOT_INTERRUPTED: 'failure',
+  ANNOUNCE_TOO_LARGE: 'failure',
+  ANNOUNCE_UNCERTAIN: 'failure',
+  ARCHIVE_CHECKSUM_MISMATCH: 'failure',
+  ARCHIVE_EXISTS: 'failure',
+  ARCHIVE_MISSING: 'failure',
+  ARTIFACT_CACHE: 'failure',
+  ARTIFACT_CHECKSUM: 'failure',
+  ARTIFACT_CONTENT: 'failure',
+  ARTIFACT_FETCH: 'failure',
+  ARTIFACT_INVALID: 'failure',
+  BUILD_FAILED: 'failure',
+  BUILD_PARENT_PROXY: 'failure',
+  BUILD_SESSION: 'failure',
+  CATALOG_INVALID: 'input',
+  CHANNEL_PARSE: 'failure',
+  CHANNEL_REGRESSION: 'failure',
+  CONFIG_INVALID: 'input',
+  CONFIG_PROFILE_UNKNOWN: 'input',
+  CRD_INVALID: 'failure',
+  CRD_MISSING: 'failure',
+  ECR_ACCESS_DENIED: 'failure',
+  ECR_CREDENTIALS_EXPIRED: 'failure',
+  ECR_CREDENTIALS_INVALID: 'failure',
+  ECR_CREDENTIALS_MISSING: 'failure',
+  ECR_ERROR: 'failure',
+  ECR_INVALID_PARAMETER: 'failure',
+  ECR_LIMIT_EXCEEDED: 'failure',
+  ECR_REGISTRY_NOT_FOUND: 'failure',
+  ECR_REPOSITORY_EXISTS: 'failure',
+  ECR_REPOSITORY_NOT_FOUND: 'failure',
+  ECR_SERVER_ERROR: 'failure',
+  ECR_THROTTLED: 'failure',
+  ECR_TOKEN_INVALID: 'failure',
+  ECR_UNSUPPORTED_COMMAND: 'failure',
+  ENV_BINFMT: 'failure',
+  ENV_PACKAGES_MISSING: 'failure',
+  ENV_STANDIN: 'failure',
+  ENV_START_FAILED: 'failure',
+  FILE_CORRUPT: 'failure',
+  FILE_UNREADABLE: 'input',
+  FS_NOT_WRITABLE: 'failure',
+  FS_NO_SPACE: 'failure',
+  LEASE_LOST: 'failure',
+  LEASE_UNREADABLE: 'failure',
+  LOCK_CONTENDED: 'failure',
+  LOCK_TIMEOUT: 'failure',
+  OUTPUT_INVALID: 'failure',
+  PARENT_PLATFORM_MISSING: 'failure',
+  PIN_INVALID: 'input',
+  PIN_MISSING: 'input',
+  PIN_NOT_FOUND: 'input',
+  PIN_UNRESOLVED: 'input',
+  REFERENCE_INVALID: 'failure',
+  RELEASE_EXISTS: 'failure',
+  RELEASE_INPUT: 'failure',
+  RELEASE_INVALID: 'failure',
+  RELEASE_NOT_FOUND: 'failure',
+  RELEASE_PARSE: 'failure',
+  REPUBLISH_DIGEST: 'failure',
+  REPUBLISH_INPUT: 'failure',
+  REPUBLISH_SOURCE_MISSING: 'failure',
+  RUN_INPUTS_CHANGED: 'failure',
+  RUN_JOURNAL_CORRUPT: 'failure',
+  RUN_LOCKED: 'busy',
+  RUN_UNFINISHED: 'failure',
+  SCHEMA_INVALID: 'input',
+  SITE_FETCH_FAILED: 'failure',
+  STORE_ACCESS_DENIED: 'failure',
+  STORE_FAILED: 'failure',
+  STORE_KEY_INVALID: 'failure',
+  STORE_OBJECT_EXISTS: 'failure',
+  STORE_PRECONDITION: 'failure',
+  TAG_CONFLICT: 'failure',
+  USAGE: 'input',
+  VERIFY_FAILED: 'verify',
+  YAML_SYNTAX: 'input',
+} as const satisfies Record<string, ErrorKind>;
+
+export type ErrorCode = keyof typeof ERROR_KINDS | `REGISTRY_${string}`;
+
+export function errorKind(code: ErrorCode): ErrorKind {
+  return (ERROR_KINDS as Record<string, ErrorKind>)[code] ?? 'failure';
+}
+
 export interface ErrorDetails {
   /** Where the problem is: "images/etcd/component.yaml:12:5 images[0].from", "127.0.0.1:5000/eks-distro/etcd-io/etcd:v3.5.21". */
   where?: string;
@@ -12,11 +110,11 @@ export interface ErrorDetails {
 }
 
 export class EksdError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly where?: string;
   readonly hint?: string;
 
-  constructor(code: string, message: string, details: ErrorDetails = {}) {
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(redact(message), details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'EksdError';
     this.code = code;
@@ -31,7 +129,7 @@ export class EksdError extends Error {
   }
 }
 
-export function isEksdError(e: unknown, code?: string): e is EksdError {
+export function isEksdError(e: unknown, code?: ErrorCode): e is EksdError {
   return e instanceof EksdError && (code === undefined || e.code === code);
 }
 

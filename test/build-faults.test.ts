@@ -1,6 +1,6 @@
 /**
  * The engine's own registry reads survive registry faults: parents reach BuildKit through our loopback
- * endpoint (pipeline/build/parent-proxy.ts), so a 500, 503, 429 or reset meets our client's retries
+ * endpoint (pipeline/buildkit/parent-proxy.ts), so a 500, 503, 429 or reset meets our client's retries
  * instead of failing the build. Against the real dockerd and registry: single builds through a fault
  * proxy, the endpoint's refusals, and full-catalog releases at 30% and 100% faults.
  */
@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
-import { BuildKitBuilder, type BuildRequest } from '../pipeline/build/builder.ts';
-import { engineAddress, engineReaches } from '../pipeline/build/engine.ts';
-import { exportImage, realParentNames } from '../pipeline/build/export.ts';
-import { proxiedName, startParentProxy } from '../pipeline/build/parent-proxy.ts';
-import type { TraceEvent } from '../pipeline/build/trace.ts';
+import { BuildKitBuilder, type BuildRequest } from '../pipeline/buildkit/builder.ts';
+import { engineAddress, engineReaches } from '../pipeline/buildkit/engine.ts';
+import { exportImage, realParentNames } from '../pipeline/buildkit/export.ts';
+import { proxiedName, startParentProxy } from '../pipeline/buildkit/parent-proxy.ts';
+import type { TraceEvent } from '../pipeline/buildkit/trace.ts';
 import { isEksdError } from '../pipeline/errors.ts';
 import { RegistryClient, digestOf } from '../pipeline/registry/index.ts';
 import { projectBehindProxy, startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts';
@@ -183,7 +183,7 @@ test('the endpoint serves registered parents by digest only, checks what it send
 
 test('the endpoint does not keep the process alive', async (t) => {
   const script = [
-    `import { startParentProxy } from ${JSON.stringify(join(REPO_ROOT, 'pipeline/build/parent-proxy.ts'))};`,
+    `import { startParentProxy } from ${JSON.stringify(join(REPO_ROOT, 'pipeline/buildkit/parent-proxy.ts'))};`,
     'const endpoint = await startParentProxy();',
     'const res = await fetch(`http://${endpoint.host}/v2/`, { keepalive: true });',
     'await res.arrayBuffer();',

@@ -9,10 +9,13 @@ import test from 'ava';
 import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { commands } from '../pipeline/cli/commands/index.ts';
+import { commands as productCommands } from '../pipeline/cli/commands/index.ts';
+import { devCommands } from '../dev/commands/index.ts';
 import { makeProject, REPO_ROOT, type TestProject } from './helpers/project.ts';
 import { runWithEvents } from './helpers/crash.ts';
 import { runBuildspec, spec, SPEC_TEXT, PHASES, type BuildRun } from './helpers/codebuild.ts';
+
+const commands = [...productCommands, ...devCommands];
 
 const phaseText = (name: string) => spec.phases[name]!.commands.join('\n');
 /** The header comment: every line before `version:`. */

@@ -3,10 +3,13 @@ import test from 'ava';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../pipeline/cli/main.ts';
-import { commands } from '../pipeline/cli/commands/index.ts';
+import { main } from '../dev/cli.ts';
+import { commands as productCommands } from '../pipeline/cli/commands/index.ts';
+import { devCommands } from '../dev/commands/index.ts';
 import { REPO_ROOT } from './helpers/project.ts';
 import { freshBuild, sourcesFingerprint } from '../bin/sources.js';
+
+const commands = [...productCommands, ...devCommands];
 
 async function run(args: string[]) {
   const out: string[] = [];
@@ -65,19 +68,27 @@ test.serial('a catalog error exits 2 and names file, line and field', async (t) 
 test('the compiled build runs only while it matches the sources it was built from', (t) => {
   const root = mkdtempSync(join(tmpdir(), 'eksd-bin-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
-  mkdirSync(join(root, 'pipeline', 'cli'), { recursive: true });
-  mkdirSync(join(root, 'dist', 'cli'), { recursive: true });
+  for (const dir of ['pipeline/cli', 'dev', 'config', 'schema', 'dist/dev']) mkdirSync(join(root, dir), { recursive: true });
   writeFileSync(join(root, 'pipeline', 'cli', 'main.ts'), 'export const a = 1;\n');
   writeFileSync(join(root, 'pipeline', 'errors.ts'), 'export const b = 2;\n');
+  writeFileSync(join(root, 'dev', 'cli.ts'), 'export const c = 3;\n');
+  writeFileSync(join(root, 'config', 'local.yaml'), 'profile: local\n');
   t.is(freshBuild(root), undefined, 'no build');
   writeFileSync(join(root, 'dist', 'SOURCES'), `${sourcesFingerprint(root)}\n`);
   t.is(freshBuild(root), undefined, 'a stamp without the compiled entry point');
-  writeFileSync(join(root, 'dist', 'cli', 'main.js'), 'export const a = 1;\n');
-  t.is(freshBuild(root), join(root, 'dist', 'cli', 'main.js'));
+  writeFileSync(join(root, 'dist', 'dev', 'cli.js'), 'export const c = 3;\n');
+  t.is(freshBuild(root), join(root, 'dist', 'dev', 'cli.js'));
   writeFileSync(join(root, 'pipeline', 'errors.ts'), 'export const b = 3;\n');
   t.is(freshBuild(root), undefined, 'a source changed after the build');
   writeFileSync(join(root, 'pipeline', 'errors.ts'), 'export const b = 2;\n');
   t.truthy(freshBuild(root), 'the same content again');
+  writeFileSync(join(root, 'config', 'local.yaml'), 'profile: local # edited\n');
+  t.is(freshBuild(root), undefined, 'a profile changed after the build');
+  writeFileSync(join(root, 'config', 'local.yaml'), 'profile: local\n');
+  t.truthy(freshBuild(root));
+  writeFileSync(join(root, 'dev', 'new.ts'), '\n');
+  t.is(freshBuild(root), undefined, 'a dev source added after the build');
+  rmSync(join(root, 'dev', 'new.ts'));
   writeFileSync(join(root, 'pipeline', 'new.ts'), '\n');
   t.is(freshBuild(root), undefined, 'a source added after the build');
 });

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { DEFAULT_ENV, envDown, envStatus, envUp, type EnvLayout } from '../pipeline/env/local.ts';
+import { DEFAULT_ENV, envDown, envStatus, envUp, type EnvLayout } from '../dev/env/local.ts';
 import { freePort } from './helpers/registry.ts';
 
 /** Pids of processes whose command line mentions `text`. */

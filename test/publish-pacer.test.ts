@@ -8,9 +8,10 @@ import test from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExportedImage, LayerBlob } from '../pipeline/build/export.ts';
-import { Pacer, publishLimits, UNLIMITED, type PacerClock } from '../pipeline/publish/limits.ts';
-import { MEDIA } from '../pipeline/publish/media.ts';
+import type { ExportedImage, LayerBlob } from '../pipeline/buildkit/export.ts';
+import { Pacer, publishLimits, transferPolicy, UNLIMITED, type PacerClock } from '../pipeline/publish/limits.ts';
+import { copy, emptyCopyStats } from '../pipeline/registry/copy.ts';
+import { MEDIA } from '../pipeline/registry/media-types.ts';
 import { pushPlatformImage } from '../pipeline/publish/platform-image.ts';
 import { digestOf, RegistryClient } from '../pipeline/registry/index.ts';
 import { pacingReport, startFaultProxy } from './helpers/fault-proxy.ts';
@@ -181,6 +182,38 @@ test.serial('pushPlatformImage under ECR Public limits: uploads paced, inherited
     t.is(free.stats.uploaded, 21);
     t.true((proxy.received['blob-mount'] ?? 0) >= 4);
     t.log(`paced: ${Math.round(elapsed)} ms for 25 uploads; unpaced: ${Math.round(performance.now() - t0)} ms for 21 uploads + 4 mounts`);
+  } finally {
+    await proxy.stop();
+    await reg.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the limits are the target registry\'s: a republish to another host than ECR Public is unpaced', (t) => {
+  const aws = { region: 'us-east-1', ecrPublic: true, ecrPublicRegistry: '127.0.0.1:5999' };
+  t.false(publishLimits({ aws }, '127.0.0.1:5999').crossRepoMount);
+  t.is(publishLimits({ aws }, 'mirror.internal:5000'), UNLIMITED);
+});
+
+test.serial('a copy (what republish does) under ECR Public limits: uploads paced, never mounted', async (t) => {
+  const reg = await startRegistry();
+  const proxy = await startFaultProxy({ target: reg.host, probability: 0 });
+  const dir = await mkdtemp(join(tmpdir(), 'eksd-pacer-copy-'));
+  try {
+    const client = new RegistryClient({ registry: proxy.host });
+    const source = await image(dir, 'source', [], 24);
+    const { descriptor } = await pushPlatformImage(client, 'ns/source', source, {}, undefined);
+    proxy.resetCounts();
+    const started = performance.now();
+    const stats = emptyCopyStats();
+    const digest = await copy({ from: { client, repo: 'ns/source', ref: descriptor.digest }, to: { client, repo: 'ns/target' }, stats,
+      policy: transferPolicy(publishLimits({ aws: { region: 'us-east-1', ecrPublic: true, ecrPublicRegistry: proxy.host } }, proxy.host)) });
+    const elapsed = performance.now() - started;
+    t.is(digest, descriptor.digest);
+    t.is(proxy.received['blob-mount'] ?? 0, 0, 'no mount attempted, though both repositories are on one registry');
+    t.is(stats.blobsUploaded, 25);
+    t.true(elapsed >= 2000, `took ${Math.round(elapsed)} ms`);
+    t.deepEqual(pacingReport(proxy.forwardedAt['blob-upload-put'] ?? [], 10).violations, []);
   } finally {
     await proxy.stop();
     await reg.stop();

@@ -9,7 +9,7 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { loadCatalog } from '../pipeline/catalog/load.ts';
-import { checksums, standinContent } from '../pipeline/env/standin-artifacts.ts';
+import { checksums, standinContent } from '../dev/env/standin-artifacts.ts';
 import { makeProject, type TestProject } from './helpers/project.ts';
 import { imagesIn, manifestImages, manifestText, runWithEvents, tagMismatches, type EventRun } from './helpers/crash.ts';
 

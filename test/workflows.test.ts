@@ -11,8 +11,11 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { commands } from '../pipeline/cli/commands/index.ts';
+import { commands as productCommands } from '../pipeline/cli/commands/index.ts';
+import { devCommands } from '../dev/commands/index.ts';
 import { REPO_ROOT } from './helpers/project.ts';
+
+const commands = [...productCommands, ...devCommands];
 
 interface Defaults { run?: { shell?: string; 'working-directory'?: string } }
 interface Step { name?: string; id?: string; uses?: string; run?: string; shell?: string; with?: Record<string, unknown>; env?: Record<string, unknown>; if?: string }

@@ -5,7 +5,7 @@
 import {
   CreateRepositoryCommand, DescribeRepositoriesCommand, ECRPUBLICClient, GetAuthorizationTokenCommand,
 } from '@aws-sdk/client-ecr-public';
-import { EksdError, registerSecret } from '../errors.ts';
+import { EksdError, registerSecret, type ErrorCode } from '../errors.ts';
 import type { CredentialSource, Credentials } from '../registry/credentials.ts';
 import { validateRepository } from '../registry/reference.ts';
 
@@ -39,7 +39,7 @@ export function createEcrPublicClient(o: EcrPublicClientOptions = {}): ECRPUBLIC
   });
 }
 
-const ERROR_CODES: Record<string, [string, string]> = {
+const ERROR_CODES: Record<string, [ErrorCode, string]> = {
   RepositoryNotFoundException: ['ECR_REPOSITORY_NOT_FOUND', 'create the repository first (ensureRepository) or check its name'],
   RepositoryAlreadyExistsException: ['ECR_REPOSITORY_EXISTS', 'the repository exists already; describe it instead of creating it'],
   InvalidParameterException: ['ECR_INVALID_PARAMETER', 'check the repository name and catalog data (description <= 1024 chars, known architectures/OS)'],
@@ -60,7 +60,7 @@ const ERROR_CODES: Record<string, [string, string]> = {
 export function mapEcrError(e: unknown, operation: string, repositoryName?: string): EksdError {
   const name = e instanceof Error ? e.name : 'Error';
   const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  const [code, hint] = ERROR_CODES[name] ?? ['ECR_ERROR', 'see the message; retry if it looks transient'];
+  const [code, hint]: [ErrorCode, string] = ERROR_CODES[name] ?? ['ECR_ERROR', 'see the message; retry if it looks transient'];
   const target = repositoryName ? `repository ${ECR_PUBLIC_REGISTRY}/${repositoryName}` : `registry ${ECR_PUBLIC_REGISTRY}`;
   const detail = e instanceof Error ? e.message : String(e);
   return new EksdError(code, `ECR Public ${operation} for ${target} failed: ${name}: ${detail}${status ? ` (HTTP ${status})` : ''}`, {

@@ -3,11 +3,11 @@
  * line a command prints, on stdout (progress, summaries, --json) or stderr, goes through redact().
  */
 import { parseArgs } from 'node:util';
-import { EksdError, redact } from '../errors.ts';
+import { EksdError, errorKind, redact, type ErrorKind } from '../errors.ts';
 import { writeFailure } from '../util/fs-errors.ts';
 import { assertReleaseRef } from '../release/naming.ts';
 import { EXIT, type Command, type CommandContext } from './command.ts';
-import { commands } from './commands/index.ts';
+import { commands as productCommands } from './commands/index.ts';
 
 export interface Io { out: (line: string) => void; err: (line: string) => void }
 
@@ -16,11 +16,13 @@ const stdio: Io = {
   err: (line) => { process.stderr.write(`${line}\n`); },
 };
 
-export async function main(argv: string[], given: Io = stdio): Promise<number> {
+/** Runs `argv`; `extra` commands (the local environment's, from the entry point) join the product's. */
+export async function main(argv: string[], given: Io = stdio, extra: Command[] = []): Promise<number> {
   const io: Io = { out: (line) => given.out(redact(line)), err: (line) => given.err(redact(line)) };
+  const commands = [...productCommands, ...extra];
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    io.out(topHelp());
+    io.out(topHelp(commands));
     return name ? EXIT.ok : EXIT.badInput;
   }
   if (name === '--version') { io.out('eksd 0.1.0'); return EXIT.ok; }
@@ -58,18 +60,15 @@ function report(thrown: unknown, name: string, printErr: (l: string) => void): n
   const e = writeFailure(thrown) ?? thrown;
   if (e instanceof EksdError) {
     printErr(`eksd ${name}: ${e.describe()}`);
-    if (BAD_INPUT_CODES.some((p) => e.code.startsWith(p))) return EXIT.badInput;
-    if (e.code === 'RUN_LOCKED') return EXIT.busy;
-    return e.code === 'VERIFY_FAILED' ? EXIT.verifyFailed : EXIT.failed;
+    return EXIT_FOR[errorKind(e.code)];
   }
   printErr(`eksd ${name}: unexpected error: ${(e as Error)?.stack ?? String(e)}`);
   return EXIT.failed;
 }
 
-/** Errors in what the user gave us (files, flags, config) exit with 2; everything else with 1. */
-const BAD_INPUT_CODES = ['CATALOG_', 'SCHEMA_', 'YAML_', 'CONFIG_', 'USAGE', 'PIN_', 'FILE_UNREADABLE'];
+const EXIT_FOR: Record<ErrorKind, number> = { input: EXIT.badInput, verify: EXIT.verifyFailed, busy: EXIT.busy, failure: EXIT.failed };
 
-function topHelp(): string {
+function topHelp(commands: Command[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
     'eksd: rebuild, publish, release, verify and announce an EKS Distro channel',
@@ -80,7 +79,7 @@ function topHelp(): string {
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Exit codes: 0 success, 1 failure, 2 bad input (catalog, config, flags), 3 verification failed,',
-    '            4 another run holds the channel lock, 10 watch-base: the upstream base changed.',
+    '            4 another run holds the channel lease, 10 watch-base: the upstream base changed.',
   ].join('\n');
 }
 

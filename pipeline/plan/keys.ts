@@ -4,7 +4,7 @@
  * part changed when they differ.
  */
 import { createHash } from 'node:crypto';
-import type { ContextFile } from '../build/context.ts';
+import type { ContextFile } from '../buildkit/context.ts';
 
 export interface BuildInputs {
   /** Hash of the recipe files (Dockerfile and friends): names, modes, contents. */

@@ -5,6 +5,7 @@
 import { EksdError } from '../errors.ts';
 import { splitRepo, type Config, type Platform } from '../config/config.ts';
 import { allArtifacts, type ArtifactSpec, type Catalog, type UpstreamPin } from '../catalog/model.ts';
+import { releaseName } from '../release/naming.ts';
 import { floatingTag, versionedTag } from './tags.ts';
 import { splitReference } from '../resolve/base.ts';
 
@@ -60,7 +61,7 @@ export function makePlan(config: Pick<Config, 'channel'>, catalog: Catalog, pin:
     };
   });
   return {
-    channel: config.channel, number, release: `kubernetes-${config.channel}-eks-${number}`, upstream, images,
+    channel: config.channel, number, release: releaseName(config.channel, number), upstream, images,
     artifacts: allArtifacts(catalog),
   };
 }

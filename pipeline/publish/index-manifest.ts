@@ -1,11 +1,12 @@
 /**
  * The multi-arch OCI image index: exactly one entry per platform, top-level mediaType always set, the
- * DESIGN.md annotations, pushed by digest (tags move later, in tags.ts).
+ * org.opencontainers.image.base.name/.base.digest/.version/.revision/.source/.created annotations, pushed by
+ * digest (tags move later, in tags.ts).
  */
 import { createHash } from 'node:crypto';
 import type { RegistryClient } from '../registry/client.ts';
-import type { Descriptor } from '../build/export.ts';
-import { MEDIA } from './media.ts';
+import type { Descriptor } from '../registry/media-types.ts';
+import { MEDIA } from '../registry/media-types.ts';
 
 export interface IndexEntry { platform: string; manifest: Descriptor }
 

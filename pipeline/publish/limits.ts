@@ -5,6 +5,8 @@
  * Other registries get no pacing and mount layers across repositories of the same registry.
  */
 import type { Config } from '../config/config.ts';
+import { ECR_PUBLIC_REGISTRY } from '../aws/constants.ts';
+import type { TransferPolicy } from '../registry/copy.ts';
 
 /** ECR Public's default CompleteLayerUpload quota. */
 export const ECR_PUBLIC_BLOB_UPLOADS_PER_SECOND = 10;
@@ -19,10 +21,20 @@ export interface PublishLimits {
 /** No pacing, mounts allowed: any OCI distribution registry. */
 export const UNLIMITED: PublishLimits = { crossRepoMount: true };
 
-/** The limits of the registry the configuration pushes to; one pacer shared by the whole run. */
-export function publishLimits(config: Pick<Config, 'aws'>): PublishLimits {
+/**
+ * The limits of the registry a run publishes to, with one pacer shared by the whole run: ECR Public's
+ * when the profile uses it (and `registry`, when given, is the ECR Public host), else none.
+ */
+export function publishLimits(config: Pick<Config, 'aws'>, registry?: string): PublishLimits {
   if (!config.aws.ecrPublic) return UNLIMITED;
+  if (registry !== undefined && registry !== (config.aws.ecrPublicRegistry || ECR_PUBLIC_REGISTRY)) return UNLIMITED;
   return { crossRepoMount: false, uploads: new Pacer(ECR_PUBLIC_BLOB_UPLOADS_PER_SECOND) };
+}
+
+/** The limits as the registry client's transfer policy: mounts allowed or not, uploads in the pacer's turns. */
+export function transferPolicy(limits: PublishLimits): TransferPolicy {
+  const pacer = limits.uploads;
+  return { crossRepoMount: limits.crossRepoMount, ...(pacer ? { pace: (transfer) => pacer.run(transfer) } : {}) };
 }
 
 export interface PacerClock {

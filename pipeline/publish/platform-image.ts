@@ -6,9 +6,11 @@
 import { createHash } from 'node:crypto';
 import type { PushBlobOptions, PushedBlob, RegistryClient } from '../registry/client.ts';
 import type { BlobSource } from '../registry/sources.ts';
-import type { ExportedImage, Descriptor } from '../build/export.ts';
-import { MEDIA } from './media.ts';
-import { UNLIMITED, type PublishLimits } from './limits.ts';
+import type { ExportedImage } from '../buildkit/export.ts';
+import type { Descriptor } from '../registry/media-types.ts';
+import { MEDIA } from '../registry/media-types.ts';
+import { copyBlob, type TransferPolicy } from '../registry/copy.ts';
+import { transferPolicy, UNLIMITED, type PublishLimits } from './limits.ts';
 
 export interface BlobOrigin { client: RegistryClient; repository: string }
 
@@ -21,14 +23,15 @@ export async function pushPlatformImage(client: RegistryClient, repository: stri
   const count = (status: 'exists' | 'mounted' | 'uploaded', size: number) => {
     if (status === 'uploaded') { stats.uploaded++; stats.bytes += size; } else if (status === 'mounted') stats.mounted++; else stats.existing++;
   };
-  const to = { client, repository };
+  const to = { client, repo: repository };
+  const policy = transferPolicy(limits);
   await Promise.all(image.layers.map(async (layer) => {
     const pushed = layer.path
-      ? await pushBlob(to, { path: layer.path }, { digest: layer.digest, size: layer.size }, limits)
-      : await copyBlob(parent!, to, layer, limits);
+      ? await pushBlob(to, { path: layer.path }, { digest: layer.digest, size: layer.size }, policy)
+      : await copyBlob({ client: parent!.client, repo: parent!.repository }, to, layer, policy);
     count(pushed.status, layer.size);
   }));
-  const config = await pushBlob(to, new Uint8Array(image.config), { digest: image.configDigest, size: image.config.length }, limits);
+  const config = await pushBlob(to, new Uint8Array(image.config), { digest: image.configDigest, size: image.config.length }, policy);
   count(config.status, image.config.length);
   const manifest = {
     schemaVersion: 2,
@@ -42,20 +45,12 @@ export async function pushPlatformImage(client: RegistryClient, repository: stri
   return { descriptor: { mediaType: MEDIA.ociManifest, digest, size: bytes.length }, stats };
 }
 
-/** Makes a blob available in `to`: already there, mounted within one registry, or streamed across. */
-export async function copyBlob(from: BlobOrigin, to: BlobOrigin, blob: Descriptor, limits: PublishLimits = UNLIMITED): Promise<PushedBlob> {
-  const mount = limits.crossRepoMount && from.client.registry === to.client.registry && from.repository !== to.repository;
-  return pushBlob(to, { open: () => from.client.getBlobStream(from.repository, blob.digest) }, {
-    digest: blob.digest, size: blob.size, ...(mount ? { mountFrom: from.repository } : {}),
-  }, limits);
-}
 
 /**
- * pushBlob under the limits. Paced: the HEAD comes first (a blob already there costs no pacer turn), then
- * the mount or upload that follows holds one turn until it has completed. A blob that this run's client
- * has pushed into the repository already (another platform, an earlier image) costs no request at all.
+ * A new blob under the policy: the HEAD comes first (a blob already there costs no pacer turn), then the
+ * upload holds one turn until it has completed. A blob that this run's client has pushed into the
+ * repository already (another platform, an earlier image) costs no request at all.
  */
-function pushBlob(to: BlobOrigin, source: BlobSource, options: PushBlobOptions & { digest: string }, limits: PublishLimits): Promise<PushedBlob> {
-  const pacer = limits.uploads;
-  return to.client.pushBlob(to.repository, source, { ...options, ...(pacer ? { pace: (transfer) => pacer.run(transfer) } : {}) });
+function pushBlob(to: { client: RegistryClient; repo: string }, source: BlobSource, options: PushBlobOptions & { digest: string }, policy: TransferPolicy): Promise<PushedBlob> {
+  return to.client.pushBlob(to.repo, source, { ...options, ...(policy.pace ? { pace: policy.pace } : {}) });
 }

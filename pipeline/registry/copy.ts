@@ -1,4 +1,4 @@
-import type { PushedBlob, RegistryClient } from './client.ts';
+import type { PushBlobOptions, PushedBlob, RegistryClient } from './client.ts';
 import { clientError } from './errors.ts';
 import { isForeignLayer, type Descriptor } from './media-types.ts';
 import type { Manifest } from './manifests.ts';
@@ -20,9 +20,20 @@ export function emptyCopyStats(): CopyStats {
   return { blobsUploaded: 0, blobsMounted: 0, blobsExisting: 0, bytesUploaded: 0, manifestsPushed: 0, manifestsExisting: 0, tagsPushed: 0, tagsUnchanged: 0 };
 }
 
+/** What the destination allows: cross-repository mounts, and a pace for mounts and uploads. */
+export interface TransferPolicy {
+  crossRepoMount: boolean;
+  pace?: PushBlobOptions['pace'];
+}
+
+export const UNRESTRICTED: TransferPolicy = { crossRepoMount: true };
+
+export interface BlobPlace { client: RegistryClient; repo: string }
+
 export interface CopyOptions {
-  from: { client: RegistryClient; repo: string; ref: string };
-  to: { client: RegistryClient; repo: string };
+  from: BlobPlace & { ref: string };
+  to: BlobPlace;
+  policy?: TransferPolicy;
   /** Tags to point at the copied image or index in the destination, after everything else is there. */
   tags?: string[];
   stats?: CopyStats;
@@ -31,7 +42,6 @@ export interface CopyOptions {
 interface Job {
   o: CopyOptions;
   stats: CopyStats;
-  sameRegistry: boolean;
 }
 
 function countBlob(stats: CopyStats, r: PushedBlob): void {
@@ -40,13 +50,16 @@ function countBlob(stats: CopyStats, r: PushedBlob): void {
   else stats.blobsExisting++;
 }
 
-async function copyBlob(job: Job, d: Descriptor): Promise<void> {
-  const { from, to } = job.o;
+/**
+ * Makes one blob available in `to`: already there, mounted within one registry (when the policy allows),
+ * or streamed across; mounts and uploads take their turn of the policy's pace.
+ */
+export function copyBlob(from: BlobPlace, to: BlobPlace, d: Descriptor, policy: TransferPolicy = UNRESTRICTED): Promise<PushedBlob> {
+  const mount = policy.crossRepoMount && from.client.registry === to.client.registry && from.repo !== to.repo;
   const source = { open: (onChunk?: () => void) => from.client.getBlobStream(from.repo, d.digest, onChunk) };
-  const r = await to.client.pushBlob(to.repo, source, {
-    digest: d.digest, size: d.size, ...(job.sameRegistry ? { mountFrom: from.repo } : {}),
+  return to.client.pushBlob(to.repo, source, {
+    digest: d.digest, size: d.size, ...(mount ? { mountFrom: from.repo } : {}), ...(policy.pace ? { pace: policy.pace } : {}),
   });
-  countBlob(job.stats, r);
 }
 
 /** Copies one manifest (by digest) and everything under it, children first; skips what the destination has. */
@@ -58,7 +71,7 @@ async function copyTree(job: Job, digest: string, fetched?: Manifest): Promise<v
     await Promise.all(m.json.manifests.map((child) => copyTree(job, child.digest)));
   } else {
     const blobs = [m.json.config, ...(m.json.layers ?? [])].filter((d): d is Descriptor => d !== undefined && !isForeignLayer(d.mediaType));
-    await Promise.all(blobs.map((d) => copyBlob(job, d)));
+    await Promise.all(blobs.map(async (d) => countBlob(job.stats, await copyBlob(from, to, d, job.o.policy))));
   }
   await to.client.putManifest(to.repo, m.digest, m.bytes, m.mediaType);
   job.stats.manifestsPushed++;
@@ -83,7 +96,7 @@ export async function copy(o: CopyOptions): Promise<string> {
     const problem = validateTag(tag);
     if (problem) throw clientError({ registry: o.to.client.registry, repository: o.to.repo, reference: tag, operation: 'copy to' }, 'INVALID_ARGUMENT', problem);
   }
-  const job: Job = { o, stats: o.stats ?? emptyCopyStats(), sameRegistry: o.from.client.registry === o.to.client.registry };
+  const job: Job = { o, stats: o.stats ?? emptyCopyStats() };
   const top = await o.from.client.getManifest(o.from.repo, o.from.ref);
   await copyTree(job, top.digest, top);
   for (const tag of tags) await pointTag(job, top, tag);

@@ -3,7 +3,7 @@
  * and reference, typed from the registry's error body, with a hint per error code and what the retry
  * logic needs (status, retryable, Retry-After).
  */
-import { EksdError } from '../errors.ts';
+import { EksdError, type ErrorCode } from '../errors.ts';
 import { describeRef } from './reference.ts';
 
 /** What a request was about: used to name registry, repository and reference in every error. */
@@ -34,7 +34,7 @@ export class RegistryError extends EksdError {
   readonly retryable: boolean;
   readonly retryAfterMs?: number;
 
-  constructor(code: string, message: string, o: {
+  constructor(code: ErrorCode, message: string, o: {
     where: string; hint: string; cause?: unknown; status?: number; registryCode?: string;
     registryErrors?: readonly RegistryBodyError[]; retryable?: boolean; retryAfterMs?: number;
   }) {

@@ -10,6 +10,16 @@ export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
 export const DOCKER_LAYER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
 
+/** The same media types by name, for code that writes images. */
+export const MEDIA = {
+  ociIndex: OCI_INDEX,
+  ociManifest: OCI_MANIFEST,
+  ociConfig: OCI_CONFIG,
+  ociLayerGzip: OCI_LAYER_GZIP,
+  dockerList: DOCKER_LIST,
+  dockerManifest: DOCKER_MANIFEST,
+} as const;
+
 export const MANIFEST_ACCEPT = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST].join(', ');
 
 export function isIndexMediaType(mediaType: string | undefined): boolean {

@@ -1,5 +1,5 @@
 /**
- * Names and site paths of a release, in one place (eksd-facts §2.3, §2.5):
+ * Names and site paths of a release, in one place, as the distro site lays them out:
  *   kubernetes-<ch>-eks-<N>                                       Release name
  *   kubernetes-<ch>/kubernetes-<ch>-eks-<N>.yaml                  manifest
  *   kubernetes-<ch>/releases/<N>/artifacts/<project>/<gitTag>/…   archives

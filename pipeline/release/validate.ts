@@ -2,7 +2,7 @@
  * Validation of Release and ReleaseChannel objects, in three layers:
  *  1. the CRD's own openAPIV3Schema (ajv, with our RFC3339 `date-time` format check);
  *  2. shape: the fields our types rely on are present (the CRD has no `required` lists);
- *  3. strict (our contract, DESIGN §5; on by default): images in tag form with an index digest,
+ *  3. strict (the contract of our manifests; on by default): images in tag form with an index digest,
  *     archives with uri + sha256 + sha512, names matching channel/number, sorted and unique.
  * Every violation is reported with its JSON path; nothing stops at the first one.
  */

@@ -5,7 +5,7 @@
  * Parsing keeps positions so errors can name file:line:col.
  */
 import { isNode, LineCounter, parseAllDocuments, stringify, type Document } from 'yaml';
-import { EksdError } from '../errors.ts';
+import { EksdError, type ErrorCode } from '../errors.ts';
 
 export type JsonPath = readonly (string | number)[];
 
@@ -39,7 +39,7 @@ export interface ParsedYaml {
   locate(path: JsonPath): string;
 }
 
-export function parseYaml(text: string, source: string, code: string): ParsedYaml {
+export function parseYaml(text: string, source: string, code: ErrorCode): ParsedYaml {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter, prettyErrors: true });
   const list = Array.isArray(docs) ? docs.filter((d) => d.contents !== null) : [];

@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../util/fs-atomic.ts';
 import type { UpstreamPin } from '../catalog/model.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import { parseTagReference } from '../registry/reference.ts';
-import { MEDIA } from '../publish/media.ts';
+import { MEDIA } from '../registry/media-types.ts';
 
 export interface ResolvedBase { reference: string; digest: string; platforms: Record<string, string> }
 

@@ -1,7 +1,19 @@
-/** The Announcer the configuration asks for: SNS in production, the outbox directory locally. */
+/**
+ * Announcing a release, one way for every caller (the release run, `eksd announce`, `eksd republish
+ * --announce`): the message rendered against the channel's previous release, the Announcer the
+ * configuration asks for (SNS in production, the outbox locally), sent through the ledger while the
+ * caller still holds the channel's lease.
+ */
 import type { Config } from '../config/config.ts';
+import { announceOnce, type AnnounceOnceResult } from '../announce/once.ts';
 import { OutboxAnnouncer } from '../announce/outbox.ts';
-import type { Announcer } from '../announce/types.ts';
+import { renderAnnouncement } from '../announce/render.ts';
+import type { Announcement, Announcer } from '../announce/types.ts';
+import { manifestUrl } from '../release/naming.ts';
+import { previousRelease } from '../release/site.ts';
+import type { Release } from '../release/types.ts';
+import type { Stores } from '../store/open.ts';
+import type { Lease } from './lease.ts';
 
 /** The AWS SDK is loaded only for SNS. */
 export async function announcerFor(config: Config): Promise<Announcer> {
@@ -11,4 +23,30 @@ export async function announcerFor(config: Config): Promise<Announcer> {
     return new SnsAnnouncer({ topicArn, ...(config.aws.snsEndpoint ? { endpoint: config.aws.snsEndpoint } : {}) });
   }
   return new OutboxAnnouncer(config.announce.dir!, topicArn ? { topicArn } : {});
+}
+
+export interface AnnounceOptions {
+  /** why images changed, by asset name (the release run knows; others read it from the manifests) */
+  reasons?: Record<string, string>;
+  republish?: boolean;
+  /** a deliberate resend */
+  again?: boolean;
+}
+
+/** The announcement of `release`, compared with the channel's previous release. */
+export async function announcementOf(config: Config, stores: Stores, release: Release, o: AnnounceOptions = {}): Promise<Announcement> {
+  const { channel, number } = release.spec;
+  const previous = await previousRelease(stores.site, channel, number);
+  return renderAnnouncement(release, { manifestUrl: manifestUrl(config.site.baseUrl, channel, number),
+    ...(o.reasons ? { reasons: o.reasons } : {}), ...(o.republish ? { republish: true } : {}), ...(previous ? { previous } : {}) });
+}
+
+/** Sends the announcement of a verified release once (see announce/once.ts), if this caller still holds the lease. */
+export async function announceRelease(config: Config, stores: Stores, lease: Lease, release: Release,
+  o: AnnounceOptions = {}): Promise<AnnounceOnceResult & { via: string }> {
+  const announcement = await announcementOf(config, stores, release, o);
+  const announcer = await announcerFor(config);
+  lease.assertHeld();
+  const sent = await announceOnce({ release: release.metadata.name, announcement, announcer, state: stores.state, ...(o.again ? { again: true } : {}) });
+  return { ...sent, via: announcer.describe() };
 }

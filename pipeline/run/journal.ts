@@ -6,7 +6,7 @@
  */
 import { EksdError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
-import type { Descriptor } from '../build/export.ts';
+import type { Descriptor } from '../registry/media-types.ts';
 import type { BuildInputs } from '../plan/keys.ts';
 
 export interface PlatformRecord {

@@ -2,9 +2,9 @@
  * The last published build of an image, read from its floating tag: the index entries carry each
  * platform's build key and inputs, so deciding "reuse or build" costs one manifest GET per image.
  */
-import type { Descriptor } from '../build/export.ts';
+import type { Descriptor } from '../registry/media-types.ts';
 import type { BuildInputs } from '../plan/keys.ts';
-import { ANNOTATION } from '../publish/media.ts';
+import { ANNOTATION } from '../publish/annotations.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import { isEksdError } from '../errors.ts';
 

@@ -12,21 +12,19 @@ import type { FetchedArtifact } from '../resolve/artifacts.ts';
 import type { ComponentResult, Release, ReleaseInput } from '../release/types.ts';
 import { buildRelease } from '../release/manifest.ts';
 import { manifestUrl } from '../release/naming.ts';
-import { previousRelease, stageArchives, writeChannel, writeManifest } from '../release/site.ts';
+import { stageArchives, writeChannel, writeManifest } from '../release/site.ts';
 import { parseReleaseChannel } from '../release/channel.ts';
 import { channelFilePath } from '../release/naming.ts';
 import { getText } from '../store/store.ts';
 import type { Stores } from '../store/open.ts';
 import type { Lease } from './lease.ts';
 import { verifyRelease, type VerifyReport } from '../release/verify.ts';
-import { announceOnce } from '../announce/once.ts';
-import { renderAnnouncement } from '../announce/render.ts';
-import { announcerFor } from './announcer.ts';
+import { announceRelease } from './announcer.ts';
 import type { PublishedImage } from './images.ts';
 import type { Journal } from './journal.ts';
 import type { ClientFactory } from './clients.ts';
 import type { Emit } from './events.ts';
-import type { Stage } from './runner.ts';
+import type { Stage } from './stages.ts';
 
 export interface ReleaseOutcome {
   name: string;
@@ -58,7 +56,7 @@ export async function releaseStage(s: ReleaseStageInput): Promise<ReleaseOutcome
   const { config, plan, emit } = s;
   emit({ type: 'stage', stage: 'release', state: 'started' });
   const input = releaseInput(s);
-  const { site, state } = s.stores;
+  const { site } = s.stores;
   await stageArchives(site, input);
   const written = await writeManifest(site, buildRelease(input));
   await s.journal.update((d) => { d.manifest = { path: written.path, digest: '' }; });
@@ -84,15 +82,11 @@ export async function releaseStage(s: ReleaseStageInput): Promise<ReleaseOutcome
   emit({ type: 'stage', stage: 'pointers', state: 'finished', detail: `releasechannels/${plan.channel}.yaml and the floating tags point at ${plan.release}` });
 
   emit({ type: 'stage', stage: 'announce', state: 'started' });
-  const previous = await previousRelease(site, plan.channel, plan.number);
   const reasons = Object.fromEntries(s.images.filter((i) => i.changed).map((i) => [`${i.plan.name}-image`, i.changed!]));
-  const announcement = renderAnnouncement(written.release, { manifestUrl: outcome.manifestUrl, reasons, ...(previous ? { previous } : {}) });
-  const announcer = await announcerFor(config);
-  s.lease.assertHeld();
-  const sent = await announceOnce({ release: plan.release, announcement, announcer, state });
+  const sent = await announceRelease(config, s.stores, s.lease, written.release, { reasons });
   await s.journal.update((d) => { d.announced = { messageId: sent.messageId, at: new Date().toISOString() }; });
-  outcome.announcement = { messageId: sent.messageId, skipped: sent.skipped, via: announcer.describe() };
-  emit({ type: 'stage', stage: 'announce', state: 'finished', detail: `${sent.skipped ? 'already announced' : 'sent'} via ${announcer.describe()} (${sent.messageId})` });
+  outcome.announcement = { messageId: sent.messageId, skipped: sent.skipped, via: sent.via };
+  emit({ type: 'stage', stage: 'announce', state: 'finished', detail: `${sent.skipped ? 'already announced' : 'sent'} via ${sent.via} (${sent.messageId})` });
   return outcome;
 }
 

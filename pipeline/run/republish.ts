@@ -36,19 +36,19 @@ import { readIfExists, writeFileAtomic } from '../util/fs-atomic.ts';
 import { openStores, type Stores } from '../store/open.ts';
 import { getText } from '../store/store.ts';
 import { parseRelease, renderRelease } from '../release/manifest.ts';
-import { channelFilePath, manifestUrl, releaseName } from '../release/naming.ts';
-import { latestNumber, previousRelease, readRelease } from '../release/site.ts';
+import { channelFilePath, releaseName } from '../release/naming.ts';
+import { latestNumber, readRelease } from '../release/site.ts';
 import type { Release } from '../release/types.ts';
 import { verifyRelease, type VerifyReport } from '../release/verify.ts';
-import { announceOnce } from '../announce/once.ts';
-import { renderAnnouncement } from '../announce/render.ts';
 import { ECR_PUBLIC_REGISTRY } from '../aws/constants.ts';
 import { limiter } from '../util/limit.ts';
-import { announcerFor } from './announcer.ts';
+import { announceRelease } from './announcer.ts';
 import { registryClients, type ClientFactory } from './clients.ts';
 import { Journal } from './journal.ts';
 import { acquireLease } from './lease.ts';
 import { parseTagReference } from '../registry/reference.ts';
+import { floatingFor } from '../plan/tags.ts';
+import { publishLimits, transferPolicy } from '../publish/limits.ts';
 
 /** A registry plus a namespace inside it: `127.0.0.1:5000/eks-distro`, `public.ecr.aws/eks-distro`. */
 export interface Location { registry: string; namespace: string }
@@ -191,11 +191,11 @@ function releaseImages(release: Release, known: Location[]): ReleaseImage[] {
           where, hint: 'republish copies images by digest and never guesses one; releases without imageDigest cannot be republished',
         });
       }
-      const suffix = `-eks-${channel}-${number}`;
+      const floating = floatingFor(ref.tag, channel, number);
       raw.push({
         component: component.name, asset: asset.name, description: asset.description, arch: asset.arch ?? [],
         registry: ref.registry, repository: ref.repository, tag: ref.tag, digest,
-        ...(ref.tag.endsWith(suffix) ? { floating: `${ref.tag.slice(0, -suffix.length)}-eks-${channel}-latest` } : {}),
+        ...(floating ? { floating } : {}),
       });
     }
   }
@@ -309,9 +309,7 @@ function floatingOwner(image: ReleaseImage, newer: Release[] | { unknown: string
   for (const r of newer) {
     const asset = r.status.components.find((c) => c.name === image.component)?.assets.find((a) => a.name === image.asset && a.type === 'Image');
     const ref = parseTagReference(asset?.image?.uri ?? '');
-    const suffix = `-eks-${r.spec.channel}-${r.spec.number}`;
-    if (!ref || !ref.tag.endsWith(suffix) || !asset?.image?.imageDigest) continue;
-    if (`${ref.tag.slice(0, -suffix.length)}-eks-${r.spec.channel}-latest` !== image.floating) continue;
+    if (!ref || !asset?.image?.imageDigest || floatingFor(ref.tag, r.spec.channel, r.spec.number) !== image.floating) continue;
     return asset.image.imageDigest === image.digest ? { kind: 'ours' } : { kind: 'newer', release: r.metadata.name, digest: asset.image.imageDigest };
   }
   return { kind: 'ours' };
@@ -380,6 +378,8 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
 
     // 3. copy children first, then the index; 4. tags
     const newer = await newerReleases(config, stores, channel, number);
+    // The target's limits, as a release has them (ECR Public: no mounts, paced uploads), shared by every copy.
+    const policy = transferPolicy(publishLimits(config, target.registry));
     const slot = limiter(o.concurrency ?? 4);
     const results = await Promise.all(located.map((l) => slot(async (): Promise<RepublishedImage> => {
       const { image } = l;
@@ -387,9 +387,9 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
       const to = { client: clients(target.registry), repo: toRepo };
       const stats = emptyCopyStats();
       for (const child of l.children) {
-        await copy({ from: { client: clients(child.place.registry), repo: child.place.repository, ref: child.digest }, to, stats });
+        await copy({ from: { client: clients(child.place.registry), repo: child.place.repository, ref: child.digest }, to, stats, policy });
       }
-      const digest = await copy({ from: { client: clients(l.index.place.registry), repo: l.index.place.repository, ref: image.digest }, to, stats });
+      const digest = await copy({ from: { client: clients(l.index.place.registry), repo: l.index.place.repository, ref: image.digest }, to, stats, policy });
       if (digest !== image.digest) {
         throw new EksdError('REPUBLISH_DIGEST', `copied ${image.component}/${image.asset} as ${digest}, the release records ${image.digest}`, {
           where: `${target.registry}/${toRepo}`, hint: 'this is a bug: republish must keep digests; nothing was tagged',
@@ -427,13 +427,8 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
 
     // 6. announce (in place only, on request)
     if (o.announce) {
-      const previous = await previousRelease(stores.site, channel, number, config.profile === 'local' ? {} : { siteBaseUrl: config.site.baseUrl });
-      const announcement = renderAnnouncement(release, { manifestUrl: manifestUrl(config.site.baseUrl, channel, number), republish: true, ...(previous ? { previous } : {}) });
-      const announcer = await announcerFor(config);
-      lease.assertHeld();
-      const sent = await announceOnce({ release: name, announcement, announcer, state: stores.state, again: true });
-      result.announcement = { ...sent, via: announcer.describe() };
-      log(`announced ${name} via ${announcer.describe()} (message ${sent.messageId})`);
+      result.announcement = await announceRelease(config, stores, lease, release, { republish: true, again: true });
+      log(`announced ${name} via ${result.announcement.via} (message ${result.announcement.messageId})`);
     }
     result.ms = Date.now() - started;
     return result;

@@ -23,9 +23,9 @@ import { Journal } from './journal.ts';
 import { acquireLease } from './lease.ts';
 import type { Emit } from './events.ts';
 import { releaseStage, type ReleaseOutcome } from './release-stage.ts';
+import { reaches, type Stage } from './stages.ts';
 import { recordPin } from './released-pin.ts';
 
-export type Stage = 'plan' | 'publish' | 'release' | 'verify' | 'announce';
 
 export interface RunOptions {
   config: Config;
@@ -48,11 +48,6 @@ export interface RunResult {
   ms: number;
 }
 
-const ORDER: Stage[] = ['plan', 'publish', 'release', 'verify', 'announce'];
-
-export function reaches(until: Stage | undefined, stage: Stage): boolean {
-  return ORDER.indexOf(until ?? 'announce') >= ORDER.indexOf(stage);
-}
 
 export async function runRelease(o: RunOptions): Promise<RunResult> {
   const started = Date.now();
@@ -134,7 +129,7 @@ function engineAt(dockerSocket: string): (() => Promise<Engine>) & { close(): Pr
   let engine: Promise<Engine> | undefined;
   const load = () => (engine ??= (async () => {
     const [{ default: Docker }, { BuildKitBuilder }, { engineAddress }] = await Promise.all([
-      import('dockerode'), import('../build/builder.ts'), import('../build/engine.ts')]);
+      import('dockerode'), import('../buildkit/builder.ts'), import('../buildkit/engine.ts')]);
     const address = engineAddress(dockerSocket);
     const docker = new Docker(address.options);
     const builder = new BuildKitBuilder(docker, { parentsOnLoopback: address.local });

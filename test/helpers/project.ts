@@ -18,8 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { loadConfig, type Config } from '../../pipeline/config/config.ts';
 import { loadCatalog } from '../../pipeline/catalog/load.ts';
-import { seedLocal, type SeedResult } from '../../pipeline/env/seed.ts';
-import { envUp } from '../../pipeline/env/local.ts';
+import { seedLocal, type SeedResult } from '../../dev/env/seed.ts';
+import { envUp } from '../../dev/env/local.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const EKSD_BIN = join(REPO_ROOT, 'bin', 'eksd.js');

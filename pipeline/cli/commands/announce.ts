@@ -1,11 +1,8 @@
 import { EksdError } from '../../errors.ts';
 import { verifyRelease } from '../../release/verify.ts';
-import { previousRelease } from '../../release/site.ts';
-import { manifestUrl } from '../../release/naming.ts';
-import { announceOnce, markSent } from '../../announce/once.ts';
-import { renderAnnouncement } from '../../announce/render.ts';
+import { markSent } from '../../announce/once.ts';
 import { registryClients } from '../../run/clients.ts';
-import { announcerFor } from '../../run/announcer.ts';
+import { announcementOf, announceRelease } from '../../run/announcer.ts';
 import { verifyError } from '../../run/release-stage.ts';
 import { CONFIG_OPTIONS, EXIT, type Command } from '../command.ts';
 import { configFrom } from '../config-flags.ts';
@@ -47,21 +44,21 @@ export const announceCommand: Command = {
       return EXIT.ok;
     }
     const release = await releaseFromArg(ref, config);
-    const { channel, number } = release.spec;
-    const previous = await previousRelease(site, channel, number);
-    const announcement = renderAnnouncement(release, { manifestUrl: manifestUrl(config.site.baseUrl, channel, number), ...(previous ? { previous } : {}) });
-    if (ctx.values['dry-run']) { ctx.out(`Subject: ${announcement.subject}\n\n${announcement.text}`); return EXIT.ok; }
-    const announcer = await announcerFor(config);
-    const sent = await withLease(state, channel, `eksd announce ${release.metadata.name}`, config.leaseSeconds, async (lease) => {
+    const stores = { site, state };
+    if (ctx.values['dry-run']) {
+      const announcement = await announcementOf(config, stores, release);
+      ctx.out(`Subject: ${announcement.subject}\n\n${announcement.text}`);
+      return EXIT.ok;
+    }
+    const sent = await withLease(state, release.spec.channel, `eksd announce ${release.metadata.name}`, config.leaseSeconds, async (lease) => {
       const report = await verifyRelease(release, { client: registryClients(config), site, siteBaseUrl: config.site.baseUrl,
         ...(config.site.verifyUrl ? { publicUrl: config.site.verifyUrl } : {}) });
       if (report.problems.length > 0) throw verifyError(report);
-      lease.assertHeld();
-      return announceOnce({ release: release.metadata.name, announcement, announcer, state, again: ctx.values.again === true });
+      return announceRelease(config, stores, lease, release, { again: ctx.values.again === true });
     });
     ctx.out(sent.skipped
       ? `${release.metadata.name} was already announced (message ${sent.messageId}); use --again to send it again`
-      : `announced ${release.metadata.name} via ${announcer.describe()} (message ${sent.messageId})`);
+      : `announced ${release.metadata.name} via ${sent.via} (message ${sent.messageId})`);
     return EXIT.ok;
   },
 };

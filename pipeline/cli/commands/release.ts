@@ -1,12 +1,12 @@
 import { EksdError } from '../../errors.ts';
-import { runRelease, type Stage } from '../../run/runner.ts';
+import { runRelease } from '../../run/runner.ts';
+import { STAGES, type Stage } from '../../run/stages.ts';
 import { consoleReporter } from '../../report/console.ts';
 import { summaryText, writeStepSummary } from '../../report/summary.ts';
 import { planRows, planText } from '../../report/plan.ts';
 import { CONFIG_OPTIONS, EXIT, type Command, type CommandContext, type OptionSpec } from '../command.ts';
 import { configFrom } from '../config-flags.ts';
 
-const STAGES: Stage[] = ['plan', 'publish', 'release', 'verify', 'announce'];
 
 export const RUN_OPTIONS: Record<string, OptionSpec> = {
   ...CONFIG_OPTIONS,

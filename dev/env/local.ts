@@ -10,8 +10,8 @@ import { promisify } from 'node:util';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { request } from 'node:http';
-import { EksdError } from '../errors.ts';
-import { alive, holderAlive, withPidLock } from '../util/pid-lock.ts';
+import { EksdError } from '../../pipeline/errors.ts';
+import { alive, holderAlive, withPidLock } from '../../pipeline/util/pid-lock.ts';
 
 const run = promisify(execFile);
 

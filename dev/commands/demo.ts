@@ -1,24 +1,24 @@
 import { join } from 'node:path';
-import { envUp, DEFAULT_ENV } from '../../env/local.ts';
-import { seedLocal } from '../../env/seed.ts';
-import { loadCatalog, loadPin } from '../../catalog/load.ts';
-import { compareBase, resolveBase, splitReference, writePin } from '../../resolve/base.ts';
-import { registryClients } from '../../run/clients.ts';
-import { runRelease, type RunResult } from '../../run/runner.ts';
-import { Journal } from '../../run/journal.ts';
-import { makePlan } from '../../plan/plan.ts';
-import { openStores } from '../../store/open.ts';
-import { latestNumber } from '../../release/site.ts';
-import { isEksdError } from '../../errors.ts';
-import { verifyRelease } from '../../release/verify.ts';
-import { consoleReporter } from '../../report/console.ts';
-import { summaryText } from '../../report/summary.ts';
-import { textTable } from '../../report/table.ts';
-import { outboxFileName } from '../../announce/outbox.ts';
-import type { Config } from '../../config/config.ts';
-import type { Catalog } from '../../catalog/model.ts';
-import { EXIT, type Command, type CommandContext } from '../command.ts';
-import { configFrom } from '../config-flags.ts';
+import { envUp, DEFAULT_ENV } from '../env/local.ts';
+import { seedLocal } from '../env/seed.ts';
+import { loadCatalog, loadPin } from '../../pipeline/catalog/load.ts';
+import { compareBase, resolveBase, splitReference, writePin } from '../../pipeline/resolve/base.ts';
+import { registryClients } from '../../pipeline/run/clients.ts';
+import { runRelease, type RunResult } from '../../pipeline/run/runner.ts';
+import { Journal } from '../../pipeline/run/journal.ts';
+import { makePlan } from '../../pipeline/plan/plan.ts';
+import { openStores } from '../../pipeline/store/open.ts';
+import { latestNumber } from '../../pipeline/release/site.ts';
+import { isEksdError } from '../../pipeline/errors.ts';
+import { verifyRelease } from '../../pipeline/release/verify.ts';
+import { consoleReporter } from '../../pipeline/report/console.ts';
+import { summaryText } from '../../pipeline/report/summary.ts';
+import { textTable } from '../../pipeline/report/table.ts';
+import { outboxFileName } from '../../pipeline/announce/outbox.ts';
+import type { Config } from '../../pipeline/config/config.ts';
+import type { Catalog } from '../../pipeline/catalog/model.ts';
+import { EXIT, type Command, type CommandContext } from '../../pipeline/cli/command.ts';
+import { configFrom } from '../../pipeline/cli/config-flags.ts';
 
 export const demoCommand: Command = {
   name: 'demo',

@@ -7,8 +7,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { tarGzBuffer } from '../util/tar.ts';
-import type { ArtifactSpec } from '../catalog/model.ts';
+import { tarGzBuffer } from '../../pipeline/util/tar.ts';
+import type { ArtifactSpec } from '../../pipeline/catalog/model.ts';
 
 function program(path: string, artifact: ArtifactSpec): Buffer {
   const arch = artifact.platform.split('/')[1];

@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { EksdError } from '../errors.ts';
-import { MEDIA } from '../publish/media.ts';
-import type { RegistryClient } from '../registry/client.ts';
-import { withPidLock } from '../util/pid-lock.ts';
+import { EksdError } from '../../pipeline/errors.ts';
+import { MEDIA } from '../../pipeline/registry/media-types.ts';
+import type { RegistryClient } from '../../pipeline/registry/client.ts';
+import { withPidLock } from '../../pipeline/util/pid-lock.ts';
 import { APT_LOCK } from './local.ts';
-import { tarBuffer, type TarEntry } from '../util/tar.ts';
+import { tarBuffer, type TarEntry } from '../../pipeline/util/tar.ts';
 
 const run = promisify(execFile);
 

@@ -1,10 +1,10 @@
-import { envDown, envStatus, envUp, DEFAULT_ENV } from '../../env/local.ts';
-import { textTable } from '../../report/table.ts';
-import { EksdError } from '../../errors.ts';
-import { CONFIG_OPTIONS, EXIT, type Command } from '../command.ts';
-import { configFrom } from '../config-flags.ts';
-import { seedLocal } from '../../env/seed.ts';
-import { loadCatalog } from '../../catalog/load.ts';
+import { envDown, envStatus, envUp, DEFAULT_ENV } from '../env/local.ts';
+import { textTable } from '../../pipeline/report/table.ts';
+import { EksdError } from '../../pipeline/errors.ts';
+import { CONFIG_OPTIONS, EXIT, type Command } from '../../pipeline/cli/command.ts';
+import { configFrom } from '../../pipeline/cli/config-flags.ts';
+import { seedLocal } from '../env/seed.ts';
+import { loadCatalog } from '../../pipeline/catalog/load.ts';
 
 export const envCommand: Command = {
   name: 'env',
