@@ -70,9 +70,10 @@ async function verifyImage(asset: Asset, o: VerifyOptions, report: VerifyReport,
   const ref = parseTagReference(uri);
   if (!ref || !expected) { problem(`image uri '${uri}' or imageDigest is missing or not in tag form`); return; }
   const client = o.client(ref.registry);
-  const actual = await tagDigest(client, ref.repository, ref.tag, expected, o);
+  const { digest: actual, error } = await tagDigest(client, ref.repository, ref.tag, expected, o);
   if (actual !== expected) {
-    problem(actual ? `tag ${uri} points at ${actual}, the release records ${expected}` : `tag ${uri} does not exist (the release records ${expected})`);
+    problem(actual ? `tag ${uri} points at ${actual}, the release records ${expected}`
+      : error ? `tag ${uri} could not be read: ${error}` : `tag ${uri} does not exist (the release records ${expected})`);
   }
   const index = await guard(() => client.getManifest(ref.repository, expected), problem, `index ${expected}`);
   if (!index) return;
@@ -99,17 +100,17 @@ async function verifyChild(client: RegistryClient, repository: string, digest: s
   }));
 }
 
-/** The digest a tag resolves to, retried with backoff while it differs from what is expected. */
-async function tagDigest(client: RegistryClient, repository: string, tag: string, expected: string, o: VerifyOptions): Promise<string | undefined> {
+/** The digest a tag resolves to (or why it could not be read), retried with backoff while it differs from what is expected. */
+async function tagDigest(client: RegistryClient, repository: string, tag: string, expected: string, o: VerifyOptions): Promise<{ digest?: string; error?: string }> {
   const attempts = o.attempts ?? 5;
   let delay = o.backoffMs ?? 1000;
-  let actual: string | undefined;
+  let last: { digest?: string; error?: string } = {};
   for (let i = 0; i < attempts; i++) {
-    actual = (await client.headManifest(repository, tag).catch(() => undefined))?.digest;
-    if (actual === expected) return actual;
+    last = await client.headManifest(repository, tag).then((h) => (h ? { digest: h.digest } : {}), (e: unknown) => ({ error: (e as Error).message }));
+    if (last.digest === expected) return last;
     if (i < attempts - 1) { await new Promise((r) => setTimeout(r, delay)); delay *= 2; }
   }
-  return actual;
+  return last;
 }
 
 function siteReaders(o: VerifyOptions): SiteReader[] {

@@ -58,6 +58,7 @@ export async function runRelease(o: RunOptions): Promise<RunResult> {
   const stores = await openStores(config);
   if (o.dryRun) return dryRun(o, catalog, pin, clients, stores, started);
   const lease = await acquireLease(stores.state, config.channel, `eksd release (pid ${process.pid})`, { ttlSeconds: config.leaseSeconds });
+  const engine = engineAt(config.dockerSocket);
   try {
     const existing = await Journal.unfinished(stores.state, config.channel);
     if (existing && o.number !== undefined && o.number !== existing.data.number) {
@@ -78,7 +79,7 @@ export async function runRelease(o: RunOptions): Promise<RunResult> {
       if (config.aws.ecrPublic) await timed(emit, 'repositories', async () => (await import('../publish/repositories.ts')).ensureRepositories(config,
         plan.images.map((i) => ({ name: i.apiRepository, description: i.description, arches: i.platforms.map((p) => p.split('/')[1]!) })),
         (message) => emit({ type: 'info', message })));
-      result.images = await timed(emit, 'build+publish', () => buildAndPublish(stageInput(o, catalog, plan, artifacts, clients, journal)));
+      result.images = await timed(emit, 'build+publish', () => buildAndPublish(stageInput(o, catalog, plan, artifacts, clients, journal, engine)));
       await timed(emit, 'tags', () => moveVersionedTags(result.images, clients, journal));
     }
     if (reaches(o.until, 'release')) {
@@ -92,6 +93,7 @@ export async function runRelease(o: RunOptions): Promise<RunResult> {
     result.ms = Date.now() - started;
     return result;
   } finally {
+    await engine.close();
     await lease.release();
   }
 }
@@ -103,7 +105,7 @@ async function dryRun(o: RunOptions, catalog: Catalog, pin: ReturnType<typeof lo
   const journal = existing ?? Journal.ephemeral(o.config.channel, number);
   // Decisions need the artifacts' content hashes: verified from the cache, fetched when missing.
   const artifacts = await fetchArtifacts(allArtifacts(catalog), o.config.artifacts.baseUrl, o.config.artifacts.cacheDir);
-  const decisions = await buildAndPublish({ ...stageInput(o, catalog, plan, artifacts, clients, journal), decideOnly: true });
+  const decisions = await buildAndPublish({ ...stageInput(o, catalog, plan, artifacts, clients, journal, engineAt(o.config.dockerSocket)), decideOnly: true });
   return { plan, images: [], decisions, resumed: false, ms: Date.now() - started };
 }
 
@@ -112,9 +114,9 @@ async function releaseNumber(o: RunOptions, existing: Journal | undefined, store
   return existing?.data.number ?? o.number ?? (await latestNumber(stores.site, o.config.channel)) + 1;
 }
 
-function stageInput(o: RunOptions, catalog: Catalog, plan: Plan, artifacts: FetchedArtifact[], clients: ClientFactory, journal: Journal) {
+function stageInput(o: RunOptions, catalog: Catalog, plan: Plan, artifacts: FetchedArtifact[], clients: ClientFactory, journal: Journal, engine: () => Promise<Engine>) {
   return {
-    plan, catalog, artifacts, engine: engineAt(o.config.dockerSocket), client: clients, journal, emit: o.emit,
+    plan, catalog, artifacts, engine, client: clients, journal, emit: o.emit,
     concurrency: o.concurrency ?? (o.config.concurrency || defaultConcurrency()), force: o.force ?? false,
     cacheDir: join(o.config.artifacts.cacheDir, '..'), limits: publishLimits(o.config),
   };
