@@ -4,31 +4,12 @@
  * lost it learns so before it could announce.
  */
 import test from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isEksdError } from '../pipeline/errors.ts';
 import { acquireLease, leaseKey } from '../pipeline/run/lease.ts';
-import { DirStore } from '../pipeline/store/dir.ts';
-import { S3Store } from '../pipeline/store/s3.ts';
-import type { Store } from '../pipeline/store/store.ts';
-import { FakeS3 } from './helpers/fake-s3.ts';
+import { bothStores } from './helpers/stores.ts';
 
-const s3 = new FakeS3(['state']);
-const dirs: string[] = [];
-test.before(async () => {
-  await s3.start();
-  process.env.AWS_ACCESS_KEY_ID = 'AKIDLOCAL';
-  process.env.AWS_SECRET_ACCESS_KEY = 'local-secret';
-});
-test.after.always(async () => { await s3.stop(); await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))); });
-
-let n = 0;
-const stores: Record<string, () => Promise<Store>> = {
-  dir: async () => { const d = await mkdtemp(join(tmpdir(), 'eksd-lease-')); dirs.push(d); return new DirStore(d); },
-  s3: async () => new S3Store({ bucket: 'state', prefix: `l${++n}/`, region: 'us-east-1', endpoint: s3.endpoint }),
-};
+const { adapters: stores } = bothStores('state');
 
 const foreign = (expiresInMs: number) => JSON.stringify({ id: 'other', host: 'build-host-7', pid: 4242, command: 'eksd release', startedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + expiresInMs).toISOString() });
 

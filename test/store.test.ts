@@ -4,29 +4,14 @@
  * comparison, and the errors that must stop a run (AccessDenied is never "absent").
  */
 import test from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DirStore } from '../pipeline/store/dir.ts';
-import { S3Store } from '../pipeline/store/s3.ts';
-import { isPrecondition, putOnce, type Store } from '../pipeline/store/store.ts';
+import { isPrecondition, putOnce } from '../pipeline/store/store.ts';
 import { isEksdError } from '../pipeline/errors.ts';
-import { FakeS3 } from './helpers/fake-s3.ts';
+import { bothStores } from './helpers/stores.ts';
 
-const s3 = new FakeS3(['site']);
-const dirs: string[] = [];
-test.before(async () => {
-  await s3.start();
-  process.env.AWS_ACCESS_KEY_ID = 'AKIDLOCAL';
-  process.env.AWS_SECRET_ACCESS_KEY = 'local-secret';
-});
-test.after.always(async () => { await s3.stop(); await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))); });
-
-let n = 0;
-const adapters: Record<string, () => Promise<Store>> = {
-  dir: async () => { const d = await mkdtemp(join(tmpdir(), 'eksd-store-')); dirs.push(d); return new DirStore(d); },
-  s3: async () => new S3Store({ bucket: 'site', prefix: `t${++n}/`, region: 'us-east-1', endpoint: s3.endpoint }),
-};
+const { s3, adapters: adapters } = bothStores('site');
 
 for (const [name, make] of Object.entries(adapters)) {
   test(`${name}: create-only, replace-only-this-version, delete-if-match`, async (t) => {
@@ -73,7 +58,7 @@ test('s3: AccessDenied on a read is an error naming bucket and key, never "absen
   s3.failNext({ method: 'GET', key: /eks-1\.yaml$/, status: 403, code: 'AccessDenied' });
   const e = await t.throwsAsync(store.get('kubernetes-1-33/kubernetes-1-33-eks-1.yaml'));
   t.true(isEksdError(e, 'STORE_ACCESS_DENIED'));
-  t.regex(e!.message, /s3:\/\/site\/t\d+\/kubernetes-1-33\/kubernetes-1-33-eks-1\.yaml/);
+  t.regex(e!.message, /s3:\/\/site\/p\d+\/kubernetes-1-33\/kubernetes-1-33-eks-1\.yaml/);
 });
 
 test('s3: a create-only write whose reply is lost, retried by the SDK, is "unchanged" for putOnce', async (t) => {
@@ -86,8 +71,7 @@ test('s3: a create-only write whose reply is lost, retried by the SDK, is "uncha
 test('s3: a file body is streamed with its length', async (t) => {
   const store = await adapters.s3!();
   const dir = await mkdtemp(join(tmpdir(), 'eksd-store-file-'));
-  dirs.push(dir);
-  const { writeFile } = await import('node:fs/promises');
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'f.tar.gz'), Buffer.alloc(300_000, 7));
   await store.put('a/f.tar.gz', { file: join(dir, 'f.tar.gz') }, { ifNoneMatch: true });
   t.deepEqual((await store.get('a/f.tar.gz'))!.bytes, Buffer.alloc(300_000, 7));
