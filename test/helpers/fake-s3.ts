@@ -8,8 +8,8 @@
  * which is how the public reads the distro site (`publicUrl`).
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startLoopback, type LoopbackServer } from './loopback-server.ts';
 
 export interface S3Fault {
   /** which requests: method and a key test (default: any) */
@@ -30,7 +30,7 @@ export class FakeS3 {
   /** every request as "METHOD key" (key '' for a listing) */
   readonly requests: string[] = [];
   private readonly faults: S3Fault[] = [];
-  private server: Server | undefined;
+  private server: LoopbackServer | undefined;
   endpoint = '';
 
   constructor(buckets: string[] = []) {
@@ -51,18 +51,15 @@ export class FakeS3 {
   }
 
   async start(): Promise<string> {
-    this.server = createServer((req, res) => { void this.handle(req, res); });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.endpoint = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.server = await startLoopback((req, res) => this.handle(req, res));
+    this.endpoint = this.server.endpoint;
     return this.endpoint;
   }
 
   async stop(): Promise<void> {
     const s = this.server;
     this.server = undefined;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    await s?.stop();
   }
 
   /** Where the public reads a bucket's public-read objects. */

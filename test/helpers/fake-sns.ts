@@ -4,8 +4,8 @@
  * structure checks, and injectable failures. Listens on 127.0.0.1 only.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startLoopback, type LoopbackServer } from './loopback-server.ts';
 
 export interface FakePublish {
   TopicArn: string;
@@ -43,7 +43,7 @@ export class FakeSns {
   /** called with each delivered publish before it is answered (to check what was public at that moment) */
   onPublish: ((p: FakePublish) => void) | undefined;
   private readonly dedup = new Map<string, string>();
-  private server: Server | undefined;
+  private server: LoopbackServer | undefined;
   endpoint = '';
 
   constructor(topics: string[] = []) {
@@ -69,20 +69,15 @@ export class FakeSns {
   }
 
   async start(): Promise<string> {
-    this.server = createServer((req, res) => {
-      void this.handle(req, res);
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.endpoint = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.server = await startLoopback((req, res) => this.handle(req, res));
+    this.endpoint = this.server.endpoint;
     return this.endpoint;
   }
 
   async stop(): Promise<void> {
     const s = this.server;
     this.server = undefined;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    await s?.stop();
   }
 
   /** SNS client options pointing at this fake. */
