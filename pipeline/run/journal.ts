@@ -29,8 +29,6 @@ export interface JournalData {
   images: Record<string, ImageRecord>;
   /** versioned tags point at this run's indexes */
   tagsMoved?: boolean;
-  /** the channel file and the floating tags point at this release */
-  pointersMoved?: boolean;
   manifest?: { path: string; digest: string };
   verified?: boolean;
   announced?: { messageId: string; at: string };
@@ -72,11 +70,9 @@ export class Journal {
     return journal;
   }
 
-  /** A journal that is never written (dry runs). */
+  /** A journal that is never written (dry runs): it has no store. */
   static ephemeral(channel: string, number: number): Journal {
-    const journal = new Journal(undefined, '', { channel, number, startedAt: new Date().toISOString(), images: {} });
-    journal.save = () => Promise.resolve();
-    return journal;
+    return new Journal(undefined, '', { channel, number, startedAt: new Date().toISOString(), images: {} });
   }
 
   image(name: string): ImageRecord {
@@ -89,11 +85,11 @@ export class Journal {
     return this.save();
   }
 
-  private save = (): Promise<void> => {
+  private save(): Promise<void> {
     const snapshot = JSON.stringify(this.data, null, 1);
     this.writes = this.writes.then(async () => { await this.store?.put(this.key, snapshot); });
     return this.writes;
-  };
+  }
 
   /**
    * Closes a finished run: keeps its journal under its release number, then removes `current.json`.

@@ -84,7 +84,7 @@ export async function runRelease(o: RunOptions): Promise<RunResult> {
     }
     if (reaches(o.until, 'release')) {
       result.release = await releaseStage({ config, catalog, plan, images: result.images, artifacts, journal, clients, emit,
-        until: o.until ?? 'announce', stores, lease, moveFloatingTags: () => moveFloatingTags(result.images, clients, journal) });
+        until: o.until ?? 'announce', stores, lease, moveFloatingTags: () => moveFloatingTags(result.images, clients) });
     }
     if (reaches(o.until, 'announce') && journal.data.announced) {
       await recordPin(stores.state, config);
@@ -156,11 +156,10 @@ function tagTargets(images: PublishedImage[], clients: ClientFactory): TagTarget
 }
 
 /** Every image's floating tags, once the release is public and verified. */
-async function moveFloatingTags(images: PublishedImage[], clients: ClientFactory, journal: Journal): Promise<void> {
+async function moveFloatingTags(images: PublishedImage[], clients: ClientFactory): Promise<void> {
   const targets = tagTargets(images, clients);
   const now = await tagsNow(targets);
   await Promise.all(targets.map((t, i) => moveTags(t, now[i]!, 'floating')));
-  await journal.update((d) => { d.pointersMoved = true; });
 }
 
 async function moveVersionedTags(images: PublishedImage[], clients: ClientFactory, journal: Journal): Promise<void> {
