@@ -286,16 +286,16 @@ export function loadPin(file: string): UpstreamPin {
       hint: 'run `eksd watch-base --write` to resolve the upstream image and write the pin (the local profile seeds it with `eksd env up --seed`)',
     });
   }
-  const source = readYaml(file);
-  validateAgainstSchema('pin', source);
-  const raw = (source.data as { upstream: { reference: string; digest?: string | null; platforms?: Partial<Record<Platform, string>> } }).upstream;
-  return { reference: raw.reference, ...(raw.digest ? { digest: raw.digest } : {}), platforms: raw.platforms ?? {}, file };
+  return pinFrom(readYaml(file), file);
 }
 
 /** A pin file's text read from elsewhere (the state store's record of the last release), validated like the file. */
 export function parsePin(text: string, where: string): UpstreamPin {
-  const source = parseYaml(text, where);
+  return pinFrom(parseYaml(text, where), where);
+}
+
+function pinFrom(source: YamlSource, file: string): UpstreamPin {
   validateAgainstSchema('pin', source);
   const raw = (source.data as { upstream: { reference: string; digest?: string | null; platforms?: Partial<Record<Platform, string>> } }).upstream;
-  return { reference: raw.reference, ...(raw.digest ? { digest: raw.digest } : {}), platforms: raw.platforms ?? {}, file: where };
+  return { reference: raw.reference, ...(raw.digest ? { digest: raw.digest } : {}), platforms: raw.platforms ?? {}, file };
 }

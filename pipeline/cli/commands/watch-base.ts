@@ -34,16 +34,18 @@ export const watchBaseCommand: Command = {
     const pin = released !== undefined ? parsePin(released, state.where(pinKey(config.channel))) : file;
     const current = await resolveBase(registryClients(config)(splitReference(file.reference).registry), file.reference);
     const changes = compareBase(pin, current);
-    if (ctx.values.write && compareBase(file, current).length > 0) await writePin(config.basePin, current);
+    // The file gets what the registry serves now whenever it differs, even when the release already has it.
+    const written = ctx.values.write === true && compareBase(file, current).length > 0;
+    if (written) await writePin(config.basePin, current);
     writeGithubOutput(changes.length > 0, current);
     if (ctx.values.json) {
-      ctx.out(JSON.stringify({ reference: pin.reference, changed: changes.length > 0, written: ctx.values.write === true && changes.length > 0, pinned: { digest: pin.digest ?? null, platforms: pin.platforms }, current, changes }, null, 2));
+      ctx.out(JSON.stringify({ reference: pin.reference, changed: changes.length > 0, written, pinned: { digest: pin.digest ?? null, platforms: pin.platforms }, current, changes }, null, 2));
     } else if (changes.length === 0) {
       ctx.out(`${pin.reference}: unchanged (${current.digest})`);
     } else {
       ctx.out(`${pin.reference}: changed`);
       ctx.out(textTable(['WHAT', 'PINNED', 'NOW'], changes.map((c) => [c.field, c.pinned ?? '(none)', c.current])));
-      ctx.out(ctx.values.write ? `\nwrote ${config.basePin}` : '\nrun `eksd watch-base --write` to pin it, then `eksd release`');
+      ctx.out(written ? `\nwrote ${config.basePin}` : ctx.values.write ? `\n${config.basePin} already holds it` : '\nrun `eksd watch-base --write` to pin it, then `eksd release`');
     }
     return changes.length > 0 ? EXIT.baseChanged : EXIT.ok;
   },
