@@ -5,7 +5,7 @@
  * Other registries get no pacing and mount layers across repositories of the same registry.
  */
 import type { Config } from '../config/config.ts';
-import { ECR_PUBLIC_REGISTRY } from '../aws/constants.ts';
+import { ecrPublicHost } from '../aws/constants.ts';
 import type { TransferPolicy } from '../registry/copy.ts';
 
 /** ECR Public's default CompleteLayerUpload quota. */
@@ -27,7 +27,7 @@ export const UNLIMITED: PublishLimits = { crossRepoMount: true };
  */
 export function publishLimits(config: Pick<Config, 'aws'>, registry?: string): PublishLimits {
   if (!config.aws.ecrPublic) return UNLIMITED;
-  if (registry !== undefined && registry !== (config.aws.ecrPublicRegistry || ECR_PUBLIC_REGISTRY)) return UNLIMITED;
+  if (registry !== undefined && registry !== ecrPublicHost(config.aws)) return UNLIMITED;
   return { crossRepoMount: false, uploads: new Pacer(ECR_PUBLIC_BLOB_UPLOADS_PER_SECOND) };
 }
 

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import type { Config } from '../config/config.ts';
 import { RegistryClient } from '../registry/client.ts';
-import { ECR_PUBLIC_REGISTRY } from '../aws/constants.ts';
+import { ecrPublicHost } from '../aws/constants.ts';
 import { defaultDockerConfigPath, dockerConfigCredentials } from '../registry/credentials.ts';
 import type { CredentialSource } from '../registry/credentials.ts';
 
@@ -28,7 +28,7 @@ export function registryClients(config: Config, log?: (line: string) => void): C
 
 /** With aws.ecrPublic, the ECR Public host (aws.ecrPublicRegistry) gets ECR Public tokens; no other host does. */
 function credentialsFor(config: Config, registry: string): CredentialSource | undefined {
-  if (config.aws.ecrPublic && registry === (config.aws.ecrPublicRegistry || ECR_PUBLIC_REGISTRY)) {
+  if (config.aws.ecrPublic && registry === ecrPublicHost(config.aws)) {
     return lazyEcrPublicCredentials(config.aws.ecrPublicEndpoint);
   }
   const path = process.env.DOCKER_CONFIG ? `${process.env.DOCKER_CONFIG}/config.json` : defaultDockerConfigPath();

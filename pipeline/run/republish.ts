@@ -40,7 +40,7 @@ import { channelFilePath, releaseName } from '../release/naming.ts';
 import { latestNumber, readRelease } from '../release/site.ts';
 import type { Release } from '../release/types.ts';
 import { verifyRelease, type VerifyReport } from '../release/verify.ts';
-import { ECR_PUBLIC_REGISTRY } from '../aws/constants.ts';
+import { ECR_PUBLIC_REGISTRY, ecrPublicHost } from '../aws/constants.ts';
 import { limiter } from '../util/limit.ts';
 import { announceRelease } from './announcer.ts';
 import { registryClients, type ClientFactory } from './clients.ts';
@@ -374,7 +374,7 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
     for (const l of located) log(`found   ${l.image.component}/${l.image.asset} ${l.image.digest} in ${l.index.place.registry}/${l.index.place.repository} (${l.index.place.kind})`);
 
     // 2. repositories (ECR Public needs them created before a push)
-    if (config.aws.ecrPublic && target.registry === ECR_PUBLIC_REGISTRY) await ensureEcrRepositories(config, target, images, log);
+    if (config.aws.ecrPublic && target.registry === ecrPublicHost(config.aws)) await ensureEcrRepositories(config, target, images, log);
 
     // 3. copy children first, then the index; 4. tags
     const newer = await newerReleases(config, stores, channel, number);
