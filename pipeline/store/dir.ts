@@ -8,6 +8,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EksdError } from '../errors.ts';
 import { createFileAtomic, writeFileAtomic } from '../util/fs-atomic.ts';
+import { writeFailure } from '../util/fs-errors.ts';
 import { withPidLock } from '../util/pid-lock.ts';
 import { bodyBytes, preconditionFailed, sha256Hex, type Body, type Condition, type Store, type StoredObject } from './store.ts';
 
@@ -89,11 +90,11 @@ export class DirStore implements Store {
   }
 }
 
-function storeError(e: unknown, action: string, path: string): unknown {
+/** A full disk or an unwritable folder as util/fs-errors.ts names them (for writes), else STORE_FAILED naming the path. */
+function storeError(e: unknown, action: 'read' | 'list' | 'write' | 'delete', path: string): unknown {
   if (e instanceof EksdError) return e;
-  const code = (e as NodeJS.ErrnoException).code ?? '';
-  const hint = code === 'ENOSPC' ? 'the disk is full: free space, then run again (the run resumes where it stopped)'
-    : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'the directory is not writable: fix its permissions or choose another one, then run again'
-      : 'check the directory, then run again';
-  return new EksdError('STORE_FAILED', `cannot ${action} ${path}: ${code || (e as Error).message}`, { where: path, hint, cause: e });
+  const disk = action === 'write' || action === 'delete' ? writeFailure(e, path) : undefined;
+  return disk ?? new EksdError('STORE_FAILED', `cannot ${action} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+    where: path, hint: 'check the directory and its permissions, then run again', cause: e,
+  });
 }
