@@ -148,3 +148,12 @@ test('--mark-sent settles only an interrupted send, never one in progress, and w
   const outbox = new OutboxAnnouncer(await tempDir());
   t.true((await announceOnce({ release: RELEASE, announcement, announcer: outbox, state: new DirStore(ledger) })).skipped, 'and not sent afterwards');
 });
+
+test('a ledger entry in the earlier layout (no state) counts as sent: it is not announced again', async (t) => {
+  const ledger = await tempDir();
+  const outbox = new OutboxAnnouncer(await tempDir());
+  await new DirStore(ledger).put(ledgerKey(RELEASE), JSON.stringify({ release: RELEASE, messageId: 'm-1', announcer: 'sns arn', at: '2025-06-02T12:00:00Z' }));
+  t.like(await readLedger(new DirStore(ledger), RELEASE), { state: 'sent', messageId: 'm-1', sends: [{ messageId: 'm-1', resend: 0 }] });
+  t.deepEqual(await announceOnce({ release: RELEASE, announcement, announcer: outbox, state: new DirStore(ledger) }), { skipped: true, messageId: 'm-1', resend: 0 });
+  t.deepEqual(await readdir(outbox.dir), [], 'nothing sent');
+});

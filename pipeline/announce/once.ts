@@ -65,7 +65,7 @@ async function read(state: Store, release: string): Promise<Read | undefined> {
   if (!found) return undefined;
   const where = state.where(ledgerKey(release));
   try {
-    const entry = JSON.parse(found.bytes.toString('utf8')) as LedgerEntry;
+    const entry = fromEarlierLayout(JSON.parse(found.bytes.toString('utf8')) as LedgerEntry);
     if (!Array.isArray(entry.sends) || (entry.state !== 'sending' && entry.state !== 'sent')) throw new Error('no state or sends');
     return { entry, etag: found.etag };
   } catch (cause) {
@@ -73,6 +73,13 @@ async function read(state: Store, release: string): Promise<Read | undefined> {
       where, hint: 'restore the object from a backup or fix it by hand; deleting it makes the next run announce the release again', cause,
     });
   }
+}
+
+/** An entry written before entries had a state was written after its send: it is a sent one. */
+function fromEarlierLayout(entry: LedgerEntry): LedgerEntry {
+  if (entry.state !== undefined || typeof entry.messageId !== 'string') return entry;
+  const first: LedgerSend = { messageId: entry.messageId, announcer: entry.announcer ?? '', at: entry.at ?? '', resend: 0 };
+  return { ...entry, state: 'sent', sends: Array.isArray(entry.sends) ? entry.sends : [first] };
 }
 
 const text = (e: LedgerEntry): string => `${JSON.stringify(e, null, 2)}\n`;
