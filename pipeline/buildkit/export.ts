@@ -16,9 +16,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { extract } from 'tar-stream';
-import { MEDIA } from '../registry/media-types.ts';
+import { MEDIA, type Descriptor } from '../registry/media-types.ts';
 
-import type { Descriptor } from '../registry/media-types.ts';
 export interface LayerBlob extends Descriptor { /** Local file to upload, absent for layers inherited from the parent. */ path?: string }
 
 export interface ExportedImage {

@@ -5,8 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { RegistryClient } from '../registry/client.ts';
-import type { Descriptor } from '../registry/media-types.ts';
-import { MEDIA } from '../registry/media-types.ts';
+import { MEDIA, type Descriptor } from '../registry/media-types.ts';
 
 export interface IndexEntry { platform: string; manifest: Descriptor }
 

@@ -7,8 +7,7 @@ import { createHash } from 'node:crypto';
 import type { PushBlobOptions, PushedBlob, RegistryClient } from '../registry/client.ts';
 import type { BlobSource } from '../registry/sources.ts';
 import type { ExportedImage } from '../buildkit/export.ts';
-import type { Descriptor } from '../registry/media-types.ts';
-import { MEDIA } from '../registry/media-types.ts';
+import { MEDIA, type Descriptor } from '../registry/media-types.ts';
 import { copyBlob, type TransferPolicy } from '../registry/copy.ts';
 import { transferPolicy, UNLIMITED, type PublishLimits } from './limits.ts';
 

@@ -8,10 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { EksdError } from '../errors.ts';
+import { EksdError, isEksdError } from '../errors.ts';
 import { sumLine } from './checksums.ts';
 import { hashFile } from '../util/checksums.ts';
-import { isEksdError } from '../errors.ts';
 import { putOnce, sha256Hex, type Body, type Store } from '../store/store.ts';
 import { artifactsDir, assertChannel, assertNumber, assertSafeRelPath, assertSafeSegment } from './naming.ts';
 import type { ArchiveResult, ReleaseInput } from './types.ts';
@@ -152,7 +151,7 @@ export async function stageArchives(store: Store, input: ReleaseInput, options: 
   const written: string[] = [];
   const once = async (key: string, body: Body, same?: (existing: Buffer) => boolean): Promise<boolean> => {
     try {
-      const status = await putOnce(store, key, body, same ? (existing) => same(existing) : undefined);
+      const status = await putOnce(store, key, body, same);
       if (status === 'written') written.push(key);
       return status === 'written';
     } catch (e) {

@@ -28,7 +28,7 @@ import type { Config } from '../config/config.ts';
 import { EksdError, isEksdError } from '../errors.ts';
 import { copy, emptyCopyStats, type CopyStats } from '../registry/copy.ts';
 import type { Manifest } from '../registry/manifests.ts';
-import { validateRegistry, validateRepository } from '../registry/reference.ts';
+import { parseTagReference, validateRegistry, validateRepository } from '../registry/reference.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import { parseReleaseChannel } from '../release/channel.ts';
 import { fetchText } from '../release/fetch.ts';
@@ -46,7 +46,6 @@ import { announceRelease } from './announcer.ts';
 import { registryClients, type ClientFactory } from './clients.ts';
 import { Journal } from './journal.ts';
 import { acquireLease } from './lease.ts';
-import { parseTagReference } from '../registry/reference.ts';
 import { floatingFor } from '../plan/tags.ts';
 import { publishLimits, transferPolicy } from '../publish/limits.ts';
 

@@ -31,7 +31,8 @@ export const announceCommand: Command = {
     const ref = ctx.args[0];
     if (!ref) throw new EksdError('USAGE', 'which release? give a release name or a manifest file', { hint: 'eksd announce kubernetes-1-33-eks-1' });
     const config = configFrom(ctx);
-    const { site, state } = await openStores(config);
+    const stores = await openStores(config);
+    const { site, state } = stores;
     if (ctx.values['mark-sent']) {
       if (ctx.values.again) throw new EksdError('USAGE', '--mark-sent and --again contradict each other', { hint: 'record the send, or send again; not both' });
       const release = await releaseFromArg(ref, config);
@@ -44,7 +45,6 @@ export const announceCommand: Command = {
       return EXIT.ok;
     }
     const release = await releaseFromArg(ref, config);
-    const stores = { site, state };
     if (ctx.values['dry-run']) {
       const announcement = await announcementOf(config, stores, release);
       ctx.out(`Subject: ${announcement.subject}\n\n${announcement.text}`);

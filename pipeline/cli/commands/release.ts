@@ -7,7 +7,6 @@ import { planRows, planText } from '../../report/plan.ts';
 import { CONFIG_OPTIONS, EXIT, type Command, type CommandContext, type OptionSpec } from '../command.ts';
 import { configFrom } from '../config-flags.ts';
 
-
 export const RUN_OPTIONS: Record<string, OptionSpec> = {
   ...CONFIG_OPTIONS,
   force: { type: 'boolean', description: 'rebuild every image regardless of build keys (the quarterly forced rebuild)' },
