@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { startLoopback, type LoopbackServer } from './loopback-server.ts';
+import { LoopbackStandIn } from './loopback-server.ts';
 
 export interface S3Fault {
   /** which requests: method and a key test (default: any) */
@@ -25,15 +25,14 @@ interface Obj { bytes: Buffer; etag: string; contentType?: string; acl?: string 
 
 const xml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-export class FakeS3 {
+export class FakeS3 extends LoopbackStandIn {
   readonly buckets = new Map<string, Map<string, Obj>>();
   /** every request as "METHOD key" (key '' for a listing) */
   readonly requests: string[] = [];
   private readonly faults: S3Fault[] = [];
-  private server: LoopbackServer | undefined;
-  endpoint = '';
 
   constructor(buckets: string[] = []) {
+    super();
     for (const b of buckets) this.buckets.set(b, new Map());
   }
 
@@ -50,17 +49,6 @@ export class FakeS3 {
     return [...(this.buckets.get(bucket)?.keys() ?? [])].sort();
   }
 
-  async start(): Promise<string> {
-    this.server = await startLoopback((req, res) => this.handle(req, res));
-    this.endpoint = this.server.endpoint;
-    return this.endpoint;
-  }
-
-  async stop(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    await s?.stop();
-  }
 
   /** Where the public reads a bucket's public-read objects. */
   publicUrl(bucket: string): string {
@@ -72,7 +60,7 @@ export class FakeS3 {
     return { EKSD_SITE_BUCKET: bucket, EKSD_S3_ENDPOINT: this.endpoint, AWS_ACCESS_KEY_ID: 'AKIDLOCAL', AWS_SECRET_ACCESS_KEY: 'local-secret', AWS_REGION: 'us-east-1' };
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://s3.local');
     const [, bucketName = '', ...rest] = url.pathname.split('/');
     const key = decodeURIComponent(rest.join('/'));

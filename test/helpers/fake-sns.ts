@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { startLoopback, type LoopbackServer } from './loopback-server.ts';
+import { LoopbackStandIn } from './loopback-server.ts';
 
 export interface FakePublish {
   TopicArn: string;
@@ -29,7 +29,7 @@ const XMLNS = 'http://sns.amazonaws.com/doc/2010-03-31/';
 
 const xml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-export class FakeSns {
+export class FakeSns extends LoopbackStandIn {
   /** delivered publishes, in order */
   readonly publishes: FakePublish[] = [];
   /** FIFO publishes dropped as duplicates (same MessageDeduplicationId) */
@@ -43,10 +43,9 @@ export class FakeSns {
   /** called with each delivered publish before it is answered (to check what was public at that moment) */
   onPublish: ((p: FakePublish) => void) | undefined;
   private readonly dedup = new Map<string, string>();
-  private server: LoopbackServer | undefined;
-  endpoint = '';
 
   constructor(topics: string[] = []) {
+    super();
     for (const t of topics) this.topics.add(t);
   }
 
@@ -68,24 +67,13 @@ export class FakeSns {
     this.drops++;
   }
 
-  async start(): Promise<string> {
-    this.server = await startLoopback((req, res) => this.handle(req, res));
-    this.endpoint = this.server.endpoint;
-    return this.endpoint;
-  }
-
-  async stop(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    await s?.stop();
-  }
 
   /** SNS client options pointing at this fake. */
   clientOptions(): { region: string; endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } } {
     return { region: 'us-east-1', endpoint: this.endpoint, credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' } };
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));

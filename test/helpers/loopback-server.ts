@@ -15,3 +15,23 @@ export async function startLoopback(handle: (req: IncomingMessage, res: ServerRe
     },
   };
 }
+
+/** A stand-in service: `start` listens on loopback and returns the endpoint, `stop` closes it. */
+export abstract class LoopbackStandIn {
+  endpoint = '';
+  private server: LoopbackServer | undefined;
+
+  protected abstract handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+
+  async start(): Promise<string> {
+    this.server = await startLoopback((req, res) => this.handle(req, res));
+    this.endpoint = this.server.endpoint;
+    return this.endpoint;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    await s?.stop();
+  }
+}
