@@ -57,6 +57,7 @@ export const ERROR_KINDS = {
   ENV_START_FAILED: 'failure',
   FILE_CORRUPT: 'failure',
   FILE_UNREADABLE: 'input',
+  INTERNAL: 'failure',
   FS_NOT_WRITABLE: 'failure',
   FS_NO_SPACE: 'failure',
   LEASE_LOST: 'failure',

@@ -196,8 +196,8 @@ test('5. a corrupted run journal or announcement ledger stops with the file name
   const p = await project();
   const journal = join(p.root, 'out', 'state', 'runs', '1-33', 'current.json');
   mkdirSync(join(journal, '..'), { recursive: true });
-  const cases = [['{"channel": "1-33", "number": 2, "ima', 'it is not valid JSON'], ['[]', 'it is not an object with channel, number and images'],
-    ['{"channel": "1-33"}', 'it is not an object with channel, number and images']] as const;
+  const cases = [['{"channel": "1-33", "number": 2, "ima', 'it is not valid JSON'], ['[]', 'it is not an object with channel, number and stages'],
+    ['{"channel": "1-33"}', 'it is not an object with channel, number and stages']] as const;
   for (const [text, why] of cases) {
     writeFileSync(journal, text);
     const r = await p.eksd(['release']);

@@ -24,12 +24,18 @@ test('the scanner sees the imports (static, dynamic, type-only)', (t) => {
   t.true(files.length > 50);
   const runner = graph.get(join(PIPELINE, 'run', 'runner.ts'))!.map(rel);
   t.true(runner.includes('pipeline/store/open.ts'));
-  t.true(graph.get(join(PIPELINE, 'run', 'announcer.ts'))!.map(rel).includes('pipeline/announce/sns.ts'), 'a dynamic import');
+  t.true(graph.get(join(PIPELINE, 'announce', 'release.ts'))!.map(rel).includes('pipeline/announce/sns.ts'), 'a dynamic import');
 });
 
 test('nothing under pipeline/ imports from outside it (dev/, test/, bench/, bin/)', (t) => {
   const outside = [...graph].flatMap(([f, deps]) => deps.filter((d) => !d.startsWith(`${PIPELINE}/`)).map((d) => `${rel(f)} -> ${rel(d)}`));
   t.deepEqual(outside, []);
+});
+
+test('imports flow one way: stages never import the loop, the journal or the commands (run/ and cli/)', (t) => {
+  const upward = [...graph].filter(([f]) => f.startsWith(join(PIPELINE, 'stages') + '/'))
+    .flatMap(([f, deps]) => deps.filter((d) => d.startsWith(join(PIPELINE, 'run') + '/') || d.startsWith(join(PIPELINE, 'cli') + '/')).map((d) => `${rel(f)} -> ${rel(d)}`));
+  t.deepEqual(upward, []);
 });
 
 test('the import graph of pipeline/ has no cycle', (t) => {

@@ -6,7 +6,7 @@
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isEksdError } from '../pipeline/errors.ts';
-import { acquireLease, leaseKey } from '../pipeline/run/lease.ts';
+import { acquireLease, leaseKey } from '../pipeline/store/lease.ts';
 import { bothStores } from './helpers/stores.ts';
 
 const { adapters: stores } = bothStores('state');

@@ -8,7 +8,7 @@ import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { releasedProject, type TestProject } from './helpers/project.ts';
 import {
-  al2Update, at, checkFinished, currentJournal, imagesIn, outboxFiles, releaseJson as json, releaseKilledAt, releaseNumbers,
+  al2Update, at, checkFinished, currentJournal, journalImages, imagesIn, outboxFiles, releaseJson as json, releaseKilledAt, releaseNumbers,
   runWithEvents, tail,
 } from './helpers/crash.ts';
 
@@ -23,7 +23,7 @@ test('inputs changed between a crash after the tags moved and the resume: nothin
   const number = releaseNumbers(p).at(-1)! + 1;
   const crash = await releaseKilledAt(p, at.stageFinished('tags'), ['--json']);
   t.true(crash.killed, tail(crash.stderr));
-  const tagged = Object.fromEntries(Object.entries(currentJournal(p)!.images).map(([name, r]) => [name, r.index!.digest]));
+  const tagged = Object.fromEntries(Object.entries(journalImages(currentJournal(p))).map(([name, r]) => [name, r.index!.digest]));
   const pin = readFileSync(p.config().basePin, 'utf8');
 
   // Another AL2 update is pinned before anyone re-runs the release.

@@ -54,7 +54,7 @@ export const demoCommand: Command = {
     ctx.out(changes(first, second));
     say('8. eksd verify on both releases');
     for (const r of [first, second]) {
-      const report = await verifyRelease(r.release!.release, { client: registryClients(config), site: (await openStores(config)).site, siteBaseUrl: config.site.baseUrl, published: true });
+      const report = await verifyRelease(r.release!.manifest!, { client: registryClients(config), site: (await openStores(config)).site, siteBaseUrl: config.site.baseUrl, published: true });
       ctx.out(`  ${report.release}: ${report.problems.length === 0 ? 'verified' : `${report.problems.length} PROBLEM(S)`} (${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives)`);
       if (report.problems.length) return EXIT.verifyFailed;
     }

@@ -24,17 +24,25 @@ export const KEY_VERSION = 'eksd-build-key/v1';
 
 const hash = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex');
 
-export function buildInputs(files: ContextFile[], dockerfile: string, args: Record<string, string>, platform: string,
-  from: string, builder?: string): BuildInputs {
+/** The inputs a build has before its parents are known: everything but the parents' digests. */
+export type OwnInputs = Omit<BuildInputs, 'from' | 'builder'>;
+
+/** Inputs whose parents may still be unknown (`from` or `builder` missing: that parent is rebuilt in this run). */
+export type KnownInputs = OwnInputs & { from?: string; builder?: string };
+
+export function ownInputs(files: ContextFile[], dockerfile: string, args: Record<string, string>, platform: string): OwnInputs {
   const list = (origin: ContextFile['origin']) => files.filter((f) => f.origin === origin).map((f) => [f.name, f.mode, f.sha256]);
   return {
     recipe: hash({ dockerfile, files: list('recipe') }),
     artifacts: hash(list('artifact')),
-    from,
-    ...(builder ? { builder } : {}),
     args: hash(Object.entries(args).sort(([a], [b]) => a.localeCompare(b))),
     platform,
   };
+}
+
+/** The full inputs, once every parent's digest is known (in the order published annotations carry them). */
+export function withParents(own: OwnInputs, from: string, builder?: string): BuildInputs {
+  return { recipe: own.recipe, artifacts: own.artifacts, from, ...(builder ? { builder } : {}), args: own.args, platform: own.platform };
 }
 
 export function buildKey(inputs: BuildInputs): string {
@@ -43,7 +51,7 @@ export function buildKey(inputs: BuildInputs): string {
 }
 
 /** Why a build is needed, in words: which inputs differ from the last published build. */
-export function explainChange(previous: BuildInputs | undefined, current: BuildInputs, names: { from: string; builder?: string }): string {
+export function explainChange(previous: BuildInputs | undefined, current: KnownInputs, names: { from: string; builder?: string }): string {
   if (!previous) return 'no published build with these inputs';
   const reasons: string[] = [];
   if (previous.from !== current.from) reasons.push(names.from === 'upstream' ? 'upstream base image updated' : `parent ${names.from} changed`);

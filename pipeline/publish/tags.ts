@@ -12,7 +12,8 @@ export interface TagMove { tag: string; action: 'created' | 'unchanged' | 'moved
 export interface TagTarget {
   client: RegistryClient;
   repository: string;
-  index: { digest: string; bytes: Buffer };
+  /** The index the tags point at; its media type when it is not an OCI index (a copied Docker manifest list). */
+  index: { digest: string; bytes: Buffer; mediaType?: string };
   tags: { versioned: string; floating: string[] };
 }
 
@@ -45,7 +46,7 @@ export async function moveTags(target: TagTarget, now: TagsNow, which: 'versione
   return Promise.all((which === 'versioned' ? [tags.versioned] : tags.floating).map(async (tag): Promise<TagMove> => {
     const existing = now[tag];
     if (existing === index.digest) return { tag, action: 'unchanged' };
-    await client.putManifest(repository, tag, new Uint8Array(index.bytes), MEDIA.ociIndex);
+    await client.putManifest(repository, tag, new Uint8Array(index.bytes), index.mediaType ?? MEDIA.ociIndex);
     return { tag, action: existing ? 'moved' : 'created' };
   }));
 }

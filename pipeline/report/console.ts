@@ -3,7 +3,7 @@
  * is building. In CI (no TTY): one line per finished step, image and stage, so logs read top to bottom.
  * With --json-events: one JSON object per event (NDJSON) for machines.
  */
-import type { RunEvent } from '../run/events.ts';
+import type { RunEvent } from '../stages/events.ts';
 import { redact } from '../errors.ts';
 
 export interface Reporter { emit(e: RunEvent): void; close(): void }

@@ -1,18 +1,31 @@
 /** Renders a plan with its decisions: per image and platform, build or reuse and why. */
 import type { RunResult } from '../run/runner.ts';
+import type { Decision } from '../stages/build/types.ts';
 import { textTable } from './table.ts';
 
-export interface PlanRow { image: string; platform: string; action: 'build' | 'reuse' | 'build (parent rebuilt)'; reason: string; from: string; key: string; pushTo: string; tags: string[] }
+export interface PlanRow {
+  image: string; platform: string; action: 'build' | 'reuse'; reason: string;
+  /** The parent and its digest, or "(rebuilt first)" when the parent is built in this run. */
+  from: string;
+  /** The build key; null while a parent is still to be built (it depends on the parent's new digest). */
+  key: string | null;
+  pushTo: string; tags: string[];
+}
 
 export function planRows(result: RunResult): PlanRow[] {
-  return (result.decisions ?? []).flatMap((d) => d.plan.platforms.map((platform) => {
+  return (result.decisions ?? []).flatMap((d) => d.plan.platforms.map((platform): PlanRow => {
     const p = d.platforms[platform]!;
     return {
-      image: d.plan.name, platform, action: p.built ? 'build' : 'reuse', reason: p.reason,
-      from: `${d.plan.from}@${p.inputs.from.slice(0, 19)}`, key: p.key,
+      image: d.plan.name, platform, action: p.action, reason: shownReason(p),
+      from: p.inputs ? `${d.plan.from}@${p.inputs.from.slice(0, 19)}` : `${d.plan.from} (rebuilt first)`, key: p.key ?? null,
       pushTo: `${d.plan.registry}/${d.plan.repository}`, tags: [d.plan.tags.versioned, ...d.plan.tags.floating],
-    } satisfies PlanRow;
+    };
   }));
+}
+
+/** A platform an interrupted run of this release built is, for what is left to do, reused. */
+function shownReason(d: Decision): string {
+  return d.action === 'reuse' && d.source === 'run' && d.built ? 'built by the interrupted run of this release' : d.reason;
 }
 
 export function planText(result: RunResult): string {

@@ -13,7 +13,7 @@ function rows(result: RunResult): string[][] {
     const platforms = Object.entries(i.platforms);
     const built = platforms.filter(([, p]) => p!.built).map(([k]) => k.split('/')[1]).sort();
     const action = built.length ? `built ${built.join('+')}` : 'reused';
-    const ms = Math.max(0, ...platforms.map(([, p]) => p!.ms));
+    const ms = Math.max(0, ...platforms.map(([, p]) => p!.ms ?? 0));
     return [i.plan.name, i.plan.platforms.map((p) => p.split('/')[1]).join(','), i.index.digest.slice(0, 19),
       [i.plan.tags.versioned, ...i.plan.tags.floating].join(' '), action, `${(ms / 1000).toFixed(1)}s`];
   });

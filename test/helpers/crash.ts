@@ -20,8 +20,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { RegistryClient } from '../../pipeline/registry/client.ts';
-import type { RunEvent } from '../../pipeline/run/events.ts';
+import type { RunEvent } from '../../pipeline/stages/events.ts';
 import type { JournalData } from '../../pipeline/run/journal.ts';
+import type { BuildRecord } from '../../pipeline/stages/build/types.ts';
 import { EKSD_BIN, EKSD_TIMEOUT_MS, type TestProject } from './project.ts';
 
 export interface EventRun {
@@ -156,9 +157,14 @@ export function currentJournal(p: TestProject, channel = '1-33'): JournalData | 
   return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as JournalData : undefined;
 }
 
+/** What the journal records of the build stage: by image, its pushed platforms and index. */
+export function journalImages(j: JournalData | undefined): BuildRecord {
+  return (j?.stages.build ?? {}) as BuildRecord;
+}
+
 /** "image platform" pairs the journal records as pushed. */
 export function journaledPlatforms(j: JournalData | undefined): string[] {
-  return Object.entries(j?.images ?? {}).flatMap(([name, r]) => Object.keys(r.platforms).map((pl) => `${name} ${pl}`)).sort();
+  return Object.entries(journalImages(j)).flatMap(([name, r]) => Object.keys(r.platforms).map((pl) => `${name} ${pl}`)).sort();
 }
 
 export function outboxFiles(p: TestProject): string[] {

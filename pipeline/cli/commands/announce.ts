@@ -2,13 +2,13 @@ import { EksdError } from '../../errors.ts';
 import { verifyRelease } from '../../release/verify.ts';
 import { markSent } from '../../announce/once.ts';
 import { registryClients } from '../../run/clients.ts';
-import { announcementOf, announceRelease } from '../../run/announcer.ts';
-import { verifyError } from '../../run/release-stage.ts';
+import { announcementOf, announceRelease } from '../../announce/release.ts';
+import { verifyError } from '../../stages/verify.ts';
 import { CONFIG_OPTIONS, EXIT, type Command } from '../command.ts';
 import { configFrom } from '../config-flags.ts';
 import { releaseFromArg } from '../release-ref.ts';
 import { openStores } from '../../store/open.ts';
-import { withLease } from '../../run/lease.ts';
+import { withLease } from '../../store/lease.ts';
 
 export const announceCommand: Command = {
   name: 'announce',

@@ -1,6 +1,6 @@
 import { EksdError } from '../../errors.ts';
 import { runRelease } from '../../run/runner.ts';
-import { STAGES, type Stage } from '../../run/stages.ts';
+import { UNTIL, type Until } from '../../stages/list.ts';
 import { consoleReporter } from '../../report/console.ts';
 import { summaryText, writeStepSummary } from '../../report/summary.ts';
 import { planRows, planText } from '../../report/plan.ts';
@@ -20,9 +20,10 @@ export const releaseCommand: Command = {
   summary: 'rebuild, publish, write the Release manifest, verify it and announce it',
   usage: 'eksd release [--until plan|publish|release|verify|announce] [--dry-run] [--force] [--number N]',
   details: [
-    'Runs catalog -> resolve (artifacts verified) -> plan -> build+publish (per platform, by digest, then the',
-    'index) -> versioned tags -> site (archives, manifest, CRDs; write-once) -> verify (registry, site store,',
-    'public site) -> pointers (channel file, floating tags) -> announce. An interrupted run is resumed by',
+    'Runs catalog -> resolve (artifacts verified) -> plan -> decide (reuse or build, per platform) -> build',
+    '(per platform, by digest, then the index) -> versioned tags -> release (archives, manifest, CRDs on the',
+    'site; write-once) -> verify (registry, site store, public site) -> pointers (channel file, floating',
+    'tags) -> announce -> pin (for watch-base). An interrupted run is resumed by',
     'running the same command again, on this machine or another: it keeps its release number and redoes only',
     'unfinished work. One run per channel: a second one fails at once with exit 4 naming the lease holder.',
     '--dry-run stops after the plan: nothing is built, pushed, written or announced.',
@@ -54,7 +55,7 @@ async function runCommand(ctx: CommandContext, o: { dryRun: boolean }): Promise<
   if (!['auto', 'plain', 'json'].includes(mode)) throw new EksdError('USAGE', `--events must be auto, plain or json, not ${mode}`, { hint: 'eksd release --help' });
   const reporter = consoleReporter(process.stderr, mode);
   try {
-    const result = await runRelease({ config, emit: (e) => reporter.emit(e), dryRun: o.dryRun || until === 'plan',
+    const result = await runRelease({ config, emit: (e) => reporter.emit(e), dryRun: o.dryRun,
       force: ctx.values.force === true, ...(until ? { until } : {}), ...(number ? { number } : {}), ...(concurrency ? { concurrency } : {}) });
     reporter.close();
     if (result.decisions) {
@@ -80,10 +81,11 @@ function jsonResult(result: Awaited<ReturnType<typeof runRelease>>) {
   };
 }
 
-function parseStage(v: unknown): Stage | undefined {
+function parseStage(v: unknown): Until | undefined {
   if (v === undefined) return undefined;
-  if (!STAGES.includes(v as Stage)) throw new EksdError('USAGE', `--until must be one of ${STAGES.join(', ')}, not '${String(v)}'`, { hint: 'eksd release --help' });
-  return v as Stage;
+  const points = Object.keys(UNTIL);
+  if (typeof v !== 'string' || !points.includes(v)) throw new EksdError('USAGE', `--until must be one of ${points.join(', ')}, not '${String(v)}'`, { hint: 'eksd release --help' });
+  return v as Until;
 }
 
 export function parseInt(v: unknown, flag: string): number | undefined {

@@ -1,5 +1,6 @@
 import { appendStepSummary } from '../../util/github.ts';
 import { resolve } from 'node:path';
+import { consoleReporter } from '../../report/console.ts';
 import { EksdError } from '../../errors.ts';
 import { parseLocation, republish, type RepublishResult } from '../../run/republish.ts';
 import { markdownTable, textTable } from '../../report/table.ts';
@@ -43,11 +44,13 @@ export const republishCommand: Command = {
     const from = (Array.isArray(ctx.values.from) ? ctx.values.from : []).map((f) => parseLocation(f, '--from'));
     const attempts = parseInt(ctx.values.attempts, 'attempts');
     const release = await releaseFromArg(ref, config);
+    const reporter = consoleReporter(process.stderr, 'plain');
     const result = await republish({
-      config, release, from, announce: ctx.values.announce === true, log: (l) => ctx.err(l),
+      config, release, from, announce: ctx.values.announce === true, emit: (e) => reporter.emit(e),
       ...(to ? { to } : {}), ...(typeof ctx.values.output === 'string' ? { output: resolve(ctx.values.output) } : {}),
       ...(attempts ? { verifyAttempts: attempts } : {}),
     });
+    reporter.close();
     writeStepSummary(result);
     ctx.out(ctx.values.json ? JSON.stringify(result, null, 2) : summary(result));
     return result.verify.problems.length === 0 ? EXIT.ok : EXIT.verifyFailed;

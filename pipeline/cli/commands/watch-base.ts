@@ -1,7 +1,7 @@
 import { appendGithubOutput } from '../../util/github.ts';
 import { loadPin, parsePin } from '../../catalog/load.ts';
 import { openStores } from '../../store/open.ts';
-import { pinKey, releasedPin } from '../../run/released-pin.ts';
+import { pinKey, releasedPin } from '../../store/released-pin.ts';
 import type { UpstreamPin } from '../../catalog/model.ts';
 import { compareBase, resolveBase, splitReference, writePin } from '../../resolve/base.ts';
 import { registryClients } from '../../run/clients.ts';

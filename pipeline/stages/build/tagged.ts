@@ -1,25 +1,21 @@
 /**
- * The last published build of an image, read from its floating tag: the index entries carry each
- * platform's build key and inputs, so deciding "reuse or build" costs one manifest GET per image.
+ * What an image's tag holds, read from the registry: the index entries carry each platform's build key
+ * and inputs, so deciding "reuse or build" costs one manifest GET per image and tag.
  */
-import type { Descriptor } from '../registry/media-types.ts';
-import type { BuildInputs } from '../plan/keys.ts';
-import { ANNOTATION } from '../publish/annotations.ts';
-import type { RegistryClient } from '../registry/client.ts';
-import { isEksdError } from '../errors.ts';
-
-export interface PreviousBuild {
-  indexDigest: string;
-  created?: string;
-  platforms: Record<string, { key: string; inputs?: BuildInputs; manifest: Descriptor }>;
-}
+import type { Platform } from '../../config/config.ts';
+import type { Descriptor } from '../../registry/media-types.ts';
+import type { BuildInputs } from '../../plan/keys.ts';
+import { ANNOTATION } from '../../publish/annotations.ts';
+import type { RegistryClient } from '../../registry/client.ts';
+import { isEksdError } from '../../errors.ts';
+import type { TaggedBuild } from './types.ts';
 
 interface IndexJson {
   manifests?: Array<Descriptor & { platform?: { os: string; architecture: string } }>;
   annotations?: Record<string, string>;
 }
 
-export async function previousBuild(client: RegistryClient, repository: string, tag: string): Promise<PreviousBuild | undefined> {
+export async function readTagged(client: RegistryClient, repository: string, tag: string): Promise<TaggedBuild | undefined> {
   let index;
   try {
     index = await client.getManifest(repository, tag);
@@ -29,12 +25,12 @@ export async function previousBuild(client: RegistryClient, repository: string, 
   }
   if (!index) return undefined;
   const json = index.json as IndexJson;
-  const platforms: PreviousBuild['platforms'] = {};
+  const platforms: TaggedBuild['platforms'] = {};
   for (const m of json.manifests ?? []) {
     const key = m.annotations?.[ANNOTATION.buildKey];
     if (!m.platform || !key) continue;
     const inputs = parseInputs(m.annotations?.[ANNOTATION.buildInputs]);
-    platforms[`${m.platform.os}/${m.platform.architecture}`] = {
+    platforms[`${m.platform.os}/${m.platform.architecture}` as Platform] = {
       key, ...(inputs ? { inputs } : {}),
       manifest: { mediaType: m.mediaType, digest: m.digest, size: m.size, ...(m.annotations ? { annotations: m.annotations } : {}) },
     };

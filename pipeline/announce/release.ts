@@ -13,7 +13,7 @@ import { manifestUrl } from '../release/naming.ts';
 import { previousRelease } from '../release/site.ts';
 import type { Release } from '../release/types.ts';
 import type { Stores } from '../store/open.ts';
-import type { Lease } from './lease.ts';
+import type { Lease } from '../store/lease.ts';
 
 /** The AWS SDK is loaded only for SNS. */
 export async function announcerFor(config: Config): Promise<Announcer> {

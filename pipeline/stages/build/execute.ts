@@ -1,0 +1,229 @@
+/**
+ * Carries the decisions out: every image in dependency order, independent images in parallel. A reused
+ * platform image is checked to be served; a built one goes through BuildKit, is exported and pushed by
+ * digest; then the image index is pushed by digest. An image whose parent was rebuilt is decided again
+ * (decide.ts) once the parent is pushed. Tags are not touched here. Progress is checkpointed after every
+ * platform and index, so a resumed run gets it back as `done`.
+ */
+import { createHash } from 'node:crypto';
+import type Docker from 'dockerode';
+import type { Catalog, ImageSpec } from '../../catalog/model.ts';
+import { imageByName, UPSTREAM } from '../../catalog/model.ts';
+import type { Platform } from '../../config/config.ts';
+import type { Builder } from '../../buildkit/builder.ts';
+import { contextTar, type ContextFile } from '../../buildkit/context.ts';
+import { exportImage, type ParentLayers } from '../../buildkit/export.ts';
+import type { ImagePlan, Plan } from '../../plan/plan.ts';
+import { ANNOTATION } from '../../publish/annotations.ts';
+import { MEDIA, type Descriptor } from '../../registry/media-types.ts';
+import { indexBytes, pushIndex } from '../../publish/index-manifest.ts';
+import { pushPlatformImage, type BlobOrigin } from '../../publish/platform-image.ts';
+import type { PublishLimits } from '../../publish/limits.ts';
+import type { RegistryClient } from '../../registry/client.ts';
+import { limiter } from '../../util/limit.ts';
+import type { Emit } from '../events.ts';
+import { decideImage, viewOf, type DecideOptions, type ParentView } from './decide.ts';
+import type { BuildRecord, Decision, ImageDecision, ImageFacts, ImageRecord, PlatformRecord } from './types.ts';
+
+export interface Engine {
+  docker: Docker;
+  builder: Builder;
+  /** Ends what the engine keeps for the run (the builder's endpoint serving parents); call once the run's builds are over. */
+  close(): Promise<void>;
+}
+
+export interface ExecuteInput {
+  plan: Plan;
+  catalog: Catalog;
+  facts: ImageFacts[];
+  decisions: ImageDecision[];
+  /** The engine is loaded on first use, so a run that builds nothing never starts it. */
+  engine: () => Promise<Engine>;
+  client: (registry: string) => RegistryClient;
+  options: DecideOptions;
+  concurrency: number;
+  cacheDir: string;
+  /** Upload pacing and mount policy of the target registry (default: none). */
+  limits?: PublishLimits;
+}
+
+export interface ExecuteTools { emit: Emit; checkpoint(record: BuildRecord): Promise<void> }
+
+/** A parent as a child's build sees it: where it lives, its index and per-platform manifests. */
+interface ParentRef { view: ParentView; origin: BlobOrigin; indexDigest: string; reference: string }
+
+export async function execute(input: ExecuteInput, tools: ExecuteTools): Promise<BuildRecord> {
+  const record: BuildRecord = {};
+  for (const f of input.facts) if (f.done) record[f.plan.name] = structuredClone(f.done);
+  const run = { input, tools, record, slots: limiter(Math.max(1, input.concurrency)), save: () => tools.checkpoint(record) };
+  const done = new Map<string, Promise<ParentRef>>([[UPSTREAM, Promise.resolve(upstreamRef(input))]]);
+  input.facts.forEach((f, i) => {
+    const parents = Promise.all([done.get(f.plan.from)!, f.plan.builder ? done.get(f.plan.builder)! : undefined]);
+    done.set(f.plan.name, parents.then(([from, builder]) => executeImage(run, f, input.decisions[i]!, from, builder)));
+  });
+  // Wait for all, so one failure does not leave other builds running unobserved; report the first.
+  const settled = await Promise.allSettled(done.values());
+  const failed = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
+  if (failed) throw failed.reason;
+  return record;
+}
+
+interface Run { input: ExecuteInput; tools: ExecuteTools; record: BuildRecord; slots: ReturnType<typeof limiter>; save(): Promise<void> }
+
+function upstreamRef(input: ExecuteInput): ParentRef {
+  const u = input.plan.upstream;
+  return { view: { name: UPSTREAM, platforms: Object.keys(u.platforms) as Platform[], digests: u.platforms },
+    origin: { client: input.client(u.registry), repository: u.repository }, indexDigest: u.digest, reference: `${u.registry}/${u.repository}` };
+}
+
+async function executeImage(run: Run, f: ImageFacts, decided: ImageDecision, from: ParentRef, builder: ParentRef | undefined): Promise<ParentRef> {
+  const { input } = run;
+  const parents = { from: from.view, ...(builder ? { builder: builder.view } : {}) };
+  const waiting = Object.values(decided.platforms).some((d) => d!.action === 'build' && d!.key === undefined);
+  const decision = waiting ? decideImage(f, parents, input.options) : decided;
+  const spec = imageByName(input.catalog, f.plan.name);
+  const image = (run.record[f.plan.name] ??= { platforms: {} });
+  await Promise.all(f.plan.platforms.map(async (platform) => {
+    image.platforms[platform] = await executePlatform(run, { f, spec, platform, decision: decision.platforms[platform]!, parents, from, builder });
+  }));
+  const index = await pushImageIndex(run, f, spec, image, from);
+  const view = viewOf({ plan: f.plan, platforms: Object.fromEntries(Object.entries(image.platforms).map(([p, r]) => [p, reuse(r!)])) });
+  return { view, origin: { client: input.client(f.plan.registry), repository: f.plan.repository }, indexDigest: index.digest, reference: `${f.plan.registry}/${f.plan.repository}` };
+}
+
+interface PlatformJob {
+  f: ImageFacts; spec: ImageSpec; platform: Platform; decision: Decision;
+  parents: { from: ParentView; builder?: ParentView }; from: ParentRef; builder: ParentRef | undefined;
+}
+
+async function executePlatform(run: Run, job: PlatformJob): Promise<PlatformRecord> {
+  const { input, tools } = run;
+  const { f, platform } = job;
+  const started = Date.now();
+  let d = job.decision;
+  if (d.action === 'reuse' && d.source !== 'tagged' && !await input.client(f.plan.registry).headManifest(f.plan.repository, d.manifest.digest)) {
+    d = decideImage(f, job.parents, input.options, new Set([d.manifest.digest])).platforms[platform]!;
+  }
+  if (d.action === 'reuse') {
+    tools.emit({ type: 'image', image: f.plan.name, platform, state: 'reused', detail: d.manifest.digest });
+    const result: PlatformRecord = { key: d.key, inputs: d.inputs, manifest: d.manifest, built: d.built, reason: d.reason, ms: Date.now() - started };
+    if (d.source === 'tagged') await checkpointPlatform(run, f, platform, result);
+    return result;
+  }
+  if (!d.key || !d.inputs) throw new Error(`${f.plan.name} ${platform}: decided to build before its parents were known`);
+  const { key, inputs, reason } = d;
+  // Only builds take a slot: deciding to reuse costs a manifest HEAD and must not wait behind builds.
+  const manifest = await run.slots(() => {
+    tools.emit({ type: 'image', image: f.plan.name, platform, state: 'building', detail: reason });
+    return buildPlatform(run, job, key, JSON.stringify(inputs));
+  });
+  const result: PlatformRecord = { key, inputs, manifest, built: true, reason, ms: Date.now() - started };
+  await checkpointPlatform(run, f, platform, result);
+  tools.emit({ type: 'image', image: f.plan.name, platform, state: 'pushed', detail: manifest.digest, ms: result.ms });
+  return result;
+}
+
+async function checkpointPlatform(run: Run, f: ImageFacts, platform: Platform, result: PlatformRecord): Promise<void> {
+  run.record[f.plan.name]!.platforms[platform] = result;
+  await run.save();
+}
+
+async function buildPlatform(run: Run, job: PlatformJob, key: string, inputs: string): Promise<Descriptor> {
+  const { input, tools } = run;
+  const { f, spec, platform, from, builder } = job;
+  const plan = f.plan;
+  const fromDigest = from.view.digests[platform]!;
+  // The builder names the parents in BASE_IMAGE / BUILDER_IMAGE (from our loopback endpoint when it can).
+  const parents = { BASE_IMAGE: { ...from.origin, digest: from.indexDigest },
+    ...(builder ? { BUILDER_IMAGE: { ...builder.origin, digest: builder.indexDigest } } : {}) };
+  const arch = platform.split('/')[1];
+  const engine = await input.engine();
+  const files: ContextFile[] = f.files[platform]!;
+  const result = await engine.builder.build({
+    image: plan.name, platform, context: contextTar(files), dockerfile: spec.dockerfile.slice(spec.contextDir.length + 1), buildArgs: spec.buildArgs, parents,
+    tag: `eksd-build/${plan.name}:${arch}-${key.slice(7, 19)}`,
+  }, (e) => {
+    if (e.kind === 'step' && e.state !== 'started') tools.emit({ type: 'step', image: plan.name, platform, name: e.name, state: e.state });
+    if (e.kind === 'log') tools.emit({ type: 'log', image: plan.name, platform, text: e.text });
+  });
+  tools.emit({ type: 'image', image: plan.name, platform, state: 'built', detail: `${result.steps} steps, ${result.cachedSteps} cached` });
+  const exported = await exportImage(engine.docker, result.imageId, await layersOf(from, platform), input.cacheDir, result.parentNames);
+  const created = (JSON.parse(exported.config.toString('utf8')) as { created?: string }).created ?? '';
+  const { descriptor } = await pushPlatformImage(input.client(plan.registry), plan.repository, exported, {
+    [ANNOTATION.baseName]: from.reference,
+    [ANNOTATION.baseDigest]: fromDigest,
+    [ANNOTATION.buildKey]: key,
+    [ANNOTATION.buildInputs]: inputs,
+    [ANNOTATION.created]: created,
+  }, from.origin, input.limits);
+  return { ...descriptor, annotations: { [ANNOTATION.buildKey]: key, [ANNOTATION.buildInputs]: inputs, [ANNOTATION.created]: created } };
+}
+
+/** The parent's layers for one platform, so the export can reuse its compressed blobs. */
+async function layersOf(parent: ParentRef, platform: Platform): Promise<ParentLayers> {
+  const digest = parent.view.digests[platform]!;
+  const { client, repository } = parent.origin;
+  const manifest = (await client.getManifest(repository, digest)).json as { config: Descriptor; layers: Descriptor[] };
+  const config = JSON.parse((await client.getBlob(repository, manifest.config.digest)).toString('utf8')) as { rootfs: { diff_ids: string[] } };
+  return { diffIds: config.rootfs.diff_ids, layers: manifest.layers.map(({ mediaType, digest: d, size }) => ({ mediaType, digest: d, size })) };
+}
+
+async function pushImageIndex(run: Run, f: ImageFacts, spec: ImageSpec, image: ImageRecord, from: ParentRef): Promise<Descriptor> {
+  const { input, tools } = run;
+  const plan = f.plan;
+  const bytes = indexBytes(plan.platforms.map((p) => ({ platform: p, manifest: entryDescriptor(image.platforms[p]!) })), {
+    [ANNOTATION.baseName]: from.reference,
+    [ANNOTATION.baseDigest]: from.indexDigest,
+    [ANNOTATION.version]: plan.gitTag,
+    [ANNOTATION.revision]: componentOf(input.catalog, spec)?.gitCommit ?? '',
+    [ANNOTATION.source]: sourceOf(input.catalog, spec),
+    [ANNOTATION.title]: plan.name,
+    [ANNOTATION.description]: plan.description,
+    [ANNOTATION.created]: latestCreated(image, f),
+  });
+  // Pushed already (recorded) or identical to the published one just read by its tag: no PUT.
+  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  const recorded = image.index && image.indexBytes === bytes.toString('base64') ? image.index : undefined;
+  const index = recorded ?? (f.published?.indexDigest === digest ? { mediaType: MEDIA.ociIndex, digest, size: bytes.length }
+    : await pushIndex(input.client(plan.registry), plan.repository, bytes));
+  // A resumed run that already moved the tags sees its own index as the published one: keep what the
+  // interrupted run recorded for this index.
+  const changed = recorded && image.changed !== undefined ? image.changed
+    : f.published?.indexDigest === index.digest ? undefined : describeChange(plan, image, f);
+  image.index = index;
+  image.indexBytes = bytes.toString('base64');
+  if (changed) image.changed = changed; else delete image.changed;
+  await run.save();
+  tools.emit({ type: 'image', image: plan.name, state: 'indexed', detail: index.digest });
+  return index;
+}
+
+function reuse(r: PlatformRecord): Decision {
+  return { action: 'reuse', source: 'run', key: r.key, inputs: r.inputs, manifest: r.manifest, built: r.built, reason: r.reason };
+}
+
+function entryDescriptor(r: PlatformRecord): Descriptor {
+  return { mediaType: r.manifest.mediaType, digest: r.manifest.digest, size: r.manifest.size,
+    annotations: { [ANNOTATION.buildKey]: r.key, [ANNOTATION.buildInputs]: JSON.stringify(r.inputs),
+      [ANNOTATION.created]: r.manifest.annotations?.[ANNOTATION.created] ?? '' } };
+}
+
+function latestCreated(image: ImageRecord, f: ImageFacts): string {
+  const times = Object.values(image.platforms).map((p) => p!.manifest.annotations?.[ANNOTATION.created] ?? '').filter(Boolean).sort();
+  return times[times.length - 1] ?? f.published?.created ?? '';
+}
+
+function describeChange(plan: ImagePlan, image: ImageRecord, f: ImageFacts): string {
+  if (!f.published) return 'first build of this version';
+  const reasons = [...new Set(Object.values(image.platforms).map((p) => p!.reason).filter((r) => r !== 'unchanged'))];
+  return reasons.length ? reasons.join('; ') : `index of ${plan.name} changed`;
+}
+
+function componentOf(catalog: Catalog, spec: ImageSpec) {
+  return catalog.components.find((c) => c.name === spec.component);
+}
+
+function sourceOf(catalog: Catalog, spec: ImageSpec): string {
+  const project = componentOf(catalog, spec)?.project;
+  return project ? `https://github.com/${project}` : 'https://github.com/aws/eks-distro-build-tooling';
+}

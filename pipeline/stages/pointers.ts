@@ -1,0 +1,47 @@
+/**
+ * Pointers, once the release is public and verified: the channel file names it as the latest release,
+ * checked as the site serves it back, then every image's floating tags move to it.
+ */
+import type { Config } from '../config/config.ts';
+import { EksdError } from '../errors.ts';
+import { channelFilePath } from '../release/naming.ts';
+import { writeChannel } from '../release/site.ts';
+import { parseReleaseChannel } from '../release/channel.ts';
+import { moveTags, tagsNow } from '../publish/tags.ts';
+import type { RegistryClient } from '../registry/client.ts';
+import { getText, type Store } from '../store/store.ts';
+import type { Lease } from '../store/lease.ts';
+import { tagTargets, type PublishedImage } from './build/published.ts';
+
+export interface PointersInput {
+  config: Config;
+  channel: string;
+  number: number;
+  images: PublishedImage[];
+  site: Store;
+  lease: Lease;
+  clients: (registry: string) => RegistryClient;
+}
+
+export async function movePointers(input: PointersInput): Promise<{ channelFile: string }> {
+  const { config, channel, number, site } = input;
+  input.lease.assertHeld();
+  await writeChannel(site, { channel, latestRelease: number, active: true, ...(config.announce.topicArn ? { snsTopicArn: config.announce.topicArn } : {}) });
+  await assertChannelPoints(site, channel, number);
+  const targets = tagTargets(input.images, input.clients);
+  const now = await tagsNow(targets);
+  await Promise.all(targets.map((t, i) => moveTags(t, now[i]!, 'floating')));
+  return { channelFile: channelFilePath(channel) };
+}
+
+/** The channel file as the site serves it now points at this release (or a later one). */
+async function assertChannelPoints(site: Store, channel: string, number: number): Promise<void> {
+  const key = channelFilePath(channel);
+  const text = await getText(site, key);
+  const latest = text === undefined ? undefined : parseReleaseChannel(text, site.where(key)).status.latestRelease;
+  if (latest === undefined || latest < number) {
+    throw new EksdError('VERIFY_FAILED', `${site.where(key)} points at release ${latest ?? '(none)'}, not ${number}, after it was written; nothing was announced`, {
+      where: site.where(key), hint: 'check the bucket for another writer of this channel, then run again',
+    });
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The release on the site: the archives, the Release manifest and the CRDs, each written once (an
+ * identical object already there is fine, a different one stops the run). Nothing points at the release
+ * yet: the channel file moves only after verify.
+ */
+import type { Config } from '../config/config.ts';
+import type { Catalog } from '../catalog/model.ts';
+import type { Plan } from '../plan/plan.ts';
+import type { FetchedArtifact } from '../resolve/artifacts.ts';
+import type { ComponentResult, ReleaseInput } from '../release/types.ts';
+import { buildRelease } from '../release/manifest.ts';
+import { manifestUrl } from '../release/naming.ts';
+import { stageArchives, writeManifest } from '../release/site.ts';
+import type { Store } from '../store/store.ts';
+import type { PublishedImage } from './build/published.ts';
+
+export interface SiteOutcome { name: string; manifestPath: string; manifestUrl: string; written: boolean }
+
+export interface SiteInput {
+  config: Config;
+  catalog: Catalog;
+  plan: Plan;
+  images: PublishedImage[];
+  artifacts: FetchedArtifact[];
+  site: Store;
+  /** status.date of the manifest */
+  date: string;
+  /** the commit of this repository the release was made from, when the CI says */
+  commit?: string;
+}
+
+export async function writeSite(input: SiteInput): Promise<SiteOutcome> {
+  const manifest = releaseInput(input);
+  await stageArchives(input.site, manifest);
+  const written = await writeManifest(input.site, buildRelease(manifest));
+  return { name: input.plan.release, manifestPath: written.path, written: written.written,
+    manifestUrl: manifestUrl(input.config.site.baseUrl, input.plan.channel, input.plan.number) };
+}
+
+function releaseInput(s: SiteInput): ReleaseInput {
+  const components: ComponentResult[] = s.catalog.components.map((c) => ({
+    name: c.name, gitTag: c.gitTag, ...(c.gitCommit ? { gitCommit: c.gitCommit } : {}),
+    images: s.images.filter((i) => i.plan.component === c.name && i.plan.release).map((i) => ({
+      name: i.plan.name, repository: i.plan.repository, uri: i.plan.uri, digest: i.index.digest, description: i.plan.description,
+      platforms: i.plan.platforms, ...(i.changed ? { changed: i.changed } : {}),
+    })),
+    archives: s.artifacts.filter((a) => a.spec.component === c.name && a.spec.release).map((a) => ({
+      name: a.spec.name, project: a.spec.project, gitTag: a.spec.gitTag, path: a.path, os: a.spec.os,
+      arch: [a.spec.platform.split('/')[1]!], description: a.spec.description, sha256: a.spec.sha256, sha512: a.spec.sha512,
+    })),
+  })).filter((c) => c.images.length > 0 || c.archives.length > 0);
+  return { channel: s.plan.channel, number: s.plan.number, date: s.date, siteBaseUrl: s.config.site.baseUrl,
+    ...(s.commit ? { buildRepoCommit: s.commit } : {}),
+    ...(s.config.announce.topicArn ? { snsTopicArn: s.config.announce.topicArn } : {}), components };
+}

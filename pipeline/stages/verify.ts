@@ -1,0 +1,34 @@
+/**
+ * Verify what is public before anything points at it: every image of the manifest re-read from the
+ * registry, the manifest and every archive from the site store and from the public site.
+ */
+import type { Config } from '../config/config.ts';
+import { EksdError } from '../errors.ts';
+import type { Release } from '../release/types.ts';
+import { readRelease } from '../release/site.ts';
+import { verifyRelease, type VerifyReport } from '../release/verify.ts';
+import type { RegistryClient } from '../registry/client.ts';
+import type { Store } from '../store/store.ts';
+
+export interface VerifyInput { config: Config; name: string; site: Store; clients: (registry: string) => RegistryClient }
+
+/** The release as the site store holds it, verified; any problem stops the run (nothing is announced). */
+export async function verifyPublished(input: VerifyInput): Promise<{ release: Release; report: VerifyReport }> {
+  const release = await readRelease(input.name, { site: input.site });
+  const { config } = input;
+  const report = await verifyRelease(release, { client: input.clients, site: input.site, siteBaseUrl: config.site.baseUrl, published: true,
+    ...(config.site.verifyUrl ? { publicUrl: config.site.verifyUrl } : {}) });
+  if (report.problems.length > 0) throw verifyError(report);
+  return { release, report };
+}
+
+export function verifyError(report: VerifyReport): EksdError {
+  const lines = report.problems.map((p) => `${p.component}/${p.asset}: ${p.problem}`);
+  return new EksdError('VERIFY_FAILED', `${report.release} failed verification with ${lines.length} problem(s); it was not announced:\n  ${lines.join('\n  ')}`, {
+    where: report.release, hint: 'republish the missing pieces (eksd republish) or re-run the release; nothing is announced until verify passes',
+  });
+}
+
+export function verifyDetail(report: VerifyReport, config: Config): string {
+  return `${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives${config.site.verifyUrl ? `, read back from ${config.site.verifyUrl}` : ''}`;
+}
