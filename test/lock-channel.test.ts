@@ -101,7 +101,7 @@ test('several runs finding the same stale lock: exactly one holds it at a time',
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const script = join(dir, 'taker.mts');
   writeFileSync(script, [
-    `import { acquireLease } from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'pipeline/run/lease.ts')).href)};`,
+    `import { acquireLease } from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'pipeline/store/lease.ts')).href)};`,
     `import { DirStore } from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'pipeline/store/dir.ts')).href)};`,
     'const [stateDir, startAt] = process.argv.slice(2);',
     'while (Date.now() < Number(startAt)) await new Promise((r) => setTimeout(r, 1));',
