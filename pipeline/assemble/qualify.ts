@@ -208,7 +208,7 @@ class Qualifier {
   }
 
   private dest(word: string, workdir: string): string {
-    const joined = posix.join('/', workdir, word);
+    const joined = underWorkdir(workdir, word);
     const intoDir = word === '.' || word === '' || word.endsWith('/');
     return intoDir && !joined.endsWith('/') ? `${joined}/` : joined;
   }
@@ -226,7 +226,7 @@ class Qualifier {
   }
 
   private workdir(i: Instruction, scope: StageScope): Step {
-    const path = posix.join('/', scope.workdir, this.single(i, scope));
+    const path = underWorkdir(scope.workdir, this.single(i, scope));
     scope.workdir = path;
     return { op: 'workdir', line: this.line(i), createdBy: `WORKDIR ${path}`, path };
   }
@@ -355,6 +355,11 @@ class StageScope {
     scope.complete = this.complete;
     return scope;
   }
+}
+
+/** An absolute path as given, a relative one under the working directory. */
+function underWorkdir(workdir: string, path: string): string {
+  return path.startsWith('/') ? posix.join('/', path) : posix.join('/', workdir, path);
 }
 
 function parsePlatform(platform: string): TargetPlatform {
