@@ -64,7 +64,7 @@ class Qualifier {
     const parsed = DockerfileParser.parse(this.text);
     for (const d of parsed.getDirectives()) {
       const name = d.getName().toLowerCase();
-      if (name === 'syntax' || (name === 'escape' && d.getValue() !== '\\')) this.refuse(`the parser directive "${name}=${d.getValue()}"`, d.getRange().start.line);
+      if (name === 'syntax' || (name === 'escape' && d.getValue() !== '\\')) this.refuse(`the parser directive "${name}=${d.getValue()}"`, d.getRange().start.line + 1);
     }
     const stages = this.split(parsed.getInstructions());
     const final = stages[stages.length - 1]!;
