@@ -2,9 +2,10 @@
  * The assembler against BuildKit, on the real dockerd and registry: every qualifying image of the full
  * catalog, for both platforms, assembled and compared with what the release built through BuildKit
  * (BuildKitBuilder + exportImage, the production path), plus corner recipes built both ways here. The
- * flattened root filesystems (path, type, mode, uid, gid, size, content, link target) and the config
- * fields must be identical. Then an assembled image is pulled and run by the engine and read by skopeo,
- * and the same inputs assembled twice give the same digests.
+ * flattened root filesystems (path, type, mode, uid, gid, size, content, link target), the entries of
+ * each layer in their order (mtimes aside) and the config fields must be identical. Then an assembled
+ * image is pulled and run by the engine and read by skopeo, and the same inputs assembled twice give the
+ * same digests.
  */
 import anyTest, { type TestFn } from 'ava';
 import Docker from 'dockerode';
@@ -104,24 +105,29 @@ async function assembleAndPush(t: { context: Ctx }, recipe: Recipe, context: Con
 
 interface Entry { type: string; mode: number; uid: number; gid: number; size: number; sha256?: string; link?: string }
 
-/** The root filesystem of a platform manifest: every layer applied, whiteouts honoured, mtimes left out. */
-async function flatten(client: RegistryClient, repository: string, digest: string): Promise<Map<string, Entry>> {
+interface ReadImage { fs: Map<string, Entry>; /** Per layer, its entries in tar order (path, type, mode, owner). */ layers: string[][] }
+
+/** The root filesystem of a platform manifest (every layer applied, whiteouts honoured, mtimes left out) and what each layer holds. */
+async function readImage(client: RegistryClient, repository: string, digest: string): Promise<ReadImage> {
   const manifest = (await client.getManifest(repository, digest)).json as { layers: Descriptor[] };
   const fs = new Map<string, Entry>();
+  const layers: string[][] = [];
   for (const layer of manifest.layers) {
     const stream = Readable.fromWeb((await client.getBlobStream(repository, layer.digest)) as WebStream);
-    await applyLayer(fs, stream);
+    layers.push(await applyLayer(fs, stream));
   }
-  return fs;
+  return { fs, layers };
 }
 
-function applyLayer(fs: Map<string, Entry>, gz: Readable): Promise<void> {
+function applyLayer(fs: Map<string, Entry>, gz: Readable): Promise<string[]> {
   const ex = extract();
+  const listing: string[] = [];
   return new Promise((resolve, reject) => {
     ex.on('entry', (h, stream, next) => {
       const path = `/${h.name.replace(/^\.?\/+/, '').replace(/\/+$/, '')}`;
       const base = path.slice(path.lastIndexOf('/') + 1);
       const dir = path.slice(0, path.lastIndexOf('/'));
+      listing.push(`${path} ${h.type} ${((h.mode ?? 0) & 0o7777).toString(8)} ${h.uid}:${h.gid}${h.linkname ? ` -> ${h.linkname}` : ''}`);
       const drop = (p: string) => { for (const k of [...fs.keys()]) if (k === p || k.startsWith(`${p}/`)) fs.delete(k); };
       if (base === '.wh..wh..opq') { for (const k of [...fs.keys()]) if (k.startsWith(`${dir}/`)) fs.delete(k); }
       else if (base.startsWith('.wh.')) drop(`${dir}/${base.slice(4)}`);
@@ -136,7 +142,7 @@ function applyLayer(fs: Map<string, Entry>, gz: Readable): Promise<void> {
         next();
       });
     });
-    ex.on('finish', resolve);
+    ex.on('finish', () => resolve(listing));
     ex.on('error', reject);
     gz.on('error', reject).pipe(createGunzip()).on('error', reject).pipe(ex);
   });
@@ -151,14 +157,18 @@ async function configOf(client: RegistryClient, repository: string, digest: stri
 
 /** Every difference between the two images, each naming the path or field. */
 async function differences(client: RegistryClient, a: { repository: string; digest: string }, b: { repository: string; digest: string }): Promise<string[]> {
-  const [fa, fb, ca, cb] = await Promise.all([flatten(client, a.repository, a.digest), flatten(client, b.repository, b.digest),
+  const [ia, ib, ca, cb] = await Promise.all([readImage(client, a.repository, a.digest), readImage(client, b.repository, b.digest),
     configOf(client, a.repository, a.digest), configOf(client, b.repository, b.digest)]);
   const out: string[] = [];
-  for (const path of [...new Set([...fa.keys(), ...fb.keys()])].sort()) {
-    const x = JSON.stringify(fa.get(path) ?? null);
-    const y = JSON.stringify(fb.get(path) ?? null);
+  for (const path of [...new Set([...ia.fs.keys(), ...ib.fs.keys()])].sort()) {
+    const x = JSON.stringify(ia.fs.get(path) ?? null);
+    const y = JSON.stringify(ib.fs.get(path) ?? null);
     if (x !== y) out.push(`${path}: assembled ${x}, BuildKit ${y}`);
   }
+  if (ia.layers.length !== ib.layers.length) out.push(`layers: assembled ${ia.layers.length}, BuildKit ${ib.layers.length}`);
+  ia.layers.forEach((layer, i) => {
+    if (ib.layers[i] && JSON.stringify(layer) !== JSON.stringify(ib.layers[i])) out.push(`layer ${i}: assembled [${layer.join(', ')}], BuildKit [${ib.layers[i]!.join(', ')}]`);
+  });
   const inner = (c: Record<string, unknown>) => (c.config ?? {}) as Record<string, unknown>;
   for (const f of CONFIG_FIELDS) {
     const x = JSON.stringify(inner(ca)[f] ?? null);
@@ -203,12 +213,14 @@ async function cornerContext(dir = CORNER, base = dir): Promise<ContextFile[]> {
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-for (const dockerfile of ['Dockerfile', 'Dockerfile.more']) {
+/** Each corner recipe (test/fixtures/assemble/corner) and the catalog image it is built on. */
+const CORNERS: Array<[string, string]> = [['Dockerfile', 'eks-distro-minimal-base'], ['Dockerfile.more', 'eks-distro-minimal-base'], ['Dockerfile.links', 'kube-proxy-base']];
+
+for (const [dockerfile, parentName] of CORNERS) {
   test(`corner recipe ${dockerfile}: assembled equals the BuildKit build on both platforms`, async (t) => {
     const { client, docker } = t.context;
     const files = await cornerContext();
     const builder = new BuildKitBuilder(docker);
-    const parentName = 'eks-distro-minimal-base';
     const parentIndex = t.context.published.get(parentName)!;
     const tags: string[] = [];
     try {
