@@ -30,10 +30,11 @@ export function imageConfig(input: ImageConfigInput): Buffer {
     history.push({ created: input.created, created_by: step.createdBy, comment: 'buildkit.dockerfile.v0', ...(step.op === 'config' ? { empty_layer: true } : {}) });
   }
   const rootfs = { type: 'layers', diff_ids: [...(((parent.rootfs as Json | undefined)?.diff_ids as string[] | undefined) ?? []), ...input.diffIds] };
-  const { variant, ...rest } = parent;
-  void variant;
-  const out: Json = { ...rest, architecture: input.platform.architecture, os: input.platform.os,
-    ...(input.platform.variant ? { variant: input.platform.variant } : {}), config, created: input.created, history, rootfs };
+  // The parent's variant does not carry over: the target platform says whether there is one.
+  const out: Json = { ...parent, architecture: input.platform.architecture, os: input.platform.os,
+    config, created: input.created, history, rootfs };
+  delete out.variant;
+  if (input.platform.variant) out.variant = input.platform.variant;
   return Buffer.from(JSON.stringify(sortKeys(out)));
 }
 

@@ -5,8 +5,12 @@
  * file source landing in a destination directory under its own name or renamed to the destination. The
  * layer of a step holds what it changed plus every directory on the way there, as the engine's overlay
  * upper directory does (existing directories with their current owner and mode).
+ *
+ * Written here because no maintained library models BuildKit's COPY rules over an image's metadata; the
+ * equivalence test (test/assemble-equivalence.test.ts) holds it to what the engine really produces.
  */
 import { posix } from 'node:path';
+import type { Owner } from './recipe.ts';
 
 export type NodeType = 'dir' | 'file' | 'symlink' | 'other';
 
@@ -21,14 +25,14 @@ export interface FsNode {
   source?: string;
 }
 
-export interface Owner { uid: number; gid: number }
-
 const MAX_LINKS = 255;
 const DIR_MODE = 0o755;
 
 export class Tree {
   /** Path without leading "/" ("" is the root) -> node; what `below` has, changed by this tree. */
   private readonly nodes = new Map<string, FsNode>();
+  /** Directory -> the paths set directly under it here. */
+  private readonly kids = new Map<string, Set<string>>();
   private changed = new Set<string>();
 
   constructor(private readonly below?: (path: string) => FsNode | undefined) {
@@ -39,15 +43,17 @@ export class Tree {
     return this.nodes.get(path) ?? this.below?.(path);
   }
 
-  /** Every path under `dir` (not itself), known here or below. Only trees without `below` list: sources are context or scratch stages. */
+  /** The paths directly under `dir` set in this tree (not below it): what a source tree (the context, a scratch stage) holds. */
   children(dir: string): string[] {
-    const prefix = dir === '' ? '' : `${dir}/`;
-    return [...this.nodes.keys()].filter((p) => p !== dir && p.startsWith(prefix) && !p.slice(prefix.length).includes('/')).sort(byBytes);
+    return [...(this.kids.get(dir) ?? [])].sort(byBytes);
   }
 
   set(path: string, node: FsNode): void {
     this.nodes.set(path, node);
     this.changed.add(path);
+    if (path === '') return;
+    const dir = parentOf(path);
+    (this.kids.get(dir) ?? this.kids.set(dir, new Set()).get(dir)!).add(path);
   }
 
   /** What the step changed since the last call, with the directories on the way, in layer order. */
