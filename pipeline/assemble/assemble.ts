@@ -43,7 +43,9 @@ export async function assemble(input: AssembleInput): Promise<ExportedImage> {
   }
   const mtime = new Date(input.sourceDateEpoch * 1000);
   const context = contextTree(input.context);
-  const stages = new Map(Object.values(recipe.stages).map((s) => [s.name, runSteps(new Tree(), s.steps, context, new Map())]));
+  // Stages are listed after the stages they copy from themselves.
+  const stages = new Map<string, Tree>();
+  for (const s of Object.values(recipe.stages)) stages.set(s.name, runSteps(new Tree(), s.steps, context, stages));
   const parentConfig = parent ? JSON.parse(parent.config.toString('utf8')) as { config?: { User?: string } } : undefined;
   const root = new Tree(parent ? (p) => parent.fs.get(p) : undefined);
   const layers: LayerBlob[] = [...(parent?.layers ?? [])];
