@@ -1,0 +1,104 @@
+/**
+ * The assembler: a qualified recipe (qualify.ts) carried out without the Docker engine. Each COPY and
+ * WORKDIR becomes one layer laid out as BuildKit lays it out (tree.ts), written deterministically
+ * (layer.ts); the config is the parent's plus the instructions (config.ts). The result has the shape of
+ * an image exported from the engine (buildkit/export.ts), so publish/platform-image.ts pushes it alike.
+ * The same inputs give the same bytes: layers, config, and so the manifest.
+ */
+import { createHash } from 'node:crypto';
+import type { ContextFile } from '../buildkit/context.ts';
+import type { ExportedImage, LayerBlob } from '../buildkit/export.ts';
+import type { Descriptor } from '../registry/media-types.ts';
+import { imageConfig } from './config.ts';
+import { writeLayer } from './layer.ts';
+import type { ParentFs } from './parent-fs.ts';
+import type { CopyStep, Recipe, Step } from './recipe.ts';
+import { copyInto, parentOf, Tree } from './tree.ts';
+
+export interface AssembleParent {
+  /** The parent's config blob as the registry serves it. */
+  config: Buffer;
+  /** The parent's layer descriptors, in manifest order (kept as they are: inherited layers are not rewritten). */
+  layers: Descriptor[];
+  /** Its root filesystem (parent-fs.ts). */
+  fs: ParentFs;
+}
+
+export interface AssembleInput {
+  recipe: Recipe;
+  /** The build context of this platform (buildkit/context.ts contextFiles). */
+  context: ContextFile[];
+  /** Undefined for a recipe FROM scratch. */
+  parent: AssembleParent | undefined;
+  /** Seconds since the epoch: every mtime and `created`. */
+  sourceDateEpoch: number;
+  /** Layer blobs are written to `<cacheDir>/layers/<digest>.tar.gz`. */
+  cacheDir: string;
+}
+
+export async function assemble(input: AssembleInput): Promise<ExportedImage> {
+  const { recipe, parent } = input;
+  if ((recipe.base.kind === 'parent') !== (parent !== undefined)) {
+    throw new Error(`assemble: the recipe is FROM ${recipe.base.kind === 'parent' ? `$${recipe.base.arg}` : 'scratch'} but ${parent ? 'a' : 'no'} parent was given`);
+  }
+  const mtime = new Date(input.sourceDateEpoch * 1000);
+  const context = contextTree(input.context);
+  // Stages are listed after the stages they copy from themselves.
+  const stages = new Map<string, Tree>();
+  for (const s of Object.values(recipe.stages)) stages.set(s.name, runSteps(new Tree(), s.steps, context, stages));
+  const parentConfig = parent ? JSON.parse(parent.config.toString('utf8')) as { config?: { User?: string } } : undefined;
+  const root = new Tree(parent ? (p) => parent.fs.get(p) : undefined);
+  const layers: LayerBlob[] = [...(parent?.layers ?? [])];
+  const diffIds: string[] = [];
+  let user = parentConfig?.config?.User ?? '';
+  for (const step of recipe.steps) {
+    if (step.op === 'config') { if ('user' in step.change) user = step.change.user; continue; }
+    applyStep(root, step, context, stages, user);
+    const written = await writeLayer(root.takeChanges(), mtime, input.cacheDir);
+    layers.push(written.blob);
+    diffIds.push(written.diffId);
+  }
+  const config = imageConfig({ parent: parentConfig as Record<string, unknown> | undefined,
+    platform: recipe.platform, steps: recipe.steps, diffIds, created: mtime.toISOString().replace('.000Z', 'Z') });
+  return { config, configDigest: `sha256:${createHash('sha256').update(config).digest('hex')}`, layers, inherited: parent?.layers.length ?? 0 };
+}
+
+/** A stage FROM scratch, run for what a later COPY --from reads. */
+function runSteps(tree: Tree, steps: Step[], context: Tree, stages: Map<string, Tree>): Tree {
+  let user = '';
+  for (const step of steps) {
+    if (step.op !== 'config') applyStep(tree, step, context, stages, user);
+    else if ('user' in step.change) user = step.change.user;
+  }
+  return tree;
+}
+
+/** `user`: the image's USER at this step; BuildKit 0.8 makes WORKDIR's directories as that user. */
+function applyStep(tree: Tree, step: Exclude<Step, { op: 'config' }>, context: Tree, stages: Map<string, Tree>, user: string): void {
+  if (step.op === 'workdir') { tree.mkdirAll(step.path, numericUser(user, step.line)); return; }
+  const from = step.from === undefined ? context : stages.get(step.from);
+  if (!from) throw new Error(`COPY --from=${step.from} at line ${step.line}: no such stage in the recipe`);
+  for (const source of step.sources) copyInto(tree, from, source, step.dest, options(step), `line ${step.line}`);
+}
+
+/** "uid[:gid]" as an owner (gid = uid when absent, as BuildKit's chown by id); a name needs the image's /etc/passwd. */
+function numericUser(user: string, line: number): { uid: number; gid: number } | undefined {
+  if (user === '') return undefined;
+  const m = /^(\d+)(?::(\d+))?$/.exec(user);
+  if (!m) throw new Error(`WORKDIR at line ${line}: the directories belong to USER ${user}, a name the assembler does not resolve; build this recipe with BuildKit`);
+  return { uid: Number(m[1]), gid: Number(m[2] ?? m[1]) };
+}
+
+function options(step: CopyStep): { chown?: { uid: number; gid: number }; chmod?: number } {
+  return { ...(step.chown ? { chown: step.chown } : {}), ...(step.chmod !== undefined ? { chmod: step.chmod } : {}) };
+}
+
+/** The context as BuildKit sees it after unpacking our context tar: files as listed, directories 0755 root. */
+function contextTree(files: ContextFile[]): Tree {
+  const tree = new Tree();
+  for (const f of files) {
+    for (let d = parentOf(f.name); d !== '' && !tree.get(d); d = parentOf(d)) tree.set(d, { type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0 });
+    tree.set(f.name, { type: 'file', mode: f.mode, uid: 0, gid: 0, size: 0, source: f.source });
+  }
+  return tree;
+}

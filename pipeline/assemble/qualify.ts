@@ -1,0 +1,390 @@
+/**
+ * Which recipes the assembler can carry out, decided from the Dockerfile alone (pure). The file is parsed
+ * with dockerfile-ast; words are expanded as BuildKit does (words.ts), with the platform's automatic args
+ * (TARGETPLATFORM, TARGETOS, TARGETARCH, TARGETVARIANT, BUILD*), the build args, ARG defaults and the
+ * ARGs declared before the first FROM. A recipe qualifies when its final stage is FROM a parent image
+ * named by a build arg (or scratch) followed only by COPY from the context (or from a FROM-scratch stage
+ * that qualifies itself) and metadata. Anything else gets the reason, naming the instruction and line.
+ */
+import { posix } from 'node:path';
+import { DockerfileParser, type Instruction, type Property } from 'dockerfile-ast';
+import type { ConfigChange, CopyStep, Owner, Recipe, StageRecipe, Step, TargetPlatform } from './recipe.ts';
+import { expandWord, Unexpandable, type Scope } from './words.ts';
+
+export interface QualifyInput {
+  /** The Dockerfile's text. */
+  dockerfile: string;
+  /** Its name in reasons ("Dockerfile", "docker/server/Dockerfile"). */
+  file: string;
+  /** "linux/arm64", "linux/arm/v7". */
+  platform: string;
+  buildArgs: Record<string, string>;
+  /** Build args that name parent images (default BASE_IMAGE). */
+  parentArgs?: string[];
+  /** The parent image's Env: BuildKit expands words with it too. Absent: a word using a variable from it does not qualify. */
+  parentEnv?: string[];
+  /** The platform BuildKit runs on (BUILDPLATFORM), default linux/amd64. */
+  buildPlatform?: string;
+}
+
+export type Qualification = { assemble: true; recipe: Recipe } | { assemble: false; reason: string };
+
+/** Not assemblable: carries the reason up to qualify(). */
+class Refusal extends Error {}
+
+const METADATA = new Set(['ENV', 'WORKDIR', 'USER', 'ENTRYPOINT', 'CMD', 'EXPOSE', 'LABEL', 'STOPSIGNAL', 'ARG', 'COPY']);
+const COPY_FLAGS = new Set(['from', 'chown', 'chmod']);
+
+export function qualify(input: QualifyInput): Qualification {
+  try {
+    return { assemble: true, recipe: new Qualifier(input).recipe() };
+  } catch (e) {
+    if (e instanceof Refusal) return { assemble: false, reason: e.message };
+    throw e;
+  }
+}
+
+interface Stage { name: string | undefined; index: number; image: string; line: number; instructions: Instruction[] }
+
+class Qualifier {
+  private readonly text: string;
+  private readonly lineStarts: number[];
+  private readonly platform: TargetPlatform;
+  private readonly auto: Map<string, string>;
+  private readonly globals = new Map<string, string | undefined>();
+
+  constructor(private readonly input: QualifyInput) {
+    this.text = input.dockerfile;
+    this.lineStarts = [0, ...[...this.text.matchAll(/\n/g)].map((m) => m.index + 1)];
+    this.platform = parsePlatform(input.platform);
+    this.auto = automaticArgs(this.platform, parsePlatform(input.buildPlatform ?? 'linux/amd64'));
+  }
+
+  recipe(): Recipe {
+    const parsed = DockerfileParser.parse(this.text);
+    for (const d of parsed.getDirectives()) {
+      const name = d.getName().toLowerCase();
+      if (name === 'syntax' || (name === 'escape' && d.getValue() !== '\\')) this.refuse(`the parser directive "${name}=${d.getValue()}"`, d.getRange().start.line + 1);
+    }
+    const stages = this.split(parsed.getInstructions());
+    const final = stages[stages.length - 1]!;
+    const base = this.base(final);
+    const used = new Map<string, StageRecipe>();
+    const steps = this.steps(final, stages, used, base.kind === 'parent');
+    return { platform: this.platform, base, steps, stages: Object.fromEntries(used) };
+  }
+
+  /** The instructions by stage; ARGs before the first FROM become the global scope. */
+  private split(instructions: Instruction[]): Stage[] {
+    const stages: Stage[] = [];
+    for (const i of instructions) {
+      const keyword = i.getKeyword();
+      if (keyword === 'FROM') stages.push(this.fromLine(i, stages.length));
+      else if (stages.length > 0) stages[stages.length - 1]!.instructions.push(i);
+      else if (keyword === 'ARG') this.globalArg(i);
+      else this.refuse(`${keyword} before the first FROM`, this.line(i));
+    }
+    if (stages.length === 0) this.refuse('no FROM', 1);
+    return stages;
+  }
+
+  private fromLine(i: Instruction, index: number): Stage {
+    const flags = (i as unknown as { getFlags(): Array<{ getName(): string }> }).getFlags();
+    if (flags.length > 0) this.refuse(`FROM --${flags[0]!.getName()}`, this.line(i));
+    const args = i.getArguments().map((a) => a.getValue());
+    const named = args.length === 3 && args[1]!.toUpperCase() === 'AS';
+    if (args.length !== 1 && !named) this.refuse('a FROM this reader does not understand', this.line(i));
+    return { name: named ? args[2]!.toLowerCase() : undefined, index, image: args[0]!, line: this.line(i), instructions: [] };
+  }
+
+  private globalArg(i: Instruction): void {
+    for (const p of this.properties(i)) {
+      const name = p.getName();
+      const fallback = p.getValue() === null ? undefined : this.expand(this.rawValue(p), this.globalScope(), this.line(i));
+      this.globals.set(name, this.input.buildArgs[name] ?? fallback);
+    }
+  }
+
+  /** FROM lines see the automatic args and the global ARGs, declared or not. */
+  private globalScope(): Scope {
+    const scope = new Map(this.auto);
+    for (const [k, v] of this.globals) if (v !== undefined) scope.set(k, v);
+    return scope;
+  }
+
+  private base(final: Stage): Recipe['base'] {
+    const image = final.image.trim();
+    if (image.toLowerCase() === 'scratch') return { kind: 'scratch' };
+    const arg = /^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$/.exec(image);
+    const name = arg?.[1] ?? arg?.[2];
+    const parents = this.input.parentArgs ?? ['BASE_IMAGE'];
+    if (!name || !parents.includes(name)) {
+      this.refuse(`FROM ${image}: the final stage must be FROM a parent image build arg (${parents.join(', ')}) or scratch`, final.line);
+    }
+    if (!this.globals.has(name!)) this.refuse(`FROM ${image}: ARG ${name} is not declared before the first FROM`, final.line);
+    return { kind: 'parent', arg: name! };
+  }
+
+  private steps(stage: Stage, stages: Stage[], used: Map<string, StageRecipe>, parentEnv: boolean): Step[] {
+    const scope = new StageScope(this, parentEnv ? this.input.parentEnv : []);
+    const steps: Step[] = [];
+    let cmdSet = false;
+    for (const i of stage.instructions) {
+      const keyword = i.getKeyword();
+      const line = this.line(i);
+      if (!METADATA.has(keyword)) this.refuse(`${keyword}`, line);
+      if (keyword === 'COPY') { steps.push(this.copy(i, scope, stages, stage, used)); continue; }
+      if (keyword === 'WORKDIR') { steps.push(this.workdir(i, scope)); continue; }
+      const change = this.change(keyword, i, scope, cmdSet);
+      if (keyword === 'CMD') cmdSet = true;
+      steps.push({ op: 'config', line, createdBy: createdBy(keyword, change, i), change });
+    }
+    return steps;
+  }
+
+  private change(keyword: string, i: Instruction, scope: StageScope, cmdSet: boolean): ConfigChange {
+    const line = this.line(i);
+    switch (keyword) {
+      case 'ARG': return { arg: this.properties(i).map((p) => scope.declare(p.getName(), p.getValue() === null ? undefined : this.expand(this.rawValue(p), scope.get(), line))).join(' ') };
+      case 'ENV': return { env: this.pairs(i, scope, (k, v) => scope.setEnv(k, v)) };
+      case 'LABEL': return { labels: this.pairs(i, scope) };
+      case 'USER': return { user: this.single(i, scope) };
+      case 'STOPSIGNAL': return { stopSignal: this.single(i, scope) };
+      case 'EXPOSE': return { expose: this.words(i, scope).map((w) => this.port(w, line)) };
+      case 'ENTRYPOINT': return { entrypoint: this.command(i), resetsCmd: !cmdSet };
+      default: return { cmd: this.command(i) };
+    }
+  }
+
+  private copy(i: Instruction, scope: StageScope, stages: Stage[], stage: Stage, used: Map<string, StageRecipe>): CopyStep {
+    const line = this.line(i);
+    if ((i as unknown as { getHeredocs(): unknown[] }).getHeredocs().length > 0) this.refuse('COPY of a heredoc', line);
+    const flags = this.flags(i, scope);
+    const words = this.words(i, scope);
+    if (words.length < 2) this.refuse('COPY without a source and a destination', line);
+    const rawDest = words[words.length - 1]!;
+    const sources = words.slice(0, -1).map((s) => this.source(s, line));
+    if (sources.length > 1 && !rawDest.endsWith('/')) this.refuse('COPY of several sources into a destination without a trailing "/" (BuildKit rejects it)', line);
+    const from = flags.from === undefined ? undefined : this.fromStage(flags.from, stages, stage, used, line);
+    const step: CopyStep = { op: 'copy', line, createdBy: '', sources, dest: this.dest(rawDest, scope.workdir), ...(from ? { from } : {}) };
+    if (flags.chown !== undefined) step.chown = this.owner(flags.chown, line);
+    if (flags.chmod !== undefined) step.chmod = this.mode(flags.chmod, line);
+    step.createdBy = `COPY ${words.slice(0, -1).join(' ')} ${rawDest} # buildkit`;
+    return step;
+  }
+
+  private flags(i: Instruction, scope: StageScope): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const f of (i as unknown as { getFlags(): Array<{ getName(): string; getValue(): string | null }> }).getFlags()) {
+      const name = f.getName();
+      if (!COPY_FLAGS.has(name)) this.refuse(`COPY --${name}`, this.line(i));
+      out[name] = this.expand(f.getValue() ?? '', scope.get(), this.line(i));
+    }
+    return out;
+  }
+
+  private fromStage(ref: string, stages: Stage[], current: Stage, used: Map<string, StageRecipe>, line: number): string {
+    const source = stages.find((s) => s.index < current.index && (s.name === ref.toLowerCase() || String(s.index) === ref));
+    if (!source) this.refuse(`COPY --from=${ref}: an image, not a stage of this Dockerfile`, line);
+    const name = source!.name ?? String(source!.index);
+    if (used.has(name)) return name;
+    let steps: Step[] = [];
+    try {
+      steps = this.steps(source!, stages, used, false);
+    } catch (e) {
+      if (e instanceof Refusal) this.refuse(`COPY --from=${ref}: stage ${name} has ${e.message}, and this COPY is`, line);
+      throw e;
+    }
+    if (source!.image.toLowerCase() !== 'scratch') this.refuse(`COPY --from=${ref}: stage ${name} is FROM ${source!.image}, whose files the assembler does not read`, line);
+    used.set(name, { name, steps });
+    return name;
+  }
+
+  private source(word: string, line: number): string {
+    if (/[*?[]/.test(word)) this.refuse(`COPY source ${word} with a wildcard`, line);
+    if (/^[a-z]+:\/\//i.test(word)) this.refuse(`COPY source ${word} is a URL`, line);
+    const clean = posix.join('/', word).slice(1);
+    return clean === '' ? '.' : clean;
+  }
+
+  private dest(word: string, workdir: string): string {
+    const joined = underWorkdir(workdir, word);
+    const intoDir = word === '.' || word === '' || word.endsWith('/');
+    return intoDir && !joined.endsWith('/') ? `${joined}/` : joined;
+  }
+
+  private owner(value: string, line: number): Owner {
+    const m = /^(\d+)(?::(\d+))?$/.exec(value);
+    if (!m) this.refuse(`COPY --chown=${value}: names need the parent's /etc/passwd and /etc/group, which BuildKit reads`, line);
+    const uid = Number(m![1]);
+    return { uid, gid: m![2] === undefined ? uid : Number(m![2]) };
+  }
+
+  private mode(value: string, line: number): number {
+    if (!/^[0-7]{3,4}$/.test(value)) this.refuse(`COPY --chmod=${value}: only octal modes`, line);
+    return parseInt(value, 8);
+  }
+
+  private workdir(i: Instruction, scope: StageScope): Step {
+    const path = underWorkdir(scope.workdir, this.single(i, scope));
+    scope.workdir = path;
+    return { op: 'workdir', line: this.line(i), createdBy: `WORKDIR ${path}`, path };
+  }
+
+  private port(word: string, line: number): string {
+    const m = /^(\d+)(?:\/(tcp|udp|sctp))?$/i.exec(word);
+    if (!m) this.refuse(`EXPOSE ${word}: only single ports`, line);
+    return `${m![1]}/${(m![2] ?? 'tcp').toLowerCase()}`;
+  }
+
+  /** ENTRYPOINT and CMD: exec form as given, shell form under /bin/sh -c (no SHELL qualifies). Not expanded, as in BuildKit. */
+  private command(i: Instruction): string[] {
+    const content = i.getArgumentsContent() ?? '';
+    try {
+      const parsed: unknown = JSON.parse(content);
+      if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return parsed as string[];
+    } catch { /* shell form */ }
+    return ['/bin/sh', '-c', content];
+  }
+
+  private words(i: Instruction, scope: StageScope): string[] {
+    const content = (i.getArgumentsContent() ?? '').trim();
+    const line = this.line(i);
+    try {
+      const parsed: unknown = JSON.parse(content.replace(/^(--\S+\s+)+/, ''));
+      if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return (parsed as string[]).map((w) => this.expand(w, scope.get(), line));
+    } catch { /* shell form */ }
+    const raw = i.getArguments().map((a) => a.getValue()).filter((w) => !w.startsWith('--'));
+    return raw.map((w) => this.expand(w, scope.get(), line));
+  }
+
+  private single(i: Instruction, scope: StageScope): string {
+    const content = (i.getArgumentsContent() ?? '').trim();
+    if (content === '') this.refuse(`${i.getKeyword()} without a value`, this.line(i));
+    return this.expand(content, scope.get(), this.line(i));
+  }
+
+  private pairs(i: Instruction, scope: StageScope, each?: (k: string, v: string) => void): Array<[string, string]> {
+    const line = this.line(i);
+    return this.properties(i).map((p) => {
+      if (p.getValue() === null) this.refuse(`${i.getKeyword()} ${p.getName()} without a value`, line);
+      const pair: [string, string] = [this.expand(p.getName(), scope.get(), line), this.expand(this.rawValue(p), scope.get(), line)];
+      each?.(...pair);
+      return pair;
+    });
+  }
+
+  private properties(i: Instruction): Property[] {
+    return (i as unknown as { getProperties?(): Property[]; getProperty?(): Property | null }).getProperties?.()
+      ?? [(i as unknown as { getProperty(): Property | null }).getProperty()].filter((p): p is Property => p !== null);
+  }
+
+  /** The value as written (quotes and escapes included), for expandWord. */
+  private rawValue(p: Property): string {
+    const r = p.getValueRange();
+    if (!r) return '';
+    return this.text.slice(this.offset(r.start), this.offset(r.end)).replace(/\\\r?\n\s*/g, '');
+  }
+
+  private offset(pos: { line: number; character: number }): number {
+    return this.lineStarts[pos.line]! + pos.character;
+  }
+
+  expand(word: string, scope: Scope, line: number): string {
+    try {
+      const { value, used } = expandWord(word, scope);
+      const known = scope as StageScopeMap;
+      const unknown = used.find((n) => !scope.has(n) && !known.declared?.has(n));
+      if (unknown !== undefined && known.complete === false) {
+        this.refuse(`\$${unknown}, which may come from the parent image's environment`, line);
+      }
+      return value;
+    } catch (e) {
+      if (e instanceof Unexpandable) this.refuse(e.message, line);
+      throw e;
+    }
+  }
+
+  line(i: Instruction): number { return i.getRange().start.line + 1; }
+
+  refuse(what: string, line: number): never {
+    throw new Refusal(`${what} at ${this.input.file}:${line}`);
+  }
+
+  buildArg(name: string): string | undefined { return this.input.buildArgs[name]; }
+  autoArg(name: string): string | undefined { return this.auto.get(name); }
+  globalArgValue(name: string): string | undefined { return this.globals.get(name); }
+}
+
+/**
+ * A scope that also knows which names a stage declared (set or not), and whether a name it does not
+ * know is unset (complete) or may be in the parent image's Env, which it was not given.
+ */
+type StageScopeMap = Map<string, string> & { declared?: Set<string>; complete?: boolean };
+
+/** Variables of one stage: the parent's Env, ARGs as declared, ENVs as set (ENV wins over ARG). */
+class StageScope {
+  workdir = '/';
+  private readonly args = new Map<string, string>();
+  private readonly env = new Map<string, string>();
+  private readonly declared = new Set<string>();
+  private readonly inherited = new Map<string, string>();
+
+  private readonly complete: boolean;
+
+  constructor(private readonly q: Qualifier, parentEnv: string[] | undefined) {
+    this.complete = parentEnv !== undefined;
+    for (const e of parentEnv ?? []) {
+      const at = e.indexOf('=');
+      if (at > 0) this.inherited.set(e.slice(0, at), e.slice(at + 1));
+    }
+  }
+
+  declare(name: string, fallback: string | undefined): string {
+    this.declared.add(name);
+    const value = this.q.buildArg(name) ?? this.q.autoArg(name) ?? fallback ?? this.q.globalArgValue(name);
+    if (value === undefined) this.args.delete(name); else this.args.set(name, value);
+    return fallback === undefined ? name : `${name}=${fallback}`;
+  }
+
+  setEnv(name: string, value: string): void { this.env.set(name, value); }
+
+  get(): Scope {
+    const scope: StageScopeMap = new Map([...this.inherited, ...this.args, ...this.env]);
+    scope.declared = new Set([...this.declared, ...this.env.keys()]);
+    scope.complete = this.complete;
+    return scope;
+  }
+}
+
+/** An absolute path as given, a relative one under the working directory. */
+function underWorkdir(workdir: string, path: string): string {
+  return path.startsWith('/') ? posix.join('/', path) : posix.join('/', workdir, path);
+}
+
+function parsePlatform(platform: string): TargetPlatform {
+  const [os, architecture, variant] = platform.split('/');
+  if (!os || !architecture) throw new Error(`platform ${platform}: expected os/arch[/variant]`);
+  return { os, architecture, ...(variant ? { variant } : {}) };
+}
+
+function automaticArgs(target: TargetPlatform, build: TargetPlatform): Map<string, string> {
+  const name = (p: TargetPlatform): string => [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+  return new Map([
+    ['TARGETPLATFORM', name(target)], ['TARGETOS', target.os], ['TARGETARCH', target.architecture], ['TARGETVARIANT', target.variant ?? ''],
+    ['BUILDPLATFORM', name(build)], ['BUILDOS', build.os], ['BUILDARCH', build.architecture], ['BUILDVARIANT', build.variant ?? ''],
+  ]);
+}
+
+/** The history text BuildKit 0.8 writes for a metadata instruction. */
+function createdBy(keyword: string, change: ConfigChange, i: Instruction): string {
+  if ('expose' in change) return `EXPOSE map[${change.expose.map((p) => `${p}:{}`).join(' ')}]`;
+  if ('entrypoint' in change) return `ENTRYPOINT ${JSON.stringify(change.entrypoint)}`;
+  if ('cmd' in change) return `CMD ${JSON.stringify(change.cmd)}`;
+  if ('env' in change) return `ENV ${change.env.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+  if ('labels' in change) return `LABEL ${change.labels.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+  if ('user' in change) return `USER ${change.user}`;
+  if ('stopSignal' in change) return `STOPSIGNAL ${change.stopSignal}`;
+  if ('arg' in change) return `ARG ${change.arg}`;
+  return `${keyword} ${i.getArgumentsContent() ?? ''}`;
+}

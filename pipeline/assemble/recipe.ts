@@ -1,0 +1,47 @@
+/** A qualified recipe: what the assembler carries out, every word expanded and every path absolute. */
+
+export interface TargetPlatform { os: string; architecture: string; variant?: string }
+
+export interface Owner { uid: number; gid: number }
+
+export interface CopyStep {
+  op: 'copy';
+  line: number;
+  createdBy: string;
+  /** Paths in the build context (or, with `from`, in that stage), relative, cleaned; "." is the whole context. */
+  sources: string[];
+  /** Absolute; a trailing "/" says "into this directory". */
+  dest: string;
+  /** A stage of the same Dockerfile (its name in `Recipe.stages`). */
+  from?: string;
+  chown?: Owner;
+  chmod?: number;
+}
+
+export interface WorkdirStep { op: 'workdir'; line: number; createdBy: string; path: string }
+
+export type ConfigChange =
+  | { env: Array<[string, string]> }
+  | { user: string }
+  | { entrypoint: string[]; resetsCmd: boolean }
+  | { cmd: string[] }
+  | { expose: string[] }
+  | { labels: Array<[string, string]> }
+  | { stopSignal: string }
+  /** ARG: a history entry, nothing else. */
+  | { arg: string };
+
+export interface ConfigStep { op: 'config'; line: number; createdBy: string; change: ConfigChange }
+
+export type Step = CopyStep | WorkdirStep | ConfigStep;
+
+export interface StageRecipe { name: string; steps: Step[] }
+
+export interface Recipe {
+  platform: TargetPlatform;
+  /** The parent image, named by the build arg its FROM expands (BASE_IMAGE); scratch for none. */
+  base: { kind: 'parent'; arg: string } | { kind: 'scratch' };
+  steps: Step[];
+  /** Stages the final stage copies from (`COPY --from`), each FROM scratch, by name. */
+  stages: Record<string, StageRecipe>;
+}
