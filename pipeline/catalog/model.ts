@@ -1,7 +1,10 @@
 /** The catalog as plain data: what the distribution is made of. Produced by load.ts, read by every stage. */
-import type { Platform } from '../config/config.ts';
+import type { Config, Platform } from '../config/config.ts';
 
 export const UPSTREAM = 'upstream';
+
+/** What loading the catalog needs of the configuration; `channel` is the channel loaded by default. */
+export type CatalogConfig = Pick<Config, 'root' | 'imageRepo' | 'baseImageRepo' | 'basePin' | 'platforms' | 'channel'>;
 
 export interface ArtifactSpec {
   component: string;
@@ -83,4 +86,13 @@ export function parentsOf(image: ImageSpec): string[] {
 
 export function allArtifacts(catalog: Catalog): ArtifactSpec[] {
   return catalog.components.flatMap((c) => c.artifacts);
+}
+
+/** A release channel of images/channels.yaml. A retired channel gets no releases; its data stays loadable. */
+export interface ChannelSpec {
+  name: string;
+  active: boolean;
+  /** The day it was retired (YYYY-MM-DD); set exactly when `active` is false. */
+  retired?: string;
+  where: string;
 }
