@@ -53,9 +53,9 @@ function imageTemplate(img: RawImage, path: (string | number)[], raw: RawCompone
   const spec: ImageSpec = {
     name: img.name, kind: 'image', component: raw.name, repository: img.repository, imageRepo: config.imageRepo,
     gitTag: '', description: img.description, from: img.from, ...(img.builder ? { builder: img.builder } : {}),
-    contextDir: dirname(dockerfile), dockerfile, platforms: img.platforms ?? config.platforms,
-    stages: img.stages ?? [], buildArgs: img.buildArgs ?? {}, release: img.release ?? true,
-    extraTags: img.extraTags ?? [], where: source.at(path),
+    contextDir: dirname(dockerfile), dockerfile, platforms: [...(img.platforms ?? config.platforms)],
+    stages: [...(img.stages ?? [])], buildArgs: { ...img.buildArgs }, release: img.release ?? true,
+    extraTags: [...(img.extraTags ?? [])], where: source.at(path),
   };
   checkInside(dockerfile, dir, img.dockerfile, source, [...path, 'dockerfile'], problems);
   if (!existsSync(dockerfile)) problems.add(`${source.at([...path, 'dockerfile'])}: Dockerfile not found at ${relative(process.cwd(), dockerfile)}; add it or set 'dockerfile'`);
@@ -127,7 +127,7 @@ export function componentIn(c: LoadedComponent, channel: string): { spec: Compon
 function imageIn(template: ImageSpec, v: RawVersion): ImageSpec {
   const buildArgs = Object.fromEntries(Object.entries(template.buildArgs).map(([k, value]) => [k, value.replaceAll('{gitTag}', v.gitTag)]));
   const extraTags = [...new Set([...template.extraTags, ...(v.extraTags?.[template.name] ?? [])])];
-  return { ...template, gitTag: v.gitTag, buildArgs, extraTags };
+  return { ...template, platforms: [...template.platforms], stages: [...template.stages], gitTag: v.gitTag, buildArgs, extraTags };
 }
 
 function artifactsOf(c: LoadedComponent, v: RawVersion, i: number): ArtifactSpec[] {
@@ -135,7 +135,7 @@ function artifactsOf(c: LoadedComponent, v: RawVersion, i: number): ArtifactSpec
   return (v.artifacts ?? []).map((a, j) => ({
     component: c.raw.name, project, gitTag: v.gitTag, name: a.name, platform: a.platform, os: a.os ?? 'linux',
     sha256: a.sha256, sha512: a.sha512, description: a.description, release: a.release ?? true,
-    ...(a.stage ? { stage: a.stage } : {}), contains: a.contains ?? [], where: c.source.at(['versions', i, 'artifacts', j]),
+    ...(a.stage ? { stage: a.stage } : {}), contains: [...(a.contains ?? [])], where: c.source.at(['versions', i, 'artifacts', j]),
   }));
 }
 

@@ -71,7 +71,7 @@ function loadBases(config: CatalogConfig, problems: Problems): Located[] {
       spec: {
         name: b.name, kind: 'base', component: 'base', repository: b.repository, imageRepo: config.baseImageRepo,
         gitTag: raw.gitTag, description: b.description, from: b.from, ...(b.builder ? { builder: b.builder } : {}),
-        contextDir: dirname(dockerfile), dockerfile: dockerfile, platforms: b.platforms ?? config.platforms,
+        contextDir: dirname(dockerfile), dockerfile: dockerfile, platforms: [...(b.platforms ?? config.platforms)],
         stages: [], buildArgs: {}, release: false, extraTags: [], where: source.at(path),
       },
     };
