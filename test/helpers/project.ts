@@ -94,6 +94,7 @@ function copyCatalog(root: string, choice: CatalogChoice): void {
   const bases = parse(readFileSync(join(root, 'base', 'bases.yaml'), 'utf8')) as { bases: Array<{ name: string }> };
   bases.bases = bases.bases.filter((b) => ['eks-distro-base', 'eks-distro-minimal-base'].includes(b.name));
   writeFileSync(join(root, 'base', 'bases.yaml'), stringify(bases));
+  cpSync(join(REPO_ROOT, 'images', 'channels.yaml'), join(root, 'images', 'channels.yaml'));
   for (const c of ['go-runner', 'etcd', 'cni-plugins', 'kubernetes']) {
     cpSync(join(REPO_ROOT, 'images', c), join(root, 'images', c), { recursive: true });
   }
