@@ -99,8 +99,9 @@ function copyCatalog(root: string, choice: CatalogChoice): void {
     cpSync(join(REPO_ROOT, 'images', c), join(root, 'images', c), { recursive: true });
   }
   const file = join(root, 'images', 'kubernetes', 'component.yaml');
-  const k8s = parse(readFileSync(file, 'utf8')) as { images: Array<{ name: string }> };
+  const k8s = parse(readFileSync(file, 'utf8')) as { images: Array<{ name: string }>; versions: Array<{ extraTags?: unknown }> };
   k8s.images = k8s.images.filter((i) => i.name === 'kube-apiserver');
+  for (const v of k8s.versions) delete v.extraTags; // pause's tags; pause is not in the slice
   writeFileSync(file, stringify(k8s));
 }
 
