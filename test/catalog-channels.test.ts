@@ -307,3 +307,11 @@ test('eksd catalog --json: every channel with its catalog, or one channel with -
   t.like(one, { channel: '1-32', active: true });
   t.is(versionOf(one, 'kubernetes'), 'v1.32.13');
 });
+
+test('a channels file that does not match its schema is reported alone, not as an unknown channel in every component', (t) => {
+  const root = project(t);
+  edit(root, CHANNELS_FILE, replaced('name: 1-36', 'name: "1.36"'), '"1.36"');
+  const error = catalogError(t, () => loadCatalog(config(root)));
+  t.regex(error.message, /1 problem\(s\)/);
+  t.regex(error.message, /channels\.yaml:\d+:\d+ channels\[6\]\.name: "1\.36" does not match/);
+});

@@ -33,6 +33,7 @@ export interface ImageSpec {
   repository: string;
   /** Registry + namespace the image is pushed to, e.g. 127.0.0.1:5000/eks-distro. */
   imageRepo: string;
+  /** The component's version in the channel loaded (bases: bases.yaml's gitTag). */
   gitTag: string;
   description: string;
   /** "upstream" or the name of another image/base. */
@@ -52,6 +53,7 @@ export interface ImageSpec {
 export interface ComponentSpec {
   name: string;
   project: string;
+  /** The version the channel loaded ships. */
   gitTag: string;
   gitCommit?: string;
   file: string;
@@ -67,6 +69,7 @@ export interface UpstreamPin {
   file: string;
 }
 
+/** One channel's catalog: the components that exist in it, with its versions. */
 export interface Catalog {
   components: ComponentSpec[];
   /** Every buildable image, bases first, in dependency order (parents before children). */

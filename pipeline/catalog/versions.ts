@@ -11,7 +11,9 @@ import type { RawComponent } from './raw.ts';
 /** channel name -> index into `versions` */
 export type VersionIndex = Map<string, number>;
 
+/** Without channels (the channels file itself has problems, already reported) nothing can be matched. */
 export function versionsByChannel(raw: RawComponent, source: YamlSource, channels: ChannelSpec[], channelsShown: string, problems: Problems): VersionIndex {
+  if (channels.length === 0) return new Map();
   const known = new Map(channels.map((c) => [c.name, c]));
   const unknown = (name: string, at: string) => problems.add(`${at}: unknown channel ${name}; ${channelsShown} lists ${[...known.keys()].join(', ')}; add it there or fix the name`);
   const existsIn = componentChannels(raw, source, known, unknown);
