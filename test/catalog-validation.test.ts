@@ -64,20 +64,21 @@ test('the shipped catalog is valid: at least 18 images across 12 components, bot
 
 const cases: Array<{ title: string; file: string; change: (s: string) => string; marker: string | RegExp; field: string; expected: RegExp }> = [
   { title: 'YAML syntax error', file: ETCD, change: (s) => s.replace('project: etcd-io/etcd', 'project: etcd-io/etcd: v3'), marker: 'project: etcd-io/etcd: v3', field: ETCD.split('/')[1]!, expected: /Nested mappings are not allowed/ },
-  { title: 'unknown top-level key', file: ETCD, change: (s) => s.replace('gitTag: v3.5.21', 'gitTag: v3.5.21\ngittag: v3'), marker: 'gittag:', field: 'gittag', expected: /unknown key 'gittag'.*expected one of .*gitTag/ },
+  { title: 'unknown top-level key', file: ETCD, change: (s) => s.replace('project: etcd-io/etcd', 'project: etcd-io/etcd\ngitTag: v3.5.21'), marker: 'gitTag: v3.5.21', field: 'gitTag', expected: /unknown key 'gitTag'; expected one of name, project, channels, versions, images/ },
+  { title: 'unknown version key', file: ETCD, change: (s) => s.replace('    gitTag: v3.5.21', '    gitTag: v3.5.21\n    gittag: v3'), marker: 'gittag:', field: 'versions[0].gittag', expected: /unknown key 'gittag'.*expected one of .*gitTag/ },
   { title: 'unknown image key', file: ETCD, change: (s) => s.replace('    from: eks-distro-minimal-base', '    from: eks-distro-minimal-base\n    dockerFile: Dockerfile'), marker: 'dockerFile:', field: 'images[0].dockerFile', expected: /unknown key 'dockerFile'/ },
-  { title: 'wrong type: number for a string', file: ETCD, change: (s) => s.replace('gitTag: v3.5.21', 'gitTag: 3.5'), marker: 'gitTag: 3.5', field: 'gitTag', expected: /expected string, found number 3\.5/ },
+  { title: 'wrong type: number for a string', file: ETCD, change: (s) => s.replace('gitTag: v3.5.21', 'gitTag: 3.5'), marker: 'gitTag: 3.5', field: 'versions[0].gitTag', expected: /expected string, found number 3\.5/ },
   { title: 'wrong type: string for a list', file: ETCD, change: (s) => s.replace('    stages: [etcd]', '    stages: etcd'), marker: 'stages: etcd', field: 'images[0].stages', expected: /expected array/ },
   { title: 'missing required field', file: ETCD, change: (s) => s.replace('    repository: etcd-io/etcd\n', ''), marker: /^ {2}- name: etcd$/, field: 'images[0]', expected: /missing required field 'repository'/ },
-  { title: 'archive without sha512', file: ETCD, change: (s) => s.replace(/\n {4}sha512: [0-9a-f]+/, ''), marker: '- name: etcd-linux-amd64', field: 'artifacts[0]', expected: /missing required field 'sha512'/ },
-  { title: 'malformed sha256', file: ETCD, change: (s) => s.replace(/sha256: [0-9a-f]{64}/, 'sha256: abc123'), marker: 'sha256: abc123', field: 'artifacts[0].sha256', expected: /does not match/ },
+  { title: 'archive without sha512', file: ETCD, change: (s) => s.replace(/\n +sha512: [0-9a-f]+/, ''), marker: '- name: etcd-linux-amd64', field: 'versions[0].artifacts[0]', expected: /missing required field 'sha512'/ },
+  { title: 'malformed sha256', file: ETCD, change: (s) => s.replace(/sha256: [0-9a-f]{64}/, 'sha256: abc123'), marker: 'sha256: abc123', field: 'versions[0].artifacts[0].sha256', expected: /does not match/ },
   { title: 'unknown base image', file: ETCD, change: (s) => s.replace('from: eks-distro-minimal-base', 'from: eks-distro-minimal-bas'), marker: 'from: eks-distro-minimal-bas', field: 'images[0].from', expected: /unknown base or image 'eks-distro-minimal-bas'; expected one of/ },
   { title: 'unknown builder image', file: ETCD, change: (s) => s.replace('    from: eks-distro-minimal-base', '    from: eks-distro-minimal-base\n    builder: golang-builder'), marker: 'builder: golang-builder', field: 'images[0].builder', expected: /unknown base or image 'golang-builder'/ },
   { title: 'dependency cycle', file: GO_RUNNER, change: (s) => s.replace('from: eks-distro-minimal-base', 'from: kube-apiserver'), marker: 'from: kube-apiserver', field: 'images[0].from', expected: /dependency cycle .*go-runner.*kube-apiserver/ },
   { title: 'missing Dockerfile', file: ETCD, change: (s) => s.replace('    stages: [etcd]', '    stages: [etcd]\n    dockerfile: docker/Dockerfile.missing'), marker: 'dockerfile: docker/Dockerfile.missing', field: 'images[0].dockerfile', expected: /Dockerfile not found/ },
   { title: 'unsupported platform', file: ETCD, change: (s) => s.replace('    stages: [etcd]', '    stages: [etcd]\n    platforms: [linux/amd64, linux/s390x]'), marker: 'platforms: [linux/amd64, linux/s390x]', field: 'images[0].platforms[1]', expected: /"linux\/s390x" is not allowed; expected one of linux\/amd64, linux\/arm64/ },
   { title: 'illegal repository name', file: ETCD, change: (s) => s.replace('repository: etcd-io/etcd', 'repository: Etcd-IO/etcd'), marker: 'repository: Etcd-IO/etcd', field: 'images[0].repository', expected: /does not match/ },
-  { title: "illegal tag: '+' is rejected by ECR", file: ETCD, change: (s) => s.replace('gitTag: v3.5.21', 'gitTag: v3.5.21+eks'), marker: 'gitTag: v3.5.21+eks', field: 'gitTag', expected: /does not match/ },
+  { title: "illegal tag: '+' is rejected by ECR", file: ETCD, change: (s) => s.replace('gitTag: v3.5.21', 'gitTag: v3.5.21+eks'), marker: 'gitTag: v3.5.21+eks', field: 'versions[0].gitTag', expected: /does not match/ },
   { title: 'duplicate image name', file: GO_RUNNER, change: (s) => s.replace('  - name: go-runner', '  - name: etcd'), marker: '  - name: etcd', field: 'images[0].name', expected: /duplicate image name 'etcd'/ },
   { title: 'duplicate repository', file: GO_RUNNER, change: (s) => s.replace('repository: kubernetes/go-runner', 'repository: etcd-io/etcd'), marker: 'repository: etcd-io/etcd', field: 'images[0].repository', expected: /duplicate repository 'etcd-io\/etcd'/ },
   { title: 'stage without an artifact for a platform', file: ETCD, change: (s) => s.replace('stages: [etcd]', 'stages: [etcdctl]'), marker: 'stages: [etcdctl]', field: 'images[0].stages[0]', expected: /no artifact with stage 'etcdctl' for linux\/amd64/ },
@@ -102,7 +103,7 @@ test('every problem in every file is reported in one run', (t) => {
   edit(root, GO_RUNNER, (s) => s.replace('from: eks-distro-minimal-base', 'from: nowhere'), 'from: nowhere');
   const error = t.throws(() => load(root), { instanceOf: EksdError });
   t.regex(error!.message, /2 problem\(s\)/);
-  t.regex(error!.message, /etcd\/component\.yaml:\d+:\d+ gitTag/);
+  t.regex(error!.message, /etcd\/component\.yaml:\d+:\d+ versions\[0\]\.gitTag/);
   t.regex(error!.message, /go-runner\/component\.yaml:\d+:\d+ images\[0\]\.from/);
 });
 
@@ -115,7 +116,7 @@ test('a component folder without component.yaml is reported', (t) => {
 });
 
 const pathCases: typeof cases = [
-  { title: "artifact name with '..'", file: ETCD, change: (s) => s.replace('name: etcd-linux-amd64-v3.5.21.tar.gz', 'name: ../etcd.tar.gz'), marker: 'name: ../etcd.tar.gz', field: 'artifacts[0].name', expected: /artifact name '\.\.\/etcd\.tar\.gz' must be a relative path/ },
+  { title: "artifact name with '..'", file: ETCD, change: (s) => s.replace('name: etcd-linux-amd64-v3.5.21.tar.gz', 'name: ../etcd.tar.gz'), marker: 'name: ../etcd.tar.gz', field: 'versions[0].artifacts[0].name', expected: /artifact name '\.\.\/etcd\.tar\.gz' must be a relative path/ },
   { title: "project with a '..' segment", file: ETCD, change: (s) => s.replace('project: etcd-io/etcd', 'project: etcd-io/..'), marker: 'project: etcd-io/..', field: 'project', expected: /has the segment '\.\.'/ },
   { title: 'Dockerfile outside the component folder', file: ETCD, change: (s) => s.replace('    stages: [etcd]', '    stages: [etcd]\n    dockerfile: ../go-runner/Dockerfile'), marker: 'dockerfile: ../go-runner/Dockerfile', field: 'images[0].dockerfile', expected: /resolves outside \S*images\/etcd \(to \S*images\/go-runner\/Dockerfile\)/ },
   { title: 'absolute Dockerfile path', file: ETCD, change: (s) => s.replace('    stages: [etcd]', '    stages: [etcd]\n    dockerfile: /etc/hostname'), marker: 'dockerfile: /etc/hostname', field: 'images[0].dockerfile', expected: /is an absolute path/ },

@@ -39,8 +39,8 @@ test('unknown commands and flags exit 2 with a hint', async (t) => {
   t.regex(flag.err, /--jsn[\s\S]*hint: run 'eksd catalog --help'/);
 });
 
-test('eksd catalog --json lists at least 18 images across 12 components, each for both platforms with its base or parent', async (t) => {
-  const r = await run(['catalog', '--json']);
+test('eksd catalog --channel 1-33 --json lists at least 18 images across 12 components, each for both platforms with its base or parent', async (t) => {
+  const r = await run(['catalog', '--channel', '1-33', '--json']);
   t.is(r.code, 0);
   const catalog = JSON.parse(r.out) as { components: unknown[]; images: Array<{ kind: string; platforms: string[]; from: string }> };
   t.true(catalog.components.length >= 12);

@@ -56,11 +56,11 @@ const digestOf = (r: ReleaseJson, image: string) => r.images.find((i) => i.name 
 test.serial('a go-runner version bump rebuilds go-runner and kube-apiserver, nothing else', async (t) => {
   // Bump the version; the stand-in artifacts of the new version get their own checksums, as a real bump would.
   const file = join(p.root, 'images', 'go-runner', 'component.yaml');
-  const doc = parse(readFileSync(file, 'utf8')) as { gitTag: string; artifacts: Array<{ name: string; sha256: string; sha512: string }> };
-  doc.gitTag = 'v0.18.1';
+  const doc = parse(readFileSync(file, 'utf8')) as { versions: Array<{ gitTag: string; artifacts: Array<{ name: string; sha256: string; sha512: string }> }> };
+  doc.versions[0]!.gitTag = 'v0.18.1';
   writeFileSync(file, stringify(doc));
   const specs = loadCatalog(p.config()).components.find((c) => c.name === 'go-runner')!.artifacts;
-  for (const a of doc.artifacts) Object.assign(a, checksums(await standinContent(specs.find((s) => s.name === a.name)!)));
+  for (const a of doc.versions[0]!.artifacts) Object.assign(a, checksums(await standinContent(specs.find((s) => s.name === a.name)!)));
   writeFileSync(file, stringify(doc));
   await p.seed();
 

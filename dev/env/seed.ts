@@ -1,6 +1,6 @@
 /**
  * Seeds the local profile's stand-ins: the upstream AL2 image in the local registry and the component
- * artifacts under artifacts.baseUrl. `update` pushes the next stand-in revision, which is what an AL2
+ * artifacts of every channel under artifacts.baseUrl. `update` pushes the next stand-in revision, which is what an AL2
  * security update looks like to the pipeline (watch-base then sees a new digest).
  */
 import { existsSync } from 'node:fs';
@@ -8,8 +8,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EksdError } from '../../pipeline/errors.ts';
 import type { Config } from '../../pipeline/config/config.ts';
-import { allArtifacts, type Catalog } from '../../pipeline/catalog/model.ts';
-import { loadPin } from '../../pipeline/catalog/load.ts';
+import { allArtifacts, type ArtifactSpec, type Catalog } from '../../pipeline/catalog/model.ts';
+import { loadCatalog, loadChannels, loadPin } from '../../pipeline/catalog/load.ts';
 import { RegistryClient } from '../../pipeline/registry/client.ts';
 import { readJson, writeFileAtomic } from '../../pipeline/util/fs-atomic.ts';
 import { resolveBase, splitReference, writePin } from '../../pipeline/resolve/base.ts';
@@ -27,7 +27,7 @@ export async function seedLocal(config: Config, catalog: Catalog, options: { upd
   }
   const localDir = dirname(config.basePin);
   const artifactsDir = fileURLToPath(config.artifacts.baseUrl);
-  const artifacts = allArtifacts(catalog);
+  const artifacts = everyChannelArtifacts(config, catalog);
   await writeStandinArtifacts(artifacts, artifactsDir);
   const reference = existsSync(config.basePin) ? loadPin(config.basePin).reference : LOCAL_UPSTREAM;
   const { registry, repository, tag } = splitReference(reference);
@@ -49,4 +49,11 @@ export async function seedLocal(config: Config, catalog: Catalog, options: { upd
   const pinWritten = !existsSync(config.basePin) || !loadPin(config.basePin).digest;
   if (pinWritten) await writePin(config.basePin, base);
   return { base, created, pinWritten, artifacts: artifacts.length };
+}
+
+/** The catalog's artifacts and those of every other channel, each once (channels share most versions). */
+function everyChannelArtifacts(config: Config, catalog: Catalog): ArtifactSpec[] {
+  const catalogs = [catalog, ...loadChannels(config).map((c) => loadCatalog(config, c.name))];
+  const byPath = new Map(catalogs.flatMap(allArtifacts).map((a) => [`${a.project}/${a.gitTag}/${a.name}`, a]));
+  return [...byPath.values()];
 }

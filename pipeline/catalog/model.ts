@@ -1,7 +1,10 @@
 /** The catalog as plain data: what the distribution is made of. Produced by load.ts, read by every stage. */
-import type { Platform } from '../config/config.ts';
+import type { Config, Platform } from '../config/config.ts';
 
 export const UPSTREAM = 'upstream';
+
+/** What loading the catalog needs of the configuration; `channel` is the channel loaded by default. */
+export type CatalogConfig = Pick<Config, 'root' | 'imageRepo' | 'baseImageRepo' | 'basePin' | 'platforms' | 'channel'>;
 
 export interface ArtifactSpec {
   component: string;
@@ -30,6 +33,7 @@ export interface ImageSpec {
   repository: string;
   /** Registry + namespace the image is pushed to, e.g. 127.0.0.1:5000/eks-distro. */
   imageRepo: string;
+  /** The component's version in the channel loaded (bases: bases.yaml's gitTag). */
   gitTag: string;
   description: string;
   /** "upstream" or the name of another image/base. */
@@ -49,6 +53,7 @@ export interface ImageSpec {
 export interface ComponentSpec {
   name: string;
   project: string;
+  /** The version the channel loaded ships. */
   gitTag: string;
   gitCommit?: string;
   file: string;
@@ -64,6 +69,7 @@ export interface UpstreamPin {
   file: string;
 }
 
+/** One channel's catalog: the components that exist in it, with its versions. */
 export interface Catalog {
   components: ComponentSpec[];
   /** Every buildable image, bases first, in dependency order (parents before children). */
@@ -83,4 +89,13 @@ export function parentsOf(image: ImageSpec): string[] {
 
 export function allArtifacts(catalog: Catalog): ArtifactSpec[] {
   return catalog.components.flatMap((c) => c.artifacts);
+}
+
+/** A release channel of images/channels.yaml. A retired channel gets no releases; its data stays loadable. */
+export interface ChannelSpec {
+  name: string;
+  active: boolean;
+  /** The day it was retired (YYYY-MM-DD); set exactly when `active` is false. */
+  retired?: string;
+  where: string;
 }

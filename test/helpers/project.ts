@@ -94,12 +94,14 @@ function copyCatalog(root: string, choice: CatalogChoice): void {
   const bases = parse(readFileSync(join(root, 'base', 'bases.yaml'), 'utf8')) as { bases: Array<{ name: string }> };
   bases.bases = bases.bases.filter((b) => ['eks-distro-base', 'eks-distro-minimal-base'].includes(b.name));
   writeFileSync(join(root, 'base', 'bases.yaml'), stringify(bases));
+  cpSync(join(REPO_ROOT, 'images', 'channels.yaml'), join(root, 'images', 'channels.yaml'));
   for (const c of ['go-runner', 'etcd', 'cni-plugins', 'kubernetes']) {
     cpSync(join(REPO_ROOT, 'images', c), join(root, 'images', c), { recursive: true });
   }
   const file = join(root, 'images', 'kubernetes', 'component.yaml');
-  const k8s = parse(readFileSync(file, 'utf8')) as { images: Array<{ name: string }> };
+  const k8s = parse(readFileSync(file, 'utf8')) as { images: Array<{ name: string }>; versions: Array<{ extraTags?: unknown }> };
   k8s.images = k8s.images.filter((i) => i.name === 'kube-apiserver');
+  for (const v of k8s.versions) delete v.extraTags; // pause's tags; pause is not in the slice
   writeFileSync(file, stringify(k8s));
 }
 
