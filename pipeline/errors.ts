@@ -58,6 +58,7 @@ export const ERROR_KINDS = {
   FILE_CORRUPT: 'failure',
   FILE_UNREADABLE: 'input',
   INTERNAL: 'failure',
+  RELEASE_CHANNEL_FAILED: 'failure',
   FS_NOT_WRITABLE: 'failure',
   FS_NO_SPACE: 'failure',
   LEASE_LOST: 'failure',

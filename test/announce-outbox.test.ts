@@ -64,6 +64,7 @@ test('outbox writes the exact SNS request and returns a deterministic id', async
       channel: { DataType: 'String', StringValue: '1-33' },
       number: { DataType: 'Number', StringValue: '2' },
       release: { DataType: 'String', StringValue: RELEASE },
+      event: { DataType: 'String', StringValue: 'release' },
     },
   }, null, 2)}\n`;
   t.is(text, expected);

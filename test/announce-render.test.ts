@@ -42,6 +42,7 @@ test('subject, attributes and SNS message structure', (t) => {
     channel: { DataType: 'String', StringValue: '1-33' },
     number: { DataType: 'Number', StringValue: '18' },
     release: { DataType: 'String', StringValue: 'kubernetes-1-33-eks-18' },
+    event: { DataType: 'String', StringValue: 'release' },
   });
   const msg = JSON.parse(a.message) as Record<string, string>;
   t.deepEqual(Object.keys(msg), ['default', 'email', 'sqs']);

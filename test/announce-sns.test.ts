@@ -57,6 +57,7 @@ test.serial('publish sends subject, JSON message structure and typed attributes'
     channel: { DataType: 'String', StringValue: '1-33' },
     number: { DataType: 'Number', StringValue: '18' },
     release: { DataType: 'String', StringValue: 'kubernetes-1-33-eks-18' },
+    event: { DataType: 'String', StringValue: 'release' },
   });
   t.is(sent.MessageGroupId, undefined);
   t.is(sent.MessageDeduplicationId, undefined);

@@ -15,7 +15,7 @@ import { consoleReporter } from '../../pipeline/report/console.ts';
 import { summaryText } from '../../pipeline/report/summary.ts';
 import { textTable } from '../../pipeline/report/table.ts';
 import { outboxFileName } from '../../pipeline/announce/outbox.ts';
-import type { Config } from '../../pipeline/config/config.ts';
+import { forChannel, type ChannelConfig as Config } from '../../pipeline/config/config.ts';
 import type { Catalog } from '../../pipeline/catalog/model.ts';
 import { EXIT, type Command, type CommandContext } from '../../pipeline/cli/command.ts';
 import { configFrom } from '../../pipeline/cli/config-flags.ts';
@@ -32,7 +32,7 @@ export const demoCommand: Command = {
   ].join('\n'),
   options: {},
   async run(ctx) {
-    const config = configFrom({ ...ctx, values: { profile: 'local' } });
+    const config = forChannel(configFrom({ ...ctx, values: { profile: 'local' } }), '1-33');
     const say = (title: string) => ctx.out(`\n=== ${title}`);
     say('1. local environment (dockerd, registry on 127.0.0.1:5000, qemu binfmt)');
     await envUp(DEFAULT_ENV, (l) => ctx.out(`  ${l}`));

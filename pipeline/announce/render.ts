@@ -5,7 +5,7 @@
 import { EksdError } from '../errors.ts';
 import type { Release } from '../release/types.ts';
 import { imageChanges, type ImageChange, type ReleaseChanges } from './changes.ts';
-import type { AnnouncedComponent, Announcement, AnnouncementBody } from './types.ts';
+import type { AnnouncedComponent, Announcement, AnnouncementBody, AnnouncementEvent, MessageAttribute, RetirementBody } from './types.ts';
 
 export interface RenderOptions {
   previous?: Release;
@@ -44,7 +44,9 @@ function body(release: Release, changes: ReleaseChanges, options: RenderOptions)
     })),
   }));
   const changed = changes.images.filter((i) => i.changed !== null).length;
+  const event: AnnouncementEvent = options.republish ? 'republish' : changes.previous === null && release.spec.number === 1 ? 'new-channel' : 'release';
   return {
+    event,
     release: release.metadata.name,
     channel: release.spec.channel,
     number: release.spec.number,
@@ -71,6 +73,8 @@ function text(json: AnnouncementBody, changes: ReleaseChanges): string {
   const lines: string[] = [];
   if (json.republish) {
     lines.push(`This is a republished announcement of Amazon EKS Distro ${name}; the release itself is unchanged.`);
+  } else if (json.event === 'new-channel') {
+    lines.push(`Amazon EKS Distro has a new release channel, ${json.channel} (Kubernetes ${json.channel.replace('-', '.')}): its first release, ${name}, is now available.`);
   } else {
     lines.push(`Amazon EKS Distro ${name} is now available.`);
   }
@@ -109,16 +113,16 @@ function text(json: AnnouncementBody, changes: ReleaseChanges): string {
   return lines.join('\n');
 }
 
-export function renderAnnouncement(release: Release, options: RenderOptions): Announcement {
+export function renderAnnouncement(release: Release, options: RenderOptions): Announcement<AnnouncementBody> {
   const changes = imageChanges(release, options.previous, options.reasons);
   const json = body(release, changes, options);
   const txt = text(json, changes);
   const message = JSON.stringify({ default: txt, email: txt, sqs: JSON.stringify(json) });
-  const announcement: Announcement = {
+  const announcement: Announcement<AnnouncementBody> = {
     release: json.release,
     channel: json.channel,
     number: json.number,
-    subject: safeSubject(`EKS Distro ${json.release} ${json.republish ? 'republished' : 'released'}`),
+    subject: safeSubject(`EKS Distro ${json.release} ${json.republish ? 'republished' : 'released'}${json.event === 'new-channel' ? ' (new channel)' : ''}`),
     text: txt,
     json,
     message,
@@ -126,14 +130,42 @@ export function renderAnnouncement(release: Release, options: RenderOptions): An
       channel: { DataType: 'String', StringValue: json.channel },
       number: { DataType: 'Number', StringValue: String(json.number) },
       release: { DataType: 'String', StringValue: json.release },
+      event: { DataType: 'String', StringValue: json.event },
     },
   };
-  const size = Buffer.byteLength(message) + Object.entries(announcement.attributes)
-    .reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v.DataType) + Buffer.byteLength(v.StringValue), 0);
-  if (size > MESSAGE_MAX_BYTES) {
-    throw new EksdError('ANNOUNCE_TOO_LARGE', `announcement of ${json.release} is ${size} bytes; SNS accepts at most ${MESSAGE_MAX_BYTES}`, {
+  if (messageBytes(message, announcement.attributes) > MESSAGE_MAX_BYTES) {
+    throw new EksdError('ANNOUNCE_TOO_LARGE', `announcement of ${json.release} is ${messageBytes(message, announcement.attributes)} bytes; SNS accepts at most ${MESSAGE_MAX_BYTES}`, {
       where: json.release, hint: 'the release has too many assets for one SNS message; subscribers should read the manifest URL instead',
     });
   }
   return announcement;
+}
+
+function messageBytes(message: string, attributes: Record<string, MessageAttribute>): number {
+  return Buffer.byteLength(message) + Object.entries(attributes)
+    .reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v.DataType) + Buffer.byteLength(v.StringValue), 0);
+}
+
+/** The announcement that a channel is retired; its ledger key is `<kubernetes-ch>-retired`. */
+export function renderRetirement(o: { channel: string; latestRelease: number; retired: string; channelUrl: string }): Announcement<RetirementBody> {
+  const latest = o.latestRelease > 0 ? `kubernetes-${o.channel}-eks-${o.latestRelease}` : null;
+  const json: RetirementBody = { event: 'retired', channel: o.channel, latestRelease: latest, retired: o.retired, channelUrl: o.channelUrl };
+  const txt = [
+    `Amazon EKS Distro release channel ${o.channel} is retired as of ${o.retired}: it gets no more releases.`,
+    '',
+    latest ? `Its last release, ${latest}, stays available, with its images, tags and archives.` : 'It never had a release.',
+    `Channel: ${o.channelUrl} (status.active: false)`,
+    '',
+  ].join('\n');
+  const release = `kubernetes-${o.channel}-retired`;
+  const message = JSON.stringify({ default: txt, email: txt, sqs: JSON.stringify(json) });
+  return {
+    release, channel: o.channel, number: o.latestRelease, subject: safeSubject(`EKS Distro channel ${o.channel} retired`), text: txt, json, message,
+    attributes: {
+      channel: { DataType: 'String', StringValue: o.channel },
+      number: { DataType: 'Number', StringValue: String(o.latestRelease) },
+      release: { DataType: 'String', StringValue: release },
+      event: { DataType: 'String', StringValue: 'retired' },
+    },
+  };
 }

@@ -26,7 +26,11 @@ export interface AnnouncedComponent {
 }
 
 /** The JSON body for machines (SQS/Lambda subscribers). */
+/** What happened, for subscribers to filter on (the `event` message attribute). */
+export type AnnouncementEvent = 'release' | 'new-channel' | 'republish' | 'retired';
+
 export interface AnnouncementBody {
+  event: AnnouncementEvent;
   release: string;
   channel: string;
   number: number;
@@ -41,12 +45,22 @@ export interface AnnouncementBody {
   removed: string[];
 }
 
+/** A channel retired: it gets no more releases; its releases, images and tags stay. */
+export interface RetirementBody {
+  event: 'retired';
+  channel: string;
+  /** the channel's last release, null if it never had one */
+  latestRelease: string | null;
+  retired: string;
+  channelUrl: string;
+}
+
 export interface MessageAttribute {
   DataType: 'String' | 'Number';
   StringValue: string;
 }
 
-export interface Announcement {
+export interface Announcement<B extends AnnouncementBody | RetirementBody = AnnouncementBody | RetirementBody> {
   release: string;
   channel: string;
   number: number;
@@ -54,10 +68,10 @@ export interface Announcement {
   subject: string;
   /** for people (e-mail) */
   text: string;
-  json: AnnouncementBody;
+  json: B;
   /** SNS message for MessageStructure 'json': {"default": text, "email": text, "sqs": JSON body} */
   message: string;
-  attributes: Record<'channel' | 'number' | 'release', MessageAttribute>;
+  attributes: Record<'channel' | 'number' | 'release' | 'event', MessageAttribute>;
 }
 
 export interface PublishOptions {

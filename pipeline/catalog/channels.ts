@@ -51,11 +51,19 @@ export function readChannels(root: string, problems: Problems): ChannelSpec[] {
 }
 
 /** The channel a caller asked for, or an error naming the channels file and what it lists. */
-export function pickChannel(channels: ChannelSpec[], name: string, root: string): ChannelSpec {
-  const found = channels.find((c) => c.name === name);
+/** The named channel; with no name, the newest active one (the channel a single-channel command works on by default). */
+export function pickChannel(channels: ChannelSpec[], name: string | undefined, root: string): ChannelSpec {
+  const found = name === undefined ? newestActive(channels) : channels.find((c) => c.name === name);
   if (found) return found;
   const shown = shownChannelsFile(root);
+  if (name === undefined) throw new EksdError('CATALOG_INVALID', `${shown} has no active channel`, { where: shown, hint: 'set active: true on the channels that get releases' });
   throw new EksdError('CATALOG_INVALID', `channel ${name} is not in ${shown} (it lists ${channels.map((c) => c.name).join(', ')})`, {
     where: shown, hint: `choose one of those channels (--channel, EKSD_CHANNEL), or add ${name} to ${shown} with a version of every component`,
   });
+}
+
+/** The active channel with the highest Kubernetes minor. */
+export function newestActive(channels: ChannelSpec[]): ChannelSpec | undefined {
+  const minor = (c: ChannelSpec) => Number(c.name.split('-')[1]);
+  return channels.filter((c) => c.active).sort((a, b) => minor(b) - minor(a))[0];
 }

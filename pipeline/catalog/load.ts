@@ -22,8 +22,8 @@ import type { Located, RawBases } from './raw.ts';
 export type { CatalogConfig } from './model.ts';
 export { loadChannels } from './channels.ts';
 
-/** The catalog of one channel (default: the configured one). A retired channel loads too. */
-export function loadCatalog(config: CatalogConfig, channel: string = config.channel): Catalog {
+/** The catalog of one channel (default: the configured one, else the newest active one). A retired channel loads too. */
+export function loadCatalog(config: CatalogConfig, channel: string | undefined = config.channel): Catalog {
   const problems = new Problems();
   const channels = readChannels(config.root, problems);
   const bases = loadBases(config, problems);

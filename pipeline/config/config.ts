@@ -15,7 +15,8 @@ export type Platform = 'linux/amd64' | 'linux/arm64';
 
 export interface Config {
   profile: string;
-  channel: string;
+  /** The one channel to work on (EKSD_CHANNEL, --channel); unset: every active channel of the catalog. */
+  channel?: string;
   imageRepo: string;
   baseImageRepo: string;
   basePin: string;
@@ -97,7 +98,7 @@ export function loadConfig(options: ConfigOptions = {}): Config {
 
 function finish(raw: Record<string, unknown>, root: string): Config {
   const c = raw as unknown as Config;
-  if (!isChannel(c.channel)) {
+  if (c.channel !== undefined && !isChannel(c.channel)) {
     throw new EksdError('CONFIG_INVALID', `invalid release channel ${JSON.stringify(c.channel)}`, {
       where: configWhere('channel'), hint: 'a channel is the Kubernetes minor with a dash and no leading zeros, e.g. 1-33',
     });
@@ -129,6 +130,13 @@ function finish(raw: Record<string, unknown>, root: string): Config {
     concurrency: c.concurrency ?? 0,
     root,
   };
+}
+
+/** A configuration for one channel: what every per-channel step (plan, release, verify, announce) works with. */
+export type ChannelConfig = Config & { channel: string };
+
+export function forChannel(config: Config, channel: string): ChannelConfig {
+  return { ...config, channel };
 }
 
 /** Names the sources of a config key: the key itself, its EKSD_* variable and its flag when it has them. */

@@ -3,7 +3,7 @@
  * Pure data from the catalog, the configuration, the upstream pin and the release number.
  */
 import { EksdError } from '../errors.ts';
-import { splitRepo, type Config, type Platform } from '../config/config.ts';
+import { splitRepo, type Platform } from '../config/config.ts';
 import { allArtifacts, type ArtifactSpec, type Catalog, type UpstreamPin } from '../catalog/model.ts';
 import { releaseName } from '../release/naming.ts';
 import { floatingTag, versionedTag } from './tags.ts';
@@ -46,7 +46,7 @@ export interface Plan {
   artifacts: ArtifactSpec[];
 }
 
-export function makePlan(config: Pick<Config, 'channel'>, catalog: Catalog, pin: UpstreamPin, number: number): Plan {
+export function makePlan(config: { channel: string }, catalog: Catalog, pin: UpstreamPin, number: number): Plan {
   const upstream = upstreamPlan(pin);
   const images = catalog.images.map((image): ImagePlan => {
     const { registry, namespace } = splitRepo(image.imageRepo);

@@ -4,7 +4,8 @@ import type { Decision } from '../stages/build/types.ts';
 import { textTable } from './table.ts';
 
 export interface PlanRow {
-  image: string; platform: string; action: 'build' | 'reuse'; reason: string;
+  /** shared: built once in this run, for an earlier channel and this one. */
+  image: string; platform: string; action: 'build' | 'reuse' | 'shared'; reason: string;
   /** The parent and its digest, or "(rebuilt first)" when the parent is built in this run. */
   from: string;
   /** The build key; null while a parent is still to be built (it depends on the parent's new digest). */
@@ -16,7 +17,7 @@ export function planRows(result: RunResult): PlanRow[] {
   return (result.decisions ?? []).flatMap((d) => d.plan.platforms.map((platform): PlanRow => {
     const p = d.platforms[platform]!;
     return {
-      image: d.plan.name, platform, action: p.action, reason: shownReason(p),
+      image: d.plan.name, platform, action: p.action === 'build' && p.sharedWith ? 'shared' : p.action, reason: shownReason(p),
       from: p.inputs ? `${d.plan.from}@${p.inputs.from.slice(0, 19)}` : `${d.plan.from} (rebuilt first)`, key: p.key ?? null,
       pushTo: `${d.plan.registry}/${d.plan.repository}`, tags: [d.plan.tags.versioned, ...d.plan.tags.floating],
     };
@@ -32,6 +33,6 @@ export function planText(result: RunResult): string {
   const rows = planRows(result);
   const table = textTable(['IMAGE', 'PLATFORM', 'ACTION', 'WHY', 'FROM', 'PUSH TO', 'TAGS'],
     rows.map((r) => [r.image, r.platform, r.action, r.reason, r.from, r.pushTo, r.tags.join(' ')]));
-  const builds = rows.filter((r) => r.action !== 'reuse').length;
-  return `${result.plan.release} (channel ${result.plan.channel}), upstream ${result.plan.upstream.reference}@${result.plan.upstream.digest.slice(0, 19)}\n\n${table}\n\n${builds} of ${rows.length} image builds needed, ${rows.length - builds} reused.`;
+  const builds = rows.filter((r) => r.action === 'build').length;
+  return `${result.plan.release} (channel ${result.plan.channel}), upstream ${result.plan.upstream.reference}@${result.plan.upstream.digest.slice(0, 19)}\n\n${table}\n\n${builds} of ${rows.length} image builds needed, ${rows.length - builds} reused or shared.`;
 }

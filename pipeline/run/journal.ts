@@ -70,6 +70,12 @@ export class Journal<O> implements Checkpoints<O> {
     return this.writes;
   }
 
+  /** Drops a run that had nothing to release: nothing was tagged or written, and its number stays free. */
+  async discard(): Promise<void> {
+    await this.writes;
+    await this.store.delete(this.key);
+  }
+
   /**
    * Closes a finished run: keeps its journal under its release number, then removes `current.json`.
    * Either step may be interrupted; `unfinished` treats a run whose archive equals it as closed.

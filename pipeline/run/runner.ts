@@ -1,13 +1,20 @@
 /**
- * `eksd release`: sets up what every stage shares (the configuration, registry clients, the stores, the
- * engine) and runs the release's stage list (stages/list.ts) through the loop. Opening the run takes the
- * channel's lease and reads the journal: an interrupted run is resumed under its number, on this machine
- * or another. A run that got to the end closes its journal.
+ * `eksd release`: every selected channel (by default every active channel of the catalog), one after the
+ * other, each its own release: its own lease, journal, number, manifest, verify and announcement. What
+ * the channels share is set up once (configuration, registry clients, stores, the engine). A channel
+ * whose release fails does not stop the others; a channel with nothing new is not released; a retired
+ * channel gets its ReleaseChannel marked inactive and one retirement announcement.
+ *
+ * One channel's release runs the release's stage list (stages/list.ts) through the loop. Opening the run
+ * takes the channel's lease and reads its journal: an interrupted run is resumed under its number, on
+ * this machine or another. A run that got to the end closes its journal.
  */
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import type { Config } from '../config/config.ts';
+import { forChannel, type ChannelConfig, type Config } from '../config/config.ts';
 import { EksdError } from '../errors.ts';
+import { loadChannels } from '../catalog/load.ts';
+import type { ChannelSpec } from '../catalog/model.ts';
 import type { Plan } from '../plan/plan.ts';
 import { latestNumber } from '../release/site.ts';
 import { openStores, type Stores } from '../store/open.ts';
@@ -15,23 +22,30 @@ import type { VerifyReport } from '../release/verify.ts';
 import type { Release } from '../release/types.ts';
 import type { Engine } from '../stages/build/execute.ts';
 import { publishedImages, type PublishedImage } from '../stages/build/published.ts';
-import type { ImageDecision } from '../stages/build/types.ts';
+import type { ImageDecision, SharedBuilds } from '../stages/build/types.ts';
 import { releaseStages, UNTIL, type ReleaseEnv, type ReleaseOutputs, type Until } from '../stages/list.ts';
 import type { AnnounceOutcome } from '../stages/announce.ts';
+import type { Comparison } from '../stages/compare.ts';
 import type { SiteOutcome } from '../stages/site.ts';
-import { registryClients } from './clients.ts';
+import type { Emit } from '../stages/events.ts';
+import { registryClients, type ClientFactory } from './clients.ts';
 import { Journal } from './journal.ts';
 import { acquireLease, type Lease } from '../store/lease.ts';
 import { runStages, type OpenRun } from './loop.ts';
-import type { Emit } from '../stages/events.ts';
+import { retireChannel, type Retirement } from './retire.ts';
 
 export interface RunOptions {
   config: Config;
   emit: Emit;
+  /** Channels to release (default: the configured channel, else every active channel and every channel to retire). */
+  channels?: string[];
   /** Stop after this point (default: announce). */
   until?: Until;
   dryRun?: boolean;
   force?: boolean;
+  /** Release a channel even when nothing changed since its latest release. */
+  releaseUnchanged?: boolean;
+  /** The release number (one channel only). */
   number?: number;
   concurrency?: number;
 }
@@ -44,18 +58,84 @@ export interface RunResult {
   release?: ReleaseOutcome;
   /** Set on a dry run: per image and platform, build or reuse and why. */
   decisions?: ImageDecision[];
+  /** Whether there was anything to release, and what. */
+  comparison?: Comparison;
   resumed: boolean;
   ms: number;
 }
 
-export async function runRelease(o: RunOptions): Promise<RunResult> {
+export type ChannelOutcome =
+  | { channel: string; state: 'released' | 'unchanged' | 'planned' | 'stopped'; result: RunResult }
+  | { channel: string; state: 'retired'; retirement: Retirement }
+  | { channel: string; state: 'failed'; error: unknown };
+
+export interface ReleasesResult { channels: ChannelOutcome[]; ms: number }
+
+/** What every channel's release shares in one run. */
+interface Shared { clients: ClientFactory; stores: Stores; engine: () => Promise<Engine>; builds: SharedBuilds }
+
+export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
+  const started = Date.now();
+  const selected = selectChannels(o);
+  if (o.number !== undefined && selected.length > 1) {
+    throw new EksdError('USAGE', `--number gives one channel's release number; ${selected.length} channels are selected (${selected.map((c) => c.name).join(', ')})`, {
+      where: '--number', hint: 'add --channel <ch> to release one channel under a chosen number',
+    });
+  }
+  const engine = engineAt(o.config.dockerSocket);
+  const shared: Shared = { clients: registryClients(o.config), stores: await openStores(o.config), engine, builds: new Map() };
+  const outcomes: ChannelOutcome[] = [];
+  try {
+    for (const channel of selected) {
+      if (selected.length > 1) o.emit({ type: 'info', message: `channel ${channel.name}${channel.active ? '' : ' (retired)'}` });
+      outcomes.push(await releaseOne(o, forChannel(o.config, channel.name), channel, shared));
+    }
+  } finally {
+    await engine.close();
+  }
+  return { channels: outcomes, ms: Date.now() - started };
+}
+
+/** One channel; a failure is returned, not thrown, so the other channels go on. */
+async function releaseOne(o: RunOptions, config: ChannelConfig, channel: ChannelSpec, shared: Shared): Promise<ChannelOutcome> {
+  try {
+    if (!channel.active) return { channel: channel.name, state: 'retired', retirement: await retireChannel(config, channel, shared.stores, o.dryRun === true) };
+    const result = await runRelease({ ...o, config }, shared);
+    const state = result.decisions ? 'planned' : result.comparison && !result.comparison.changed ? 'unchanged' : result.release?.announcement ? 'released' : 'stopped';
+    return { channel: channel.name, state, result };
+  } catch (error) {
+    o.emit({ type: 'info', message: `channel ${channel.name} failed: ${(error as Error).message.split('\n')[0]}` });
+    return { channel: channel.name, state: 'failed', error };
+  }
+}
+
+/**
+ * --channel (repeatable) or the configured channel, in catalog order; else every active channel and every
+ * retired one (whose ReleaseChannel is then marked inactive, once).
+ */
+function selectChannels(o: RunOptions): ChannelSpec[] {
+  const all = loadChannels(o.config);
+  const wanted = o.channels?.length ? o.channels : o.config.channel ? [o.config.channel] : undefined;
+  if (!wanted) return all;
+  const unknown = wanted.filter((w) => !all.some((c) => c.name === w));
+  if (unknown.length > 0) {
+    throw new EksdError('USAGE', `channel ${unknown.join(', ')} is not in the catalog (it lists ${all.map((c) => c.name).join(', ')})`, {
+      where: '--channel', hint: 'choose channels from images/channels.yaml (eksd catalog lists them)',
+    });
+  }
+  return all.filter((c) => wanted.includes(c.name));
+}
+
+/** One channel's release through the stage list. */
+export async function runRelease(o: RunOptions & { config: ChannelConfig }, shared?: Shared): Promise<RunResult> {
   const started = Date.now();
   const { config } = o;
   const dryRun = o.dryRun === true || o.until === 'plan';
-  const engine = engineAt(config.dockerSocket);
+  const own = shared ? undefined : engineAt(config.dockerSocket);
   const env: ReleaseEnv = {
-    config, clients: registryClients(config), stores: await openStores(config), engine,
-    force: o.force ?? false, concurrency: o.concurrency ?? (config.concurrency || defaultConcurrency()),
+    config, clients: shared?.clients ?? registryClients(config), stores: shared?.stores ?? await openStores(config), engine: shared?.engine ?? own!,
+    shared: shared?.builds ?? new Map(),
+    force: o.force ?? false, releaseUnchanged: o.releaseUnchanged ?? false, concurrency: o.concurrency ?? (config.concurrency || defaultConcurrency()),
     cacheDir: join(config.artifacts.cacheDir, '..'), date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
     ...buildRepoCommit(),
   };
@@ -77,9 +157,10 @@ export async function runRelease(o: RunOptions): Promise<RunResult> {
       },
     });
     if (out.pin) await journal?.archive();
+    if (out.compare && !out.compare.changed) await journal?.discard();
     return result(out, resumed, dryRun, started);
   } finally {
-    await engine.close();
+    await own?.close();
     await lease?.release();
   }
 }
@@ -88,11 +169,12 @@ function result(out: Partial<ReleaseOutputs>, resumed: boolean, dryRun: boolean,
   const plan = out.plan!;
   const images = out.build ? publishedImages(plan, out.build) : [];
   const release = out.release ? { ...out.release, ...(out.verify ? { manifest: out.verify.release, verify: out.verify.report } : {}), ...(out.announce ? { announcement: out.announce } : {}) } : undefined;
-  return { plan, images, ...(release ? { release } : {}), ...(dryRun && out.decide ? { decisions: out.decide.decisions } : {}), resumed, ms: Date.now() - started };
+  return { plan, images, ...(release ? { release } : {}), ...(dryRun && out.decide ? { decisions: out.decide.decisions } : {}),
+    ...(out.compare ? { comparison: out.compare } : {}), resumed, ms: Date.now() - started };
 }
 
 /** The unfinished run's number, else --number, else the latest in the site + 1. */
-async function releaseNumber(o: RunOptions, existing: Journal<ReleaseOutputs> | undefined, stores: Stores): Promise<number> {
+async function releaseNumber(o: RunOptions & { config: ChannelConfig }, existing: Journal<ReleaseOutputs> | undefined, stores: Stores): Promise<number> {
   if (existing && o.number !== undefined && o.number !== existing.data.number) {
     throw new EksdError('RUN_UNFINISHED', `release ${existing.data.number} of channel ${existing.data.channel} is unfinished; it must complete before release ${o.number}`, {
       where: existing.file, hint: 'run eksd release without --number to finish it',

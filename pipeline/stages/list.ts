@@ -6,7 +6,7 @@
 import type { Catalog } from '../catalog/model.ts';
 import { allArtifacts } from '../catalog/model.ts';
 import { loadCatalog, loadPin } from '../catalog/load.ts';
-import type { Config } from '../config/config.ts';
+import type { ChannelConfig, Config } from '../config/config.ts';
 import { makePlan, type Plan } from '../plan/plan.ts';
 import { publishLimits, transferPolicy } from '../publish/limits.ts';
 import { fetchArtifacts, type FetchedArtifact } from '../resolve/artifacts.ts';
@@ -21,11 +21,12 @@ import { decideAll } from './build/decide.ts';
 import { execute, type Engine } from './build/execute.ts';
 import { gatherFacts } from './build/facts.ts';
 import { publishedImages } from './build/published.ts';
-import type { BuildRecord, ImageDecision, ImageFacts } from './build/types.ts';
+import type { BuildRecord, ImageDecision, ImageFacts, SharedBuilds } from './build/types.ts';
 import { announce, announceDetail, type AnnounceOutcome } from './announce.ts';
 import { movePointers } from './pointers.ts';
 import { ensureImageRepositories, planRepositories, republishRepositories } from './repositories.ts';
-import { writeSite, type SiteOutcome } from './site.ts';
+import { releaseOf, writeSite, type SiteOutcome } from './site.ts';
+import { compareWithLatest, comparisonDetail, type Comparison } from './compare.ts';
 import { moveVersionedTags, type TagsRecord } from './tags.ts';
 import { verifyDetail, verifyPublished } from './verify.ts';
 import { checkUpstream } from './upstream.ts';
@@ -35,11 +36,15 @@ import { manifestToVerify, writeMirror, type ToVerify } from './republish/mirror
 
 /** What a release run has, beside the stages' outputs: set up by the runner, the same for every stage. */
 export interface ReleaseEnv {
-  config: Config;
+  config: ChannelConfig;
   clients: (registry: string) => RegistryClient;
   stores: Stores;
   engine: () => Promise<Engine>;
+  /** Build keys of this run, across channels: each is built once. */
+  shared: SharedBuilds;
   force: boolean;
+  /** Release even when nothing changed since the channel's latest release. */
+  releaseUnchanged: boolean;
   concurrency: number;
   cacheDir: string;
   /** status.date of the manifest */
@@ -56,6 +61,7 @@ export interface ReleaseOutputs {
   repositories: number;
   decide: { facts: ImageFacts[]; decisions: ImageDecision[] };
   build: BuildRecord;
+  compare: Comparison;
   tags: TagsRecord;
   release: SiteOutcome;
   verify: { release: Release; report: VerifyReport };
@@ -69,7 +75,10 @@ type ReleaseStage = Stage<ReleaseOutputs, keyof ReleaseOutputs & string>;
 export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
   const run = () => env.run ?? internal();
   const lease = () => run().lease ?? internal();
+  const decideOptions = () => ({ force: env.force, channel: env.config.channel, shared: env.shared });
   const images = (out: Partial<ReleaseOutputs>) => publishedImages(need(out, 'plan'), need(out, 'build'));
+  const siteInput = (out: Partial<ReleaseOutputs>) => ({ config: env.config, catalog: need(out, 'catalog'), plan: need(out, 'plan'), images: images(out),
+    artifacts: need(out, 'resolve'), date: env.date, ...(env.commit ? { commit: env.commit } : {}) });
   return [
     stage('catalog', async () => loadCatalog(env.config), { dry: true, detail: (c) => `${c.images.length} images, ${c.components.length} components` }),
     stage('resolve', ({ out }, { emit }) => {
@@ -84,7 +93,9 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
     stage('decide', async ({ out, recorded }) => {
       const plan = need(out, 'plan');
       const facts = await gatherFacts({ plan, catalog: need(out, 'catalog'), artifacts: need(out, 'resolve'), client: env.clients, ...(recorded.build ? { done: recorded.build } : {}) });
-      return { facts, decisions: decideAll(plan, facts, { force: env.force }) };
+      const decisions = decideAll(plan, facts, decideOptions());
+      for (const d of decisions.flatMap((i) => Object.values(i.platforms))) if (d!.key && !env.shared.has(d!.key)) env.shared.set(d!.key, { channel: env.config.channel, ...(d!.action === 'reuse' ? { manifest: d!.manifest } : {}) });
+      return { facts, decisions };
     }, { dry: true, detail: ({ decisions }) => decisionsDetail(decisions) }),
     stage('repositories', ({ out }, { emit }) => {
       const plan = need(out, 'plan');
@@ -93,12 +104,13 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
     stage('build', ({ out }, tools) => {
       const { facts, decisions } = need(out, 'decide');
       return execute({ plan: need(out, 'plan'), catalog: need(out, 'catalog'), facts, decisions, engine: env.engine, client: env.clients,
-        options: { force: env.force }, concurrency: env.concurrency, cacheDir: env.cacheDir, limits: publishLimits(env.config) }, tools);
+        options: decideOptions(), concurrency: env.concurrency, cacheDir: env.cacheDir, limits: publishLimits(env.config) }, tools);
     }, { checkpointed: true }),
+    stage('compare', ({ out, recorded }) => compareWithLatest({ next: releaseOf(siteInput(out)), site: env.stores.site,
+      always: env.releaseUnchanged || recorded.tags !== undefined }), { stopsIf: (c) => !c.changed, detail: (c) => comparisonDetail(c, env.config.channel) }),
     stage('tags', ({ out, recorded }) => moveVersionedTags({ images: images(out), clients: env.clients, ...(recorded.tags ? { recorded: recorded.tags } : {}),
       release: { channel: env.config.channel, number: run().number, journal: run().journal } }), { checkpointed: true }),
-    stage('release', ({ out }) => writeSite({ config: env.config, catalog: need(out, 'catalog'), plan: need(out, 'plan'), images: images(out),
-      artifacts: need(out, 'resolve'), site: env.stores.site, date: env.date, ...(env.commit ? { commit: env.commit } : {}) }),
+    stage('release', ({ out }) => writeSite({ ...siteInput(out), site: env.stores.site }),
     { checkpointed: true, detail: (s) => `${s.manifestPath}${s.written ? '' : ' (already written, unchanged)'}` }),
     stage('verify', ({ out }) => verifyPublished({ config: env.config, name: need(out, 'release').name, site: env.stores.site, clients: env.clients }),
       { checkpointed: true, detail: (v) => verifyDetail(v.report, env.config) }),
@@ -106,7 +118,7 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
       site: env.stores.site, lease: lease(), clients: env.clients }), { detail: (p) => `${p.channelFile} and the floating tags point at the release` }),
     stage('announce', ({ out }) => announce({ config: env.config, stores: env.stores, lease: lease(), release: need(out, 'verify').release, images: images(out) }),
       { checkpointed: true, detail: announceDetail }),
-    stage('pin', async () => { await recordPin(env.stores.state, env.config); return { channel: env.config.channel }; }),
+    stage('pin', async () => { await recordPin(env.stores.state, env.config.channel, env.config.basePin); return { channel: env.config.channel }; }),
   ];
 }
 

@@ -7,7 +7,7 @@ import type { Config } from '../config/config.ts';
 import type { Catalog } from '../catalog/model.ts';
 import type { Plan } from '../plan/plan.ts';
 import type { FetchedArtifact } from '../resolve/artifacts.ts';
-import type { ComponentResult, ReleaseInput } from '../release/types.ts';
+import type { ComponentResult, Release, ReleaseInput } from '../release/types.ts';
 import { buildRelease } from '../release/manifest.ts';
 import { manifestUrl } from '../release/naming.ts';
 import { stageArchives, writeManifest } from '../release/site.ts';
@@ -37,7 +37,12 @@ export async function writeSite(input: SiteInput): Promise<SiteOutcome> {
     manifestUrl: manifestUrl(input.config.site.baseUrl, input.plan.channel, input.plan.number) };
 }
 
-function releaseInput(s: SiteInput): ReleaseInput {
+/** The Release manifest this input makes, as it would be written. */
+export function releaseOf(input: Omit<SiteInput, 'site'>): Release {
+  return buildRelease(releaseInput(input));
+}
+
+function releaseInput(s: Omit<SiteInput, 'site'>): ReleaseInput {
   const components: ComponentResult[] = s.catalog.components.map((c) => ({
     name: c.name, gitTag: c.gitTag, ...(c.gitCommit ? { gitCommit: c.gitCommit } : {}),
     images: s.images.filter((i) => i.plan.component === c.name && i.plan.release).map((i) => ({

@@ -4,13 +4,12 @@
  * really released, not with the pin committed in the repository. Recorded once a release is announced.
  */
 import { readFile } from 'node:fs/promises';
-import type { Config } from '../config/config.ts';
 import { getText, type Store } from '../store/store.ts';
 
 export const pinKey = (channel: string): string => `pins/${channel}.yaml`;
 
-export async function recordPin(state: Store, config: Config): Promise<void> {
-  await state.put(pinKey(config.channel), await readFile(config.basePin));
+export async function recordPin(state: Store, channel: string, basePin: string): Promise<void> {
+  await state.put(pinKey(channel), await readFile(basePin));
 }
 
 /** The pin file text the channel was last released from; undefined before its first release. */

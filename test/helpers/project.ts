@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { loadConfig, type Config } from '../../pipeline/config/config.ts';
+import { forChannel, loadConfig, type ChannelConfig } from '../../pipeline/config/config.ts';
 import { loadCatalog } from '../../pipeline/catalog/load.ts';
 import { seedLocal, type SeedResult } from '../../dev/env/seed.ts';
 import { envUp } from '../../dev/env/local.ts';
@@ -33,14 +33,14 @@ export interface TestProject {
   /** Registry namespace of this project, e.g. t-1a2b3c. */
   ns: string;
   configFile: string;
-  config(): Config;
+  config(): ChannelConfig;
   seed(options?: { update?: boolean }): Promise<SeedResult>;
   /** Runs bin/eksd.js with this project's configuration; never throws on a non-zero exit. */
   eksd(args: string[], options?: { env?: Record<string, string>; timeoutMs?: number }): Promise<{ code: number | null; stdout: string; stderr: string }>;
   cleanup(): Promise<void>;
 }
 
-export async function makeProject(options: { catalog?: CatalogChoice; registry?: string } = {}): Promise<TestProject> {
+export async function makeProject(options: { catalog?: CatalogChoice; registry?: string; /** Leave the channel unset: releases cover every active channel. */ allChannels?: boolean } = {}): Promise<TestProject> {
   await envUp();
   const root = await mkdtemp(join(tmpdir(), 'eksd-project-'));
   const ns = `t-${randomBytes(4).toString('hex')}`;
@@ -50,6 +50,7 @@ export async function makeProject(options: { catalog?: CatalogChoice; registry?:
   writeFileSync(join(root, 'out', 'local', 'base-pin.yaml'), stringify({ upstream: { reference: `${registry}/${ns}/amazonlinux:2`, digest: null } }));
   const configFile = join(root, 'eksd.yaml');
   writeFileSync(configFile, stringify({
+    ...(options.allChannels ? {} : { channel: '1-33' }),
     imageRepo: `${registry}/${ns}/eks-distro`,
     baseImageRepo: `${registry}/${ns}/eks-distro-build-tooling`,
     basePin: join(root, 'out', 'local', 'base-pin.yaml'),
@@ -58,7 +59,8 @@ export async function makeProject(options: { catalog?: CatalogChoice; registry?:
     announce: { kind: 'outbox', dir: join(root, 'out', 'announcements') },
     stateDir: join(root, 'out', 'state'),
   }));
-  const config = () => loadConfig({ profile: 'local', configFile, root, env: {} });
+  // In-process helpers work on one channel: 1-33 unless the project sets another.
+  const config = () => { const c = loadConfig({ profile: 'local', configFile, root, env: {} }); return forChannel(c, c.channel ?? '1-33'); };
   return {
     root, ns, configFile, config,
     seed: async (o = {}) => { const c = config(); return seedLocal(c, loadCatalog(c), o); },

@@ -1,5 +1,6 @@
 import { EksdError } from '../../errors.ts';
-import { runRelease } from '../../run/runner.ts';
+import { runReleases, type ChannelOutcome, type RunResult } from '../../run/runner.ts';
+import type { Retirement } from '../../run/retire.ts';
 import { UNTIL, type Until } from '../../stages/list.ts';
 import { consoleReporter } from '../../report/console.ts';
 import { summaryText, writeStepSummary } from '../../report/summary.ts';
@@ -9,7 +10,9 @@ import { configFrom } from '../config-flags.ts';
 
 export const RUN_OPTIONS: Record<string, OptionSpec> = {
   ...CONFIG_OPTIONS,
+  channel: { type: 'string', multiple: true, description: 'a channel to release (repeatable; default: every active channel, and the retired ones to retire)', valueName: 'channel' },
   force: { type: 'boolean', description: 'rebuild every image regardless of build keys (the quarterly forced rebuild)' },
+  'release-unchanged': { type: 'boolean', description: 'release a channel even when nothing changed since its latest release' },
   number: { type: 'string', description: 'release number (default: latest in the site + 1, or the unfinished run)', valueName: 'N' },
   concurrency: { type: 'string', description: 'parallel builds (default: the number of cores)', valueName: 'N' },
   json: { type: 'boolean', description: 'print the result as JSON on stdout' },
@@ -50,32 +53,71 @@ async function runCommand(ctx: CommandContext, o: { dryRun: boolean }): Promise<
   const until = parseStage(ctx.values.until);
   const number = parseInt(ctx.values.number, 'number');
   const concurrency = parseInt(ctx.values.concurrency, 'concurrency');
+  const channels = Array.isArray(ctx.values.channel) ? ctx.values.channel as string[] : undefined;
   const config = configFrom(ctx);
   const mode = (ctx.values.events as 'auto' | 'plain' | 'json' | undefined) ?? 'auto';
   if (!['auto', 'plain', 'json'].includes(mode)) throw new EksdError('USAGE', `--events must be auto, plain or json, not ${mode}`, { hint: 'eksd release --help' });
   const reporter = consoleReporter(process.stderr, mode);
   try {
-    const result = await runRelease({ config, emit: (e) => reporter.emit(e), dryRun: o.dryRun,
-      force: ctx.values.force === true, ...(until ? { until } : {}), ...(number ? { number } : {}), ...(concurrency ? { concurrency } : {}) });
+    const { channels: outcomes } = await runReleases({ config, emit: (e) => reporter.emit(e), dryRun: o.dryRun,
+      force: ctx.values.force === true, releaseUnchanged: ctx.values['release-unchanged'] === true, ...(channels ? { channels } : {}),
+      ...(until ? { until } : {}), ...(number ? { number } : {}), ...(concurrency ? { concurrency } : {}) });
     reporter.close();
-    if (result.decisions) {
-      ctx.out(ctx.values.json ? JSON.stringify({ plan: result.plan, decisions: planRows(result) }, null, 2) : planText(result));
-      return EXIT.ok;
-    }
-    writeStepSummary(result);
-    ctx.out(ctx.values.json ? JSON.stringify(jsonResult(result), null, 2) : summaryText(result));
+    const single = outcomes.length === 1;
+    for (const c of outcomes) if (c.state !== 'failed' && c.state !== 'retired' && c.state !== 'planned') writeStepSummary(c.result);
+    const json = outcomes.map(channelJson);
+    ctx.out(ctx.values.json ? JSON.stringify(single ? json[0] : { channels: json }, null, 2) : outcomes.map((c) => channelText(c, single)).join('\n\n'));
+    throwFailures(outcomes);
     return EXIT.ok;
   } finally {
     reporter.close();
   }
 }
 
-function jsonResult(result: Awaited<ReturnType<typeof runRelease>>) {
+function channelText(c: ChannelOutcome, single: boolean): string {
+  const head = single ? '' : `== channel ${c.channel}: ${c.state}\n`;
+  switch (c.state) {
+    case 'failed': return `${head}failed: ${(c.error as Error).message.split('\n')[0]}`;
+    case 'retired': return `${head}${retirementText(c.channel, c.retirement)}`;
+    case 'planned': return `${head}${planText(c.result)}`;
+    case 'unchanged': return `${head}channel ${c.channel}: nothing changed since ${c.result.comparison?.latest}; nothing released`;
+    default: return `${head}${summaryText(c.result)}`;
+  }
+}
+
+function retirementText(channel: string, r: Retirement): string {
+  if (r.state === 'never-released') return `channel ${channel} is retired and never had a release; nothing to publish`;
+  if (r.state === 'to-retire') return `channel ${channel} is retired: its ReleaseChannel would be marked inactive (latest release ${r.latestRelease}) and the retirement announced`;
+  return `channel ${channel} retired: releasechannels/${channel}.yaml has status.active: false (latest release ${r.latestRelease}); ${r.announcement?.skipped ? 'already announced' : `announced via ${r.announcement?.via}`}`;
+}
+
+function channelJson(c: ChannelOutcome) {
+  switch (c.state) {
+    case 'failed': return { channel: c.channel, state: c.state, error: (c.error as Error).message };
+    case 'retired': return { channel: c.channel, state: c.state, retirement: c.retirement };
+    case 'planned': return { channel: c.channel, state: c.state, plan: c.result.plan, decisions: planRows(c.result) };
+    default: return { ...jsonResult(c.result), state: c.state };
+  }
+}
+
+/** One failed channel fails the command with its own error (and exit code); several, with one naming each. */
+function throwFailures(outcomes: ChannelOutcome[]): void {
+  const failed = outcomes.filter((c): c is Extract<ChannelOutcome, { state: 'failed' }> => c.state === 'failed');
+  if (failed.length === 1 && outcomes.length === 1) throw failed[0]!.error;
+  if (failed.length === 0) return;
+  const lines = failed.map((f) => `channel ${f.channel}: ${(f.error as Error).message.split('\n')[0]}`);
+  throw new EksdError('RELEASE_CHANNEL_FAILED', `${failed.length} of ${outcomes.length} channels failed; the others completed:\n  ${lines.join('\n  ')}`, {
+    where: failed.map((f) => f.channel).join(', '), hint: 'fix the cause and run eksd release again: each failed channel resumes where it stopped',
+  });
+}
+
+function jsonResult(result: RunResult) {
   return {
     release: result.plan.release, number: result.plan.number, channel: result.plan.channel, resumed: result.resumed, ms: result.ms,
     images: result.images.map((i) => ({ name: i.plan.name, uri: i.plan.uri, digest: i.index.digest, tags: [i.plan.tags.versioned, ...i.plan.tags.floating],
       changed: i.changed ?? null, platforms: Object.fromEntries(Object.entries(i.platforms).map(([k, p]) => [k, { digest: p!.manifest.digest, built: p!.built, reason: p!.reason }])) })),
     manifest: result.release?.manifestPath ?? null,
+    changes: result.comparison ? { since: result.comparison.latest, what: result.comparison.changes } : null,
     verify: result.release?.verify ?? null,
     announcement: result.release?.announcement ?? null,
   };

@@ -1,5 +1,5 @@
 import { appendGithubOutput } from '../../util/github.ts';
-import { loadPin, parsePin } from '../../catalog/load.ts';
+import { loadChannels, loadPin, parsePin } from '../../catalog/load.ts';
 import { openStores } from '../../store/open.ts';
 import { pinKey, releasedPin } from '../../store/released-pin.ts';
 import type { UpstreamPin } from '../../catalog/model.ts';
@@ -30,20 +30,26 @@ export const watchBaseCommand: Command = {
     const config = configFrom(ctx);
     const file: UpstreamPin = loadPin(config.basePin);
     const { state } = await openStores(config);
-    const released = await releasedPin(state, config.channel);
-    const pin = released !== undefined ? parsePin(released, state.where(pinKey(config.channel))) : file;
+    // Each channel against the pin it was last released from: the base changed if any is behind.
+    const channels = config.channel ? [config.channel] : loadChannels(config).filter((c) => c.active).map((c) => c.name);
+    const pins = await Promise.all(channels.map(async (ch) => {
+      const released = await releasedPin(state, ch);
+      return released !== undefined ? parsePin(released, state.where(pinKey(ch))) : file;
+    }));
     const current = await resolveBase(registryClients(config)(splitReference(file.reference).registry), file.reference);
+    const behind = channels.filter((_, i) => compareBase(pins[i]!, current).length > 0);
+    const pin = pins[Math.max(0, channels.indexOf(behind[0]!))] ?? file;
     const changes = compareBase(pin, current);
     // The file gets what the registry serves now whenever it differs, even when the release already has it.
     const written = ctx.values.write === true && compareBase(file, current).length > 0;
     if (written) await writePin(config.basePin, current);
     writeGithubOutput(changes.length > 0, current);
     if (ctx.values.json) {
-      ctx.out(JSON.stringify({ reference: pin.reference, changed: changes.length > 0, written, pinned: { digest: pin.digest ?? null, platforms: pin.platforms }, current, changes }, null, 2));
+      ctx.out(JSON.stringify({ reference: pin.reference, changed: changes.length > 0, behind, written, pinned: { digest: pin.digest ?? null, platforms: pin.platforms }, current, changes }, null, 2));
     } else if (changes.length === 0) {
       ctx.out(`${pin.reference}: unchanged (${current.digest})`);
     } else {
-      ctx.out(`${pin.reference}: changed`);
+      ctx.out(`${pin.reference}: changed${channels.length > 1 ? ` for channel${behind.length > 1 ? 's' : ''} ${behind.join(', ')}` : ''}`);
       ctx.out(textTable(['WHAT', 'PINNED', 'NOW'], changes.map((c) => [c.field, c.pinned ?? '(none)', c.current])));
       ctx.out(written ? `\nwrote ${config.basePin}` : ctx.values.write ? `\n${config.basePin} already holds it` : '\nrun `eksd watch-base --write` to pin it, then `eksd release`');
     }

@@ -9,11 +9,15 @@ import type { Platform } from '../../config/config.ts';
 import { UPSTREAM } from '../../catalog/model.ts';
 import { buildKey, explainChange, withParents, type KnownInputs } from '../../plan/keys.ts';
 import type { Plan } from '../../plan/plan.ts';
+import type { Descriptor } from '../../registry/media-types.ts';
 import type { Decision, ImageDecision, ImageFacts } from './types.ts';
 
 export interface DecideOptions {
   /** Rebuild what the last release has (never what this release already tagged). */
   force: boolean;
+  /** The channel being decided, and the build keys other channels of this run already have. */
+  channel?: string;
+  shared?: ReadonlyMap<string, { channel: string; manifest?: Descriptor }>;
 }
 
 /** A parent as a child sees it: its platforms, and the digest of each one that is known (reused or pushed). */
@@ -79,6 +83,13 @@ function decidePlatform(f: ImageFacts, platform: Platform, parents: { from: Pare
   if (done?.key === key && usable(done.manifest.digest)) return { action: 'reuse', source: 'run', key, inputs, manifest: done.manifest, built: done.built, reason: done.reason };
   if (!o.force && published?.key === key && usable(published.manifest.digest)) {
     return { action: 'reuse', source: 'published', key, inputs, manifest: published.manifest, built: false, reason: REASON.unchanged };
+  }
+  const other = o.shared?.get(key);
+  if (other && other.channel !== o.channel) {
+    if (other.manifest && usable(other.manifest.digest)) {
+      return { action: 'reuse', source: 'shared', key, inputs, manifest: other.manifest, built: false, reason: `same build as channel ${other.channel}` };
+    }
+    if (!other.manifest) return { action: 'build', key, inputs, reason: `built once, for channel ${other.channel} and this one`, sharedWith: other.channel };
   }
   const reason = o.force ? REASON.forced : published?.key === key ? `${published.manifest.digest} is no longer in the registry` : explainChange(published?.inputs, inputs, names);
   return { action: 'build', key, inputs, reason };

@@ -23,7 +23,7 @@ import type { RegistryClient } from '../../registry/client.ts';
 import { limiter } from '../../util/limit.ts';
 import type { Emit } from '../events.ts';
 import { decideImage, viewOf, type DecideOptions, type ParentView } from './decide.ts';
-import type { BuildRecord, Decision, ImageDecision, ImageFacts, ImageRecord, PlatformRecord } from './types.ts';
+import type { BuildRecord, Decision, ImageDecision, ImageFacts, ImageRecord, PlatformRecord, SharedBuilds } from './types.ts';
 
 export interface Engine {
   docker: Docker;
@@ -107,6 +107,7 @@ async function executePlatform(run: Run, job: PlatformJob): Promise<PlatformReco
   if (d.action === 'reuse') {
     tools.emit({ type: 'image', image: f.plan.name, platform, state: 'reused', detail: d.manifest.digest });
     const result: PlatformRecord = { key: d.key, inputs: d.inputs, manifest: d.manifest, built: d.built, reason: d.reason, ms: Date.now() - started };
+    share(run, result);
     if (d.source === 'tagged') await checkpointPlatform(run, f, platform, result);
     return result;
   }
@@ -118,9 +119,16 @@ async function executePlatform(run: Run, job: PlatformJob): Promise<PlatformReco
     return buildPlatform(run, job, key, JSON.stringify(inputs));
   });
   const result: PlatformRecord = { key, inputs, manifest, built: true, reason, ms: Date.now() - started };
+  share(run, result);
   await checkpointPlatform(run, f, platform, result);
   tools.emit({ type: 'image', image: f.plan.name, platform, state: 'pushed', detail: manifest.digest, ms: result.ms });
   return result;
+}
+
+/** This channel's platform image for the key, for the channels after it in this run. */
+function share(run: Run, result: PlatformRecord): void {
+  const shared = run.input.options.shared as SharedBuilds | undefined;
+  if (!shared?.get(result.key)?.manifest) shared?.set(result.key, { channel: run.input.options.channel ?? '', manifest: result.manifest });
 }
 
 async function checkpointPlatform(run: Run, f: ImageFacts, platform: Platform, result: PlatformRecord): Promise<void> {

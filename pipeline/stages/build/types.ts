@@ -55,8 +55,16 @@ export interface ImageFacts {
 }
 
 export type Decision =
-  | { action: 'reuse'; source: 'run' | 'tagged' | 'published'; key: string; inputs: BuildInputs; manifest: Descriptor; built: boolean; reason: string }
+  | { action: 'reuse'; source: 'run' | 'tagged' | 'published' | 'shared'; key: string; inputs: BuildInputs; manifest: Descriptor; built: boolean; reason: string }
   /** `key`/`inputs` are absent while a parent is to be rebuilt first (its digest is not known yet). */
-  | { action: 'build'; key?: string; inputs?: BuildInputs; reason: string; waitsFor?: string[] };
+  | { action: 'build'; key?: string; inputs?: BuildInputs; reason: string; waitsFor?: string[];
+    /** Another channel of this run builds the same key first (a dry run); this channel then uses that build. */
+    sharedWith?: string };
+
+/**
+ * Build keys met in this run, across channels: which channel first had each, and the platform image once
+ * it is pushed (or reused). A key is built once per run however many channels share it.
+ */
+export type SharedBuilds = Map<string, { channel: string; manifest?: Descriptor }>;
 
 export interface ImageDecision { plan: ImagePlan; platforms: Partial<Record<Platform, Decision>> }
