@@ -79,10 +79,11 @@ test('the commands: npm ci + build, the Docker engine, binfmt, watch-base --writ
   const pre = phaseText('pre_build');
   t.regex(pre, /node bin\/eksd\.js watch-base --write \|\| rc=\$\?/);
   t.regex(pre, /\b10\)/);
-  t.regex(pre, /touch out\/ci\/skip-release/);
+  t.notRegex(pre, /skip-release/, 'the engine decides per channel whether to release');
   const build = phaseText('build');
-  t.regex(build, /node bin\/eksd\.js release --events plain "\$\{force\[@\]\}" \| tee out\/ci\/release-summary\.txt \|\| rc=\$\?/);
-  t.regex(build, /FORCE_REBUILD:-false\}" = true \]; then force=\(--force\)/);
+  t.regex(build, /node bin\/eksd\.js release --events plain "\$\{flags\[@\]\}" \| tee out\/ci\/release-summary\.txt \|\| rc=\$\?/);
+  t.regex(build, /FORCE_REBUILD:-false\}" = true \]; then flags\+=\(--force\)/);
+  t.regex(build, /FORCE_RELEASE:-false\}" = true \]; then flags\+=\(--release-unchanged\)/);
   t.regex(build, /\b4\)/, 'exit 4: the lease is held elsewhere');
   // Every eksd invocation names a real command and real flags.
   const all = PHASES.flatMap((p) => spec.phases[p]!.commands).join('\n');
@@ -126,39 +127,47 @@ test('the production profile without EKSD_SITE_BUCKET stops at the first command
   t.regex(r.log, /EKSD_SITE_BUCKET is not set/);
 });
 
-test('a local run: unchanged base releases nothing; FORCE_RELEASE releases; a new base releases the next number', async (t) => {
+test('a local run: the first build releases; with nothing changed the next releases nothing; FORCE_RELEASE releases; a new base releases the next number', async (t) => {
   const { p, env } = await workspace();
   await p.seed();
   const site = p.config().site.dir;
   const summary = () => readFile(join(p.root, 'out', 'ci', 'release-summary.txt'), 'utf8');
 
+  const first = await runBuildspec(p.root, env);
+  t.is(first.failedPhase, undefined, first.log);
+  t.deepEqual(first.exit, { install: 0, pre_build: 0, build: 0, post_build: 0 });
+  t.true(existsSync(join(site, 'kubernetes-1-33', 'kubernetes-1-33-eks-1.yaml')), first.log);
+  t.true(existsSync(join(site, 'releasechannels', '1-33.yaml')));
+  t.true(existsSync(join(site, 'crds', 'releases.distro.eks.amazonaws.com-v1alpha1.yaml')));
+  t.regex(await summary(), /kubernetes-1-33-eks-1/);
+  t.regex(first.log, /\[post_build\][\s\S]*kubernetes-1-33-eks-1/, 'post_build prints the summary');
+  t.is((await p.eksd(['verify', 'kubernetes-1-33-eks-1'])).code, 0);
+
   const quiet = await runBuildspec(p.root, env);
   t.is(quiet.failedPhase, undefined, quiet.log);
   t.deepEqual(quiet.exit, { install: 0, pre_build: 0, build: 0, post_build: 0 });
-  t.regex(quiet.log, /base unchanged: nothing to release/);
-  t.regex(quiet.log, /\[post_build\][\s\S]*base unchanged: nothing released/, 'post_build prints the summary');
-  t.false(existsSync(join(site, 'kubernetes-1-33')), 'no release written');
+  t.regex(quiet.log, /base unchanged/);
+  t.regex(quiet.log, /\[post_build\][\s\S]*nothing changed since kubernetes-1-33-eks-1/, 'post_build prints the summary');
+  t.false(existsSync(join(site, 'kubernetes-1-33', 'kubernetes-1-33-eks-2.yaml')), 'no release written');
   t.regex(await summary(), /nothing released/);
 
   const forced = await runBuildspec(p.root, { ...env, FORCE_RELEASE: 'true' });
   t.is(forced.failedPhase, undefined, forced.log);
-  t.regex(forced.log, /FORCE_RELEASE=true: releasing anyway/);
-  t.true(existsSync(join(site, 'kubernetes-1-33', 'kubernetes-1-33-eks-1.yaml')), forced.log);
+  t.true(existsSync(join(site, 'kubernetes-1-33', 'kubernetes-1-33-eks-2.yaml')), forced.log);
   t.true(existsSync(join(site, 'releasechannels', '1-33.yaml')));
   t.true(existsSync(join(site, 'crds', 'releases.distro.eks.amazonaws.com-v1alpha1.yaml')));
-  t.regex(await summary(), /kubernetes-1-33-eks-1/);
-  t.regex(forced.log, /\[post_build\][\s\S]*kubernetes-1-33-eks-1/, 'post_build prints the summary');
-  t.is((await p.eksd(['verify', 'kubernetes-1-33-eks-1'])).code, 0);
+  t.regex(await summary(), /kubernetes-1-33-eks-2/);
 
-  // A new AL2 revision: watch-base sees it (exit 10), writes the pin, and the release is number 2.
+  // A new AL2 revision: watch-base sees it (exit 10), writes the pin, and the release is number 3.
   await p.seed({ update: true });
   const changed = await runBuildspec(p.root, env);
   t.is(changed.failedPhase, undefined, changed.log);
   t.regex(changed.log, /base changed: releasing/);
-  t.true(existsSync(join(site, 'kubernetes-1-33', 'kubernetes-1-33-eks-2.yaml')), changed.log);
-  t.regex(await readFile(join(site, 'releasechannels', '1-33.yaml'), 'utf8'), /latestRelease: 2/);
-  t.true(existsSync(join(site, 'kubernetes-1-33', 'releases', '2', 'artifacts')));
-  const verify = await p.eksd(['verify', 'kubernetes-1-33-eks-2']);
+  t.true(existsSync(join(site, 'kubernetes-1-33', 'kubernetes-1-33-eks-3.yaml')), changed.log);
+  t.regex(await readFile(join(site, 'releasechannels', '1-33.yaml'), 'utf8'), /latestRelease: 3/);
+  t.true(existsSync(join(site, 'kubernetes-1-33', 'releases', '3', 'artifacts')));
+  t.true(existsSync(join(site, 'kubernetes-1-33', 'releases', '3', 'index.md')), 'the release documents go with the manifest');
+  const verify = await p.eksd(['verify', 'kubernetes-1-33-eks-3']);
   t.is(verify.code, 0, verify.stdout + verify.stderr);
   // The pin was written by watch-base --write in pre_build.
   t.is((await p.eksd(['watch-base'])).code, 0);

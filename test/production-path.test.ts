@@ -50,6 +50,7 @@ test.before(async (t) => {
   const unpinned = stringify({ upstream: { reference: (parse(await readText(pinFile)) as { upstream: { reference: string } }).upstream.reference, digest: null } });
   const configFile = join(p.root, 'production.yaml');
   writeFileSync(configFile, stringify({
+    channel: '1-33',
     imageRepo: `${reg.host}/${p.ns}/eks-distro`, baseImageRepo: `${reg.host}/${p.ns}/eks-distro-build-tooling`,
     basePin: pinFile, artifacts: local.artifacts, stateDir: join(p.root, 'out', 'state'), dockerSocket: local.dockerSocket,
     site: { dir: join(p.root, 'out', 'site'), baseUrl: 'https://distro.eks.amazonaws.com', verifyUrl: s3.publicUrl(BUCKET) },
@@ -116,7 +117,8 @@ test.serial('the next build with nothing changed releases and announces nothing'
   const before = c.sns.publishes.length;
   const r = await build(c);
   t.is(r.failedPhase, undefined, r.log.slice(-4000));
-  t.regex(r.log, /base unchanged: nothing to release/, 'watch-base compares with the pin recorded in the bucket');
+  t.regex(r.log, /base unchanged/, 'watch-base compares with the pin recorded in the bucket');
+  t.regex(r.log, /nothing changed since kubernetes-1-33-eks-1/);
   t.is(c.sns.publishes.length, before);
 });
 

@@ -1,6 +1,7 @@
 /**
- * A release with nothing changed since the last one builds nothing, uploads no blob (counted by a proxy
- * in front of the registry) and takes a small fraction of the first run's time. The time compared is the
+ * A release with nothing changed since the last one builds nothing, uploads no blob and writes nothing
+ * to the registry (counted by a proxy in front of it), releases nothing, and takes a small fraction of
+ * the first run's time; released on purpose (--release-unchanged), it only writes the new versioned tags. The time compared is the
  * run's own (`ms` of `eksd release --json`: catalog to announce); starting the process and loading its
  * modules costs the same for both runs and is logged with the wall-clock times.
  */
@@ -35,7 +36,15 @@ test('a re-run with nothing changed builds nothing, uploads no blob and is fast'
   t.deepEqual(imagesIn(second.events, 'building'), [], 'nothing was built');
   t.is(imagesIn(second.events, 'reused').length, 10, 'every platform image was reused');
   for (const kind of UPLOADS) t.is(proxy.received[kind] ?? 0, 0, `no ${kind} request`);
-  t.is(proxy.received['manifest-put'], 5, 'only the new versioned tags are written: no index is pushed again, no floating tag moves');
+  t.is(proxy.received['manifest-put'] ?? 0, 0, 'nothing is written: no index, no tag');
+  t.is((JSON.parse(second.stdout) as { state: string }).state, 'unchanged', 'nothing to release');
+
+  proxy.resetCounts();
+  const forced = await runWithEvents(p, ['release', '--concurrency', '2', '--json', '--release-unchanged']);
+  t.is(forced.code, 0, forced.stderr);
+  t.deepEqual(imagesIn(forced.events, 'building'), []);
+  for (const kind of UPLOADS) t.is(proxy.received[kind] ?? 0, 0, `no ${kind} request`);
+  t.is(proxy.received['manifest-put'], 5, 'released on purpose, only the new versioned tags are written: no index is pushed again, no floating tag moves');
   const [run1, run2] = [first, second].map((r) => (JSON.parse(r.stdout) as { ms: number }).ms) as [number, number];
   const s = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
   const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;

@@ -5,13 +5,14 @@ import type { Stores } from '../store/open.ts';
 import type { Lease } from '../store/lease.ts';
 import { announceRelease } from '../announce/release.ts';
 import type { PublishedImage } from './build/published.ts';
+import { imageReasons } from './site.ts';
 
 export interface AnnounceOutcome { messageId: string; skipped: boolean; via: string; resend?: number }
 
 export interface AnnounceInput { config: Config; stores: Stores; lease: Lease; release: Release; images?: PublishedImage[]; republish?: boolean }
 
 export async function announce(input: AnnounceInput): Promise<AnnounceOutcome> {
-  const reasons = Object.fromEntries((input.images ?? []).filter((i) => i.changed).map((i) => [`${i.plan.name}-image`, i.changed!]));
+  const reasons = imageReasons(input.images ?? []);
   const sent = await announceRelease(input.config, input.stores, input.lease, input.release,
     input.republish ? { republish: true, again: true } : { reasons });
   return { messageId: sent.messageId, skipped: sent.skipped, via: sent.via, ...(input.republish ? { resend: sent.resend } : {}) };

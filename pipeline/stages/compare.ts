@@ -21,7 +21,7 @@ export interface Comparison {
 export interface CompareInput {
   next: Release;
   site: Store;
-  /** release even when nothing changed (`--release-unchanged`), or finish a release already under way */
+  /** release even when nothing changed (`--release-unchanged`, `--force`), or finish a release already under way */
   always: boolean;
 }
 

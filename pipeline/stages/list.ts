@@ -107,7 +107,7 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
         options: decideOptions(), concurrency: env.concurrency, cacheDir: env.cacheDir, limits: publishLimits(env.config) }, tools);
     }, { checkpointed: true }),
     stage('compare', ({ out, recorded }) => compareWithLatest({ next: releaseOf(siteInput(out)), site: env.stores.site,
-      always: env.releaseUnchanged || recorded.tags !== undefined }), { stopsIf: (c) => !c.changed, detail: (c) => comparisonDetail(c, env.config.channel) }),
+      always: env.releaseUnchanged || env.force || recorded.tags !== undefined }), { stopsIf: (c) => !c.changed, detail: (c) => comparisonDetail(c, env.config.channel) }),
     stage('tags', ({ out, recorded }) => moveVersionedTags({ images: images(out), clients: env.clients, ...(recorded.tags ? { recorded: recorded.tags } : {}),
       release: { channel: env.config.channel, number: run().number, journal: run().journal } }), { checkpointed: true }),
     stage('release', ({ out }) => writeSite({ ...siteInput(out), site: env.stores.site }),

@@ -10,7 +10,10 @@ import type { FetchedArtifact } from '../resolve/artifacts.ts';
 import type { ComponentResult, Release, ReleaseInput } from '../release/types.ts';
 import { buildRelease } from '../release/manifest.ts';
 import { manifestUrl } from '../release/naming.ts';
-import { stageArchives, writeManifest } from '../release/site.ts';
+import { previousRelease, stageArchives, writeManifest } from '../release/site.ts';
+import { releaseDocuments } from '../release/documents.ts';
+import { renderAnnouncement } from '../announce/render.ts';
+import { isPrecondition } from '../store/store.ts';
 import type { Store } from '../store/store.ts';
 import type { PublishedImage } from './build/published.ts';
 
@@ -33,8 +36,28 @@ export async function writeSite(input: SiteInput): Promise<SiteOutcome> {
   const manifest = releaseInput(input);
   await stageArchives(input.site, manifest);
   const written = await writeManifest(input.site, buildRelease(manifest));
-  return { name: input.plan.release, manifestPath: written.path, written: written.written,
-    manifestUrl: manifestUrl(input.config.site.baseUrl, input.plan.channel, input.plan.number) };
+  const url = manifestUrl(input.config.site.baseUrl, input.plan.channel, input.plan.number);
+  await writeDocuments(input, written.release, url, written.written);
+  return { name: input.plan.release, manifestPath: written.path, written: written.written, manifestUrl: url };
+}
+
+/**
+ * index.md, CHANGELOG.md and announcement.txt beside the manifest. They go with the manifest this run
+ * wrote; when the manifest was already there (a resumed run), only missing ones are written, so the
+ * documents always describe the manifest as first published.
+ */
+async function writeDocuments(input: SiteInput, release: Release, url: string, manifestWritten: boolean): Promise<void> {
+  const previous = await previousRelease(input.site, release.spec.channel, release.spec.number);
+  const reasons = imageReasons(input.images);
+  const announcementText = renderAnnouncement(release, { manifestUrl: url, reasons, ...(previous ? { previous } : {}) }).text;
+  for (const doc of releaseDocuments({ release, manifestUrl: url, reasons, announcementText, ...(previous ? { previous } : {}) })) {
+    await input.site.put(doc.key, doc.text, manifestWritten ? {} : { ifNoneMatch: true }).catch((e: unknown) => { if (!isPrecondition(e)) throw e; });
+  }
+}
+
+/** Why each image was rebuilt, by its asset name in the manifest. */
+export function imageReasons(images: PublishedImage[]): Record<string, string> {
+  return Object.fromEntries(images.filter((i) => i.changed).map((i) => [`${i.plan.name}-image`, i.changed!]));
 }
 
 /** The Release manifest this input makes, as it would be written. */

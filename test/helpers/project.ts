@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,17 +40,19 @@ export interface TestProject {
   cleanup(): Promise<void>;
 }
 
-export async function makeProject(options: { catalog?: CatalogChoice; registry?: string; /** Leave the channel unset: releases cover every active channel. */ allChannels?: boolean } = {}): Promise<TestProject> {
+export async function makeProject(options: { catalog?: CatalogChoice; registry?: string; /** Leave the channel unset: releases cover every active channel. */ allChannels?: boolean;
+  /** Keep only these channels in the catalog (implies allChannels). */ channels?: string[] } = {}): Promise<TestProject> {
   await envUp();
   const root = await mkdtemp(join(tmpdir(), 'eksd-project-'));
   const ns = `t-${randomBytes(4).toString('hex')}`;
   const registry = options.registry ?? LOCAL_REGISTRY;
   copyCatalog(root, options.catalog ?? 'mini');
+  if (options.channels) keepChannels(root, options.channels);
   mkdirSync(join(root, 'out', 'local'), { recursive: true });
   writeFileSync(join(root, 'out', 'local', 'base-pin.yaml'), stringify({ upstream: { reference: `${registry}/${ns}/amazonlinux:2`, digest: null } }));
   const configFile = join(root, 'eksd.yaml');
   writeFileSync(configFile, stringify({
-    ...(options.allChannels ? {} : { channel: '1-33' }),
+    ...(options.allChannels || options.channels ? {} : { channel: '1-33' }),
     imageRepo: `${registry}/${ns}/eks-distro`,
     baseImageRepo: `${registry}/${ns}/eks-distro-build-tooling`,
     basePin: join(root, 'out', 'local', 'base-pin.yaml'),
@@ -105,6 +107,22 @@ function copyCatalog(root: string, choice: CatalogChoice): void {
   k8s.images = k8s.images.filter((i) => i.name === 'kube-apiserver');
   for (const v of k8s.versions) delete v.extraTags; // pause's tags; pause is not in the slice
   writeFileSync(file, stringify(k8s));
+}
+
+/** The catalog with only `keep` in images/channels.yaml and in every component's versions. */
+export function keepChannels(root: string, keep: string[]): void {
+  const channelsFile = join(root, 'images', 'channels.yaml');
+  const doc = parse(readFileSync(channelsFile, 'utf8')) as { channels: Array<{ name: string }> };
+  doc.channels = doc.channels.filter((c) => keep.includes(c.name));
+  writeFileSync(channelsFile, stringify(doc));
+  for (const dir of readdirSync(join(root, 'images'), { withFileTypes: true }).filter((d) => d.isDirectory())) {
+    const file = join(root, 'images', dir.name, 'component.yaml');
+    const c = parse(readFileSync(file, 'utf8')) as { channels?: string[]; versions: Array<{ channels: string[] }> };
+    if (c.channels) c.channels = c.channels.filter((ch) => keep.includes(ch));
+    for (const v of c.versions) v.channels = v.channels.filter((ch) => keep.includes(ch));
+    c.versions = c.versions.filter((v) => v.channels.length > 0);
+    writeFileSync(file, stringify(c));
+  }
 }
 
 /** A mini project that has already made its first release (for tests that start from a published state). */

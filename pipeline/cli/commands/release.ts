@@ -55,6 +55,8 @@ async function runCommand(ctx: CommandContext, o: { dryRun: boolean }): Promise<
   const concurrency = parseInt(ctx.values.concurrency, 'concurrency');
   const channels = Array.isArray(ctx.values.channel) ? ctx.values.channel as string[] : undefined;
   const config = configFrom(ctx);
+  // Each --channel is checked as the configuration checks a channel (same message, same exit code).
+  for (const channel of channels ?? []) configFrom(ctx, { channel });
   const mode = (ctx.values.events as 'auto' | 'plain' | 'json' | undefined) ?? 'auto';
   if (!['auto', 'plain', 'json'].includes(mode)) throw new EksdError('USAGE', `--events must be auto, plain or json, not ${mode}`, { hint: 'eksd release --help' });
   const reporter = consoleReporter(process.stderr, mode);
