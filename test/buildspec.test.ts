@@ -212,7 +212,8 @@ test('build while another run holds the channel: exit 4, said in the log and the
   t.is(r.failedPhase, 'build', r.log);
   t.is(r.exit.build, 4);
   t.is(r.exit.post_build, 0);
-  t.regex(r.log, /another host holds the lease of channel 1-33: this build released nothing/);
-  t.regex(await readFile(join(p.root, 'out', 'ci', 'release-summary.txt'), 'utf8'), /this build released nothing/);
+  t.regex(r.log, /channel 1-33 is locked by pid \d+/);
+  t.regex(r.log, /another host holds the lease of a channel: this build did not release it/);
+  t.regex(await readFile(join(p.root, 'out', 'ci', 'release-summary.txt'), 'utf8'), /this build did not release it/);
   t.regex(r.log, /\[post_build\][\s\S]*the build failed/);
 });
