@@ -84,7 +84,7 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
     stage('decide', async ({ out, recorded }) => {
       const plan = need(out, 'plan');
       const facts = await gatherFacts({ plan, catalog: need(out, 'catalog'), artifacts: need(out, 'resolve'), client: env.clients, ...(recorded.build ? { done: recorded.build } : {}) });
-      return { facts, decisions: decideAll(plan, facts, { force: env.force }) };
+      return { facts, decisions: decideAll(plan, facts, { force: env.force, assemble: env.config.build.assemble }) };
     }, { dry: true, detail: ({ decisions }) => decisionsDetail(decisions) }),
     stage('repositories', ({ out }, { emit }) => {
       const plan = need(out, 'plan');
@@ -93,7 +93,7 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
     stage('build', ({ out }, tools) => {
       const { facts, decisions } = need(out, 'decide');
       return execute({ plan: need(out, 'plan'), catalog: need(out, 'catalog'), facts, decisions, engine: env.engine, client: env.clients,
-        options: { force: env.force }, concurrency: env.concurrency, cacheDir: env.cacheDir, limits: publishLimits(env.config) }, tools);
+        options: { force: env.force, assemble: env.config.build.assemble }, concurrency: env.concurrency, cacheDir: env.cacheDir, limits: publishLimits(env.config) }, tools);
     }, { checkpointed: true }),
     stage('tags', ({ out, recorded }) => moveVersionedTags({ images: images(out), clients: env.clients, ...(recorded.tags ? { recorded: recorded.tags } : {}),
       release: { channel: env.config.channel, number: run().number, journal: run().journal } }), { checkpointed: true }),

@@ -13,6 +13,7 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   number: { type: 'string', description: 'release number (default: latest in the site + 1, or the unfinished run)', valueName: 'N' },
   concurrency: { type: 'string', description: 'parallel builds (default: the number of cores)', valueName: 'N' },
   json: { type: 'boolean', description: 'print the result as JSON on stdout' },
+  'buildkit-only': { type: 'boolean', description: 'build every image through BuildKit, none with the assembler (config build.assemble: false, EKSD_ASSEMBLE=0)' },
 };
 
 export const releaseCommand: Command = {
@@ -50,7 +51,7 @@ async function runCommand(ctx: CommandContext, o: { dryRun: boolean }): Promise<
   const until = parseStage(ctx.values.until);
   const number = parseInt(ctx.values.number, 'number');
   const concurrency = parseInt(ctx.values.concurrency, 'concurrency');
-  const config = configFrom(ctx);
+  const config = ctx.values['buildkit-only'] === true ? { ...configFrom(ctx), build: { assemble: false } } : configFrom(ctx);
   const mode = (ctx.values.events as 'auto' | 'plain' | 'json' | undefined) ?? 'auto';
   if (!['auto', 'plain', 'json'].includes(mode)) throw new EksdError('USAGE', `--events must be auto, plain or json, not ${mode}`, { hint: 'eksd release --help' });
   const reporter = consoleReporter(process.stderr, mode);
