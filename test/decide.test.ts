@@ -128,3 +128,58 @@ test('a parent without the platform is refused, naming both', (t) => {
   const e = t.throws(() => decideAll(plan({ 'linux/amd64': digest('a') }), facts(), { force: false, assemble: true }));
   t.regex(e!.message, /base needs upstream for linux\/arm64, which has none/);
 });
+
+/** The facts with etcd's recipe qualified for the assembler (or refused with `refusal`) on every platform. */
+function qualifiedFacts(refusal?: string): ImageFacts[] {
+  const f = facts();
+  const recipe = { platform: { os: 'linux', architecture: 'amd64' }, base: { kind: 'parent', arg: 'BASE_IMAGE' }, steps: [], stages: {} } as const;
+  f[1]!.qualified = Object.fromEntries(PLATFORMS.map((p) => [p, refusal ? { assemble: false, reason: refusal } : { assemble: true, recipe: structuredClone(recipe) }]));
+  f[1]!.epoch = 1_704_067_200;
+  return f;
+}
+
+/** etcd decided alone, its parent reused with the published digests. */
+const etcdDecided = (f: ImageFacts[], o: { force: boolean; assemble: boolean }) => decideImage(f[1]!, { from: { name: 'base', platforms: PLATFORMS, digests: BASE_MANIFESTS } }, o);
+
+const paths = (d: ReturnType<typeof decideAll>) => d.map((i) => `${i.plan.name}: ${PLATFORMS.map((p) => {
+  const x = i.platforms[p]!;
+  return x.action === 'build' ? `${x.via} (${x.viaReason})` : 'reuse';
+}).join(', ')}`);
+
+test('a qualifying recipe is assembled; its build key covers the path, so a BuildKit build of it is not reused', (t) => {
+  const d = decideAll(plan(UPSTREAM_OLD), qualifiedFacts(), { force: false, assemble: true });
+  t.deepEqual(paths(d), ['base: reuse, reuse', 'etcd: assemble (COPY-only recipe), assemble (COPY-only recipe)']);
+  const amd = d[1]!.platforms['linux/amd64'] as Extract<Decision, { action: 'build' }>;
+  t.is(amd.reason, 'build path changed to the assembler');
+  t.like(amd.inputs, { via: 'assemble', epoch: 1_704_067_200 });
+  t.not(amd.key, buildKey(withParents(own('etcd', 'linux/amd64'), BASE_MANIFESTS['linux/amd64'])));
+});
+
+test('a recipe that does not qualify goes to BuildKit with the reason, its key as before', (t) => {
+  const d = decideAll(plan(UPSTREAM_OLD), qualifiedFacts('RUN at Dockerfile:4'), { force: false, assemble: true });
+  t.deepEqual(actions(d), ['base: reuse (unchanged), reuse (unchanged)', 'etcd: reuse (unchanged), reuse (unchanged)'], 'the BuildKit key is unchanged: nothing is rebuilt');
+  const forced = etcdDecided(qualifiedFacts('RUN at Dockerfile:4'), { force: true, assemble: true });
+  t.deepEqual(paths([forced])[0], 'etcd: buildkit (RUN at Dockerfile:4), buildkit (RUN at Dockerfile:4)');
+});
+
+test('with the assembler off every build goes to BuildKit, and an assembled image is rebuilt through it', (t) => {
+  const assembled = etcdDecided(qualifiedFacts(), { force: true, assemble: true });
+  const f = qualifiedFacts();
+  f[1]!.published = { indexDigest: digest('9'), platforms: Object.fromEntries(PLATFORMS.map((p) => {
+    const x = assembled.platforms[p] as Extract<Decision, { action: 'build' }>;
+    return [p, { key: x.key!, inputs: x.inputs!, manifest: { mediaType: 'm', digest: ETCD_MANIFESTS[p as keyof typeof ETCD_MANIFESTS], size: 1 } }];
+  })) };
+  t.deepEqual(paths(decideAll(plan(UPSTREAM_OLD), f, { force: false, assemble: true }))[1], 'etcd: reuse, reuse', 'the assembled image is reused while the path stays');
+  const off = decideAll(plan(UPSTREAM_OLD), f, { force: false, assemble: false });
+  t.deepEqual(paths(off)[1], `etcd: buildkit (${REASON.assemblerOff}), buildkit (${REASON.assemblerOff})`);
+  t.is(off[1]!.platforms['linux/arm64']!.reason, 'build path changed to BuildKit');
+});
+
+test('a changed SOURCE_DATE_EPOCH rebuilds an assembled image', (t) => {
+  const first = etcdDecided(qualifiedFacts(), { force: true, assemble: true }).platforms['linux/amd64']!;
+  const f = qualifiedFacts();
+  f[1]!.epoch = 1_800_000_000;
+  const second = etcdDecided(f, { force: true, assemble: true }).platforms['linux/amd64']!;
+  t.truthy(first.key);
+  t.not(second.key, first.key);
+});
