@@ -67,6 +67,8 @@ interface RunOutcome {
   ms: number; images: JsonImage[]; stderr: string; uploads: number; uploadStarts: number; mounts: number; keys: string[]; load: string;
   /** Blob uploads (PUTs) into component repositories, and into base repositories. */
   componentUploads: number; baseUploads: number;
+  /** The path of every blob upload (PUT), naming its repository. */
+  uploadPaths: string[];
 }
 
 /** Forwards to the registry and keeps each upload's path, so uploads can be told apart by repository. */
@@ -94,14 +96,17 @@ async function startRecorder(target: string): Promise<Recorder> {
 
 let recorder: Recorder;
 
-/** One `eksd release --until publish` of the project, timed, with the proxy's upload counts. */
-async function ours(p: TestProject, proxy: FaultProxy, label: string, args: string[] = []): Promise<RunOutcome> {
+/**
+ * One `eksd release --until publish` of the project (`full`: the whole release, so the floating tags
+ * move and the next run decides against it), timed, with the proxy's upload counts.
+ */
+async function ours(p: TestProject, proxy: FaultProxy, label: string, args: string[] = [], full = false): Promise<RunOutcome> {
   proxy.resetCounts();
   recorder.uploads.length = 0;
   const before = load();
   log(`\n== ours: ${label} (load ${before})`);
   const started = performance.now();
-  const r = await p.eksd(['release', '--until', 'publish', '--json', '--events', 'plain', ...args], { timeoutMs: 3_600_000 });
+  const r = await p.eksd(['release', ...(full ? [] : ['--until', 'publish']), '--json', '--events', 'plain', ...args], { timeoutMs: 3_600_000 });
   const ms = performance.now() - started;
   if (r.code !== 0) throw new Error(`eksd release (${label}) exited ${r.code}:\n${r.stderr.slice(-5000)}`);
   const journal = join(p.config().stateDir, 'runs', p.config().channel, 'current.json');
@@ -112,7 +117,7 @@ async function ours(p: TestProject, proxy: FaultProxy, label: string, args: stri
   const baseUploads = recorder.uploads.filter((u) => u.includes('/eks-distro-build-tooling/')).length;
   return { ms, images, stderr: r.stderr, load: before, uploads: proxy.forwarded['blob-upload-put'] ?? 0,
     uploadStarts: proxy.forwarded['blob-upload-start'] ?? 0, mounts: proxy.forwarded['blob-mount'] ?? 0, keys,
-    componentUploads: recorder.uploads.length - baseUploads, baseUploads };
+    componentUploads: recorder.uploads.length - baseUploads, baseUploads, uploadPaths: [...recorder.uploads] };
 }
 
 interface JournalShape { images?: Record<string, { platforms?: Record<string, { key?: string; built?: boolean }> }> }
@@ -134,7 +139,7 @@ function stageTimes(stderr: string): string[] {
 }
 
 /** Per platform build: BuildKit time (building -> built) and export + push time (built -> pushed). */
-function buildTimes(stderr: string, only?: (image: string) => boolean): { builds: number; buildkitMs: number[]; exportPushMs: number[]; wallMs: number } {
+function buildTimes(stderr: string, only?: (image: string) => boolean): { builds: number; buildkitMs: number[]; exportPushMs: number[]; wallMs: number; busyMs: number } {
   const at = new Map<string, Record<string, number>>();
   for (const m of stderr.matchAll(/^\[\s*([\d.]+)s\] (building|built|pushed)\s+(\S+) (linux\/\S+)/gm)) {
     if (only && !only(m[3]!)) continue;
@@ -144,7 +149,20 @@ function buildTimes(stderr: string, only?: (image: string) => boolean): { builds
   const done = [...at.values()].filter((v) => v.building !== undefined && v.built !== undefined && v.pushed !== undefined);
   const first = Math.min(...done.map((v) => v.building!));
   const last = Math.max(...done.map((v) => v.pushed!));
-  return { builds: done.length, buildkitMs: done.map((v) => v.built! - v.building!), exportPushMs: done.map((v) => v.pushed! - v.built!), wallMs: last - first };
+  return { builds: done.length, buildkitMs: done.map((v) => v.built! - v.building!), exportPushMs: done.map((v) => v.pushed! - v.built!), wallMs: last - first,
+    busyMs: unionMs(done.map((v) => [v.building!, v.pushed!])) };
+}
+
+/** How long at least one of the intervals was open (the time a set of builds was in progress, waits for parents aside). */
+function unionMs(intervals: Array<[number, number]>): number {
+  let total = 0;
+  let end = -Infinity;
+  for (const [a, b] of [...intervals].sort((x, y) => x[0] - y[0])) {
+    if (b <= end) continue;
+    total += b - Math.max(a, end);
+    end = b;
+  }
+  return total;
 }
 
 /** Platform builds by path, from the "built" lines: the assembler says "assembled". */
@@ -296,7 +314,22 @@ async function baseUpdate(p: TestProject): Promise<void> {
 interface Figures {
   oursCold: RunOutcome[]; parallelCold: BuildahOutcome[]; serialCold: BuildahOutcome[]; concurrency: number;
   updateBuildKit: RunOutcome; updateAssembled: RunOutcome; noop: RunOutcome; change: RunOutcome;
-  imageCount: number; isComponent: (image: string) => boolean; startup: number;
+  imageCount: number; isComponent: (image: string) => boolean; repositoryOf: (image: string) => string; startup: number;
+}
+
+/** The images a run assembled, by platform count. */
+function assembledImages(stderr: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of stderr.matchAll(/^\[\s*[\d.]+s\] built\s+(\S+) linux\/\S+\s+assembled/gm)) out.set(m[1]!, (out.get(m[1]!) ?? 0) + 1);
+  return out;
+}
+
+/** Uploads into the repositories of the images the run assembled, and how many of them are not the platform configs. */
+function assembledUploads(r: RunOutcome, repositoryOf: (image: string) => string): { uploads: number; layers: number } {
+  const images = assembledImages(r.stderr);
+  const repos = [...images.keys()].map((i) => `/eks-distro/${repositoryOf(i)}/blobs/uploads/`);
+  const uploads = r.uploadPaths.filter((u) => repos.some((repo) => u.includes(repo))).length;
+  return { uploads, layers: uploads - sum([...images.values()]) };
 }
 
 async function main(): Promise<void> {
@@ -337,18 +370,20 @@ async function main(): Promise<void> {
     const catalog = loadCatalog(p.config());
     const imageCount = makePlan(p.config(), catalog, loadPin(p.config().basePin), 1).images.length;
     const isComponent = (image: string) => catalog.images.find((i) => i.name === image)?.kind === 'image';
-    const step = async (label: string, number: number, args: string[] = []) => {
+    const repositoryOf = (image: string) => catalog.images.find((i) => i.name === image)!.repository;
+    const step = async (label: string, number: number, args: string[] = [], full = false) => {
       closeRun(p);
-      const r = await ours(p, proxy, label, ['--number', String(number), ...args]);
+      const r = await ours(p, proxy, label, ['--number', String(number), ...args], full);
       r.keys.forEach((k) => engineTags.add(k));
       return r;
     };
 
-    // A base update through BuildKit only, then another one with the assembler (the default).
+    // A base update through BuildKit only, then another one with the assembler (the default). Both are
+    // whole releases: the floating tags move, so what follows is decided against the last one.
     await baseUpdate(p);
-    const updateBuildKit = await step('base update, BuildKit only', 2, ['--buildkit-only']);
+    const updateBuildKit = await step('base update, BuildKit only', 2, ['--buildkit-only'], true);
     await baseUpdate(p);
-    const updateAssembled = await step('base update, assembled', 3);
+    const updateAssembled = await step('base update, assembled', 3, [], true);
     // Nothing changed: a new run decides from the registry.
     const noop = await step('no-op re-run', 4);
     // One component's recipe changed (etcd gets a config file).
@@ -357,7 +392,7 @@ async function main(): Promise<void> {
     appendFileSync(join(etcd, 'Dockerfile'), 'COPY etcd.conf.yml /etc/etcd/etcd.conf.yml\n');
     const change = await step('one component changed', 5);
     const startup = await cliStartup(p);
-    process.stdout.write(`${report({ oursCold, parallelCold, serialCold, concurrency, updateBuildKit, updateAssembled, noop, change, imageCount, isComponent, startup }).join('\n')}\n`);
+    process.stdout.write(`${report({ oursCold, parallelCold, serialCold, concurrency, updateBuildKit, updateAssembled, noop, change, imageCount, isComponent, repositoryOf, startup }).join('\n')}\n`);
   } finally {
     await proxy.stop();
     await recorder.stop();
@@ -379,10 +414,11 @@ function report(f: Figures): string[] {
   const bt = buildTimes(full.stderr);
   const paths = buildsByPath(full.stderr);
   const [bk, as] = [buildTimes(f.updateBuildKit.stderr, f.isComponent), buildTimes(f.updateAssembled.stderr, f.isComponent)];
-  const componentRatio = bk.wallMs / as.wallMs;
+  const componentRatio = bk.busyMs / as.busyMs;
   const componentBuilds = buildsByPath(f.updateAssembled.stderr).assembled;
-  // A component repository receives one config per assembled platform image; anything more is a layer.
-  const layerUploads = f.updateAssembled.componentUploads - componentBuilds;
+  // The repository of an assembled image receives one config per platform; anything more is a layer.
+  const intoAssembled = assembledUploads(f.updateAssembled, f.repositoryOf);
+  const layerUploads = intoAssembled.layers;
   const noopRatio = f.noop.ms / f.startup;
   const changeRatio = f.change.ms / f.noop.ms;
   const lastSerial = f.serialCold[f.serialCold.length - 1]!;
@@ -394,8 +430,10 @@ function report(f: Figures): string[] {
     `  buildah, one at a time:                          ${f.serialCold.map((r) => `${secs(r.ms)} (load ${r.load})`).join(', ')}  -> mean ${secs(serialMs)}`,
     `  ratio buildah (same parallelism) / ours: ${(parallelMs / oursMs).toFixed(2)}x (target >= 3x: ${verdict(parallelMs / oursMs >= 3)}); buildah one at a time / ours: ${(serialMs / oursMs).toFixed(2)}x`,
     `  builds: ${paths.assembled} platform images assembled, ${paths.buildkit} through BuildKit; ${full.uploads} blobs uploaded, ${full.mounts} mounted`,
-    `Component images after a base update: through BuildKit only ${secs(bk.wallMs)} (${bk.builds} platform builds, ${f.updateBuildKit.componentUploads} uploads into component repositories; whole run ${secs(f.updateBuildKit.ms)})`,
-    `  assembled ${secs(as.wallMs)} (${as.builds} platform builds, ${f.updateAssembled.componentUploads} uploads into component repositories = ${componentBuilds} configs + ${layerUploads} layers; whole run ${secs(f.updateAssembled.ms)})`,
+    `Component images after a base update (time with a component build in progress; first start to last push in brackets):`,
+    `  through BuildKit only ${secs(bk.busyMs)} [${secs(bk.wallMs)}] (${bk.builds} platform builds, ${f.updateBuildKit.componentUploads} uploads into component repositories; whole run ${secs(f.updateBuildKit.ms)})`,
+    `  assembled ${secs(as.busyMs)} [${secs(as.wallMs)}] (${as.builds} platform builds, ${componentBuilds} of them assembled; ${intoAssembled.uploads} uploads into the assembled images' repositories = ${componentBuilds} configs + ${layerUploads} layers;`
+      + ` ${f.updateAssembled.componentUploads} into all component repositories; whole run ${secs(f.updateAssembled.ms)})`,
     `  ratio: ${componentRatio.toFixed(1)}x (target >= 10x with 0 component-layer uploads: ${verdict(componentRatio >= 10 && layerUploads === 0)}); bases rebuilt through BuildKit in both, ${f.updateAssembled.baseUploads} uploads into base repositories`,
     `No-op re-run: ${secs(f.noop.ms)} = ${noopRatio.toFixed(2)}x eksd --version (${secs(f.startup)}) (target <= 3x: ${verdict(noopRatio <= 3)}); `
       + `${built(f.noop).length} images built, ${f.noop.uploads} blob uploads, ${f.noop.uploadStarts} upload sessions (target 0: ${verdict(built(f.noop).length === 0 && f.noop.uploads === 0 && f.noop.uploadStarts === 0)})`,
