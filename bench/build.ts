@@ -69,6 +69,8 @@ interface RunOutcome {
   componentUploads: number; baseUploads: number;
   /** The path of every blob upload (PUT), naming its repository. */
   uploadPaths: string[];
+  /** Requests the proxy received, by kind. */
+  requests: Record<string, number>;
 }
 
 /** Forwards to the registry and keeps each upload's path, so uploads can be told apart by repository. */
@@ -117,7 +119,7 @@ async function ours(p: TestProject, proxy: FaultProxy, label: string, args: stri
   const baseUploads = recorder.uploads.filter((u) => u.includes('/eks-distro-build-tooling/')).length;
   return { ms, images, stderr: r.stderr, load: before, uploads: proxy.forwarded['blob-upload-put'] ?? 0,
     uploadStarts: proxy.forwarded['blob-upload-start'] ?? 0, mounts: proxy.forwarded['blob-mount'] ?? 0, keys,
-    componentUploads: recorder.uploads.length - baseUploads, baseUploads, uploadPaths: [...recorder.uploads] };
+    componentUploads: recorder.uploads.length - baseUploads, baseUploads, uploadPaths: [...recorder.uploads], requests: { ...proxy.received } };
 }
 
 interface JournalShape { images?: Record<string, { platforms?: Record<string, { key?: string; built?: boolean }> }> }
@@ -450,6 +452,7 @@ function report(f: Figures): string[] {
       + ` over ${secs(bt.wallMs)} of wall time = ${((sum(bt.buildkitMs) + sum(bt.exportPushMs)) / bt.wallMs).toFixed(1)} builds at a time`,
     `  assemblable components after a base update: BuildKit ${secs(sum(bk.buildkitMs))} build + ${secs(sum(bk.exportPushMs))} export/push summed (median ${secs(median(bk.buildkitMs))} + ${secs(median(bk.exportPushMs))});`
       + ` assembler ${secs(sum(as.buildkitMs))} assemble + ${secs(sum(as.exportPushMs))} push summed (median ${secs(median(as.buildkitMs))} + ${secs(median(as.exportPushMs))})`,
+    `  requests of the assembled base update (all images): ${JSON.stringify(f.updateAssembled.requests)}; of the no-op: ${JSON.stringify(f.noop.requests)}`,
     `  ours no-op: ${secs(f.noop.ms)} = process start ${secs(f.startup)} + stages ${stageTimes(f.noop.stderr).join(', ')} + the rest (config, lock, journal, summary)`,
     `  ours one change: stages ${stageTimes(f.change.stderr).join(', ')}`,
     `  buildah one at a time (last round): build ${secs(sum(lastSerial.perImage.map((i) => i.buildMs)))}, push ${secs(sum(lastSerial.perImage.map((i) => i.pushMs)))}; slowest: `
