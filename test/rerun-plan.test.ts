@@ -11,7 +11,7 @@ import { RegistryClient } from '../pipeline/registry/client.ts';
 import { releasedProject, type TestProject } from './helpers/project.ts';
 import { imagesIn, runWithEvents } from './helpers/crash.ts';
 
-interface PlanRow { image: string; platform: string; action: string; reason: string; from: string; key: string }
+interface PlanRow { image: string; platform: string; action: string; reason: string; via: string | null; from: string; key: string }
 
 const pairs = (...images: string[]) => images.flatMap((i) => [`${i} linux/amd64`, `${i} linux/arm64`]).sort();
 const ALL = pairs('eks-distro-base', 'eks-distro-minimal-base', 'etcd', 'go-runner', 'kube-apiserver');
@@ -53,6 +53,7 @@ test.serial('after an AL2 update the plan builds every image and says which inpu
   t.deepEqual(byAction(rows, 'build'), ALL);
   for (const r of rows) {
     t.is(r.reason, WHY[r.image], `${r.image} ${r.platform}`);
+    t.is(r.via, r.image.includes('base') ? 'buildkit' : 'assemble', `${r.image} ${r.platform}: the bases RUN, the components only COPY`);
     t.not(r.key, before.find((b) => b.image === r.image && b.platform === r.platform)!.key, 'its build key changed');
   }
   const text = await p.eksd(['plan']);

@@ -98,7 +98,7 @@ function contextTree(files: ContextFile[]): Tree {
   const tree = new Tree();
   for (const f of files) {
     for (let d = parentOf(f.name); d !== '' && !tree.get(d); d = parentOf(d)) tree.set(d, { type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0 });
-    tree.set(f.name, { type: 'file', mode: f.mode, uid: 0, gid: 0, size: 0, source: f.source });
+    tree.set(f.name, { type: 'file', mode: f.mode, uid: 0, gid: 0, size: 0, source: f.source, sha256: f.sha256 });
   }
   return tree;
 }

@@ -3,10 +3,13 @@
  * with entries in the given order, every mtime the fixed time, no user or group names, then gzip
  * (node:zlib, level 6, no name, mtime 0, OS byte fixed to Unix so the bytes do not depend on the host's
  * zlib build). The blob is written to the cache as `<digest>.tar.gz`; the same changes give the same bytes.
+ * So a layer whose every file's content hash is known is recorded under a hash of its entries
+ * (`<cacheDir>/layers/by-entries/`), and written again only when that record or its blob is missing:
+ * re-assembling onto a new base costs no compression.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Transform, type TransformCallback } from 'node:stream';
@@ -23,6 +26,38 @@ const GZIP_OS_BYTE = 9;
 const OS_UNIX = 3;
 
 export async function writeLayer(entries: Array<[string, FsNode]>, mtime: Date, cacheDir: string): Promise<WrittenLayer> {
+  const key = entriesKey(entries, mtime);
+  const record = key ? join(cacheDir, 'layers', 'by-entries', `${key}.json`) : undefined;
+  const known = record ? await recorded(record) : undefined;
+  if (known) return known;
+  const written = await compress(entries, mtime, cacheDir);
+  if (record) await remember(record, written);
+  return written;
+}
+
+/** A hash of everything that goes into the layer's bytes; undefined when a file's content hash is not known. */
+function entriesKey(entries: Array<[string, FsNode]>, mtime: Date): string | undefined {
+  if (entries.some(([, n]) => n.type === 'file' && !n.sha256)) return undefined;
+  const described = entries.map(([path, n]) => [path, n.type, n.mode, n.uid, n.gid, n.linkname ?? '', n.sha256 ?? '']);
+  return createHash('sha256').update(JSON.stringify({ v: 1, mtime: mtime.getTime(), entries: described })).digest('hex');
+}
+
+async function recorded(record: string): Promise<WrittenLayer | undefined> {
+  const text = await readFile(record, 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  const layer = JSON.parse(text) as WrittenLayer;
+  const size = await stat(layer.blob.path!).then((s) => s.size, () => -1);
+  return size === layer.blob.size ? layer : undefined;
+}
+
+async function remember(record: string, layer: WrittenLayer): Promise<void> {
+  await mkdir(join(record, '..'), { recursive: true });
+  const tmp = `${record}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, JSON.stringify(layer));
+  await rename(tmp, record);
+}
+
+async function compress(entries: Array<[string, FsNode]>, mtime: Date, cacheDir: string): Promise<WrittenLayer> {
   const dir = join(cacheDir, 'layers');
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `assemble-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);

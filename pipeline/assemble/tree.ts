@@ -23,6 +23,8 @@ export interface FsNode {
   linkname?: string;
   /** A local file with the content (files copied in by the assembler). */
   source?: string;
+  /** The content's sha256, when known (context files): lets a layer be found again without writing it. */
+  sha256?: string;
 }
 
 const MAX_LINKS = 255;

@@ -29,6 +29,8 @@ export interface Config {
   leaseSeconds: number;
   dockerSocket: string;
   concurrency: number;
+  /** assemble: COPY-only recipes are assembled without the engine (false: every image through BuildKit). */
+  build: { assemble: boolean };
   /** Where the catalog lives (images/ and base/). */
   root: string;
 }
@@ -58,6 +60,7 @@ export const ENV_KEYS: Record<string, string> = {
   EKSD_STATE_DIR: 'stateDir',
   EKSD_DOCKER_SOCKET: 'dockerSocket',
   EKSD_CONCURRENCY: 'concurrency',
+  EKSD_ASSEMBLE: 'build.assemble',
 };
 
 export interface ConfigOptions {
@@ -128,6 +131,7 @@ function finish(raw: Record<string, unknown>, root: string): Config {
     stateDir: abs(c.stateDir),
     dockerSocket: c.dockerSocket ?? '/var/run/docker.sock',
     concurrency: c.concurrency ?? 0,
+    build: { assemble: c.build?.assemble ?? true },
     root,
   };
 }
@@ -174,6 +178,7 @@ function checkUrl(key: string, value: string, allow: { file: boolean; credential
 function coerce(key: string, v: string): unknown {
   if (key === 'concurrency' || key === 'leaseSeconds') return /^\d+$/.test(v) ? Number(v) : v;
   if (key === 'aws.ecrPublic') return v === 'true';
+  if (key === 'build.assemble') return ({ '1': true, true: true, '0': false, false: false } as Record<string, boolean>)[v] ?? v;
   return v;
 }
 

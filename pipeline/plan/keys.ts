@@ -18,6 +18,10 @@ export interface BuildInputs {
   /** Hash of the build arguments. */
   args: string;
   platform: string;
+  /** Set for an image made by the assembler: its bytes depend on the path and on SOURCE_DATE_EPOCH. BuildKit builds carry neither, so their keys are unchanged. */
+  via?: 'assemble';
+  /** SOURCE_DATE_EPOCH of an assembled image, in seconds. */
+  epoch?: number;
 }
 
 export const KEY_VERSION = 'eksd-build-key/v1';
@@ -26,6 +30,9 @@ const hash = (value: unknown) => createHash('sha256').update(JSON.stringify(valu
 
 /** The inputs a build has before its parents are known: everything but the parents' digests. */
 export type OwnInputs = Omit<BuildInputs, 'from' | 'builder'>;
+
+/** The path part of the inputs: present only for an assembled image. */
+export type PathInputs = Pick<BuildInputs, 'via' | 'epoch'>;
 
 /** Inputs whose parents may still be unknown (`from` or `builder` missing: that parent is rebuilt in this run). */
 export type KnownInputs = OwnInputs & { from?: string; builder?: string };
@@ -42,7 +49,16 @@ export function ownInputs(files: ContextFile[], dockerfile: string, args: Record
 
 /** The full inputs, once every parent's digest is known (in the order published annotations carry them). */
 export function withParents(own: OwnInputs, from: string, builder?: string): BuildInputs {
-  return { recipe: own.recipe, artifacts: own.artifacts, from, ...(builder ? { builder } : {}), args: own.args, platform: own.platform };
+  return { recipe: own.recipe, artifacts: own.artifacts, from, ...(builder ? { builder } : {}), args: own.args, platform: own.platform, ...pathOf(own) };
+}
+
+/** The own inputs of a build made on the given path. */
+export function onPath(own: OwnInputs, path: PathInputs): OwnInputs {
+  return { recipe: own.recipe, artifacts: own.artifacts, args: own.args, platform: own.platform, ...pathOf(path) };
+}
+
+function pathOf(p: PathInputs): PathInputs {
+  return p.via === 'assemble' ? { via: 'assemble', ...(p.epoch !== undefined ? { epoch: p.epoch } : {}) } : {};
 }
 
 export function buildKey(inputs: BuildInputs): string {
@@ -59,5 +75,7 @@ export function explainChange(previous: BuildInputs | undefined, current: KnownI
   if (previous.recipe !== current.recipe) reasons.push('recipe changed');
   if (previous.artifacts !== current.artifacts) reasons.push('artifacts changed');
   if (previous.args !== current.args) reasons.push('build arguments changed');
+  if (previous.via !== current.via) reasons.push(`build path changed to ${current.via === 'assemble' ? 'the assembler' : 'BuildKit'}`);
+  else if (previous.epoch !== current.epoch) reasons.push('SOURCE_DATE_EPOCH changed');
   return reasons.length ? reasons.join(', ') : 'build key format changed';
 }

@@ -1,4 +1,7 @@
-/** Renders a plan with its decisions: per image and platform, build or reuse and why. */
+/**
+ * Renders a plan with its decisions: per image and platform, build or reuse and why, and for a build the
+ * path it takes (`via`: the assembler, or BuildKit with the reason the recipe does not qualify).
+ */
 import type { RunResult } from '../run/runner.ts';
 import type { Decision } from '../stages/build/types.ts';
 import { textTable } from './table.ts';
@@ -6,6 +9,10 @@ import { textTable } from './table.ts';
 export interface PlanRow {
   /** shared: built once in this run, for an earlier channel and this one. */
   image: string; platform: string; action: 'build' | 'reuse' | 'shared'; reason: string;
+  /** How a build is made: "assemble" or "buildkit"; null for a reuse. */
+  via: 'assemble' | 'buildkit' | null;
+  /** Why that path: "COPY-only recipe", or what sends the recipe to BuildKit ("RUN at Dockerfile:4"). */
+  viaReason: string | null;
   /** The parent and its digest, or "(rebuilt first)" when the parent is built in this run. */
   from: string;
   /** The build key; null while a parent is still to be built (it depends on the parent's new digest). */
@@ -18,6 +25,7 @@ export function planRows(result: RunResult): PlanRow[] {
     const p = d.platforms[platform]!;
     return {
       image: d.plan.name, platform, action: p.action === 'build' && p.sharedWith ? 'shared' : p.action, reason: shownReason(p),
+      via: p.action === 'build' ? p.via : null, viaReason: p.action === 'build' ? p.viaReason : null,
       from: p.inputs ? `${d.plan.from}@${p.inputs.from.slice(0, 19)}` : `${d.plan.from} (rebuilt first)`, key: p.key ?? null,
       pushTo: `${d.plan.registry}/${d.plan.repository}`, tags: [d.plan.tags.versioned, ...d.plan.tags.floating],
     };
@@ -31,8 +39,15 @@ function shownReason(d: Decision): string {
 
 export function planText(result: RunResult): string {
   const rows = planRows(result);
-  const table = textTable(['IMAGE', 'PLATFORM', 'ACTION', 'WHY', 'FROM', 'PUSH TO', 'TAGS'],
-    rows.map((r) => [r.image, r.platform, r.action, r.reason, r.from, r.pushTo, r.tags.join(' ')]));
+  const table = textTable(['IMAGE', 'PLATFORM', 'ACTION', 'WHY', 'VIA', 'FROM', 'PUSH TO', 'TAGS'],
+    rows.map((r) => [r.image, r.platform, r.action, r.reason, shownVia(r), r.from, r.pushTo, r.tags.join(' ')]));
   const builds = rows.filter((r) => r.action === 'build').length;
-  return `${result.plan.release} (channel ${result.plan.channel}), upstream ${result.plan.upstream.reference}@${result.plan.upstream.digest.slice(0, 19)}\n\n${table}\n\n${builds} of ${rows.length} image builds needed, ${rows.length - builds} reused or shared.`;
+  const assembled = rows.filter((r) => r.action === 'build' && r.via === 'assemble').length;
+  return `${result.plan.release} (channel ${result.plan.channel}), upstream ${result.plan.upstream.reference}@${result.plan.upstream.digest.slice(0, 19)}\n\n${table}\n\n`
+    + `${builds} of ${rows.length} image builds needed, ${rows.length - builds} reused or shared. ${assembled} assembled, ${builds - assembled} through BuildKit.`;
+}
+
+function shownVia(r: PlanRow): string {
+  if (r.via === null) return '-';
+  return r.via === 'assemble' ? 'assemble' : `buildkit (${r.viaReason ?? ''})`;
 }

@@ -75,7 +75,7 @@ type ReleaseStage = Stage<ReleaseOutputs, keyof ReleaseOutputs & string>;
 export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
   const run = () => env.run ?? internal();
   const lease = () => run().lease ?? internal();
-  const decideOptions = () => ({ force: env.force, channel: env.config.channel, shared: env.shared });
+  const decideOptions = () => ({ force: env.force, assemble: env.config.build.assemble, channel: env.config.channel, shared: env.shared });
   const images = (out: Partial<ReleaseOutputs>) => publishedImages(need(out, 'plan'), need(out, 'build'));
   const siteInput = (out: Partial<ReleaseOutputs>) => ({ config: env.config, catalog: need(out, 'catalog'), plan: need(out, 'plan'), images: images(out),
     artifacts: need(out, 'resolve'), date: env.date, ...(env.commit ? { commit: env.commit } : {}) });

@@ -16,6 +16,7 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   number: { type: 'string', description: 'release number (default: latest in the site + 1, or the unfinished run)', valueName: 'N' },
   concurrency: { type: 'string', description: 'parallel builds (default: the number of cores)', valueName: 'N' },
   json: { type: 'boolean', description: 'print the result as JSON on stdout' },
+  'buildkit-only': { type: 'boolean', description: 'build every image through BuildKit, none with the assembler (config build.assemble: false, EKSD_ASSEMBLE=0)' },
 };
 
 export const releaseCommand: Command = {
@@ -54,7 +55,8 @@ async function runCommand(ctx: CommandContext, o: { dryRun: boolean }): Promise<
   const number = parseInt(ctx.values.number, 'number');
   const concurrency = parseInt(ctx.values.concurrency, 'concurrency');
   const channels = Array.isArray(ctx.values.channel) ? ctx.values.channel as string[] : undefined;
-  const config = configFrom(ctx);
+  const loaded = configFrom(ctx);
+  const config = ctx.values['buildkit-only'] === true ? { ...loaded, build: { assemble: false } } : loaded;
   // Each --channel is checked as the configuration checks a channel (same message, same exit code).
   for (const channel of channels ?? []) configFrom(ctx, { channel });
   const mode = (ctx.values.events as 'auto' | 'plain' | 'json' | undefined) ?? 'auto';

@@ -3,14 +3,16 @@
  * it, and why. Pure: the facts (what the registry and an interrupted run hold) are gathered before, and
  * execute.ts carries the decisions out. A platform whose parent is rebuilt in this run cannot know its
  * build key yet: it is decided "build" with the reason, and decided again once the parent is pushed.
+ * A build goes through the assembler when the recipe qualifies and the assembler is on, else through
+ * BuildKit; the path is part of the build key of an assembled image, so switching paths rebuilds.
  */
 import { EksdError } from '../../errors.ts';
 import type { Platform } from '../../config/config.ts';
 import { UPSTREAM } from '../../catalog/model.ts';
-import { buildKey, explainChange, withParents, type KnownInputs } from '../../plan/keys.ts';
+import { buildKey, explainChange, onPath, withParents, type KnownInputs } from '../../plan/keys.ts';
 import type { Plan } from '../../plan/plan.ts';
 import type { Descriptor } from '../../registry/media-types.ts';
-import type { Decision, ImageDecision, ImageFacts } from './types.ts';
+import type { BuildPath, Decision, ImageDecision, ImageFacts } from './types.ts';
 
 export interface DecideOptions {
   /** Rebuild what the last release has (never what this release already tagged). */
@@ -18,6 +20,8 @@ export interface DecideOptions {
   /** The channel being decided, and the build keys other channels of this run already have. */
   channel?: string;
   shared?: ReadonlyMap<string, { channel: string; manifest?: Descriptor }>;
+  /** Assemble the recipes that qualify (false: every image through BuildKit). */
+  assemble: boolean;
 }
 
 /** A parent as a child sees it: its platforms, and the digest of each one that is known (reused or pushed). */
@@ -27,6 +31,8 @@ export const REASON = {
   tagged: 'pushed by an interrupted run of this release',
   unchanged: 'unchanged',
   forced: 'forced rebuild',
+  assemble: 'COPY-only recipe',
+  assemblerOff: 'the assembler is off (--buildkit-only, build.assemble: false or EKSD_ASSEMBLE=0)',
 } as const;
 
 /** Every image of the plan, parents first: what each platform will be, as far as it can be known before building. */
@@ -62,7 +68,8 @@ function parentsOf(f: ImageFacts, views: Map<string, ParentView>): { from: Paren
 
 function decidePlatform(f: ImageFacts, platform: Platform, parents: { from: ParentView; builder?: ParentView },
   o: DecideOptions, missing: ReadonlySet<string>): Decision {
-  const own = f.own[platform] ?? internal(`no build context facts for ${f.plan.name} ${platform}`);
+  const path = buildPath(f, platform, o);
+  const own = onPath(f.own[platform] ?? internal(`no build context facts for ${f.plan.name} ${platform}`), path.via === 'assemble' ? { via: 'assemble', epoch: f.epoch } : {});
   const names = { from: f.plan.from, ...(f.plan.builder ? { builder: f.plan.builder } : {}) };
   const from = parentDigest(parents.from, platform, f);
   const builder = parents.builder ? parentDigest(parents.builder, platform, f) : undefined;
@@ -71,7 +78,7 @@ function decidePlatform(f: ImageFacts, platform: Platform, parents: { from: Pare
     .filter((n): n is string => n !== undefined);
   if (waitsFor.length > 0) {
     const known: KnownInputs = { ...own, ...(from ? { from } : {}), ...(builder ? { builder } : {}) };
-    return { action: 'build', reason: o.force ? REASON.forced : explainChange(published?.inputs, known, names), waitsFor };
+    return { action: 'build', reason: o.force ? REASON.forced : explainChange(published?.inputs, known, names), waitsFor, ...path };
   }
   const inputs = withParents(own, from!, builder);
   const key = buildKey(inputs);
@@ -89,10 +96,18 @@ function decidePlatform(f: ImageFacts, platform: Platform, parents: { from: Pare
     if (other.manifest && usable(other.manifest.digest)) {
       return { action: 'reuse', source: 'shared', key, inputs, manifest: other.manifest, built: false, reason: `same build as channel ${other.channel}` };
     }
-    if (!other.manifest) return { action: 'build', key, inputs, reason: `built once, for channel ${other.channel} and this one`, sharedWith: other.channel };
+    if (!other.manifest) return { action: 'build', key, inputs, reason: `built once, for channel ${other.channel} and this one`, sharedWith: other.channel, ...path };
   }
   const reason = o.force ? REASON.forced : published?.key === key ? `${published.manifest.digest} is no longer in the registry` : explainChange(published?.inputs, inputs, names);
-  return { action: 'build', key, inputs, reason };
+  return { action: 'build', key, inputs, reason, ...path };
+}
+
+/** Which path a build of this platform takes, and why. */
+function buildPath(f: ImageFacts, platform: Platform, o: DecideOptions): { via: BuildPath; viaReason: string } {
+  if (!o.assemble) return { via: 'buildkit', viaReason: REASON.assemblerOff };
+  const q = f.qualified[platform];
+  if (!q) return { via: 'buildkit', viaReason: 'the recipe was not qualified for the assembler' };
+  return q.assemble ? { via: 'assemble', viaReason: REASON.assemble } : { via: 'buildkit', viaReason: q.reason };
 }
 
 /** The parent's digest for the platform; undefined when the parent is rebuilt in this run and not pushed yet. */

@@ -1,7 +1,8 @@
 /**
  * Carries the decisions out: every image in dependency order, independent images in parallel. A reused
- * platform image is checked to be served; a built one goes through BuildKit, is exported and pushed by
- * digest; then the image index is pushed by digest. An image whose parent was rebuilt is decided again
+ * platform image is checked to be served; a built one is assembled (assembled.ts) or goes through
+ * BuildKit and is exported, then pushed by digest; then the image index is pushed by digest. Only a
+ * BuildKit build loads the engine. An image whose parent was rebuilt is decided again
  * (decide.ts) once the parent is pushed. Tags are not touched here. Progress is checkpointed after every
  * platform and index, so a resumed run gets it back as `done`.
  */
@@ -22,7 +23,11 @@ import type { PublishLimits } from '../../publish/limits.ts';
 import type { RegistryClient } from '../../registry/client.ts';
 import { limiter } from '../../util/limit.ts';
 import type { Emit } from '../events.ts';
+import type { ExportedImage } from '../../buildkit/export.ts';
+import { assemblePlatform, parentCache, type ParentCache } from './assembled.ts';
+import { engineBuildKit, takesSourceDateEpoch } from './buildkit-version.ts';
 import { decideImage, viewOf, type DecideOptions, type ParentView } from './decide.ts';
+import { createdAt } from './source-date.ts';
 import type { BuildRecord, Decision, ImageDecision, ImageFacts, ImageRecord, PlatformRecord, SharedBuilds } from './types.ts';
 
 export interface Engine {
@@ -55,7 +60,8 @@ interface ParentRef { view: ParentView; origin: BlobOrigin; indexDigest: string;
 export async function execute(input: ExecuteInput, tools: ExecuteTools): Promise<BuildRecord> {
   const record: BuildRecord = {};
   for (const f of input.facts) if (f.done) record[f.plan.name] = structuredClone(f.done);
-  const run = { input, tools, record, slots: limiter(Math.max(1, input.concurrency)), save: () => tools.checkpoint(record) };
+  const run: Run = { input, tools, record, slots: limiter(Math.max(1, input.concurrency)), save: () => tools.checkpoint(record),
+    parents: parentCache(), sourceDateArg: undefined };
   const done = new Map<string, Promise<ParentRef>>([[UPSTREAM, Promise.resolve(upstreamRef(input))]]);
   input.facts.forEach((f, i) => {
     const parents = Promise.all([done.get(f.plan.from)!, f.plan.builder ? done.get(f.plan.builder)! : undefined]);
@@ -68,7 +74,13 @@ export async function execute(input: ExecuteInput, tools: ExecuteTools): Promise
   return record;
 }
 
-interface Run { input: ExecuteInput; tools: ExecuteTools; record: BuildRecord; slots: ReturnType<typeof limiter>; save(): Promise<void> }
+interface Run {
+  input: ExecuteInput; tools: ExecuteTools; record: BuildRecord; slots: ReturnType<typeof limiter>; save(): Promise<void>;
+  /** Parents the assembler has read, for the run. */
+  parents: ParentCache;
+  /** Whether the engine's BuildKit takes SOURCE_DATE_EPOCH; asked once, when the engine is first used. */
+  sourceDateArg: Promise<boolean> | undefined;
+}
 
 function upstreamRef(input: ExecuteInput): ParentRef {
   const u = input.plan.upstream;
@@ -114,9 +126,10 @@ async function executePlatform(run: Run, job: PlatformJob): Promise<PlatformReco
   if (!d.key || !d.inputs) throw new Error(`${f.plan.name} ${platform}: decided to build before its parents were known`);
   const { key, inputs, reason } = d;
   // Only builds take a slot: deciding to reuse costs a manifest HEAD and must not wait behind builds.
-  const manifest = await run.slots(() => {
+  const manifest = await run.slots(async () => {
     tools.emit({ type: 'image', image: f.plan.name, platform, state: 'building', detail: reason });
-    return buildPlatform(run, job, key, JSON.stringify(inputs));
+    const built = d.via === 'assemble' ? await assembleOne(run, job) : await buildKitOne(run, job, key);
+    return pushBuilt(run, job, built, key, JSON.stringify(inputs));
   });
   const result: PlatformRecord = { key, inputs, manifest, built: true, reason, ms: Date.now() - started };
   share(run, result);
@@ -136,35 +149,58 @@ async function checkpointPlatform(run: Run, f: ImageFacts, platform: Platform, r
   await run.save();
 }
 
-async function buildPlatform(run: Run, job: PlatformJob, key: string, inputs: string): Promise<Descriptor> {
+interface Built { image: ExportedImage; created: string }
+
+async function assembleOne(run: Run, job: PlatformJob): Promise<Built> {
+  const { f, platform, from } = job;
+  const q = f.qualified[platform];
+  if (!q?.assemble) throw new Error(`${f.plan.name} ${platform}: decided to assemble a recipe that does not qualify`);
+  const image = await assemblePlatform({ image: f.plan.name, platform, recipe: q.recipe, context: f.files[platform]!,
+    parent: { ...from.origin, manifest: from.view.digests[platform]! }, epoch: f.epoch, cacheDir: run.input.cacheDir }, run.parents);
+  run.tools.emit({ type: 'image', image: f.plan.name, platform, state: 'built', detail: `assembled, ${image.layers.length - image.inherited} layers` });
+  return { image, created: createdAt(f.epoch) };
+}
+
+async function buildKitOne(run: Run, job: PlatformJob, key: string): Promise<Built> {
   const { input, tools } = run;
   const { f, spec, platform, from, builder } = job;
   const plan = f.plan;
-  const fromDigest = from.view.digests[platform]!;
   // The builder names the parents in BASE_IMAGE / BUILDER_IMAGE (from our loopback endpoint when it can).
   const parents = { BASE_IMAGE: { ...from.origin, digest: from.indexDigest },
     ...(builder ? { BUILDER_IMAGE: { ...builder.origin, digest: builder.indexDigest } } : {}) };
   const arch = platform.split('/')[1];
   const engine = await input.engine();
+  const epochArg = await (run.sourceDateArg ??= sourceDateArg(engine));
   const files: ContextFile[] = f.files[platform]!;
   const result = await engine.builder.build({
-    image: plan.name, platform, context: contextTar(files), dockerfile: spec.dockerfile.slice(spec.contextDir.length + 1), buildArgs: spec.buildArgs, parents,
+    image: plan.name, platform, context: contextTar(files), dockerfile: spec.dockerfile.slice(spec.contextDir.length + 1),
+    buildArgs: epochArg ? { ...spec.buildArgs, SOURCE_DATE_EPOCH: String(f.epoch) } : spec.buildArgs, parents,
     tag: `eksd-build/${plan.name}:${arch}-${key.slice(7, 19)}`,
   }, (e) => {
     if (e.kind === 'step' && e.state !== 'started') tools.emit({ type: 'step', image: plan.name, platform, name: e.name, state: e.state });
     if (e.kind === 'log') tools.emit({ type: 'log', image: plan.name, platform, text: e.text });
   });
   tools.emit({ type: 'image', image: plan.name, platform, state: 'built', detail: `${result.steps} steps, ${result.cachedSteps} cached` });
-  const exported = await exportImage(engine.docker, result.imageId, await layersOf(from, platform), input.cacheDir, result.parentNames);
-  const created = (JSON.parse(exported.config.toString('utf8')) as { created?: string }).created ?? '';
-  const { descriptor } = await pushPlatformImage(input.client(plan.registry), plan.repository, exported, {
+  const image = await exportImage(engine.docker, result.imageId, await layersOf(from, platform), input.cacheDir, result.parentNames);
+  return { image, created: (JSON.parse(image.config.toString('utf8')) as { created?: string }).created ?? '' };
+}
+
+/** BuildKit 0.13+ takes SOURCE_DATE_EPOCH; an engine that does not say which BuildKit it runs gets none. */
+async function sourceDateArg(engine: Engine): Promise<boolean> {
+  return takesSourceDateEpoch(engineBuildKit(await engine.docker.version().catch(() => ({}))));
+}
+
+async function pushBuilt(run: Run, job: PlatformJob, built: Built, key: string, inputs: string): Promise<Descriptor> {
+  const { input } = run;
+  const { f, platform, from } = job;
+  const { descriptor } = await pushPlatformImage(input.client(f.plan.registry), f.plan.repository, built.image, {
     [ANNOTATION.baseName]: from.reference,
-    [ANNOTATION.baseDigest]: fromDigest,
+    [ANNOTATION.baseDigest]: from.view.digests[platform]!,
     [ANNOTATION.buildKey]: key,
     [ANNOTATION.buildInputs]: inputs,
-    [ANNOTATION.created]: created,
+    [ANNOTATION.created]: built.created,
   }, from.origin, input.limits);
-  return { ...descriptor, annotations: { [ANNOTATION.buildKey]: key, [ANNOTATION.buildInputs]: inputs, [ANNOTATION.created]: created } };
+  return { ...descriptor, annotations: { [ANNOTATION.buildKey]: key, [ANNOTATION.buildInputs]: inputs, [ANNOTATION.created]: built.created } };
 }
 
 /** The parent's layers for one platform, so the export can reuse its compressed blobs. */

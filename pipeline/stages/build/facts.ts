@@ -1,9 +1,14 @@
 /**
  * The facts a decision needs, gathered before anything is built: per image and platform, the build
  * context and every input but the parents' digests; what the image's floating tag (the last release) and
- * versioned tag (an interrupted run of this release) hold; and what an interrupted run recorded.
+ * versioned tag (an interrupted run of this release) hold; what an interrupted run recorded; and per
+ * platform whether the assembler can carry the recipe out. Qualification runs without the parent's Env
+ * (the parent may be rebuilt in this run): a word that reads a variable the recipe does not set sends the
+ * image to BuildKit.
  */
-import type { Catalog } from '../../catalog/model.ts';
+import { readFile } from 'node:fs/promises';
+import { qualify } from '../../assemble/qualify.ts';
+import type { Catalog, ImageSpec } from '../../catalog/model.ts';
 import { imageByName } from '../../catalog/model.ts';
 import type { Platform } from '../../config/config.ts';
 import { contextFiles } from '../../buildkit/context.ts';
@@ -12,6 +17,7 @@ import type { Plan } from '../../plan/plan.ts';
 import type { RegistryClient } from '../../registry/client.ts';
 import type { FetchedArtifact } from '../../resolve/artifacts.ts';
 import { readTagged } from './tagged.ts';
+import { DEFAULT_SOURCE_DATE_EPOCH } from './source-date.ts';
 import type { BuildRecord, ImageFacts } from './types.ts';
 
 export interface FactsInput {
@@ -30,6 +36,9 @@ export function gatherFacts(input: FactsInput): Promise<ImageFacts[]> {
     const dockerfile = spec.dockerfile.slice(spec.contextDir.length + 1);
     const own: ImageFacts['own'] = {};
     const files: ImageFacts['files'] = {};
+    const text = await readFile(spec.dockerfile, 'utf8');
+    const qualified: ImageFacts['qualified'] = Object.fromEntries(plan.platforms.map((platform) => [platform, qualifyFor(spec, dockerfile, text, platform)]));
+    const epoch = DEFAULT_SOURCE_DATE_EPOCH;
     const [published, tagged] = await Promise.all([
       readTagged(client, plan.repository, plan.tags.floating[0]!),
       readTagged(client, plan.repository, plan.tags.versioned),
@@ -39,6 +48,11 @@ export function gatherFacts(input: FactsInput): Promise<ImageFacts[]> {
       }),
     ]);
     const done = input.done?.[plan.name];
-    return { plan, own, files, ...(published ? { published } : {}), ...(tagged ? { tagged } : {}), ...(done ? { done } : {}) };
+    return { plan, own, files, qualified, epoch, ...(published ? { published } : {}), ...(tagged ? { tagged } : {}), ...(done ? { done } : {}) };
   }));
+}
+
+/** The builder names the parents in BASE_IMAGE / BUILDER_IMAGE; their values do not matter to qualification. */
+function qualifyFor(spec: ImageSpec, file: string, dockerfile: string, platform: Platform) {
+  return qualify({ dockerfile, file, platform, buildArgs: { BASE_IMAGE: 'parent', ...(spec.builder ? { BUILDER_IMAGE: 'builder' } : {}), ...spec.buildArgs } });
 }

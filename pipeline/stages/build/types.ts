@@ -4,6 +4,7 @@ import type { ImagePlan } from '../../plan/plan.ts';
 import type { BuildInputs, OwnInputs } from '../../plan/keys.ts';
 import type { Descriptor } from '../../registry/media-types.ts';
 import type { ContextFile } from '../../buildkit/context.ts';
+import type { Qualification } from '../../assemble/qualify.ts';
 
 /** One platform image as this release has it: pushed by digest, with its build key and inputs. */
 export interface PlatformRecord {
@@ -46,6 +47,10 @@ export interface ImageFacts {
   own: Partial<Record<Platform, OwnInputs>>;
   /** Per platform, the build context's files (recipe and staged artifacts). */
   files: Partial<Record<Platform, ContextFile[]>>;
+  /** Per platform, whether the assembler can carry the recipe out (assemble/qualify.ts), and if not why. */
+  qualified: Partial<Record<Platform, Qualification>>;
+  /** SOURCE_DATE_EPOCH for an assembled image: every mtime and `created`, in seconds. */
+  epoch: number;
   /** The last published build (the floating tag). */
   published?: TaggedBuild;
   /** This release's versioned tag, set by an interrupted run of this very release. */
@@ -57,9 +62,12 @@ export interface ImageFacts {
 export type Decision =
   | { action: 'reuse'; source: 'run' | 'tagged' | 'published' | 'shared'; key: string; inputs: BuildInputs; manifest: Descriptor; built: boolean; reason: string }
   /** `key`/`inputs` are absent while a parent is to be rebuilt first (its digest is not known yet). */
-  | { action: 'build'; key?: string; inputs?: BuildInputs; reason: string; waitsFor?: string[];
+  | { action: 'build'; key?: string; inputs?: BuildInputs; reason: string; waitsFor?: string[]; via: BuildPath; viaReason: string;
     /** Another channel of this run builds the same key first (a dry run); this channel then uses that build. */
     sharedWith?: string };
+
+/** How a platform image is built: by the daemon-less assembler (COPY-only recipes) or through BuildKit. */
+export type BuildPath = 'assemble' | 'buildkit';
 
 /**
  * Build keys met in this run, across channels: which channel first had each, and the platform image once

@@ -1,0 +1,67 @@
+/**
+ * The build of one platform image by the assembler (assemble/): no engine. The parent's config, layers
+ * and filesystem metadata are read from the registry once per parent manifest and kept for the run, so
+ * the children of one base share one read.
+ */
+import type { ContextFile } from '../../buildkit/context.ts';
+import type { ExportedImage } from '../../buildkit/export.ts';
+import { assemble, type AssembleParent } from '../../assemble/assemble.ts';
+import { parentFsFromRegistry } from '../../assemble/parent-fs.ts';
+import type { Recipe } from '../../assemble/recipe.ts';
+import { EksdError } from '../../errors.ts';
+import type { Descriptor } from '../../registry/media-types.ts';
+import type { RegistryClient } from '../../registry/client.ts';
+
+/** A parent platform image: where it lives and its manifest digest. */
+export interface ParentSource { client: RegistryClient; repository: string; manifest: string }
+
+export type ParentCache = (source: ParentSource) => Promise<AssembleParent>;
+
+export function parentCache(): ParentCache {
+  const read = new Map<string, Promise<AssembleParent>>();
+  return (source) => {
+    const id = `${source.repository}@${source.manifest}`;
+    let parent = read.get(id);
+    if (!parent) {
+      parent = readParent(source);
+      read.set(id, parent);
+      parent.catch(() => read.delete(id));
+    }
+    return parent;
+  };
+}
+
+async function readParent({ client, repository, manifest }: ParentSource): Promise<AssembleParent> {
+  const m = (await client.getManifest(repository, manifest)).json as { config: Descriptor; layers: Descriptor[] };
+  const layers = m.layers.map(({ mediaType, digest, size }) => ({ mediaType, digest, size }));
+  const [config, fs] = await Promise.all([client.getBlob(repository, m.config.digest), parentFsFromRegistry(client, repository, layers)]);
+  return { config: Buffer.from(config), layers, fs };
+}
+
+export interface AssembleJob {
+  image: string;
+  platform: string;
+  recipe: Recipe;
+  context: ContextFile[];
+  /** The FROM parent (BASE_IMAGE); the recipe names no other. */
+  parent: ParentSource;
+  epoch: number;
+  cacheDir: string;
+}
+
+export async function assemblePlatform(job: AssembleJob, parents: ParentCache): Promise<ExportedImage> {
+  const { recipe } = job;
+  if (recipe.base.kind === 'parent' && recipe.base.arg !== 'BASE_IMAGE') {
+    throw new EksdError('BUILD_FAILED', `${job.image} ${job.platform}: the recipe's final stage is FROM $${recipe.base.arg}, the assembler takes only $BASE_IMAGE`, {
+      hint: 'build it with --buildkit-only (or build.assemble: false) and report the recipe',
+    });
+  }
+  const parent = recipe.base.kind === 'parent' ? await parents(job.parent) : undefined;
+  try {
+    return await assemble({ recipe, context: job.context, parent, sourceDateEpoch: job.epoch, cacheDir: job.cacheDir });
+  } catch (e) {
+    throw new EksdError('BUILD_FAILED', `${job.image} ${job.platform}: the assembler failed: ${(e as Error).message}`, {
+      hint: 'run again with --buildkit-only to build it through BuildKit', cause: e,
+    });
+  }
+}
