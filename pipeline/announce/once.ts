@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { EksdError, isEksdError } from '../errors.ts';
 import { isPrecondition, type Store } from '../store/store.ts';
 import { alive } from '../util/pid-lock.ts';
-import { parseReleaseName } from '../release/naming.ts';
+import { isAnnouncementName } from '../release/naming.ts';
 import { UNCERTAIN, type Announcement, type Announcer } from './types.ts';
 
 export interface LedgerSend {
@@ -141,7 +141,7 @@ function sent(entry: LedgerEntry, send: LedgerSend): LedgerEntry {
 export async function announceOnce(options: AnnounceOnceOptions): Promise<AnnounceOnceResult> {
   const { release, announcement, announcer, state } = options;
   const where = state.where(ledgerKey(release));
-  if (!parseReleaseName(release) || announcement.release !== release) {
+  if (!isAnnouncementName(release) || announcement.release !== release) {
     throw new EksdError('ANNOUNCE_FAILED', `announcement is for ${announcement.release}, asked to announce "${release}"`, {
       where, hint: 'render the announcement from the release being announced',
     });
@@ -201,3 +201,4 @@ function uncertain(release: string, where: string, cause: EksdError): EksdError 
     cause,
   });
 }
+

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { EksdError } from '../errors.ts';
 import { writeFileAtomic } from '../util/fs-atomic.ts';
-import { parseReleaseName } from '../release/naming.ts';
+import { isAnnouncementName } from '../release/naming.ts';
 import { publishRequest } from './publish-input.ts';
 import type { Announcement, Announcer, PublishOptions } from './types.ts';
 
@@ -33,9 +33,9 @@ export class OutboxAnnouncer implements Announcer {
   }
 
   async publish(msg: Announcement, options: PublishOptions = {}): Promise<{ messageId: string }> {
-    if (!parseReleaseName(msg.release)) {
+    if (!isAnnouncementName(msg.release)) {
       throw new EksdError('ANNOUNCE_FAILED', `"${msg.release}" is not a release name`, {
-        where: this.dir, hint: 'announcements are for releases named kubernetes-<ch>-eks-<N>',
+        where: this.dir, hint: 'announcements are for releases named kubernetes-<ch>-eks-<N> (or a retirement, kubernetes-<ch>-retired)',
       });
     }
     const content = `${JSON.stringify(publishRequest(msg, this.topicArn, options), null, 2)}\n`;

@@ -122,3 +122,9 @@ export function assertSafeRelPath(value: string, where: string, what: string): v
     });
   }
 }
+
+/** What is announced: a release (`kubernetes-1-33-eks-18`) or a channel's retirement (`kubernetes-1-30-retired`). */
+export function isAnnouncementName(name: string): boolean {
+  const retired = /^kubernetes-(.+)-retired$/.exec(name)?.[1];
+  return parseReleaseName(name) !== undefined || (retired !== undefined && isChannel(retired));
+}
