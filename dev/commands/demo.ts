@@ -1,124 +1,189 @@
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { envUp, DEFAULT_ENV } from '../env/local.ts';
 import { seedLocal } from '../env/seed.ts';
-import { loadCatalog, loadPin } from '../../pipeline/catalog/load.ts';
+import { checksums, standinContent } from '../env/standin-artifacts.ts';
+import { loadCatalog, loadChannels, loadPin } from '../../pipeline/catalog/load.ts';
+import { newestActive } from '../../pipeline/catalog/channels.ts';
 import { compareBase, resolveBase, splitReference, writePin } from '../../pipeline/resolve/base.ts';
 import { registryClients } from '../../pipeline/run/clients.ts';
-import { runRelease, type RunResult } from '../../pipeline/run/runner.ts';
+import { runReleases, type ChannelOutcome, type ReleasesResult } from '../../pipeline/run/runner.ts';
 import { Journal } from '../../pipeline/run/journal.ts';
 import { makePlan } from '../../pipeline/plan/plan.ts';
 import { openStores } from '../../pipeline/store/open.ts';
-import { latestNumber } from '../../pipeline/release/site.ts';
+import { latestNumber, readRelease } from '../../pipeline/release/site.ts';
 import { isEksdError } from '../../pipeline/errors.ts';
 import { verifyRelease } from '../../pipeline/release/verify.ts';
 import { consoleReporter } from '../../pipeline/report/console.ts';
-import { summaryText } from '../../pipeline/report/summary.ts';
 import { textTable } from '../../pipeline/report/table.ts';
-import { outboxFileName } from '../../pipeline/announce/outbox.ts';
-import { forChannel, type ChannelConfig as Config } from '../../pipeline/config/config.ts';
-import type { Catalog } from '../../pipeline/catalog/model.ts';
+import { forChannel, type Config } from '../../pipeline/config/config.ts';
 import { EXIT, type Command, type CommandContext } from '../../pipeline/cli/command.ts';
 import { configFrom } from '../../pipeline/cli/config-flags.ts';
 
+/** The demo changes a catalog (a version bump, a retirement): a copy of images/ and base/ under out/, never the checkout's. */
+const DEMO_CATALOG = join('out', 'demo', 'catalog');
+
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'the whole job on this machine: release N, a simulated Amazon Linux 2 update, release N+1',
+  summary: 'the whole job on this machine: every channel released, an Amazon Linux 2 update, a version bump, a channel retired',
   usage: 'eksd demo',
   details: [
-    'Starts the local environment (eksd env up), seeds the stand-in upstream AL2 image and artifacts, pins the',
-    'base, runs a full release, pushes a new stand-in AL2 revision (what a security update looks like), detects',
-    'it as watch-base would, runs the next release, shows which images changed, and verifies both releases.',
-    'Uses the local profile: registry 127.0.0.1:5000, site in out/site, announcements in out/announcements.',
+    'Starts the local environment (eksd env up), seeds the stand-in upstream AL2 image and every channel\'s',
+    'artifacts, pins the base and releases every active channel. Then pushes a new stand-in AL2 revision',
+    '(what a security update looks like) and releases again: every channel, each shared build once. Then',
+    'bumps Kubernetes in the newest channel (only that channel is released) and retires the oldest one',
+    '(marked inactive and announced once), and verifies the latest release of every channel.',
+    'It works on a copy of the catalog in out/demo/catalog; the registry is 127.0.0.1:5000, the site',
+    'out/site, the announcements out/announcements.',
   ].join('\n'),
   options: {},
   async run(ctx) {
-    const config = forChannel(configFrom({ ...ctx, values: { profile: 'local' } }), '1-33');
     const say = (title: string) => ctx.out(`\n=== ${title}`);
     say('1. local environment (dockerd, registry on 127.0.0.1:5000, qemu binfmt)');
     await envUp(DEFAULT_ENV, (l) => ctx.out(`  ${l}`));
-    say('2. stand-ins for the upstream Amazon Linux 2 image and the component artifacts');
-    const catalog = loadCatalog(config);
-    const seeded = await seedLocal(config, catalog);
-    ctx.out(`  ${seeded.base.reference} (revision ${seeded.base.revision}) ${seeded.base.digest}`);
+    // Every channel, whatever EKSD_CHANNEL says: the demo is about channels released together.
+    const { channel: _one, ...loaded } = configFrom({ ...ctx, values: { profile: 'local' } });
+    const config: Config = { ...loaded, root: copyCatalog(loaded.root) };
+    const channels = loadChannels(config).filter((c) => c.active).map((c) => c.name);
+    say(`2. stand-ins for the upstream Amazon Linux 2 image and the artifacts of ${channels.length} channels (${channels.join(', ')})`);
+    const seeded = await seedLocal(config, loadCatalog(config));
+    ctx.out(`  ${seeded.base.reference} (revision ${seeded.base.revision}) ${seeded.base.digest}; ${seeded.artifacts} artifacts`);
     await pinCurrentBase(ctx, config);
-    say('3. release on the current base');
-    const first = await release(ctx, config, catalog);
-    say('4. Amazon Linux 2 publishes an update (a new stand-in revision is pushed)');
-    const updated = await seedLocal(config, catalog, { update: true });
+    say('3. release every active channel');
+    const first = await release(ctx, config);
+    say('4. Amazon Linux 2 publishes an update (a new stand-in revision is pushed); watch-base pins it');
+    const updated = await seedLocal(config, loadCatalog(config), { update: true });
     ctx.out(`  ${updated.base.reference} is now revision ${updated.base.revision}: ${updated.base.digest}`);
-    say('5. watch-base sees the new upstream digest and pins it');
     await pinCurrentBase(ctx, config);
-    say('6. release on the new base');
-    const second = await release(ctx, config, catalog);
-    say(`7. what changed from ${first.plan.release} to ${second.plan.release}`);
-    ctx.out(changes(first, second));
-    say('8. eksd verify on both releases');
-    for (const r of [first, second]) {
-      const report = await verifyRelease(r.release!.manifest!, { client: registryClients(config), site: (await openStores(config)).site, siteBaseUrl: config.site.baseUrl, published: true });
-      ctx.out(`  ${report.release}: ${report.problems.length === 0 ? 'verified' : `${report.problems.length} PROBLEM(S)`} (${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives)`);
-      if (report.problems.length) return EXIT.verifyFailed;
-    }
+    say('5. release: every channel is on the new base, each build shared by channels made once');
+    const second = await release(ctx, config);
+    const bumped = newestActive(loadChannels(config))!.name;
+    say(`6. a Kubernetes patch release in channel ${bumped} alone`);
+    ctx.out(`  ${await bumpKubernetes(config, bumped)}`);
+    await seedLocal(config, loadCatalog(config));
+    const third = await release(ctx, config);
+    const retired = channels[0]!;
+    say(`7. channel ${retired} is retired (active: false in images/channels.yaml)`);
+    retire(config.root, retired);
+    const fourth = await release(ctx, config);
+    say('8. eksd verify on the latest release of every channel');
+    if (!await verifyLatest(ctx, config, channels)) return EXIT.verifyFailed;
     say('where things are');
-    for (const r of [first, second]) {
-      ctx.out(`  ${r.plan.release}: manifest ${r.release!.manifestPath}`);
-      ctx.out(`  ${' '.repeat(r.plan.release.length)}  announcement ${join(config.announce.dir!, outboxFileName(r.plan.release))}`);
-    }
-    ctx.out(`  channel file ${join(config.site.dir, 'releasechannels', `${config.channel}.yaml`)}; images in ${config.imageRepo}`);
-    ctx.out('\nTry: eksd verify ' + second.plan.release + '   eksd plan   eksd watch-base   eksd catalog');
-    return EXIT.ok;
+    ctx.out(`  manifests, documents, channel files: ${config.site.dir}; announcements: ${config.announce.dir}; images in ${config.imageRepo}`);
+    ctx.out(`  the catalog the demo changed: ${config.root}`);
+    const failed = [first, second, third, fourth].some((r) => r.channels.some((c) => c.state === 'failed'));
+    ctx.out(`\nTry: eksd plan   eksd catalog   eksd watch-base   eksd verify kubernetes-${bumped}-eks-<N>`);
+    return failed ? EXIT.failed : EXIT.ok;
   },
 };
+
+function copyCatalog(root: string): string {
+  const dir = join(root, DEMO_CATALOG);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  for (const part of ['images', 'base']) cpSync(join(root, part), join(dir, part), { recursive: true });
+  return dir;
+}
 
 async function pinCurrentBase(ctx: CommandContext, config: Config): Promise<void> {
   const pin = loadPin(config.basePin);
   const current = await resolveBase(registryClients(config)(splitReference(pin.reference).registry), pin.reference);
-  const changed = compareBase(pin, current);
-  if (changed.length === 0) { ctx.out(`  pin ${config.basePin} is current (${current.digest})`); return; }
+  if (compareBase(pin, current).length === 0) { ctx.out(`  pin ${config.basePin} is current (${current.digest})`); return; }
   await writePin(config.basePin, current);
   ctx.out(`  pinned ${current.digest} (was ${pin.digest ?? 'none'}) in ${config.basePin}`);
 }
 
-async function release(ctx: CommandContext, config: Config, catalog: Catalog): Promise<RunResult> {
-  const number = await freeNumber(config, catalog);
-  if (number !== undefined) ctx.out(`  the registry already holds tags of release ${number - 1} of channel ${config.channel} (from an earlier run on this machine): releasing ${number}`);
+async function release(ctx: CommandContext, config: Config): Promise<ReleasesResult> {
+  const numbers = await freeNumbers(ctx, config);
   const reporter = consoleReporter(process.stderr);
   try {
-    const result = await runRelease({ config, emit: (e) => reporter.emit(e), ...(number !== undefined ? { number } : {}) });
+    const result = await runReleases({ config, emit: (e) => reporter.emit(e), numbers });
     reporter.close();
-    ctx.out(summaryText(result));
+    ctx.out(outcomeTable(result.channels));
+    const built = result.channels.flatMap((c) => ('result' in c ? c.result.images : []).flatMap((i) => Object.values(i.platforms).filter((p) => p!.built)));
+    ctx.out(`\n${built.length} platform images built for ${new Set(built.map((p) => p!.key)).size} distinct build keys, in ${(result.ms / 1000).toFixed(1)}s`);
     return result;
   } finally {
     reporter.close();
   }
 }
 
-/**
- * A number for the next release when the one after the site's newest is already taken in the registry:
- * an earlier demo from another checkout on this machine tagged it, and versioned tags are immutable.
- * Undefined when the usual number is free (or an unfinished run of this checkout must be resumed).
- */
-async function freeNumber(config: Config, catalog: Catalog): Promise<number | undefined> {
-  const stores = await openStores(config);
-  if (await Journal.unfinished(stores.state, config.channel)) return undefined;
-  const plan = makePlan(config, catalog, loadPin(config.basePin), 1);
-  const clients = registryClients(config);
-  const taken = await Promise.all(plan.images.map(async (image) => {
-    const prefix = image.tags.versioned.replace(/\d+$/, '');
-    const tags = await clients(image.registry).listTags(image.repository).catch((e: unknown) => {
-      if (isEksdError(e, 'REGISTRY_NAME_UNKNOWN')) return [];
-      throw e;
-    });
-    return Math.max(0, ...tags.filter((t) => t.startsWith(prefix)).map((t) => Number(t.slice(prefix.length))).filter(Number.isInteger));
-  }));
-  const next = (await latestNumber(stores.site, config.channel)) + 1;
-  const highest = Math.max(...taken);
-  return highest >= next ? highest + 1 : undefined;
+function outcomeTable(channels: ChannelOutcome[]): string {
+  const rows = channels.map((c) => {
+    if (c.state === 'failed') return [c.channel, 'failed', '', (c.error as Error).message.split('\n')[0]!];
+    if (c.state === 'retired') return [c.channel, `retired (${c.retirement.state})`, String(c.retirement.latestRelease), c.retirement.announcement ? `announced via ${c.retirement.announcement.via}` : ''];
+    const r = c.result;
+    const platforms = r.images.flatMap((i) => Object.values(i.platforms));
+    const detail = c.state === 'unchanged' ? `nothing changed since ${r.comparison?.latest}`
+      : `${platforms.filter((p) => p!.built).length} built, ${platforms.filter((p) => !p!.built).length} reused or shared; ${r.comparison?.changes.slice(0, 2).join('; ') ?? ''}`;
+    return [c.channel, c.state, c.state === 'unchanged' ? '' : r.plan.release, detail];
+  });
+  return textTable(['CHANNEL', 'OUTCOME', 'RELEASE', 'WHAT'], rows);
 }
 
-function changes(a: RunResult, b: RunResult): string {
-  const before = new Map(a.images.map((i) => [i.plan.name, i.index.digest]));
-  const rows = b.images.map((i) => [i.plan.name, (before.get(i.plan.name) ?? '(new)').slice(0, 19), i.index.digest.slice(0, 19),
-    before.get(i.plan.name) === i.index.digest ? 'unchanged' : i.changed ?? 'changed']);
-  const changed = rows.filter((r) => r[3] !== 'unchanged').length;
-  return `${textTable(['IMAGE', `DIGEST IN ${a.plan.number}`, `DIGEST IN ${b.plan.number}`, 'WHY'], rows)}\n\n${changed} of ${rows.length} images have new digests.`;
+/**
+ * Per channel, a number for the next release when the one after the site's newest is already taken in
+ * the registry: an earlier demo from another checkout on this machine tagged it, and versioned tags are
+ * immutable. Channels whose usual number is free (or that must resume an unfinished run) are left out.
+ */
+async function freeNumbers(ctx: CommandContext, config: Config): Promise<Record<string, number>> {
+  const stores = await openStores(config);
+  const clients = registryClients(config);
+  const numbers: Record<string, number> = {};
+  for (const channel of loadChannels(config).filter((c) => c.active).map((c) => c.name)) {
+    if (await Journal.unfinished(stores.state, channel)) continue;
+    const plan = makePlan(forChannel(config, channel), loadCatalog(config, channel), loadPin(config.basePin), 1);
+    const taken = await Promise.all(plan.images.map(async (image) => {
+      const prefix = image.tags.versioned.replace(/\d+$/, '');
+      const tags = await clients(image.registry).listTags(image.repository).catch((e: unknown) => {
+        if (isEksdError(e, 'REGISTRY_NAME_UNKNOWN')) return [];
+        throw e;
+      });
+      return Math.max(0, ...tags.filter((t) => t.startsWith(prefix)).map((t) => Number(t.slice(prefix.length))).filter(Number.isInteger));
+    }));
+    const next = (await latestNumber(stores.site, channel)) + 1;
+    const highest = Math.max(...taken);
+    if (highest < next) continue;
+    numbers[channel] = highest + 1;
+    ctx.out(`  the registry already holds tags of release ${highest} of channel ${channel} (from an earlier run on this machine): releasing ${highest + 1}`);
+  }
+  return numbers;
+}
+
+/** The channel's Kubernetes version one patch up, with stand-in artifacts checksummed as a real bump would be. */
+async function bumpKubernetes(config: Config, channel: string): Promise<string> {
+  const file = join(config.root, 'images', 'kubernetes', 'component.yaml');
+  const doc = parse(readFileSync(file, 'utf8')) as { versions: Array<{ channels: string[]; gitTag: string; artifacts: Array<{ name: string; sha256: string; sha512: string }> }> };
+  const version = doc.versions.find((v) => v.channels.includes(channel))!;
+  const old = version.gitTag;
+  version.gitTag = old.replace(/\d+$/, (patch) => String(Number(patch) + 1));
+  for (const a of version.artifacts) a.name = a.name.replaceAll(old, version.gitTag);
+  writeFileSync(file, stringify(doc));
+  const specs = loadCatalog(config, channel).components.find((c) => c.name === 'kubernetes')!.artifacts;
+  for (const a of version.artifacts) Object.assign(a, checksums(await standinContent(specs.find((s) => s.name === a.name)!)));
+  writeFileSync(file, stringify(doc));
+  return `kubernetes ${old} -> ${version.gitTag} in ${file}`;
+}
+
+function retire(root: string, channel: string): void {
+  const file = join(root, 'images', 'channels.yaml');
+  const doc = parse(readFileSync(file, 'utf8')) as { channels: Array<{ name: string; active: boolean; retired?: string }> };
+  const entry = doc.channels.find((c) => c.name === channel)!;
+  entry.active = false;
+  entry.retired = new Date().toISOString().slice(0, 10);
+  writeFileSync(file, stringify(doc));
+}
+
+async function verifyLatest(ctx: CommandContext, config: Config, channels: string[]): Promise<boolean> {
+  const stores = await openStores(config);
+  let ok = true;
+  for (const channel of channels) {
+    const name = `kubernetes-${channel}-eks-${await latestNumber(stores.site, channel)}`;
+    const release = await readRelease(name, { site: stores.site });
+    const report = await verifyRelease(release, { client: registryClients(config), site: stores.site, siteBaseUrl: config.site.baseUrl, published: true });
+    ctx.out(`  ${report.release}: ${report.problems.length === 0 ? 'verified' : `${report.problems.length} PROBLEM(S)`} (${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives)`);
+    ok &&= report.problems.length === 0;
+  }
+  return ok;
 }
