@@ -60,8 +60,7 @@ interface ParentRef { view: ParentView; origin: BlobOrigin; indexDigest: string;
 export async function execute(input: ExecuteInput, tools: ExecuteTools): Promise<BuildRecord> {
   const record: BuildRecord = {};
   for (const f of input.facts) if (f.done) record[f.plan.name] = structuredClone(f.done);
-  const slots = Math.max(1, input.concurrency);
-  const run: Run = { input, tools, record, slots: limiter(slots), assembleSlots: limiter(slots * ASSEMBLE_PER_SLOT), save: () => tools.checkpoint(record),
+  const run: Run = { input, tools, record, slots: limiter(Math.max(1, input.concurrency)), save: () => tools.checkpoint(record),
     parents: parentCache(), sourceDateArg: undefined };
   const done = new Map<string, Promise<ParentRef>>([[UPSTREAM, Promise.resolve(upstreamRef(input))]]);
   input.facts.forEach((f, i) => {
@@ -75,16 +74,8 @@ export async function execute(input: ExecuteInput, tools: ExecuteTools): Promise
   return record;
 }
 
-/**
- * An assembly mostly waits on the registry (a HEAD per layer, the config, the manifest; its layers are
- * usually cached), so it gets slots of its own, more of them, and never waits behind an engine build.
- */
-const ASSEMBLE_PER_SLOT = 4;
-
 interface Run {
-  input: ExecuteInput; tools: ExecuteTools; record: BuildRecord; save(): Promise<void>;
-  /** Engine builds at a time (--concurrency), and assemblies at a time. */
-  slots: ReturnType<typeof limiter>; assembleSlots: ReturnType<typeof limiter>;
+  input: ExecuteInput; tools: ExecuteTools; record: BuildRecord; slots: ReturnType<typeof limiter>; save(): Promise<void>;
   /** Parents the assembler has read, for the run. */
   parents: ParentCache;
   /** Whether the engine's BuildKit takes SOURCE_DATE_EPOCH; asked once, when the engine is first used. */
@@ -134,7 +125,7 @@ async function executePlatform(run: Run, job: PlatformJob): Promise<PlatformReco
   if (!d.key || !d.inputs) throw new Error(`${f.plan.name} ${platform}: decided to build before its parents were known`);
   const { key, inputs, reason } = d;
   // Only builds take a slot: deciding to reuse costs a manifest HEAD and must not wait behind builds.
-  const manifest = await (d.via === 'assemble' ? run.assembleSlots : run.slots)(async () => {
+  const manifest = await run.slots(async () => {
     tools.emit({ type: 'image', image: f.plan.name, platform, state: 'building', detail: reason });
     const built = d.via === 'assemble' ? await assembleOne(run, job) : await buildKitOne(run, job, key);
     return pushBuilt(run, job, built, key, JSON.stringify(inputs));
