@@ -36,12 +36,14 @@ export function gatherFacts(input: FactsInput): Promise<ImageFacts[]> {
     const dockerfile = spec.dockerfile.slice(spec.contextDir.length + 1);
     const own: ImageFacts['own'] = {};
     const files: ImageFacts['files'] = {};
-    const text = await readFile(spec.dockerfile, 'utf8');
-    const qualified: ImageFacts['qualified'] = Object.fromEntries(plan.platforms.map((platform) => [platform, qualifyFor(spec, dockerfile, text, platform)]));
+    const qualified: ImageFacts['qualified'] = {};
     const epoch = DEFAULT_SOURCE_DATE_EPOCH;
     const [published, tagged] = await Promise.all([
       readTagged(client, plan.repository, plan.tags.floating[0]!),
       readTagged(client, plan.repository, plan.tags.versioned),
+      readFile(spec.dockerfile, 'utf8').then((text) => {
+        for (const platform of plan.platforms) qualified[platform] = qualifyFor(spec, dockerfile, text, platform);
+      }),
       ...plan.platforms.map(async (platform: Platform) => {
         files[platform] = await contextFiles(spec, platform, input.artifacts);
         own[platform] = ownInputs(files[platform]!, dockerfile, spec.buildArgs, platform);
