@@ -47,6 +47,8 @@ export interface RunOptions {
   releaseUnchanged?: boolean;
   /** The release number (one channel only). */
   number?: number;
+  /** Release numbers by channel (for several channels at once). */
+  numbers?: Record<string, number>;
   concurrency?: number;
 }
 
@@ -100,7 +102,8 @@ export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
 async function releaseOne(o: RunOptions, config: ChannelConfig, channel: ChannelSpec, shared: Shared): Promise<ChannelOutcome> {
   try {
     if (!channel.active) return { channel: channel.name, state: 'retired', retirement: await retireChannel(config, channel, shared.stores, o.dryRun === true) };
-    const result = await runRelease({ ...o, config }, shared);
+    const number = o.numbers?.[channel.name] ?? o.number;
+    const result = await runRelease({ ...o, config, ...(number !== undefined ? { number } : {}) }, shared);
     const state = result.decisions ? 'planned' : result.comparison && !result.comparison.changed ? 'unchanged' : result.release?.announcement ? 'released' : 'stopped';
     return { channel: channel.name, state, result };
   } catch (error) {
