@@ -116,10 +116,17 @@ function outcomeTable(channels: ChannelOutcome[]): string {
     const r = c.result;
     const platforms = r.images.flatMap((i) => Object.values(i.platforms));
     const detail = c.state === 'unchanged' ? `nothing changed since ${r.comparison?.latest}`
-      : `${platforms.filter((p) => p!.built).length} built, ${platforms.filter((p) => !p!.built).length} reused or shared; ${r.comparison?.changes.slice(0, 2).join('; ') ?? ''}`;
+      : `${platforms.filter((p) => p!.built).length} built, ${platforms.filter((p) => !p!.built).length} reused or shared; ${changeSummary(r.comparison?.changes ?? [], r.comparison?.latest ?? null)}`;
     return [c.channel, c.state, c.state === 'unchanged' ? '' : r.plan.release, detail];
   });
   return textTable(['CHANNEL', 'OUTCOME', 'RELEASE', 'WHAT'], rows);
+}
+
+/** "first release", or how many versions, digests and checksums changed since the latest. */
+function changeSummary(changes: string[], latest: string | null): string {
+  if (!latest) return 'first release of the channel';
+  const versions = changes.filter((c) => c.includes(' version'));
+  return `${changes.length} change(s) since ${latest}${versions.length ? ` (${versions.join('; ')})` : ''}`;
 }
 
 /**
