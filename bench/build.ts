@@ -29,8 +29,6 @@
  *   project folder and our `eksd-build/*` engine tags of this run. Registry content stays (like tests).
  */
 import { execFile, spawn } from 'node:child_process';
-import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomInt } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
@@ -53,6 +51,7 @@ import { splitReference, writePin } from '../pipeline/resolve/base.ts';
 import { fetchArtifacts } from '../pipeline/resolve/artifacts.ts';
 import { startFaultProxy, type FaultProxy } from '../test/helpers/fault-proxy.ts';
 import { makeProject, LOCAL_REGISTRY, type TestProject } from '../test/helpers/project.ts';
+import { startRecorder, uploadPaths, type Recorder } from '../test/helpers/recorder.ts';
 
 const run = promisify(execFile);
 const PLATFORMS: Platform[] = ['linux/amd64', 'linux/arm64'];
@@ -73,29 +72,6 @@ interface RunOutcome {
   requests: Record<string, number>;
 }
 
-/** Forwards to the registry and keeps each upload's path, so uploads can be told apart by repository. */
-interface Recorder { host: string; uploads: string[]; stop(): Promise<void> }
-
-async function startRecorder(target: string): Promise<Recorder> {
-  const uploads: string[] = [];
-  const [hostname, port] = target.split(':') as [string, string];
-  let host = '';
-  const server = createServer((req, res) => {
-    if (req.method === 'PUT' && req.url?.includes('/blobs/uploads/')) uploads.push(req.url);
-    const up = request({ host: hostname, port: Number(port), method: req.method, path: req.url, headers: req.headers }, (upRes) => {
-      const headers = { ...upRes.headers };
-      if (typeof headers.location === 'string') headers.location = headers.location.replace(`//${target}`, `//${host}`);
-      res.writeHead(upRes.statusCode ?? 502, headers);
-      upRes.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { host, uploads, stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
-}
-
 let recorder: Recorder;
 
 /**
@@ -104,7 +80,7 @@ let recorder: Recorder;
  */
 async function ours(p: TestProject, proxy: FaultProxy, label: string, args: string[] = [], full = false): Promise<RunOutcome> {
   proxy.resetCounts();
-  recorder.uploads.length = 0;
+  recorder.lines.length = 0;
   const before = load();
   log(`\n== ours: ${label} (load ${before})`);
   const started = performance.now();
@@ -116,10 +92,11 @@ async function ours(p: TestProject, proxy: FaultProxy, label: string, args: stri
   const images = (JSON.parse(r.stdout) as { images: JsonImage[] }).images;
   log(`   ${secs(ms)}, ${images.filter((i) => Object.values(i.platforms).some((x) => x.built)).length} images built, ${proxy.forwarded['blob-upload-put'] ?? 0} blob uploads`);
   writeFileSync(join(LOGS, `ours-${label.replace(/\W+/g, '-')}.log`), r.stderr);
-  const baseUploads = recorder.uploads.filter((u) => u.includes('/eks-distro-build-tooling/')).length;
+  const uploads = uploadPaths(recorder.lines);
+  const baseUploads = uploads.filter((u) => u.includes('/eks-distro-build-tooling/')).length;
   return { ms, images, stderr: r.stderr, load: before, uploads: proxy.forwarded['blob-upload-put'] ?? 0,
     uploadStarts: proxy.forwarded['blob-upload-start'] ?? 0, mounts: proxy.forwarded['blob-mount'] ?? 0, keys,
-    componentUploads: recorder.uploads.length - baseUploads, baseUploads, uploadPaths: [...recorder.uploads], requests: { ...proxy.received } };
+    componentUploads: uploads.length - baseUploads, baseUploads, uploadPaths: uploads, requests: { ...proxy.received } };
 }
 
 interface JournalShape { images?: Record<string, { platforms?: Record<string, { key?: string; built?: boolean }> }> }

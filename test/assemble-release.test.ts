@@ -8,11 +8,10 @@
  */
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ANNOTATION } from '../pipeline/publish/annotations.ts';
 import { RegistryClient } from '../pipeline/registry/client.ts';
 import { projectBehindProxy, startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts';
+import { startRecorder, type Recorder } from './helpers/recorder.ts';
 import { LOCAL_REGISTRY, makeProject, type TestProject } from './helpers/project.ts';
 import { al2Update, imagesIn, releaseJson, runWithEvents, type EventRun } from './helpers/crash.ts';
 
@@ -23,28 +22,6 @@ const COMPONENTS = ['etcd', 'go-runner', 'kube-apiserver'];
 const PLATFORMS = ['linux/amd64', 'linux/arm64'];
 const pairs = (images: string[]) => images.flatMap((i) => PLATFORMS.map((p) => `${i} ${p}`)).sort();
 const UPLOADS = ['blob-upload-start', 'blob-upload-patch', 'blob-upload-put'];
-
-/** Forwards to the registry and records every request line, so an upload's digest can be named. */
-interface Recorder { host: string; lines: string[]; stop(): Promise<void> }
-
-async function startRecorder(target: string): Promise<Recorder> {
-  const lines: string[] = [];
-  const [hostname, port] = target.split(':') as [string, string];
-  const server: Server = createServer((req, res) => {
-    lines.push(`${req.method} ${req.url}`);
-    const up = request({ host: hostname, port: Number(port), method: req.method, path: req.url, headers: req.headers }, (upRes) => {
-      const headers = { ...upRes.headers };
-      if (typeof headers.location === 'string') headers.location = headers.location.replace(`//${target}`, `//${host}`);
-      res.writeHead(upRes.statusCode ?? 502, headers);
-      upRes.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { host, lines, stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
-}
 
 let p: TestProject;
 let proxy: FaultProxy;
