@@ -14,7 +14,7 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   force: { type: 'boolean', description: 'rebuild every image regardless of build keys (the quarterly forced rebuild)' },
   'release-unchanged': { type: 'boolean', description: 'release a channel even when nothing changed since its latest release' },
   number: { type: 'string', description: 'release number (default: latest in the site + 1, or the unfinished run)', valueName: 'N' },
-  concurrency: { type: 'string', description: 'parallel builds (default: the number of cores)', valueName: 'N' },
+  concurrency: { type: 'string', description: 'parallel builds (default: twice the number of cores)', valueName: 'N' },
   json: { type: 'boolean', description: 'print the result as JSON on stdout' },
   'buildkit-only': { type: 'boolean', description: 'build every image through BuildKit, none with the assembler (config build.assemble: false, EKSD_ASSEMBLE=0)' },
 };
@@ -22,14 +22,17 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
 export const releaseCommand: Command = {
   name: 'release',
   summary: 'rebuild, publish, write the Release manifest, verify it and announce it',
-  usage: 'eksd release [--until plan|publish|release|verify|announce] [--dry-run] [--force] [--number N]',
+  usage: 'eksd release [--channel CH]... [--until plan|publish|release|verify|announce] [--dry-run] [--force] [--release-unchanged] [--number N]',
   details: [
     'Runs catalog -> resolve (artifacts verified) -> plan -> decide (reuse or build, per platform) -> build',
     '(per platform, by digest, then the index) -> versioned tags -> release (archives, manifest, CRDs on the',
     'site; write-once) -> verify (registry, site store, public site) -> pointers (channel file, floating',
-    'tags) -> announce -> pin (for watch-base). An interrupted run is resumed by',
-    'running the same command again, on this machine or another: it keeps its release number and redoes only',
-    'unfinished work. One run per channel: a second one fails at once with exit 4 naming the lease holder.',
+    'tags) -> announce -> pin (for watch-base), for every active channel (or each --channel), one after the',
+    'other. A channel whose versions, image digests and archive checksums equal its latest release is not',
+    'released (--release-unchanged releases it anyway); a retired channel is marked inactive and announced once;',
+    'a failed channel does not stop the others. An interrupted run is resumed by running the same command again,',
+    'on this machine or another: each channel keeps its release number and redoes only unfinished work. One run',
+    'per channel: a second one fails at once with exit 4 naming the lease holder.',
     '--dry-run stops after the plan: nothing is built, pushed, written or announced.',
   ].join('\n'),
   options: {
