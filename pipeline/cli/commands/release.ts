@@ -118,10 +118,13 @@ function throwFailures(outcomes: ChannelOutcome[]): void {
   });
 }
 
+/** A channel with nothing new names no release: its number stays free and no versioned tag was written. */
 function jsonResult(result: RunResult) {
+  const released = !result.comparison || result.comparison.changed;
   return {
-    release: result.plan.release, number: result.plan.number, channel: result.plan.channel, resumed: result.resumed, ms: result.ms,
-    images: result.images.map((i) => ({ name: i.plan.name, uri: i.plan.uri, digest: i.index.digest, tags: [i.plan.tags.versioned, ...i.plan.tags.floating],
+    release: released ? result.plan.release : null, number: released ? result.plan.number : null, channel: result.plan.channel, resumed: result.resumed, ms: result.ms,
+    images: result.images.map((i) => ({ name: i.plan.name, uri: released ? i.plan.uri : null, digest: i.index.digest,
+      tags: released ? [i.plan.tags.versioned, ...i.plan.tags.floating] : i.plan.tags.floating,
       changed: i.changed ?? null, platforms: Object.fromEntries(Object.entries(i.platforms).map(([k, p]) => [k, { digest: p!.manifest.digest, built: p!.built, reason: p!.reason }])) })),
     manifest: result.release?.manifestPath ?? null,
     changes: result.comparison ? { since: result.comparison.latest, what: result.comparison.changes } : null,
