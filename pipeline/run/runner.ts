@@ -130,14 +130,12 @@ function selectChannels(o: RunOptions): ChannelSpec[] {
 }
 
 /** One channel's release through the stage list. */
-export async function runRelease(o: RunOptions & { config: ChannelConfig }, shared?: Shared): Promise<RunResult> {
+async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Shared): Promise<RunResult> {
   const started = Date.now();
   const { config } = o;
   const dryRun = o.dryRun === true || o.until === 'plan';
-  const own = shared ? undefined : engineAt(config.dockerSocket);
   const env: ReleaseEnv = {
-    config, clients: shared?.clients ?? registryClients(config), stores: shared?.stores ?? await openStores(config), engine: shared?.engine ?? own!,
-    shared: shared?.builds ?? new Map(),
+    config, clients: shared.clients, stores: shared.stores, engine: shared.engine, shared: shared.builds,
     force: o.force ?? false, releaseUnchanged: o.releaseUnchanged ?? false, concurrency: o.concurrency ?? (config.concurrency || defaultConcurrency()),
     cacheDir: join(config.artifacts.cacheDir, '..'), date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
     ...buildRepoCommit(),
@@ -163,7 +161,6 @@ export async function runRelease(o: RunOptions & { config: ChannelConfig }, shar
     if (out.compare && !out.compare.changed) await journal?.discard();
     return result(out, resumed, dryRun, started);
   } finally {
-    await own?.close();
     await lease?.release();
   }
 }
