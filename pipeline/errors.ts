@@ -137,6 +137,11 @@ export function isEksdError(e: unknown, code?: ErrorCode): e is EksdError {
 
 const secrets = new Set<string>();
 
+/** A state the code itself should never reach (a stage list out of order, a decision missing its inputs). */
+export function bug(message: string, hint = 'this is a bug'): never {
+  throw new EksdError('INTERNAL', message, { hint });
+}
+
 /** Registers a secret (token, password) so that redact() removes it from every message and log line. */
 export function registerSecret(value: string | undefined): void {
   if (value && value.length >= 6) secrets.add(value);

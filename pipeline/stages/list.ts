@@ -3,6 +3,7 @@
  * the one loop (run/loop.ts), which owns stopping, timing, events, the lease and the journal. Each
  * entry hands a stage module the outputs it needs, so every stage is input -> output over plain data.
  */
+import { bug } from '../errors.ts';
 import type { Catalog } from '../catalog/model.ts';
 import { allArtifacts } from '../catalog/model.ts';
 import { loadCatalog, loadPin } from '../catalog/load.ts';
@@ -73,8 +74,8 @@ export interface ReleaseOutputs {
 type ReleaseStage = Stage<ReleaseOutputs, keyof ReleaseOutputs & string>;
 
 export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
-  const run = () => env.run ?? internal();
-  const lease = () => run().lease ?? internal();
+  const run = () => env.run ?? notOpen();
+  const lease = () => run().lease ?? notOpen();
   const decideOptions = () => ({ force: env.force, assemble: env.config.build.assemble, channel: env.config.channel, shared: env.shared });
   const images = (out: Partial<ReleaseOutputs>) => publishedImages(need(out, 'plan'), need(out, 'build'));
   const siteInput = (out: Partial<ReleaseOutputs>) => ({ config: env.config, catalog: need(out, 'catalog'), plan: need(out, 'plan'), images: images(out),
@@ -191,6 +192,6 @@ function decisionsDetail(decisions: ImageDecision[]): string {
   return `${builds} of ${all.length} platform images to build, ${all.length - builds} to reuse`;
 }
 
-function internal(): never {
-  throw new Error('the run is not open before the stage that needs it; this is a bug');
+function notOpen(): never {
+  return bug('the run is not open before the stage that needs it');
 }

@@ -3,7 +3,7 @@
  * before it (and what an interrupted run recorded) and the output is plain data. The loop (run/loop.ts)
  * runs a list of them; stages/list.ts holds the lists.
  */
-import { EksdError } from '../errors.ts';
+import { bug } from '../errors.ts';
 import type { Emit } from './events.ts';
 
 export interface StageInput<O> {
@@ -45,6 +45,6 @@ export function stage<O, K extends keyof O & string>(name: K, run: Stage<O, K>['
 /** The output of an earlier stage, which the list guarantees has run. */
 export function need<O, K extends keyof O & string>(out: Partial<O>, name: K): NonNullable<O[K]> {
   const value = out[name];
-  if (value === undefined || value === null) throw new EksdError('INTERNAL', `stage output '${name}' is used before its stage ran`, { hint: 'the stage list is out of order; this is a bug' });
+  if (value === undefined || value === null) bug(`stage output '${name}' is used before its stage ran`, 'the stage list is out of order; this is a bug');
   return value as NonNullable<O[K]>;
 }

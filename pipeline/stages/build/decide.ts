@@ -6,7 +6,7 @@
  * A build goes through the assembler when the recipe qualifies and the assembler is on, else through
  * BuildKit; the path is part of the build key of an assembled image, so switching paths rebuilds.
  */
-import { EksdError } from '../../errors.ts';
+import { bug, EksdError } from '../../errors.ts';
 import type { Platform } from '../../config/config.ts';
 import { UPSTREAM } from '../../catalog/model.ts';
 import { buildKey, explainChange, onPath, withParents, type KnownInputs } from '../../plan/keys.ts';
@@ -62,14 +62,14 @@ export function viewOf(d: ImageDecision): ParentView {
 }
 
 function parentsOf(f: ImageFacts, views: Map<string, ParentView>): { from: ParentView; builder?: ParentView } {
-  const view = (name: string) => views.get(name) ?? internal(`${f.plan.name} is decided before its parent ${name}`);
+  const view = (name: string) => views.get(name) ?? bug(`${f.plan.name} is decided before its parent ${name}`);
   return { from: view(f.plan.from), ...(f.plan.builder ? { builder: view(f.plan.builder) } : {}) };
 }
 
 function decidePlatform(f: ImageFacts, platform: Platform, parents: { from: ParentView; builder?: ParentView },
   o: DecideOptions, missing: ReadonlySet<string>): Decision {
   const path = buildPath(f, platform, o);
-  const own = onPath(f.own[platform] ?? internal(`no build context facts for ${f.plan.name} ${platform}`), path.via === 'assemble' ? { via: 'assemble', epoch: f.epoch } : {});
+  const own = onPath(f.own[platform] ?? bug(`no build context facts for ${f.plan.name} ${platform}`), path.via === 'assemble' ? { via: 'assemble', epoch: f.epoch } : {});
   const names = { from: f.plan.from, ...(f.plan.builder ? { builder: f.plan.builder } : {}) };
   const from = parentDigest(parents.from, platform, f);
   const builder = parents.builder ? parentDigest(parents.builder, platform, f) : undefined;
@@ -119,8 +119,4 @@ function parentDigest(parent: ParentView, platform: Platform, f: ImageFacts): st
     });
   }
   return parent.digests[platform];
-}
-
-function internal(message: string): never {
-  throw new EksdError('INTERNAL', message, { hint: 'this is a bug' });
 }

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { Catalog, ImageSpec } from '../../catalog/model.ts';
 import { imageByName, UPSTREAM } from '../../catalog/model.ts';
+import { bug } from '../../errors.ts';
 import type { Platform } from '../../config/config.ts';
 import type { Builder } from '../../buildkit/builder.ts';
 import { contextTar, type ContextFile } from '../../buildkit/context.ts';
@@ -123,7 +124,7 @@ async function executePlatform(run: Run, job: PlatformJob): Promise<PlatformReco
     if (d.source === 'tagged') await checkpointPlatform(run, f, platform, result);
     return result;
   }
-  if (!d.key || !d.inputs) throw new Error(`${f.plan.name} ${platform}: decided to build before its parents were known`);
+  if (!d.key || !d.inputs) bug(`${f.plan.name} ${platform}: decided to build before its parents were known`);
   const { key, inputs, reason } = d;
   // Only builds take a slot: deciding to reuse costs a manifest HEAD and must not wait behind builds.
   const manifest = await run.slots(async () => {
@@ -154,7 +155,7 @@ interface Built { image: ExportedImage; created: string }
 async function assembleOne(run: Run, job: PlatformJob): Promise<Built> {
   const { f, platform, from } = job;
   const q = f.qualified[platform];
-  if (!q?.assemble) throw new Error(`${f.plan.name} ${platform}: decided to assemble a recipe that does not qualify`);
+  if (!q?.assemble) bug(`${f.plan.name} ${platform}: decided to assemble a recipe that does not qualify`);
   const image = await assemblePlatform({ image: f.plan.name, platform, recipe: q.recipe, context: f.files[platform]!,
     parent: { ...from.origin, manifest: from.view.digests[platform]! }, epoch: f.epoch, cacheDir: run.input.cacheDir }, run.parents);
   run.tools.emit({ type: 'image', image: f.plan.name, platform, state: 'built', detail: `assembled, ${image.layers.length - image.inherited} layers` });

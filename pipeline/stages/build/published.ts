@@ -4,7 +4,7 @@ import type { ImagePlan, Plan } from '../../plan/plan.ts';
 import type { Descriptor } from '../../registry/media-types.ts';
 import type { TagTarget } from '../../publish/tags.ts';
 import type { RegistryClient } from '../../registry/client.ts';
-import { EksdError } from '../../errors.ts';
+import { bug } from '../../errors.ts';
 import type { BuildRecord, PlatformRecord } from './types.ts';
 
 export interface PublishedImage {
@@ -20,7 +20,7 @@ export function publishedImages(plan: Plan, record: BuildRecord): PublishedImage
   return plan.images.map((p) => {
     const r = record[p.name];
     if (!r?.index || r.indexBytes === undefined) {
-      throw new EksdError('INTERNAL', `${p.name} has no pushed index after the build stage`, { hint: 'this is a bug; run the release again to finish it' });
+      bug(`${p.name} has no pushed index after the build stage`, 'this is a bug; run the release again to finish it');
     }
     return { plan: p, index: r.index, indexBytes: Buffer.from(r.indexBytes, 'base64'), platforms: r.platforms, ...(r.changed ? { changed: r.changed } : {}) };
   });
