@@ -22,6 +22,7 @@ import { decideAll } from './build/decide.ts';
 import { execute, type Engine } from './build/execute.ts';
 import { gatherFacts } from './build/facts.ts';
 import { publishedImages } from './build/published.ts';
+import { shareDecisions } from './build/shared.ts';
 import type { BuildRecord, ImageDecision, ImageFacts, SharedBuilds } from './build/types.ts';
 import { announce, announceDetail, type AnnounceOutcome } from './announce.ts';
 import { movePointers } from './pointers.ts';
@@ -95,7 +96,7 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
       const plan = need(out, 'plan');
       const facts = await gatherFacts({ plan, catalog: need(out, 'catalog'), artifacts: need(out, 'resolve'), client: env.clients, ...(recorded.build ? { done: recorded.build } : {}) });
       const decisions = decideAll(plan, facts, decideOptions());
-      for (const d of decisions.flatMap((i) => Object.values(i.platforms))) if (d!.key && !env.shared.has(d!.key)) env.shared.set(d!.key, { channel: env.config.channel, ...(d!.action === 'reuse' ? { manifest: d!.manifest } : {}) });
+      shareDecisions(env.shared, env.config.channel, decisions);
       return { facts, decisions };
     }, { dry: true, detail: ({ decisions }) => decisionsDetail(decisions) }),
     stage('repositories', ({ out }, { emit }) => {

@@ -11,15 +11,15 @@ import type { Platform } from '../../config/config.ts';
 import { UPSTREAM } from '../../catalog/model.ts';
 import { buildKey, explainChange, onPath, withParents, type KnownInputs } from '../../plan/keys.ts';
 import type { Plan } from '../../plan/plan.ts';
-import type { Descriptor } from '../../registry/media-types.ts';
-import type { BuildPath, Decision, ImageDecision, ImageFacts } from './types.ts';
+import { sharedFor } from './shared.ts';
+import type { BuildPath, Decision, ImageDecision, ImageFacts, SharedBuilds } from './types.ts';
 
 export interface DecideOptions {
   /** Rebuild what the last release has (never what this release already tagged). */
   force: boolean;
   /** The channel being decided, and the build keys other channels of this run already have. */
   channel?: string;
-  shared?: ReadonlyMap<string, { channel: string; manifest?: Descriptor }>;
+  shared?: SharedBuilds;
   /** Assemble the recipes that qualify (false: every image through BuildKit). */
   assemble: boolean;
 }
@@ -91,8 +91,8 @@ function decidePlatform(f: ImageFacts, platform: Platform, parents: { from: Pare
   if (!o.force && published?.key === key && usable(published.manifest.digest)) {
     return { action: 'reuse', source: 'published', key, inputs, manifest: published.manifest, built: false, reason: REASON.unchanged };
   }
-  const other = o.shared?.get(key);
-  if (other && other.channel !== o.channel) {
+  const other = sharedFor(o.shared, key, o.channel);
+  if (other) {
     if (other.manifest && usable(other.manifest.digest)) {
       return { action: 'reuse', source: 'shared', key, inputs, manifest: other.manifest, built: false, reason: `same build as channel ${other.channel}` };
     }

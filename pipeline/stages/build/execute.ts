@@ -29,7 +29,8 @@ import { assemblePlatform, parentCache, type ParentCache } from './assembled.ts'
 import { engineBuildKit, takesSourceDateEpoch } from './buildkit-version.ts';
 import { decideImage, viewOf, type DecideOptions, type ParentView } from './decide.ts';
 import { createdAt } from './source-date.ts';
-import type { BuildRecord, Decision, ImageDecision, ImageFacts, ImageRecord, PlatformRecord, SharedBuilds } from './types.ts';
+import { sharePlatform } from './shared.ts';
+import type { BuildRecord, Decision, ImageDecision, ImageFacts, ImageRecord, PlatformRecord } from './types.ts';
 
 export interface Engine {
   docker: Docker;
@@ -141,8 +142,8 @@ async function executePlatform(run: Run, job: PlatformJob): Promise<PlatformReco
 
 /** This channel's platform image for the key, for the channels after it in this run. */
 function share(run: Run, result: PlatformRecord): void {
-  const shared = run.input.options.shared as SharedBuilds | undefined;
-  if (!shared?.get(result.key)?.manifest) shared?.set(result.key, { channel: run.input.options.channel ?? '', manifest: result.manifest });
+  const { shared, channel } = run.input.options;
+  if (shared) sharePlatform(shared, channel ?? '', result);
 }
 
 async function checkpointPlatform(run: Run, f: ImageFacts, platform: Platform, result: PlatformRecord): Promise<void> {
