@@ -200,3 +200,18 @@ test.serial('a retired channel is marked inactive and announced once; its releas
   t.is(msg.MessageAttributes.event?.StringValue, 'new-channel');
   await verifyLatest(t, '1-37');
 });
+
+test.serial('a catalog error fails the run once, before any channel is touched', async (t) => {
+  const q = await makeProject({ catalog: 'mini', channels: CHANNELS });
+  t.teardown(() => q.cleanup());
+  const file = join(q.root, 'images', 'etcd', 'component.yaml');
+  const doc = parse(readFileSync(file, 'utf8')) as { versions: Array<{ channels: string[] }> };
+  doc.versions[0]!.channels.push('1-99');
+  writeFileSync(file, stringify(doc));
+  const r = await q.eksd(['release']);
+  t.is(r.code, 2, r.stderr);
+  t.is(r.stderr.match(/CATALOG_INVALID/g)?.length, 1, r.stderr);
+  t.regex(r.stderr, /1-99/);
+  t.false(existsSync(q.config().site.dir), 'nothing published');
+  t.false(existsSync(join(q.config().stateDir, 'leases')), 'no channel was opened');
+});

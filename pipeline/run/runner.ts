@@ -13,7 +13,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { forChannel, type ChannelConfig, type Config } from '../config/config.ts';
 import { EksdError } from '../errors.ts';
-import { loadChannels } from '../catalog/load.ts';
+import { loadCatalog, loadChannels } from '../catalog/load.ts';
 import type { ChannelSpec } from '../catalog/model.ts';
 import type { Plan } from '../plan/plan.ts';
 import { latestNumber } from '../release/site.ts';
@@ -79,6 +79,8 @@ interface Shared { clients: ClientFactory; stores: Stores; engine: () => Promise
 export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
   const started = Date.now();
   const selected = selectChannels(o);
+  // Loading one channel checks every channel's catalog: bad input fails here, once, before any channel is touched.
+  if (selected[0]) loadCatalog(o.config, selected[0].name);
   if (o.number !== undefined && selected.length > 1) {
     throw new EksdError('USAGE', `--number gives one channel's release number; ${selected.length} channels are selected (${selected.map((c) => c.name).join(', ')})`, {
       where: '--number', hint: 'add --channel <ch> to release one channel under a chosen number',
