@@ -4,6 +4,8 @@ import { isEksdError } from '../pipeline/errors.ts';
 import { renderAnnouncement, safeSubject } from '../pipeline/announce/render.ts';
 import { buildRelease } from '../pipeline/release/manifest.ts';
 import { manifestUrl } from '../pipeline/release/naming.ts';
+import { releaseDocuments } from '../pipeline/release/documents.ts';
+import { contentChanges } from '../pipeline/release/compare.ts';
 import type { Release, ReleaseInput } from '../pipeline/release/types.ts';
 
 const hex = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -153,4 +155,27 @@ test('rebuild reasons from the build keys replace the generic one', (t) => {
   const etcd = json.components.find((c) => c.name === 'etcd')!;
   t.is(etcd.images[0]!.changed, 'new digest, rebuilt (upstream base image updated)');
   t.regex(text, /upstream base image updated/);
+});
+
+test('the release documents: index.md with every image digest, a CHANGELOG of what changed and why, the announcement text', (t) => {
+  const text = renderAnnouncement(r18, { previous: r17, manifestUrl: url18 }).text;
+  const docs = Object.fromEntries(releaseDocuments({ release: r18, previous: r17, manifestUrl: url18, reasons: { 'etcd-image': 'upstream base image updated' }, announcementText: text })
+    .map((d) => [d.key, d.text]));
+  t.deepEqual(Object.keys(docs), ['kubernetes-1-33/releases/18/index.md', 'kubernetes-1-33/releases/18/CHANGELOG.md', 'kubernetes-1-33/releases/18/announcement.txt']);
+  const index = docs['kubernetes-1-33/releases/18/index.md']!;
+  t.true(index.includes(url18));
+  for (const c of r18.status.components) for (const a of c.assets.filter((x) => x.type === 'Image')) t.true(index.includes(`| ${a.image!.uri} | ${a.image!.imageDigest} |`), a.name);
+  const changelog = docs['kubernetes-1-33/releases/18/CHANGELOG.md']!;
+  t.regex(changelog, /Since kubernetes-1-33-eks-17/);
+  t.regex(changelog, /kubernetes version: v1\.33\.4 -> v1\.33\.5/);
+  t.regex(changelog, /etcd\/etcd-image: new digest, rebuilt \(upstream base image updated\)/);
+  t.notRegex(changelog, /coredns-image/, 'an unchanged image is not listed');
+  t.is(docs['kubernetes-1-33/releases/18/announcement.txt'], text);
+  const first = releaseDocuments({ release: r17, manifestUrl: url18, reasons: {}, announcementText: '' })[1]!.text;
+  t.regex(first, /First release of channel 1-33/);
+});
+
+test('what differs between releases: versions, image digests, archive checksums; not numbers, dates or URIs', (t) => {
+  t.deepEqual(contentChanges(release(19, { k8s: 'v1.33.4', etcd: 'v3.5.21', build: {} }), r17), [], 'the same content under another number');
+  t.deepEqual(contentChanges(r18, r17).map((c) => c.what), ['etcd/etcd-image digest', 'kubernetes version', 'kubernetes/kube-apiserver-image digest', 'kubernetes/kube-proxy-image digest']);
 });

@@ -8,6 +8,7 @@
 import { channelDir } from './naming.ts';
 import { contentChanges, describeChange } from './compare.ts';
 import type { Release } from './types.ts';
+import { imageChanges } from '../announce/changes.ts';
 
 export interface ReleaseDocument { key: string; text: string }
 
@@ -59,10 +60,10 @@ function changelogMarkdown(d: DocumentsInput): string {
   if (!d.previous) return `${[...head, `First release of channel ${r.spec.channel}.`].join('\n')}\n`;
   const changes = contentChanges(r, d.previous);
   const versions = changes.filter((c) => c.what.endsWith(' version')).map(describeChange);
-  const images = changes.filter((c) => c.what.endsWith(' digest')).map((c) => {
-    const asset = c.what.split('/')[1]?.replace(/ digest$/, '') ?? '';
-    return `${describeChange(c)}${d.reasons[asset] ? ` (${d.reasons[asset]})` : ''}`;
-  });
+  // Images as the announcement words them: with the rebuild reasons the build keys give.
+  const { images: imageList, removed } = imageChanges(r, d.previous, d.reasons);
+  const images = [...imageList.filter((i) => i.changed !== null).map((i) => `${i.component}/${i.image}: ${i.changed} (${i.digest ?? 'no digest'})`),
+    ...removed.map((k) => `${k} removed`)];
   const archives = changes.filter((c) => c.what.endsWith(' sha256')).map(describeChange);
   const section = (title: string, items: string[]) => (items.length ? [`## ${title}`, '', ...items.map((i) => `- ${i}`), ''] : []);
   const body = [...section('Versions', versions), ...section('Images', images), ...section('Archives', archives)];
