@@ -10,7 +10,7 @@ import { loadCatalog, loadChannels, type CatalogConfig } from '../pipeline/catal
 import { allArtifacts, imageByName, type Catalog } from '../pipeline/catalog/model.ts';
 import { EksdError } from '../pipeline/errors.ts';
 import { checksums, standinContent } from '../dev/env/standin-artifacts.ts';
-import { main } from '../dev/cli.ts';
+import { runCli } from './helpers/cli.ts';
 import { REPO_ROOT } from './helpers/project.ts';
 
 const CHANNELS = ['1-30', '1-31', '1-32', '1-33', '1-34', '1-35', '1-36'];
@@ -273,37 +273,31 @@ test('every channel problem of every file is reported in one run', (t) => {
   t.regex(error.message, /etcd\/component\.yaml:\d+:\d+ versions\[1\]\.channels\[0\]: channel 1-35 gets two versions of etcd/);
 });
 
-async function cli(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => { out.push(l); }, err: (l) => { err.push(l); } });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 test('eksd catalog shows every channel and the version of each component in each; --channel one channel', async (t) => {
-  const all = await cli(['catalog']);
+  const all = await runCli(['catalog']);
   t.is(all.code, 0, all.err);
   t.regex(all.out, /^CHANNEL\s+STATE\s+COMPONENTS\s+IMAGES/m);
   t.regex(all.out, /^1-36\s+active\s+14\s+23/m);
   t.regex(all.out, /^COMPONENT\s+1-30\s+1-31\s+1-32\s+1-33\s+1-34\s+1-35\s+1-36$/m);
   t.regex(all.out, /^etcd\s+v3\.5\.21\s+v3\.5\.21\s+v3\.5\.21\s+v3\.5\.21\s+v3\.5\.21\s+v3\.5\.21\s+v3\.6\.12$/m);
   t.regex(all.out, /7 channels \(7 active\), 14 components/);
-  const one = await cli(['catalog', '--channel', '1-30']);
+  const one = await runCli(['catalog', '--channel', '1-30']);
   t.is(one.code, 0, one.err);
   t.regex(one.out, /^kubernetes\s+pause\s+v1\.30\.14\s+kubernetes\/pause\s.*\s3\.9$/m);
   t.regex(one.out, /channel 1-30 \(active\)/);
-  const unknown = await cli(['catalog', '--channel', '1-29']);
+  const unknown = await runCli(['catalog', '--channel', '1-29']);
   t.is(unknown.code, 2);
   t.regex(unknown.err, /CATALOG_INVALID: channel 1-29 is not in images\/channels\.yaml/);
 });
 
 test('eksd catalog --json: every channel with its catalog, or one channel with --channel', async (t) => {
-  const all = await cli(['catalog', '--json']);
+  const all = await runCli(['catalog', '--json']);
   t.is(all.code, 0, all.err);
   const doc = JSON.parse(all.out) as { channels: Array<{ name: string; active: boolean } & Catalog> };
   t.deepEqual(doc.channels.map((c) => c.name), CHANNELS);
   t.is(versionOf(doc.channels[6]!, 'etcd'), 'v3.6.12');
-  const one = JSON.parse((await cli(['catalog', '--channel', '1-32', '--json'])).out) as { channel: string; active: boolean } & Catalog;
+  const one = JSON.parse((await runCli(['catalog', '--channel', '1-32', '--json'])).out) as { channel: string; active: boolean } & Catalog;
   t.like(one, { channel: '1-32', active: true });
   t.is(versionOf(one, 'kubernetes'), 'v1.32.13');
 });

@@ -3,7 +3,7 @@ import test from 'ava';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../dev/cli.ts';
+import { runCli } from './helpers/cli.ts';
 import { commands as productCommands } from '../pipeline/cli/commands/index.ts';
 import { devCommands } from '../dev/commands/index.ts';
 import { REPO_ROOT } from './helpers/project.ts';
@@ -11,19 +11,13 @@ import { freshBuild, sourcesFingerprint } from '../bin/sources.js';
 
 const commands = [...productCommands, ...devCommands];
 
-async function run(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => { out.push(l); }, err: (l) => { err.push(l); } });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 test('--help lists every command and the exit codes; every command has --help', async (t) => {
-  const top = await run(['--help']);
+  const top = await runCli(['--help']);
   t.is(top.code, 0);
   for (const c of commands) {
     t.true(top.out.includes(c.name));
-    const help = await run([c.name, '--help']);
+    const help = await runCli([c.name, '--help']);
     t.is(help.code, 0, c.name);
     t.regex(help.out, /^Usage: eksd /);
   }
@@ -31,16 +25,16 @@ test('--help lists every command and the exit codes; every command has --help', 
 });
 
 test('unknown commands and flags exit 2 with a hint', async (t) => {
-  const cmd = await run(['relase']);
+  const cmd = await runCli(['relase']);
   t.is(cmd.code, 2);
   t.regex(cmd.err, /unknown command 'relase'[\s\S]*hint: run 'eksd --help'/);
-  const flag = await run(['catalog', '--jsn']);
+  const flag = await runCli(['catalog', '--jsn']);
   t.is(flag.code, 2);
   t.regex(flag.err, /--jsn[\s\S]*hint: run 'eksd catalog --help'/);
 });
 
 test('eksd catalog --channel 1-33 --json lists at least 18 images across 12 components, each for both platforms with its base or parent', async (t) => {
-  const r = await run(['catalog', '--channel', '1-33', '--json']);
+  const r = await runCli(['catalog', '--channel', '1-33', '--json']);
   t.is(r.code, 0);
   const catalog = JSON.parse(r.out) as { components: unknown[]; images: Array<{ kind: string; platforms: string[]; from: string }> };
   t.true(catalog.components.length >= 12);
@@ -59,7 +53,7 @@ test.serial('a catalog error exits 2 and names file, line and field', async (t) 
   const cwd = process.cwd();
   process.chdir(root);
   t.teardown(() => process.chdir(cwd));
-  const r = await run(['catalog']);
+  const r = await runCli(['catalog']);
   t.is(r.code, 2);
   t.regex(r.err, /CATALOG_INVALID: .*images\/coredns\/component\.yaml:\d+:\d+ images\[0\]\.from: unknown base or image 'minimal'/s);
   t.regex(r.err, /hint: /);
