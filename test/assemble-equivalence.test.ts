@@ -93,7 +93,7 @@ function parentOf(t: { context: Ctx }, name: string, platform: Platform): Promis
 
 function recipeOf(spec: ImageSpec, platform: Platform, parentEnv: string[] | undefined): ReturnType<typeof qualify> {
   return qualify({ dockerfile: readFileSync(spec.dockerfile, 'utf8'), file: relative(spec.contextDir, spec.dockerfile), platform,
-    buildArgs: { BASE_IMAGE: 'parent', BUILDER_IMAGE: 'builder', ...spec.buildArgs }, ...(parentEnv ? { parentEnv } : {}) });
+    buildArgs: { BASE_IMAGE: 'parent', BUILDER_IMAGE: 'builder', ...spec.buildArgs }, ...(parentEnv ? { parent: { Env: parentEnv } } : {}) });
 }
 
 /** Assembles and pushes one platform image; its manifest digest. */
@@ -227,7 +227,7 @@ for (const [dockerfile, parentName] of CORNERS) {
       const failures = (await Promise.all(PLATFORMS.map(async (platform) => {
         const parent = await parentOf(t, parentName, platform);
         const env = (JSON.parse(parent.config.toString('utf8')) as { config?: { Env?: string[] } }).config?.Env ?? [];
-        const q = qualify({ dockerfile: readFileSync(join(CORNER, dockerfile), 'utf8'), file: `corner/${dockerfile}`, platform, buildArgs: { BASE_IMAGE: 'p' }, parentEnv: env });
+        const q = qualify({ dockerfile: readFileSync(join(CORNER, dockerfile), 'utf8'), file: `corner/${dockerfile}`, platform, buildArgs: { BASE_IMAGE: 'p' }, parent: { Env: env } });
         if (!q.assemble) return [`${platform}: ${q.reason}`];
         const repository = `${t.context.p.ns}/corner-assembled/${dockerfile.toLowerCase()}`;
         const mine = await assembleAndPush(t, q.recipe, files, parent, repository, join(t.context.cacheRoot, 'corner'));
@@ -295,7 +295,7 @@ test('the same inputs assembled twice from clean caches into two repositories gi
   for (const [name, platform] of [['etcd', 'linux/arm64'], ['kube-apiserver', 'linux/amd64'], ['corner', 'linux/arm64']] as Array<[string, Platform]>) {
     const spec = catalog.images.find((i) => i.name === name);
     const parent = await parentOf(t, spec?.from ?? 'eks-distro-minimal-base', platform);
-    const q = spec ? recipeOf(spec, platform, []) : qualify({ dockerfile: readFileSync(join(CORNER, 'Dockerfile'), 'utf8'), file: 'corner/Dockerfile', platform, buildArgs: {}, parentEnv: [] });
+    const q = spec ? recipeOf(spec, platform, []) : qualify({ dockerfile: readFileSync(join(CORNER, 'Dockerfile'), 'utf8'), file: 'corner/Dockerfile', platform, buildArgs: {}, parent: {} });
     if (!q.assemble) throw new Error(q.reason);
     const context = spec ? await contextFiles(spec, platform, artifacts) : files;
     const runs = [];

@@ -15,7 +15,7 @@ const HEAD = 'ARG BASE_IMAGE\nFROM $BASE_IMAGE\n';
 
 function q(body: string, o: { platform?: string; buildArgs?: Record<string, string>; parentEnv?: string[]; head?: string } = {}): Qualification {
   return qualify({ dockerfile: (o.head ?? HEAD) + body, file: 'Dockerfile', platform: o.platform ?? 'linux/arm64',
-    buildArgs: { BASE_IMAGE: 'registry/parent@sha256:0', ...o.buildArgs }, parentEnv: o.parentEnv ?? [] });
+    buildArgs: { BASE_IMAGE: 'registry/parent@sha256:0', ...o.buildArgs }, parent: { Env: o.parentEnv ?? [] } });
 }
 
 function recipe(r: Qualification): Recipe {
@@ -89,7 +89,7 @@ test('every COPY-only recipe of the catalog qualifies, for both platforms; the o
   const catalog = loadCatalog(loadConfig({ profile: 'local', root: REPO_ROOT, env: {} }));
   const outcome = (platform: string) => Object.fromEntries(catalog.images.map((spec) => {
     const r = qualify({ dockerfile: readFileSync(spec.dockerfile, 'utf8'), file: relative(REPO_ROOT, spec.dockerfile), platform,
-      buildArgs: { BASE_IMAGE: 'parent', BUILDER_IMAGE: 'builder', ...spec.buildArgs }, parentEnv: ['PATH=/usr/bin'] });
+      buildArgs: { BASE_IMAGE: 'parent', BUILDER_IMAGE: 'builder', ...spec.buildArgs }, parent: { Env: ['PATH=/usr/bin'] } });
     return [spec.name, r.assemble ? 'assemble' : r.reason];
   }));
   for (const platform of ['linux/amd64', 'linux/arm64']) {

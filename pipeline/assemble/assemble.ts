@@ -49,14 +49,20 @@ export async function assemble(input: AssembleInput): Promise<ExportedImage> {
   const parentConfig = parent ? JSON.parse(parent.config.toString('utf8')) as { config?: { User?: string } } : undefined;
   const root = new Tree(parent ? (p) => parent.fs.get(p) : undefined);
   const layers: LayerBlob[] = [...(parent?.layers ?? [])];
-  const diffIds: string[] = [];
+  const diffIds: Array<string | undefined> = [];
   let user = parentConfig?.config?.User ?? '';
   for (const step of recipe.steps) {
-    if (step.op === 'config') { if ('user' in step.change) user = step.change.user; continue; }
+    if (step.op === 'config') {
+      if ('user' in step.change) user = step.change.user;
+      diffIds.push(undefined);
+      continue;
+    }
     applyStep(root, step, context, stages, user);
-    const written = await writeLayer(root.takeChanges(), mtime, input.cacheDir);
-    layers.push(written.blob);
-    diffIds.push(written.diffId);
+    const changes = root.takeChanges();
+    // Every COPY and WORKDIR makes a layer, an empty one when nothing changed, but `WORKDIR /` (BuildKit skips that one).
+    const written = step.op === 'copy' || step.workingDir !== '/' ? await writeLayer(changes, mtime, input.cacheDir) : undefined;
+    if (written) layers.push(written.blob);
+    diffIds.push(written?.diffId);
   }
   const config = imageConfig({ parent: parentConfig as Record<string, unknown> | undefined,
     platform: recipe.platform, steps: recipe.steps, diffIds, created: mtime.toISOString().replace('.000Z', 'Z') });
@@ -93,12 +99,13 @@ function options(step: CopyStep): { chown?: { uid: number; gid: number }; chmod?
   return { ...(step.chown ? { chown: step.chown } : {}), ...(step.chmod !== undefined ? { chmod: step.chmod } : {}) };
 }
 
-/** The context as BuildKit sees it after unpacking our context tar: files as listed, directories 0755 root. */
+/** The context as BuildKit sees it after unpacking our context tar: entries as listed, other directories 0755 root. */
 function contextTree(files: ContextFile[]): Tree {
   const tree = new Tree();
   for (const f of files) {
     for (let d = parentOf(f.name); d !== '' && !tree.get(d); d = parentOf(d)) tree.set(d, { type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0 });
-    tree.set(f.name, { type: 'file', mode: f.mode, uid: 0, gid: 0, size: 0, source: f.source, sha256: f.sha256 });
+    const owner = { uid: f.uid ?? 0, gid: f.gid ?? 0 };
+    tree.set(f.name, f.type === 'dir' ? { type: 'dir', mode: f.mode, ...owner, size: 0 } : { type: 'file', mode: f.mode, ...owner, size: 0, source: f.source, sha256: f.sha256 });
   }
   return tree;
 }

@@ -1,6 +1,6 @@
 /**
- * One layer from a step's changes: a tar (tar-stream: ustar, pax headers where a name or link needs one)
- * with entries in the given order, every mtime the fixed time, no user or group names, then gzip
+ * One layer from a step's changes: a tar with headers as Go's archive/tar writes them (tar-header.ts),
+ * entries in the given order, every mtime the fixed time, no user or group names, then gzip
  * (node:zlib, level 6, no name, mtime 0, OS byte fixed to Unix so the bytes do not depend on the host's
  * zlib build). The blob is written to the cache as `<digest>.tar.gz`; the same changes give the same bytes.
  * So a layer whose every file's content hash is known is recorded under a hash of its entries
@@ -12,12 +12,12 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { pack, type Header } from 'tar-stream';
 import type { LayerBlob } from '../buildkit/export.ts';
 import { MEDIA } from '../registry/media-types.ts';
+import { END, headerBlocks, padding } from './tar-header.ts';
 import type { FsNode } from './tree.ts';
 
 export interface WrittenLayer { blob: LayerBlob; diffId: string }
@@ -39,7 +39,7 @@ export async function writeLayer(entries: Array<[string, FsNode]>, mtime: Date, 
 function entriesKey(entries: Array<[string, FsNode]>, mtime: Date): string | undefined {
   if (entries.some(([, n]) => n.type === 'file' && !n.sha256)) return undefined;
   const described = entries.map(([path, n]) => [path, n.type, n.mode, n.uid, n.gid, n.linkname ?? '', n.sha256 ?? '']);
-  return createHash('sha256').update(JSON.stringify({ v: 1, mtime: mtime.getTime(), entries: described })).digest('hex');
+  return createHash('sha256').update(JSON.stringify({ v: 2, mtime: mtime.getTime(), entries: described })).digest('hex');
 }
 
 async function recorded(record: string): Promise<WrittenLayer | undefined> {
@@ -64,16 +64,10 @@ async function compress(entries: Array<[string, FsNode]>, mtime: Date, cacheDir:
   const diff = createHash('sha256');
   const blob = createHash('sha256');
   let size = 0;
-  const tar = pack();
-  const tarred = tar.pipe(new PassThrough()).on('data', (c: Buffer) => diff.update(c));
-  const writing = pipeline(tarred, createGzip({ level: 6 }), new FixOsByte(), tap((c) => { blob.update(c); size += c.length; }), createWriteStream(tmp));
   try {
-    for (const [path, node] of entries) await addEntry(tar, path, node, mtime);
-    tar.finalize();
-    await writing;
+    await pipeline(Readable.from(tarChunks(entries, Math.floor(mtime.getTime() / 1000))), tap((c) => diff.update(c)), createGzip({ level: 6 }), new FixOsByte(),
+      tap((c) => { blob.update(c); size += c.length; }), createWriteStream(tmp));
   } catch (e) {
-    tar.destroy(e as Error);
-    await writing.catch(() => undefined);
     await rm(tmp, { force: true });
     throw e;
   }
@@ -83,22 +77,21 @@ async function compress(entries: Array<[string, FsNode]>, mtime: Date, cacheDir:
   return { blob: { mediaType: MEDIA.ociLayerGzip, digest, size, path }, diffId: `sha256:${diff.digest('hex')}` };
 }
 
-function addEntry(tar: ReturnType<typeof pack>, path: string, node: FsNode, mtime: Date): Promise<void> {
-  const header: Header = { name: node.type === 'dir' ? `${path}/` : path, mode: node.mode, uid: node.uid, gid: node.gid, uname: '', gname: '', mtime,
-    type: node.type === 'dir' ? 'directory' : node.type === 'symlink' ? 'symlink' : 'file', size: 0, linkname: '', devmajor: 0, devminor: 0 };
-  if (node.type === 'symlink') header.linkname = node.linkname ?? '';
-  if (node.type === 'other') return Promise.reject(new Error(`/${path}: the assembler writes only files, directories and symlinks`));
-  if (node.type !== 'file') return new Promise((resolve, reject) => tar.entry(header, (e) => (e ? reject(e) : resolve())));
-  if (!node.source) return Promise.reject(new Error(`/${path}: a file from the parent image cannot be rewritten by the assembler`));
-  return fileEntry(tar, header, node.source);
-}
-
-async function fileEntry(tar: ReturnType<typeof pack>, header: Header, source: string): Promise<void> {
-  const { size } = await stat(source);
-  await new Promise<void>((resolve, reject) => {
-    const sink = tar.entry({ ...header, size }, (e) => (e ? reject(e) : resolve()));
-    createReadStream(source).on('error', reject).pipe(sink);
-  });
+/** The layer's tar, entry by entry: header blocks, content, padding; then the end blocks. */
+async function* tarChunks(entries: Array<[string, FsNode]>, mtime: number): AsyncGenerator<Buffer> {
+  for (const [path, node] of entries) {
+    if (node.type === 'other') throw new Error(`/${path}: the assembler writes only files, directories and symlinks`);
+    if (node.type === 'file' && !node.source) throw new Error(`/${path}: a file from the parent image cannot be rewritten by the assembler`);
+    const size = node.type === 'file' ? (await stat(node.source!)).size : 0;
+    yield headerBlocks({ name: node.type === 'dir' ? `${path}/` : path, type: node.type, mode: node.mode, uid: node.uid, gid: node.gid, size,
+      linkname: node.type === 'symlink' ? node.linkname ?? '' : '', mtime });
+    if (node.type !== 'file') continue;
+    let read = 0;
+    for await (const chunk of createReadStream(node.source!)) { read += (chunk as Buffer).length; yield chunk as Buffer; }
+    if (read !== size) throw new Error(`${node.source}: changed while it was being written into the layer (${size} bytes, then ${read})`);
+    yield padding(size);
+  }
+  yield END;
 }
 
 function tap(each: (c: Buffer) => void): Transform {

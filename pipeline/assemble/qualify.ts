@@ -8,7 +8,8 @@
  */
 import { posix } from 'node:path';
 import { DockerfileParser, type Instruction, type Property } from 'dockerfile-ast';
-import type { ConfigChange, CopyStep, Owner, Recipe, StageRecipe, Step, TargetPlatform } from './recipe.ts';
+import { DEFAULT_PATH, DEFAULT_SHELL, startingEnv, type ConfigChange, type CopyStep, type Owner, type ParentConfig, type Recipe, type StageRecipe, type Step, type TargetPlatform } from './recipe.ts';
+import { StageScope, type StageScopeMap, type StageStart } from './scope.ts';
 import { expandWord, Unexpandable, type Scope } from './words.ts';
 
 export interface QualifyInput {
@@ -21,8 +22,12 @@ export interface QualifyInput {
   buildArgs: Record<string, string>;
   /** Build args that name parent images (default BASE_IMAGE). */
   parentArgs?: string[];
-  /** The parent image's Env: BuildKit expands words with it too. Absent: a word using a variable from it does not qualify. */
-  parentEnv?: string[];
+  /**
+   * The parent image's config: its Env, WorkingDir and User are where the final stage starts. Absent (the
+   * parent is not built yet): a word using a variable the recipe does not set does not qualify, and the
+   * recipe is qualified again with the parent's config before it is assembled.
+   */
+  parent?: ParentConfig;
   /** The platform BuildKit runs on (BUILDPLATFORM), default linux/amd64. */
   buildPlatform?: string;
 }
@@ -34,6 +39,10 @@ class Refusal extends Error {}
 
 const METADATA = new Set(['ENV', 'WORKDIR', 'USER', 'ENTRYPOINT', 'CMD', 'EXPOSE', 'LABEL', 'STOPSIGNAL', 'ARG', 'COPY']);
 const COPY_FLAGS = new Set(['from', 'chown', 'chmod']);
+const SIGNALS = new Set(['ABRT', 'ALRM', 'BUS', 'CHLD', 'CLD', 'CONT', 'FPE', 'HUP', 'ILL', 'INT', 'IO', 'IOT', 'KILL', 'PIPE', 'POLL', 'PROF', 'PWR',
+  'QUIT', 'SEGV', 'STKFLT', 'STOP', 'SYS', 'TERM', 'TRAP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'USR1', 'USR2', 'VTALRM', 'WINCH', 'XCPU', 'XFSZ']);
+/** Where a FROM scratch stage starts: BuildKit's empty image. */
+const SCRATCH: StageStart = { env: [DEFAULT_PATH], workdir: '/', user: '', shell: DEFAULT_SHELL };
 
 export function qualify(input: QualifyInput): Qualification {
   try {
@@ -70,8 +79,19 @@ class Qualifier {
     const final = stages[stages.length - 1]!;
     const base = this.base(final);
     const used = new Map<string, StageRecipe>();
-    const steps = this.steps(final, stages, used, base.kind === 'parent');
+    const steps = this.steps(final, stages, used, this.start(base, final));
+    if (base.kind === 'scratch' && !steps.some((s) => s.op === 'copy')) this.refuse('a FROM scratch image without a COPY (BuildKit 0.8 cannot export an image with no layer)', final.line);
     return { platform: this.platform, base, steps, stages: Object.fromEntries(used) };
+  }
+
+  /** Where the final stage starts: the parent's config (when known), or BuildKit's empty image. */
+  private start(base: Recipe['base'], final: Stage): StageStart {
+    if (base.kind === 'scratch') return SCRATCH;
+    const parent = this.input.parent;
+    if (!parent) return { env: undefined, workdir: '/', user: '', shell: DEFAULT_SHELL };
+    if ((parent.OnBuild ?? []).length > 0) this.refuse('the parent image has ONBUILD triggers, which BuildKit runs in this build', final.line);
+    const shell = Array.isArray(parent.Shell) && parent.Shell.length > 0 ? parent.Shell as string[] : DEFAULT_SHELL;
+    return { env: startingEnv(parent.Env), workdir: parent.WorkingDir || '/', user: parent.User ?? '', shell };
   }
 
   /** The instructions by stage; ARGs before the first FROM become the global scope. */
@@ -125,8 +145,8 @@ class Qualifier {
     return { kind: 'parent', arg: name! };
   }
 
-  private steps(stage: Stage, stages: Stage[], used: Map<string, StageRecipe>, parentEnv: boolean): Step[] {
-    const scope = new StageScope(this, parentEnv ? this.input.parentEnv : []);
+  private steps(stage: Stage, stages: Stage[], used: Map<string, StageRecipe>, start: StageStart): Step[] {
+    const scope = new StageScope(this, start);
     const steps: Step[] = [];
     let cmdSet = false;
     for (const i of stage.instructions) {
@@ -137,6 +157,7 @@ class Qualifier {
       if (keyword === 'WORKDIR') { steps.push(this.workdir(i, scope)); continue; }
       const change = this.change(keyword, i, scope, cmdSet);
       if (keyword === 'CMD') cmdSet = true;
+      if ('user' in change) scope.user = change.user;
       steps.push({ op: 'config', line, createdBy: createdBy(keyword, change, i), change });
     }
     return steps;
@@ -145,15 +166,19 @@ class Qualifier {
   private change(keyword: string, i: Instruction, scope: StageScope, cmdSet: boolean): ConfigChange {
     const line = this.line(i);
     switch (keyword) {
-      case 'ARG': return { arg: this.properties(i).map((p) => scope.declare(p.getName(), p.getValue() === null ? undefined : this.expand(this.rawValue(p), scope.get(), line))).join(' ') };
+      case 'ARG': return { arg: this.properties(i).map((p) => this.arg(p, scope, line)).join(' ') };
       case 'ENV': return { env: this.pairs(i, scope, (k, v) => scope.setEnv(k, v)) };
       case 'LABEL': return { labels: this.pairs(i, scope) };
       case 'USER': return { user: this.single(i, scope) };
-      case 'STOPSIGNAL': return { stopSignal: this.single(i, scope) };
-      case 'EXPOSE': return { expose: this.words(i, scope).map((w) => this.port(w, line)) };
-      case 'ENTRYPOINT': return { entrypoint: this.command(i), resetsCmd: !cmdSet };
-      default: return { cmd: this.command(i) };
+      case 'STOPSIGNAL': return { stopSignal: this.signal(this.single(i, scope), line) };
+      case 'EXPOSE': return { expose: [...new Set(this.words(i, scope).map((w) => this.port(w, line)))].sort() };
+      case 'ENTRYPOINT': return { entrypoint: this.command(i, scope), resetsCmd: !cmdSet };
+      default: return { cmd: this.command(i, scope) };
     }
+  }
+
+  private arg(p: Property, scope: StageScope, line: number): string {
+    return scope.declare(p.getName(), p.getValue() === null ? undefined : this.expand(this.rawValue(p), scope.get(), line));
   }
 
   private copy(i: Instruction, scope: StageScope, stages: Stage[], stage: Stage, used: Map<string, StageRecipe>): CopyStep {
@@ -166,7 +191,7 @@ class Qualifier {
     const sources = words.slice(0, -1).map((s) => this.source(s, line));
     if (sources.length > 1 && !rawDest.endsWith('/')) this.refuse('COPY of several sources into a destination without a trailing "/" (BuildKit rejects it)', line);
     const from = flags.from === undefined ? undefined : this.fromStage(flags.from, stages, stage, used, line);
-    const step: CopyStep = { op: 'copy', line, createdBy: '', sources, dest: this.dest(rawDest, scope.workdir), ...(from ? { from } : {}) };
+    const step: CopyStep = { op: 'copy', line, createdBy: '', sources, dest: this.dest(rawDest, scope), ...(from ? { from } : {}) };
     if (flags.chown !== undefined) step.chown = this.owner(flags.chown, line);
     if (flags.chmod !== undefined) step.chmod = this.mode(flags.chmod, line);
     step.createdBy = `COPY ${words.slice(0, -1).join(' ')} ${rawDest} # buildkit`;
@@ -178,7 +203,9 @@ class Qualifier {
     for (const f of (i as unknown as { getFlags(): Array<{ getName(): string; getValue(): string | null }> }).getFlags()) {
       const name = f.getName();
       if (!COPY_FLAGS.has(name)) this.refuse(`COPY --${name}`, this.line(i));
-      out[name] = this.expand(f.getValue() ?? '', scope.get(), this.line(i));
+      const value = f.getValue() ?? '';
+      if (name !== 'chown' && value.includes('$')) this.refuse(`COPY --${name}=${value} (BuildKit 0.8 does not expand variables there, later versions do)`, this.line(i));
+      out[name] = this.expand(value, scope.get(), this.line(i));
     }
     return out;
   }
@@ -190,7 +217,7 @@ class Qualifier {
     if (used.has(name)) return name;
     let steps: Step[] = [];
     try {
-      steps = this.steps(source!, stages, used, false);
+      steps = this.steps(source!, stages, used, SCRATCH);
     } catch (e) {
       if (e instanceof Refusal) this.refuse(`COPY --from=${ref}: stage ${name} has ${e.message}, and this COPY is`, line);
       throw e;
@@ -207,8 +234,8 @@ class Qualifier {
     return clean === '' ? '.' : clean;
   }
 
-  private dest(word: string, workdir: string): string {
-    const joined = underWorkdir(workdir, word);
+  private dest(word: string, scope: StageScope): string {
+    const joined = scope.resolve(word);
     const intoDir = word === '.' || word === '' || word.endsWith('/');
     return intoDir && !joined.endsWith('/') ? `${joined}/` : joined;
   }
@@ -226,9 +253,18 @@ class Qualifier {
   }
 
   private workdir(i: Instruction, scope: StageScope): Step {
-    const path = underWorkdir(scope.workdir, this.single(i, scope));
+    if (scope.user !== '' && !/^\d+(:\d+)?$/.test(scope.user)) this.refuse(`WORKDIR as USER ${scope.user}: its directories belong to a user named in the image's /etc/passwd, which BuildKit reads`, this.line(i));
+    const word = this.single(i, scope);
+    const path = scope.resolve(word);
+    const workingDir = word.startsWith('/') ? word : path;
     scope.workdir = path;
-    return { op: 'workdir', line: this.line(i), createdBy: `WORKDIR ${path}`, path };
+    return { op: 'workdir', line: this.line(i), createdBy: `WORKDIR ${workingDir}`, path, workingDir };
+  }
+
+  /** A signal BuildKit accepts: a number above 0, or a Linux signal's name with or without SIG. */
+  private signal(value: string, line: number): string {
+    if (!/^[1-9]\d*$/.test(value) && !SIGNALS.has(value.toUpperCase().replace(/^SIG/, ''))) this.refuse(`STOPSIGNAL ${value}: not a signal BuildKit knows`, line);
+    return value;
   }
 
   private port(word: string, line: number): string {
@@ -237,14 +273,14 @@ class Qualifier {
     return `${m![1]}/${(m![2] ?? 'tcp').toLowerCase()}`;
   }
 
-  /** ENTRYPOINT and CMD: exec form as given, shell form under /bin/sh -c (no SHELL qualifies). Not expanded, as in BuildKit. */
-  private command(i: Instruction): string[] {
+  /** ENTRYPOINT and CMD: exec form as given, shell form under the image's SHELL (not expanded, as in BuildKit). */
+  private command(i: Instruction, scope: StageScope): string[] {
     const content = i.getArgumentsContent() ?? '';
     try {
       const parsed: unknown = JSON.parse(content);
       if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return parsed as string[];
     } catch { /* shell form */ }
-    return ['/bin/sh', '-c', content];
+    return [...scope.shell, content];
   }
 
   private words(i: Instruction, scope: StageScope): string[] {
@@ -283,7 +319,7 @@ class Qualifier {
   private rawValue(p: Property): string {
     const r = p.getValueRange();
     if (!r) return '';
-    return this.text.slice(this.offset(r.start), this.offset(r.end)).replace(/\\\r?\n\s*/g, '');
+    return this.text.slice(this.offset(r.start), this.offset(r.end)).replace(/\\\r?\n/g, '');
   }
 
   private offset(pos: { line: number; character: number }): number {
@@ -316,52 +352,6 @@ class Qualifier {
   globalArgValue(name: string): string | undefined { return this.globals.get(name); }
 }
 
-/**
- * A scope that also knows which names a stage declared (set or not), and whether a name it does not
- * know is unset (complete) or may be in the parent image's Env, which it was not given.
- */
-type StageScopeMap = Map<string, string> & { declared?: Set<string>; complete?: boolean };
-
-/** Variables of one stage: the parent's Env, ARGs as declared, ENVs as set (ENV wins over ARG). */
-class StageScope {
-  workdir = '/';
-  private readonly args = new Map<string, string>();
-  private readonly env = new Map<string, string>();
-  private readonly declared = new Set<string>();
-  private readonly inherited = new Map<string, string>();
-
-  private readonly complete: boolean;
-
-  constructor(private readonly q: Qualifier, parentEnv: string[] | undefined) {
-    this.complete = parentEnv !== undefined;
-    for (const e of parentEnv ?? []) {
-      const at = e.indexOf('=');
-      if (at > 0) this.inherited.set(e.slice(0, at), e.slice(at + 1));
-    }
-  }
-
-  declare(name: string, fallback: string | undefined): string {
-    this.declared.add(name);
-    const value = this.q.buildArg(name) ?? this.q.autoArg(name) ?? fallback ?? this.q.globalArgValue(name);
-    if (value === undefined) this.args.delete(name); else this.args.set(name, value);
-    return fallback === undefined ? name : `${name}=${fallback}`;
-  }
-
-  setEnv(name: string, value: string): void { this.env.set(name, value); }
-
-  get(): Scope {
-    const scope: StageScopeMap = new Map([...this.inherited, ...this.args, ...this.env]);
-    scope.declared = new Set([...this.declared, ...this.env.keys()]);
-    scope.complete = this.complete;
-    return scope;
-  }
-}
-
-/** An absolute path as given, a relative one under the working directory. */
-function underWorkdir(workdir: string, path: string): string {
-  return path.startsWith('/') ? posix.join('/', path) : posix.join('/', workdir, path);
-}
-
 function parsePlatform(platform: string): TargetPlatform {
   const [os, architecture, variant] = platform.split('/');
   if (!os || !architecture) throw new Error(`platform ${platform}: expected os/arch[/variant]`);
@@ -379,12 +369,32 @@ function automaticArgs(target: TargetPlatform, build: TargetPlatform): Map<strin
 /** The history text BuildKit 0.8 writes for a metadata instruction. */
 function createdBy(keyword: string, change: ConfigChange, i: Instruction): string {
   if ('expose' in change) return `EXPOSE map[${change.expose.map((p) => `${p}:{}`).join(' ')}]`;
-  if ('entrypoint' in change) return `ENTRYPOINT ${JSON.stringify(change.entrypoint)}`;
-  if ('cmd' in change) return `CMD ${JSON.stringify(change.cmd)}`;
+  if ('entrypoint' in change) return `ENTRYPOINT ${goQuoted(change.entrypoint)}`;
+  if ('cmd' in change) return `CMD ${goQuoted(change.cmd)}`;
   if ('env' in change) return `ENV ${change.env.map(([k, v]) => `${k}=${v}`).join(' ')}`;
   if ('labels' in change) return `LABEL ${change.labels.map(([k, v]) => `${k}=${v}`).join(' ')}`;
   if ('user' in change) return `USER ${change.user}`;
   if ('stopSignal' in change) return `STOPSIGNAL ${change.stopSignal}`;
   if ('arg' in change) return `ARG ${change.arg}`;
   return `${keyword} ${i.getArgumentsContent() ?? ''}`;
+}
+
+/** A list of strings as Go's %q prints a []string: `["/bin/x" "a b"]`. */
+function goQuoted(list: string[]): string {
+  return `[${list.map(goQuote).join(' ')}]`;
+}
+
+const GO_ESCAPES: Record<string, string> = { '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v', '"': '\\"', '\\': '\\\\' };
+
+/** strconv.Quote: printable characters as they are, the rest escaped. */
+function goQuote(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    const code = ch.codePointAt(0)!;
+    if (GO_ESCAPES[ch]) out += GO_ESCAPES[ch];
+    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, '0')}`;
+    else if (!/\p{L}|\p{M}|\p{N}|\p{P}|\p{S}|\u0020/u.test(ch)) out += code > 0xffff ? `\\U${code.toString(16).padStart(8, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+    else out += ch;
+  }
+  return `"${out}"`;
 }

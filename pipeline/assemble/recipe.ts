@@ -4,6 +4,27 @@ export interface TargetPlatform { os: string; architecture: string; variant?: st
 
 export interface Owner { uid: number; gid: number }
 
+/** The parent image's `config` as its config blob has it: what a recipe's words, paths and WORKDIRs start from. */
+export interface ParentConfig {
+  Env?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+  OnBuild?: string[] | null;
+  [field: string]: unknown;
+}
+
+/** The SHELL of an image that sets none. */
+export const DEFAULT_SHELL: readonly string[] = ['/bin/sh', '-c'];
+
+/** The PATH BuildKit gives an image whose environment has none (Linux). */
+export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The parent's environment as BuildKit starts from it: PATH added when missing. */
+export function startingEnv(env: readonly string[] | null | undefined): string[] {
+  const list = [...(env ?? [])];
+  return list.some((e) => e.startsWith('PATH=')) ? list : [...list, DEFAULT_PATH];
+}
+
 export interface CopyStep {
   op: 'copy';
   line: number;
@@ -18,7 +39,13 @@ export interface CopyStep {
   chmod?: number;
 }
 
-export interface WorkdirStep { op: 'workdir'; line: number; createdBy: string; path: string }
+export interface WorkdirStep {
+  op: 'workdir'; line: number; createdBy: string;
+  /** The directory made, absolute and clean. */
+  path: string;
+  /** As the config says it: an absolute path as written (not cleaned), a relative one joined to the working directory. */
+  workingDir: string;
+}
 
 export type ConfigChange =
   | { env: Array<[string, string]> }

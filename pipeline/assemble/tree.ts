@@ -122,21 +122,21 @@ export function copyInto(to: Tree, from: Tree, source: string, dest: string, o: 
   copyNode(to, from, srcPath, target, o, true);
 }
 
+/**
+ * fsutil's copy: every entry under the source gets the source's metadata (or --chown, --chmod), existing
+ * nested directories included; the destination directory itself keeps its metadata, and is made like a
+ * parent (0755, --chown or root) when missing. --chmod sets the permission bits and keeps the source's
+ * setuid, setgid and sticky bits (BuildKit 0.8 to 0.12).
+ */
 function copyNode(to: Tree, from: Tree, srcPath: string, target: string, o: CopyOptions, top: boolean): void {
   const src = from.get(srcPath)!;
-  const owner = o.chown ?? { uid: src.uid, gid: src.gid };
-  if (src.type === 'dir') {
-    const existing = to.get(target);
-    if (existing && existing.type !== 'dir') throw new Error(`/${target} exists and is not a directory`);
-    // A directory that exists keeps its metadata (fsutil copies file info only onto directories it
-    // created); the destination itself, when missing, is made like a parent: 0755, no --chmod.
-    if (!existing && top) to.mkdirAll(target, o.chown);
-    else if (!existing) to.set(target, { ...src, ...owner, mode: o.chmod ?? src.mode });
-    else if (!top) to.set(target, existing);
-    for (const child of from.children(srcPath)) copyNode(to, from, child, target ? `${target}/${posix.basename(child)}` : posix.basename(child), o, false);
-    return;
-  }
-  to.set(target, { ...src, ...owner, mode: o.chmod ?? src.mode });
+  const meta = { uid: o.chown?.uid ?? src.uid, gid: o.chown?.gid ?? src.gid, mode: o.chmod === undefined ? src.mode : (src.mode & ~0o777) | (o.chmod & 0o777) };
+  if (src.type !== 'dir') { to.set(target, { ...src, ...meta }); return; }
+  const existing = to.get(target);
+  if (existing && existing.type !== 'dir') throw new Error(`/${target} exists and is not a directory`);
+  if (!top) to.set(target, { ...src, ...meta });
+  else if (!existing) to.mkdirAll(target, o.chown);
+  for (const child of from.children(srcPath)) copyNode(to, from, child, target ? `${target}/${posix.basename(child)}` : posix.basename(child), o, false);
 }
 
 function split(path: string): string[] {

@@ -1,10 +1,11 @@
 /**
  * Word expansion as BuildKit's Dockerfile frontend does it for COPY, ENV, LABEL, WORKDIR, USER, EXPOSE,
  * STOPSIGNAL and FROM (its shell lexer, `frontend/dockerfile/shell`): quotes, backslash escapes, `$NAME`,
- * `${NAME}`, `${NAME:-word}`, `${NAME-word}`, `${NAME:+word}`, `${NAME+word}`. dockerfile-ast parses the
- * file but does not expand words against build args, so this small part is written here. Any other form
- * (`${NAME%...}`, `${NAME/...}`, command substitution, an unterminated quote) throws `Unexpandable`: the
- * caller sends such a recipe to BuildKit rather than guess.
+ * `${NAME}`, `${NAME:-word}`, `${NAME:+word}`. dockerfile-ast parses the file but does not expand words
+ * against build args, so this small part is written here. Any other form throws `Unexpandable` and the
+ * caller sends the recipe to BuildKit rather than guess: `${NAME%...}`, `${NAME/...}`, command
+ * substitution, an unterminated quote, and `${NAME-word}` and `${NAME+word}` (an error in BuildKit 0.8,
+ * expanded by 0.12). Special parameters (`$1`, `$@`, `$#`, ...) are never set: they expand to nothing.
  */
 
 export class Unexpandable extends Error {}
@@ -73,6 +74,7 @@ class Lexer {
     const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(this.s.slice(this.i))?.[0];
     if (!name) {
       if (c === '(') throw new Unexpandable(`command substitution in ${this.s}`);
+      if (c !== undefined && /[0-9@*#?$!-]/.test(c)) { this.i++; return ''; }
       return '$';
     }
     this.i += name.length;
@@ -87,6 +89,7 @@ class Lexer {
     const value = this.lookup(name);
     if (this.s[this.i] === '}') { this.i++; return value ?? ''; }
     const op = /^:?[-+]/.exec(this.s.slice(this.i))?.[0];
+    if (op === '-' || op === '+') throw new Unexpandable(`\${${name}${op}...} without ":" in ${this.s} (an error in BuildKit 0.8, expanded by later versions)`);
     if (!op) throw new Unexpandable(`unsupported substitution \${${name}${this.s.slice(this.i, this.i + 2)}...} in ${this.s}`);
     this.i += op.length;
     const alt = this.word('}');

@@ -19,6 +19,11 @@ export interface ContextFile {
   sha256: string;
   /** recipe: from the image's folder; artifact: staged from a verified artifact. */
   origin: 'recipe' | 'artifact';
+  /** A directory of its own (empty, or with a mode or owner of its own); absent: a file. Directories not listed are made 0755, root. */
+  type?: 'dir';
+  /** Owner in the context tar; absent: root. */
+  uid?: number;
+  gid?: number;
 }
 
 /** Files of the recipe folder that are not build input. */
@@ -57,14 +62,16 @@ async function describe(name: string, source: string, origin: ContextFile['origi
   return { name, source, mode: info.mode & 0o111 ? 0o755 : 0o644, sha256: createHash('sha256').update(content).digest('hex'), origin };
 }
 
-/** A deterministic tar of the context (fixed mtime and owner), streamed file by file. */
+/** A deterministic tar of the context (fixed mtime, owner as listed), streamed file by file. */
 export function contextTar(files: ContextFile[]): Readable {
   const p = pack();
   (async () => {
     for (const f of files) {
-      const content = await readFile(f.source);
+      const header = { name: f.name, mode: f.mode, mtime: new Date(0), uid: f.uid ?? 0, gid: f.gid ?? 0, uname: '', gname: '' };
+      const content = f.type === 'dir' ? undefined : await readFile(f.source);
       await new Promise<void>((resolve, reject) => {
-        p.entry({ name: f.name, mode: f.mode, mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '' }, content, (e) => (e ? reject(e) : resolve()));
+        const done = (e?: Error | null) => (e ? reject(e) : resolve());
+        if (content) p.entry(header, content, done); else p.entry({ ...header, type: 'directory' }, done);
       });
     }
     p.finalize();
