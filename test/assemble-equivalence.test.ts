@@ -23,7 +23,7 @@ import { extract } from 'tar-stream';
 import { assemble, type AssembleParent } from '../pipeline/assemble/assemble.ts';
 import { parentFsFromRegistry } from '../pipeline/assemble/parent-fs.ts';
 import { qualify } from '../pipeline/assemble/qualify.ts';
-import type { Recipe } from '../pipeline/assemble/recipe.ts';
+import type { ParentConfig, Recipe } from '../pipeline/assemble/recipe.ts';
 import { BuildKitBuilder } from '../pipeline/buildkit/builder.ts';
 import { contextFiles, contextTar, type ContextFile } from '../pipeline/buildkit/context.ts';
 import { exportImage, type ExportedImage } from '../pipeline/buildkit/export.ts';
@@ -91,9 +91,9 @@ function parentOf(t: { context: Ctx }, name: string, platform: Platform): Promis
   return made;
 }
 
-function recipeOf(spec: ImageSpec, platform: Platform, parentEnv: string[] | undefined): ReturnType<typeof qualify> {
+function recipeOf(spec: ImageSpec, platform: Platform, parent: ParentConfig | undefined): ReturnType<typeof qualify> {
   return qualify({ dockerfile: readFileSync(spec.dockerfile, 'utf8'), file: relative(spec.contextDir, spec.dockerfile), platform,
-    buildArgs: { BASE_IMAGE: 'parent', BUILDER_IMAGE: 'builder', ...spec.buildArgs }, ...(parentEnv ? { parent: { Env: parentEnv } } : {}) });
+    buildArgs: { BASE_IMAGE: 'parent', BUILDER_IMAGE: 'builder', ...spec.buildArgs }, ...(parent ? { parent } : {}) });
 }
 
 /** Assembles and pushes one platform image; its manifest digest. */
@@ -184,11 +184,11 @@ async function differences(client: RegistryClient, a: { repository: string; dige
 test('every qualifying image of the catalog, both platforms, assembled equals the BuildKit build', async (t) => {
   const { catalog, artifacts, client } = t.context;
   const cacheDir = join(t.context.cacheRoot, 'catalog');
-  const qualifying = catalog.images.filter((spec) => recipeOf(spec, 'linux/amd64', []).assemble);
+  const qualifying = catalog.images.filter((spec) => recipeOf(spec, 'linux/amd64', {}).assemble);
   t.true(qualifying.length >= 16, `qualifying: ${qualifying.map((s) => s.name).join(', ')}`);
   const failures = (await Promise.all(qualifying.flatMap((spec) => PLATFORMS.map(async (platform) => {
     const parent = await parentOf(t, spec.from, platform);
-    const env = ((JSON.parse(parent.config.toString('utf8')) as { config?: { Env?: string[] } }).config?.Env) ?? [];
+    const env = (JSON.parse(parent.config.toString('utf8')) as { config?: ParentConfig }).config ?? {};
     const q = recipeOf(spec, platform, env);
     if (!q.assemble) return [`${spec.name} ${platform}: ${q.reason}`];
     const files = await contextFiles(spec, platform, artifacts);
@@ -226,8 +226,8 @@ for (const [dockerfile, parentName] of CORNERS) {
     try {
       const failures = (await Promise.all(PLATFORMS.map(async (platform) => {
         const parent = await parentOf(t, parentName, platform);
-        const env = (JSON.parse(parent.config.toString('utf8')) as { config?: { Env?: string[] } }).config?.Env ?? [];
-        const q = qualify({ dockerfile: readFileSync(join(CORNER, dockerfile), 'utf8'), file: `corner/${dockerfile}`, platform, buildArgs: { BASE_IMAGE: 'p' }, parent: { Env: env } });
+        const config = (JSON.parse(parent.config.toString('utf8')) as { config?: ParentConfig }).config ?? {};
+        const q = qualify({ dockerfile: readFileSync(join(CORNER, dockerfile), 'utf8'), file: `corner/${dockerfile}`, platform, buildArgs: { BASE_IMAGE: 'p' }, parent: config });
         if (!q.assemble) return [`${platform}: ${q.reason}`];
         const repository = `${t.context.p.ns}/corner-assembled/${dockerfile.toLowerCase()}`;
         const mine = await assembleAndPush(t, q.recipe, files, parent, repository, join(t.context.cacheRoot, 'corner'));
@@ -264,7 +264,7 @@ test('an assembled index: docker pulls and runs the arm64 image, skopeo reads it
   const repository = `${t.context.p.ns}/run/${spec.repository}`;
   const entries = await Promise.all(PLATFORMS.map(async (platform) => {
     const parent = await parentOf(t, spec.from, platform);
-    const q = recipeOf(spec, platform, []);
+    const q = recipeOf(spec, platform, {});
     if (!q.assemble) throw new Error(q.reason);
     const { digest } = await assembleAndPush(t, q.recipe, await contextFiles(spec, platform, artifacts), parent, repository, join(t.context.cacheRoot, 'run'));
     const m = await client.getManifest(repository, digest);
@@ -295,7 +295,7 @@ test('the same inputs assembled twice from clean caches into two repositories gi
   for (const [name, platform] of [['etcd', 'linux/arm64'], ['kube-apiserver', 'linux/amd64'], ['corner', 'linux/arm64']] as Array<[string, Platform]>) {
     const spec = catalog.images.find((i) => i.name === name);
     const parent = await parentOf(t, spec?.from ?? 'eks-distro-minimal-base', platform);
-    const q = spec ? recipeOf(spec, platform, []) : qualify({ dockerfile: readFileSync(join(CORNER, 'Dockerfile'), 'utf8'), file: 'corner/Dockerfile', platform, buildArgs: {}, parent: {} });
+    const q = spec ? recipeOf(spec, platform, {}) : qualify({ dockerfile: readFileSync(join(CORNER, 'Dockerfile'), 'utf8'), file: 'corner/Dockerfile', platform, buildArgs: {}, parent: {} });
     if (!q.assemble) throw new Error(q.reason);
     const context = spec ? await contextFiles(spec, platform, artifacts) : files;
     const runs = [];

@@ -15,6 +15,9 @@ import type { ParentFs } from './parent-fs.ts';
 import type { CopyStep, Recipe, Step } from './recipe.ts';
 import { copyInto, parentOf, Tree } from './tree.ts';
 
+/** The format of what the assembler writes; part of an assembled image's build key. 2: BuildKit's copies, config and Go's tar headers, as the differential test holds them. */
+export const ASSEMBLER_FORMAT = 2;
+
 export interface AssembleParent {
   /** The parent's config blob as the registry serves it. */
   config: Buffer;

@@ -28,6 +28,11 @@ export interface QualifyInput {
    * recipe is qualified again with the parent's config before it is assembled.
    */
   parent?: ParentConfig;
+  /**
+   * The BuildKit of the engine that would otherwise build the image ("0.8.2"; "unknown" when the engine
+   * does not say). Absent: not checked. The assembler makes the images of BuildKit 0.8 to 0.12 only.
+   */
+  buildkit?: string;
   /** The platform BuildKit runs on (BUILDPLATFORM), default linux/amd64. */
   buildPlatform?: string;
 }
@@ -39,6 +44,8 @@ class Refusal extends Error {}
 
 const METADATA = new Set(['ENV', 'WORKDIR', 'USER', 'ENTRYPOINT', 'CMD', 'EXPOSE', 'LABEL', 'STOPSIGNAL', 'ARG', 'COPY']);
 const COPY_FLAGS = new Set(['from', 'chown', 'chmod']);
+/** BuildKit 0.x minors whose images the assembler makes. */
+const ASSEMBLED_MINORS = [8, 12] as const;
 const SIGNALS = new Set(['ABRT', 'ALRM', 'BUS', 'CHLD', 'CLD', 'CONT', 'FPE', 'HUP', 'ILL', 'INT', 'IO', 'IOT', 'KILL', 'PIPE', 'POLL', 'PROF', 'PWR',
   'QUIT', 'SEGV', 'STKFLT', 'STOP', 'SYS', 'TERM', 'TRAP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'USR1', 'USR2', 'VTALRM', 'WINCH', 'XCPU', 'XFSZ']);
 /** Where a FROM scratch stage starts: BuildKit's empty image. */
@@ -70,6 +77,7 @@ class Qualifier {
   }
 
   recipe(): Recipe {
+    this.checkBuildKit();
     const parsed = DockerfileParser.parse(this.text);
     for (const d of parsed.getDirectives()) {
       const name = d.getName().toLowerCase();
@@ -82,6 +90,19 @@ class Qualifier {
     const steps = this.steps(final, stages, used, this.start(base, final));
     if (base.kind === 'scratch' && !steps.some((s) => s.op === 'copy')) this.refuse('a FROM scratch image without a COPY (BuildKit 0.8 cannot export an image with no layer)', final.line);
     return { platform: this.platform, base, steps, stages: Object.fromEntries(used) };
+  }
+
+  /**
+   * BuildKit 0.8 is proven equal by the differential test; 0.9 to 0.12 write the same config, history and
+   * copies (their source). 0.13 and later write another config (no OnBuild, COPY flags and ARG values
+   * in the history, other --chmod bits): the assembler does not make their images.
+   */
+  private checkBuildKit(): void {
+    const v = this.input.buildkit;
+    if (v === undefined) return;
+    const [major = NaN, minor = NaN] = v.split('.').map((n) => Number.parseInt(n, 10));
+    if (major === 0 && minor >= ASSEMBLED_MINORS[0] && minor <= ASSEMBLED_MINORS[1]) return;
+    this.refuse(`the engine runs BuildKit ${v}, whose images the assembler does not make (it makes those of BuildKit 0.${ASSEMBLED_MINORS[0]} to 0.${ASSEMBLED_MINORS[1]})`, 1);
   }
 
   /** Where the final stage starts: the parent's config (when known), or BuildKit's empty image. */

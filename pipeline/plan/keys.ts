@@ -22,6 +22,8 @@ export interface BuildInputs {
   via?: 'assemble';
   /** SOURCE_DATE_EPOCH of an assembled image, in seconds. */
   epoch?: number;
+  /** The assembler's output format (assemble/assemble.ts ASSEMBLER_FORMAT): a new format rebuilds what the old one made. */
+  assembler?: number;
 }
 
 export const KEY_VERSION = 'eksd-build-key/v1';
@@ -32,7 +34,7 @@ const hash = (value: unknown) => createHash('sha256').update(JSON.stringify(valu
 export type OwnInputs = Omit<BuildInputs, 'from' | 'builder'>;
 
 /** The path part of the inputs: present only for an assembled image. */
-export type PathInputs = Pick<BuildInputs, 'via' | 'epoch'>;
+export type PathInputs = Pick<BuildInputs, 'via' | 'epoch' | 'assembler'>;
 
 /** Inputs whose parents may still be unknown (`from` or `builder` missing: that parent is rebuilt in this run). */
 export type KnownInputs = OwnInputs & { from?: string; builder?: string };
@@ -58,7 +60,7 @@ export function onPath(own: OwnInputs, path: PathInputs): OwnInputs {
 }
 
 function pathOf(p: PathInputs): PathInputs {
-  return p.via === 'assemble' ? { via: 'assemble', ...(p.epoch !== undefined ? { epoch: p.epoch } : {}) } : {};
+  return p.via === 'assemble' ? { via: 'assemble', ...(p.epoch !== undefined ? { epoch: p.epoch } : {}), ...(p.assembler !== undefined ? { assembler: p.assembler } : {}) } : {};
 }
 
 export function buildKey(inputs: BuildInputs): string {
@@ -77,5 +79,6 @@ export function explainChange(previous: BuildInputs | undefined, current: KnownI
   if (previous.args !== current.args) reasons.push('build arguments changed');
   if (previous.via !== current.via) reasons.push(`build path changed to ${current.via === 'assemble' ? 'the assembler' : 'BuildKit'}`);
   else if (previous.epoch !== current.epoch) reasons.push('SOURCE_DATE_EPOCH changed');
+  else if (previous.assembler !== current.assembler) reasons.push('the assembler changed');
   return reasons.length ? reasons.join(', ') : 'build key format changed';
 }

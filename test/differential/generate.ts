@@ -213,3 +213,35 @@ class Recipe {
     return dirOnly || r.chance(0.6) ? r.pick(dirs) : r.pick(files);
   }
 }
+
+/** What a case exercises, named as in BRANCHES: lets a test check that its cases reach every branch of the generator. */
+export function branches(c: Case): string[] {
+  const df = c.dockerfile;
+  const has = (re: RegExp) => re.test(df);
+  const out: string[] = [c.platform];
+  for (const k of ['COPY', 'WORKDIR', 'ENV', 'ARG', 'LABEL', 'USER', 'EXPOSE', 'STOPSIGNAL', 'CMD', 'ENTRYPOINT']) if (has(new RegExp(`^${k} `, 'm'))) out.push(k);
+  const checks: Array<[string, boolean]> = [
+    ['--chown', has(/--chown=/)], ['--chmod', has(/--chmod=/)], ['--from', has(/--from=/)], ['shell form', has(/^(CMD|ENTRYPOINT) [^[]/m)],
+    ['exec form', has(/^(CMD|ENTRYPOINT) \[/m)], ['scratch stage', has(/^FROM scratch AS/m)], ['final FROM scratch', /FROM scratch\n(?![\s\S]*FROM)/.test(df)],
+    ['special parameter', has(/\$[1@]/)], ['no-colon default', has(/\$\{X-/)], ['colon forms', has(/\$\{D:[-+]/)], ['variable in source', has(/ bin-\$/)],
+    ['variable in destination', has(/^COPY .* \S*\$\{?[A-Z]+\}?\S*$/m)], ['variable in flag', has(/--(chown|chmod|from)=\$/)],
+    ['variable in WORKDIR', has(/^WORKDIR \S*\$/m)], ['variable in LABEL key', has(/^LABEL \S*\$\S*=/m)], ['variable in STOPSIGNAL', has(/^STOPSIGNAL \$/m)],
+    ['global ARG', has(/^ARG G=/m)], ['build arg', Object.keys(c.buildArgs).length > 0], ['line continuation', has(/\\\n/)],
+    ['long name', c.context.some((e) => e.path.length > 100)], ['non-ASCII name', c.context.some((e) => /[^\x00-\x7f]/.test(e.path))],
+    ['special mode', c.context.some((e) => (e.mode & 0o7000) !== 0)], ['owned context', c.context.some((e) => e.uid !== 0)],
+    ['empty directory', c.context.some((e) => e.path === 'tree/empty')], ['no parent', c.parent === undefined],
+  ];
+  for (const [name, yes] of checks) if (yes) out.push(name);
+  for (const k of ['WorkingDir', 'Env', 'User', 'Shell', 'OnBuild', 'Cmd', 'Entrypoint', 'Labels', 'ExposedPorts', 'StopSignal']) {
+    if (c.parent && k in c.parent.config) out.push(`parent ${k}`);
+  }
+  if (c.parent?.entries.some((e) => e.type === 'symlink')) out.push('parent symlink');
+  return out;
+}
+
+export const BRANCHES = ['linux/amd64', 'linux/arm64', 'COPY', 'WORKDIR', 'ENV', 'ARG', 'LABEL', 'USER', 'EXPOSE', 'STOPSIGNAL', 'CMD', 'ENTRYPOINT',
+  '--chown', '--chmod', '--from', 'shell form', 'exec form', 'scratch stage', 'final FROM scratch', 'special parameter', 'no-colon default', 'colon forms',
+  'variable in source', 'variable in destination', 'variable in flag', 'variable in WORKDIR', 'variable in LABEL key', 'variable in STOPSIGNAL', 'global ARG',
+  'build arg', 'line continuation', 'long name', 'non-ASCII name', 'special mode', 'owned context', 'empty directory', 'no parent', 'parent WorkingDir',
+  'parent Env', 'parent User', 'parent Shell', 'parent OnBuild', 'parent Cmd', 'parent Entrypoint', 'parent Labels', 'parent ExposedPorts', 'parent StopSignal',
+  'parent symlink'];

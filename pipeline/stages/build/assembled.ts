@@ -7,7 +7,10 @@ import type { ContextFile } from '../../buildkit/context.ts';
 import type { ExportedImage } from '../../buildkit/export.ts';
 import { assemble, type AssembleParent } from '../../assemble/assemble.ts';
 import { parentFsFromRegistry } from '../../assemble/parent-fs.ts';
-import type { Recipe } from '../../assemble/recipe.ts';
+import { readFile } from 'node:fs/promises';
+import { qualify, type Qualification } from '../../assemble/qualify.ts';
+import type { ParentConfig, Recipe } from '../../assemble/recipe.ts';
+import type { ImageSpec } from '../../catalog/model.ts';
 import { EksdError } from '../../errors.ts';
 import type { Descriptor } from '../../registry/media-types.ts';
 import type { RegistryClient } from '../../registry/client.ts';
@@ -36,6 +39,22 @@ async function readParent({ client, repository, manifest }: ParentSource): Promi
   const layers = m.layers.map(({ mediaType, digest, size }) => ({ mediaType, digest, size }));
   const [config, fs] = await Promise.all([client.getBlob(repository, m.config.digest), parentFsFromRegistry(client, repository, layers)]);
   return { config: Buffer.from(config), layers, fs };
+}
+
+/**
+ * The image's recipe qualified for the assembler: before the parents are known (`on` absent: a word that
+ * reads a variable the recipe does not set is refused), and again on the parent's config and for the
+ * engine's BuildKit, before it is assembled. The builder names the parents in BASE_IMAGE / BUILDER_IMAGE;
+ * their values do not matter here.
+ */
+export function qualifySpec(spec: ImageSpec, dockerfile: string, platform: string, on?: { parent: ParentConfig; buildkit: string }): Qualification {
+  return qualify({ dockerfile, file: spec.dockerfile.slice(spec.contextDir.length + 1), platform,
+    buildArgs: { BASE_IMAGE: 'parent', ...(spec.builder ? { BUILDER_IMAGE: 'builder' } : {}), ...spec.buildArgs }, ...on });
+}
+
+export async function qualifyOnParent(spec: ImageSpec, platform: string, parent: ParentSource, buildkit: string, parents: ParentCache): Promise<Qualification> {
+  const config = (JSON.parse((await parents(parent)).config.toString('utf8')) as { config?: ParentConfig }).config ?? {};
+  return qualifySpec(spec, await readFile(spec.dockerfile, 'utf8'), platform, { parent: config, buildkit });
 }
 
 export interface AssembleJob {

@@ -9,6 +9,7 @@
 import { bug, EksdError } from '../../errors.ts';
 import type { Platform } from '../../config/config.ts';
 import { UPSTREAM } from '../../catalog/model.ts';
+import { ASSEMBLER_FORMAT } from '../../assemble/assemble.ts';
 import { buildKey, explainChange, onPath, withParents, type KnownInputs } from '../../plan/keys.ts';
 import type { Plan } from '../../plan/plan.ts';
 import { sharedFor } from './shared.ts';
@@ -69,7 +70,7 @@ function parentsOf(f: ImageFacts, views: Map<string, ParentView>): { from: Paren
 function decidePlatform(f: ImageFacts, platform: Platform, parents: { from: ParentView; builder?: ParentView },
   o: DecideOptions, missing: ReadonlySet<string>): Decision {
   const path = buildPath(f, platform, o);
-  const own = onPath(f.own[platform] ?? bug(`no build context facts for ${f.plan.name} ${platform}`), path.via === 'assemble' ? { via: 'assemble', epoch: f.epoch } : {});
+  const own = onPath(f.own[platform] ?? bug(`no build context facts for ${f.plan.name} ${platform}`), path.via === 'assemble' ? { via: 'assemble', epoch: f.epoch, assembler: ASSEMBLER_FORMAT } : {});
   const names = { from: f.plan.from, ...(f.plan.builder ? { builder: f.plan.builder } : {}) };
   const from = parentDigest(parents.from, platform, f);
   const builder = parents.builder ? parentDigest(parents.builder, platform, f) : undefined;

@@ -1,8 +1,9 @@
 /**
  * Carries the decisions out: every image in dependency order, independent images in parallel. A reused
  * platform image is checked to be served; a built one is assembled (assembled.ts) or goes through
- * BuildKit and is exported, then pushed by digest; then the image index is pushed by digest. Only a
- * BuildKit build loads the engine. An image whose parent was rebuilt is decided again
+ * BuildKit and is exported, then pushed by digest; then the image index is pushed by digest. A recipe
+ * decided for the assembler is qualified again with its parent's config and the engine's BuildKit
+ * version (assembled.ts); refused, it is decided again for BuildKit. An image whose parent was rebuilt is decided again
  * (decide.ts) once the parent is pushed. Tags are not touched here. Progress is checkpointed after every
  * platform and index, so a resumed run gets it back as `done`.
  */
@@ -25,7 +26,8 @@ import type { RegistryClient } from '../../registry/client.ts';
 import { limiter } from '../../util/limit.ts';
 import type { Emit } from '../events.ts';
 import type { ExportedImage } from '../../buildkit/export.ts';
-import { assemblePlatform, parentCache, type ParentCache } from './assembled.ts';
+import type { Recipe } from '../../assemble/recipe.ts';
+import { assemblePlatform, parentCache, qualifyOnParent, type ParentCache } from './assembled.ts';
 import { engineBuildKit, takesSourceDateEpoch } from './buildkit-version.ts';
 import { decideImage, viewOf, type DecideOptions, type ParentView } from './decide.ts';
 import { createdAt } from './source-date.ts';
@@ -63,7 +65,7 @@ export async function execute(input: ExecuteInput, tools: ExecuteTools): Promise
   const record: BuildRecord = {};
   for (const f of input.facts) if (f.done) record[f.plan.name] = structuredClone(f.done);
   const run: Run = { input, tools, record, slots: limiter(Math.max(1, input.concurrency)), save: () => tools.checkpoint(record),
-    parents: parentCache(), sourceDateArg: undefined };
+    parents: parentCache(), sourceDateArg: undefined, buildkit: undefined };
   const done = new Map<string, Promise<ParentRef>>([[UPSTREAM, Promise.resolve(upstreamRef(input))]]);
   input.facts.forEach((f, i) => {
     const parents = Promise.all([done.get(f.plan.from)!, f.plan.builder ? done.get(f.plan.builder)! : undefined]);
@@ -82,6 +84,8 @@ interface Run {
   parents: ParentCache;
   /** Whether the engine's BuildKit takes SOURCE_DATE_EPOCH; asked once, when the engine is first used. */
   sourceDateArg: Promise<boolean> | undefined;
+  /** The engine's BuildKit version ("unknown" when it does not say), asked once. */
+  buildkit: Promise<string> | undefined;
 }
 
 function upstreamRef(input: ExecuteInput): ParentRef {
@@ -114,7 +118,8 @@ async function executePlatform(run: Run, job: PlatformJob): Promise<PlatformReco
   const { input, tools } = run;
   const { f, platform } = job;
   const started = Date.now();
-  let d = job.decision;
+  const final = await finalPath(run, job);
+  let d = final.decision;
   if (d.action === 'reuse' && d.source !== 'tagged' && !await input.client(f.plan.registry).headManifest(f.plan.repository, d.manifest.digest)) {
     d = decideImage(f, job.parents, input.options, new Set([d.manifest.digest])).platforms[platform]!;
   }
@@ -130,7 +135,7 @@ async function executePlatform(run: Run, job: PlatformJob): Promise<PlatformReco
   // Only builds take a slot: deciding to reuse costs a manifest HEAD and must not wait behind builds.
   const manifest = await run.slots(async () => {
     tools.emit({ type: 'image', image: f.plan.name, platform, state: 'building', detail: reason });
-    const built = d.via === 'assemble' ? await assembleOne(run, job) : await buildKitOne(run, job, key);
+    const built = final.recipe ? await assembleOne(run, job, final.recipe) : await buildKitOne(run, job, key);
     return pushBuilt(run, job, built, key, JSON.stringify(inputs));
   });
   const result: PlatformRecord = { key, inputs, manifest, built: true, reason, ms: Date.now() - started };
@@ -153,11 +158,30 @@ async function checkpointPlatform(run: Run, f: ImageFacts, platform: Platform, r
 
 interface Built { image: ExportedImage; created: string }
 
-async function assembleOne(run: Run, job: PlatformJob): Promise<Built> {
+/**
+ * The decision as carried out: one to assemble is qualified again, now with the parent's config and the
+ * engine's BuildKit; refused, it is decided again for BuildKit (which may find that build published).
+ */
+async function finalPath(run: Run, job: PlatformJob): Promise<{ decision: Decision; recipe?: Recipe }> {
+  const { f, platform, from, spec } = job;
+  const d = job.decision;
+  if (d.action !== 'build' || d.via !== 'assemble') return { decision: d };
+  if (!f.qualified[platform]?.assemble) bug(`${f.plan.name} ${platform}: decided to assemble a recipe that does not qualify`);
+  const buildkit = await (run.buildkit ??= engineBuildKitOf(run.input));
+  const q = await qualifyOnParent(spec, platform, { ...from.origin, manifest: from.view.digests[platform]! }, buildkit, run.parents);
+  if (q.assemble) return { decision: d, recipe: q.recipe };
+  const again = decideImage(f, job.parents, { ...run.input.options, assemble: false }).platforms[platform]!;
+  return { decision: again.action === 'build' ? { ...again, viaReason: q.reason } : again };
+}
+
+async function engineBuildKitOf(input: ExecuteInput): Promise<string> {
+  const engine = await input.engine();
+  return engineBuildKit(await engine.docker.version().catch(() => ({}))) ?? 'unknown';
+}
+
+async function assembleOne(run: Run, job: PlatformJob, recipe: Recipe): Promise<Built> {
   const { f, platform, from } = job;
-  const q = f.qualified[platform];
-  if (!q?.assemble) bug(`${f.plan.name} ${platform}: decided to assemble a recipe that does not qualify`);
-  const image = await assemblePlatform({ image: f.plan.name, platform, recipe: q.recipe, context: f.files[platform]!,
+  const image = await assemblePlatform({ image: f.plan.name, platform, recipe, context: f.files[platform]!,
     parent: { ...from.origin, manifest: from.view.digests[platform]! }, epoch: f.epoch, cacheDir: run.input.cacheDir }, run.parents);
   run.tools.emit({ type: 'image', image: f.plan.name, platform, state: 'built', detail: `assembled, ${image.layers.length - image.inherited} layers` });
   return { image, created: createdAt(f.epoch) };

@@ -2,13 +2,12 @@
  * The facts a decision needs, gathered before anything is built: per image and platform, the build
  * context and every input but the parents' digests; what the image's floating tag (the last release) and
  * versioned tag (an interrupted run of this release) hold; what an interrupted run recorded; and per
- * platform whether the assembler can carry the recipe out. Qualification runs without the parent's Env
+ * platform whether the assembler can carry the recipe out. Qualification runs without the parent's config
  * (the parent may be rebuilt in this run): a word that reads a variable the recipe does not set sends the
- * image to BuildKit.
+ * image to BuildKit, and execute.ts qualifies the recipe again on the parent's config before assembling.
  */
 import { readFile } from 'node:fs/promises';
-import { qualify } from '../../assemble/qualify.ts';
-import type { Catalog, ImageSpec } from '../../catalog/model.ts';
+import type { Catalog } from '../../catalog/model.ts';
 import { imageByName } from '../../catalog/model.ts';
 import type { Platform } from '../../config/config.ts';
 import { contextFiles } from '../../buildkit/context.ts';
@@ -16,6 +15,7 @@ import { ownInputs } from '../../plan/keys.ts';
 import type { Plan } from '../../plan/plan.ts';
 import type { RegistryClient } from '../../registry/client.ts';
 import type { FetchedArtifact } from '../../resolve/artifacts.ts';
+import { qualifySpec } from './assembled.ts';
 import { readTagged } from './tagged.ts';
 import { DEFAULT_SOURCE_DATE_EPOCH } from './source-date.ts';
 import type { BuildRecord, ImageFacts } from './types.ts';
@@ -42,7 +42,7 @@ export function gatherFacts(input: FactsInput): Promise<ImageFacts[]> {
       readTagged(client, plan.repository, plan.tags.floating[0]!),
       readTagged(client, plan.repository, plan.tags.versioned),
       readFile(spec.dockerfile, 'utf8').then((text) => {
-        for (const platform of plan.platforms) qualified[platform] = qualifyFor(spec, dockerfile, text, platform);
+        for (const platform of plan.platforms) qualified[platform] = qualifySpec(spec, text, platform);
       }),
       ...plan.platforms.map(async (platform: Platform) => {
         files[platform] = await contextFiles(spec, platform, input.artifacts);
@@ -52,9 +52,4 @@ export function gatherFacts(input: FactsInput): Promise<ImageFacts[]> {
     const done = input.done?.[plan.name];
     return { plan, own, files, qualified, epoch, ...(published ? { published } : {}), ...(tagged ? { tagged } : {}), ...(done ? { done } : {}) };
   }));
-}
-
-/** The builder names the parents in BASE_IMAGE / BUILDER_IMAGE; their values do not matter to qualification. */
-function qualifyFor(spec: ImageSpec, file: string, dockerfile: string, platform: Platform) {
-  return qualify({ dockerfile, file, platform, buildArgs: { BASE_IMAGE: 'parent', ...(spec.builder ? { BUILDER_IMAGE: 'builder' } : {}), ...spec.buildArgs } });
 }
