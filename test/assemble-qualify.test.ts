@@ -150,3 +150,18 @@ test('COPY --from a FROM-scratch stage that is itself COPY-only qualifies and ca
   t.deepEqual(Object.keys(r.stages), ['files']);
   t.deepEqual(copies(r).map((c) => [c.from, c.sources, c.dest]), [['files', ['staged'], '/x'], ['files', ['staged/a'], '/y']]);
 });
+
+test('the engine\'s BuildKit: 0.8 to 0.12 are assembled; later ones, and one that does not say, go to BuildKit', (t) => {
+  const withEngine = (buildkit: string) => qualify({ dockerfile: `${HEAD}COPY a /a\n`, file: 'Dockerfile', platform: 'linux/amd64', buildArgs: { BASE_IMAGE: 'x' }, parent: {}, buildkit });
+  for (const v of ['0.8.2', '0.10.6', '0.12.5']) t.true(withEngine(v).assemble, v);
+  for (const v of ['0.13.0', '0.20.1', '1.0.0', 'unknown']) t.regex(reason(withEngine(v)), new RegExp(`engine runs BuildKit ${v.replace(/\./g, '\\.')}, whose images the assembler does not make`), v);
+});
+
+test('on the parent\'s config: ONBUILD triggers go to BuildKit; WorkingDir, User and Shell shape the recipe', (t) => {
+  const on = (body: string, parent: Record<string, unknown>) => qualify({ dockerfile: HEAD + body, file: 'Dockerfile', platform: 'linux/amd64', buildArgs: { BASE_IMAGE: 'x' }, parent });
+  t.regex(reason(on('COPY a /a\n', { OnBuild: ['RUN make'] })), /^the parent image has ONBUILD triggers, which BuildKit runs in this build at Dockerfile:2$/);
+  t.is(copies(recipe(on('COPY a rel\n', { WorkingDir: '/var/lib/etcd' })))[0]!.dest, '/var/lib/etcd/rel');
+  t.regex(reason(on('WORKDIR /x\n', { User: 'app' })), /^WORKDIR as USER app: .* at Dockerfile:3$/);
+  t.true(on('WORKDIR /x\n', { User: '1000:1000' }).assemble);
+  t.deepEqual(changes(recipe(on('CMD run x\n', { Shell: ['/bin/bash', '-c'] })))[0], { cmd: ['/bin/bash', '-c', 'run x'] });
+});

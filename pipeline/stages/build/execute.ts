@@ -84,8 +84,8 @@ interface Run {
   parents: ParentCache;
   /** Whether the engine's BuildKit takes SOURCE_DATE_EPOCH; asked once, when the engine is first used. */
   sourceDateArg: Promise<boolean> | undefined;
-  /** The engine's BuildKit version ("unknown" when it does not say), asked once. */
-  buildkit: Promise<string> | undefined;
+  /** The engine's BuildKit version, asked once (engineBuildKitOf). */
+  buildkit: Promise<string | undefined> | undefined;
 }
 
 function upstreamRef(input: ExecuteInput): ParentRef {
@@ -174,9 +174,13 @@ async function finalPath(run: Run, job: PlatformJob): Promise<{ decision: Decisi
   return { decision: again.action === 'build' ? { ...again, viaReason: q.reason } : again };
 }
 
-async function engineBuildKitOf(input: ExecuteInput): Promise<string> {
-  const engine = await input.engine();
-  return engineBuildKit(await engine.docker.version().catch(() => ({}))) ?? 'unknown';
+/**
+ * The engine's BuildKit ("unknown" when the engine does not say). An engine that cannot be reached builds
+ * nothing the assembled image could differ from: undefined, and the assembler makes BuildKit 0.8-0.12's image.
+ */
+async function engineBuildKitOf(input: ExecuteInput): Promise<string | undefined> {
+  const version = await input.engine().then((e) => e.docker.version()).catch(() => undefined);
+  return version === undefined ? undefined : engineBuildKit(version) ?? 'unknown';
 }
 
 async function assembleOne(run: Run, job: PlatformJob, recipe: Recipe): Promise<Built> {
