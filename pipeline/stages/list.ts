@@ -20,6 +20,7 @@ import { need, stage, type Stage } from './stage.ts';
 import { recordPin } from '../store/released-pin.ts';
 import { decideAll } from './build/decide.ts';
 import { execute, type Engine } from './build/execute.ts';
+import { engineBuildKitOf } from './build/buildkit-version.ts';
 import { gatherFacts } from './build/facts.ts';
 import { publishedImages } from './build/published.ts';
 import { shareDecisions } from './build/shared.ts';
@@ -61,7 +62,7 @@ export interface ReleaseOutputs {
   resolve: FetchedArtifact[];
   plan: Plan;
   repositories: number;
-  decide: { facts: ImageFacts[]; decisions: ImageDecision[] };
+  decide: { facts: ImageFacts[]; decisions: ImageDecision[]; buildkit?: string };
   build: BuildRecord;
   compare: Comparison;
   tags: TagsRecord;
@@ -94,19 +95,21 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
     }, { dry: true, detail: (p) => `${p.release}: ${p.images.length} images` }),
     stage('decide', async ({ out, recorded }) => {
       const plan = need(out, 'plan');
-      const facts = await gatherFacts({ plan, catalog: need(out, 'catalog'), artifacts: need(out, 'resolve'), client: env.clients, ...(recorded.build ? { done: recorded.build } : {}) });
+      const buildkit = decideOptions().assemble ? await engineBuildKitOf(env.engine) : undefined;
+      const facts = await gatherFacts({ plan, catalog: need(out, 'catalog'), artifacts: need(out, 'resolve'), client: env.clients,
+        ...(recorded.build ? { done: recorded.build } : {}), ...(buildkit ? { buildkit } : {}) });
       const decisions = decideAll(plan, facts, decideOptions());
       shareDecisions(env.shared, env.config.channel, decisions);
-      return { facts, decisions };
+      return { facts, decisions, ...(buildkit ? { buildkit } : {}) };
     }, { dry: true, detail: ({ decisions }) => decisionsDetail(decisions) }),
     stage('repositories', ({ out }, { emit }) => {
       const plan = need(out, 'plan');
       return ensureImageRepositories(env.config, plan.images[0]?.registry ?? '', () => planRepositories(plan), (message) => emit({ type: 'info', message }));
     }),
     stage('build', ({ out }, tools) => {
-      const { facts, decisions } = need(out, 'decide');
+      const { facts, decisions, buildkit } = need(out, 'decide');
       return execute({ plan: need(out, 'plan'), catalog: need(out, 'catalog'), facts, decisions, engine: env.engine, client: env.clients,
-        options: decideOptions(), concurrency: env.concurrency, cacheDir: env.cacheDir, limits: publishLimits(env.config) }, tools);
+        options: decideOptions(), concurrency: env.concurrency, cacheDir: env.cacheDir, limits: publishLimits(env.config), ...(buildkit ? { buildkit } : {}) }, tools);
     }, { checkpointed: true }),
     stage('compare', ({ out, recorded }) => compareWithLatest({ next: releaseOf(siteInput(out)), site: env.stores.site,
       always: env.releaseUnchanged || env.force || recorded.tags !== undefined }), { stopsIf: (c) => !c.changed, detail: (c) => comparisonDetail(c, env.config.channel) }),

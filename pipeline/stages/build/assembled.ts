@@ -47,15 +47,15 @@ async function readParent({ client, repository, manifest }: ParentSource): Promi
  * engine's BuildKit, before it is assembled. The builder names the parents in BASE_IMAGE / BUILDER_IMAGE;
  * their values do not matter here.
  */
-export function qualifySpec(spec: ImageSpec, dockerfile: string, platform: string, on?: { parent: ParentConfig; buildkit: string | undefined }): Qualification {
+export function qualifySpec(spec: ImageSpec, dockerfile: string, platform: string, buildkit: string | undefined, parent?: ParentConfig): Qualification {
   return qualify({ dockerfile, file: spec.dockerfile.slice(spec.contextDir.length + 1), platform,
     buildArgs: { BASE_IMAGE: 'parent', ...(spec.builder ? { BUILDER_IMAGE: 'builder' } : {}), ...spec.buildArgs },
-    ...(on ? { parent: on.parent } : {}), ...(on?.buildkit ? { buildkit: on.buildkit } : {}) });
+    ...(parent ? { parent } : {}), ...(buildkit ? { buildkit } : {}) });
 }
 
 export async function qualifyOnParent(spec: ImageSpec, platform: string, parent: ParentSource, buildkit: string | undefined, parents: ParentCache): Promise<Qualification> {
   const config = (JSON.parse((await parents(parent)).config.toString('utf8')) as { config?: ParentConfig }).config ?? {};
-  return qualifySpec(spec, await readFile(spec.dockerfile, 'utf8'), platform, { parent: config, buildkit });
+  return qualifySpec(spec, await readFile(spec.dockerfile, 'utf8'), platform, buildkit, config);
 }
 
 export interface AssembleJob {

@@ -54,6 +54,8 @@ export interface ExecuteInput {
   cacheDir: string;
   /** Upload pacing and mount policy of the target registry (default: none). */
   limits?: PublishLimits;
+  /** The engine's BuildKit (engineBuildKitOf), which an assembled image must equal. */
+  buildkit?: string;
 }
 
 export interface ExecuteTools { emit: Emit; checkpoint(record: BuildRecord): Promise<void> }
@@ -65,7 +67,7 @@ export async function execute(input: ExecuteInput, tools: ExecuteTools): Promise
   const record: BuildRecord = {};
   for (const f of input.facts) if (f.done) record[f.plan.name] = structuredClone(f.done);
   const run: Run = { input, tools, record, slots: limiter(Math.max(1, input.concurrency)), save: () => tools.checkpoint(record),
-    parents: parentCache(), sourceDateArg: undefined, buildkit: undefined };
+    parents: parentCache(), sourceDateArg: undefined };
   const done = new Map<string, Promise<ParentRef>>([[UPSTREAM, Promise.resolve(upstreamRef(input))]]);
   input.facts.forEach((f, i) => {
     const parents = Promise.all([done.get(f.plan.from)!, f.plan.builder ? done.get(f.plan.builder)! : undefined]);
@@ -84,8 +86,6 @@ interface Run {
   parents: ParentCache;
   /** Whether the engine's BuildKit takes SOURCE_DATE_EPOCH; asked once, when the engine is first used. */
   sourceDateArg: Promise<boolean> | undefined;
-  /** The engine's BuildKit version, asked once (engineBuildKitOf). */
-  buildkit: Promise<string | undefined> | undefined;
 }
 
 function upstreamRef(input: ExecuteInput): ParentRef {
@@ -167,20 +167,10 @@ async function finalPath(run: Run, job: PlatformJob): Promise<{ decision: Decisi
   const d = job.decision;
   if (d.action !== 'build' || d.via !== 'assemble') return { decision: d };
   if (!f.qualified[platform]?.assemble) bug(`${f.plan.name} ${platform}: decided to assemble a recipe that does not qualify`);
-  const buildkit = await (run.buildkit ??= engineBuildKitOf(run.input));
-  const q = await qualifyOnParent(spec, platform, { ...from.origin, manifest: from.view.digests[platform]! }, buildkit, run.parents);
+  const q = await qualifyOnParent(spec, platform, { ...from.origin, manifest: from.view.digests[platform]! }, run.input.buildkit, run.parents);
   if (q.assemble) return { decision: d, recipe: q.recipe };
   const again = decideImage(f, job.parents, { ...run.input.options, assemble: false }).platforms[platform]!;
   return { decision: again.action === 'build' ? { ...again, viaReason: q.reason } : again };
-}
-
-/**
- * The engine's BuildKit ("unknown" when the engine does not say). An engine that cannot be reached builds
- * nothing the assembled image could differ from: undefined, and the assembler makes BuildKit 0.8-0.12's image.
- */
-async function engineBuildKitOf(input: ExecuteInput): Promise<string | undefined> {
-  const version = await input.engine().then((e) => e.docker.version()).catch(() => undefined);
-  return version === undefined ? undefined : engineBuildKit(version) ?? 'unknown';
 }
 
 async function assembleOne(run: Run, job: PlatformJob, recipe: Recipe): Promise<Built> {

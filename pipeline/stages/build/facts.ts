@@ -27,6 +27,8 @@ export interface FactsInput {
   client: (registry: string) => RegistryClient;
   /** The build stage's record from an interrupted run of this release. */
   done?: BuildRecord;
+  /** The engine's BuildKit (buildkit-version.ts engineBuildKitOf): the assembler makes only the images of some. */
+  buildkit?: string;
 }
 
 export function gatherFacts(input: FactsInput): Promise<ImageFacts[]> {
@@ -42,7 +44,7 @@ export function gatherFacts(input: FactsInput): Promise<ImageFacts[]> {
       readTagged(client, plan.repository, plan.tags.floating[0]!),
       readTagged(client, plan.repository, plan.tags.versioned),
       readFile(spec.dockerfile, 'utf8').then((text) => {
-        for (const platform of plan.platforms) qualified[platform] = qualifySpec(spec, text, platform);
+        for (const platform of plan.platforms) qualified[platform] = qualifySpec(spec, text, platform, input.buildkit);
       }),
       ...plan.platforms.map(async (platform: Platform) => {
         files[platform] = await contextFiles(spec, platform, input.artifacts);
