@@ -122,6 +122,14 @@ export async function latestNumber(store: Store, channel: string): Promise<numbe
   return max;
 }
 
+/** The release `releasechannels/<ch>.yaml` points at as the site serves it (undefined when there is no channel file). */
+export async function channelPointer(store: Store, channel: string): Promise<number | undefined> {
+  assertChannel(channel);
+  const key = channelFilePath(channel);
+  const text = await getText(store, key);
+  return text === undefined ? undefined : parseReleaseChannel(text, store.where(key)).status.latestRelease;
+}
+
 export async function nextNumber(store: Store, channel: string): Promise<number> {
   return (await latestNumber(store, channel)) + 1;
 }
