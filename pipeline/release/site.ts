@@ -20,11 +20,12 @@ import { assertValidRelease } from './validate.ts';
 
 export { stageArchives, type StageResult, type StagedArchive, type StageOptions } from './stage-archives.ts';
 
-function firstDifference(a: string, b: string): string {
+/** Where two texts first differ, for messages: `line 12: existing "...", new "..."`. */
+export function firstDifference(a: string, b: string, labels: [string, string] = ['existing', 'new']): string {
   const al = a.split('\n');
   const bl = b.split('\n');
   for (let i = 0; i < Math.max(al.length, bl.length); i++) {
-    if (al[i] !== bl[i]) return `line ${i + 1}: existing ${JSON.stringify(al[i] ?? '')}, new ${JSON.stringify(bl[i] ?? '')}`;
+    if (al[i] !== bl[i]) return `line ${i + 1}: ${labels[0]} ${JSON.stringify(al[i] ?? '')}, ${labels[1]} ${JSON.stringify(bl[i] ?? '')}`;
   }
   return 'no line differs';
 }
