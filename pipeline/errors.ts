@@ -76,6 +76,8 @@ export const ERROR_KINDS = {
   RELEASE_INPUT: 'failure',
   RELEASE_INVALID: 'failure',
   RELEASE_NOT_FOUND: 'failure',
+  RELEASE_NOT_SERVED: 'verify',
+  RELEASE_NUMBER_USED: 'input',
   RELEASE_PARSE: 'failure',
   REPUBLISH_DIGEST: 'failure',
   REPUBLISH_INPUT: 'failure',

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { OutboxAnnouncer } from '../pipeline/announce/outbox.ts';
 import { renderAnnouncement } from '../pipeline/announce/render.ts';
 import type { Announcement, Announcer } from '../pipeline/announce/types.ts';
-import { isEksdError } from '../pipeline/errors.ts';
+import { EksdError, isEksdError } from '../pipeline/errors.ts';
 import { buildRelease } from '../pipeline/release/manifest.ts';
 
 const hex = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -96,21 +96,33 @@ test('announceOnce through the outbox: once, then again as <release>.<n>.json', 
   t.is(entry?.sends.length, 2);
 });
 
-test('a failing announcer leaves no ledger entry; a later run sends', async (t) => {
+test('an announcer that refused (ANNOUNCE_FAILED) leaves no ledger entry; a later run sends', async (t) => {
   const ledger = await tempDir();
   let calls = 0;
   const flaky: Announcer = {
     describe: () => 'flaky',
     publish: async (_m: Announcement) => {
       calls++;
-      if (calls === 1) throw new Error('network down');
+      if (calls === 1) throw new EksdError('ANNOUNCE_FAILED', 'refused: topic not found');
       return { messageId: 'm-2' };
     },
   };
-  await t.throwsAsync(announceOnce({ release: RELEASE, announcement, announcer: flaky, state: new DirStore(ledger) }), { message: 'network down' });
+  await t.throwsAsync(announceOnce({ release: RELEASE, announcement, announcer: flaky, state: new DirStore(ledger) }), { message: 'refused: topic not found' });
   t.deepEqual(await entries(ledger), []);
   const ok = await announceOnce({ release: RELEASE, announcement, announcer: flaky, state: new DirStore(ledger) });
   t.deepEqual(ok, { skipped: false, messageId: 'm-2', resend: 0 });
+});
+
+test('any other announcer failure may have sent the message: ANNOUNCE_INTERRUPTED, the entry stays sending', async (t) => {
+  const ledger = await tempDir();
+  let calls = 0;
+  const lost: Announcer = { describe: () => 'lost', publish: async () => { calls++; throw new Error('network down'); } };
+  const e = await t.throwsAsync(announceOnce({ release: RELEASE, announcement, announcer: lost, state: new DirStore(ledger) }));
+  t.true(isEksdError(e, 'ANNOUNCE_INTERRUPTED'), String(e));
+  t.regex(e!.message, /may or may not have been sent: network down/);
+  t.is((await readLedger(new DirStore(ledger), RELEASE))?.state, 'sending');
+  t.true(isEksdError(await t.throwsAsync(announceOnce({ release: RELEASE, announcement, announcer: lost, state: new DirStore(ledger) })), 'ANNOUNCE_INTERRUPTED'));
+  t.is(calls, 1, 'not sent again blindly');
 });
 
 test('a concurrent or interrupted announcement is not sent blindly', async (t) => {

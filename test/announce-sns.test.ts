@@ -10,7 +10,7 @@ import { renderAnnouncement } from '../pipeline/announce/render.ts';
 import { SnsAnnouncer } from '../pipeline/announce/sns.ts';
 import { isEksdError } from '../pipeline/errors.ts';
 import { buildRelease } from '../pipeline/release/manifest.ts';
-import { FakeSns } from './helpers/fake-sns.ts';
+import { FakeSns, type ReplyFault } from './helpers/fake-sns.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
@@ -40,7 +40,7 @@ async function ledgerDir(): Promise<string> {
   dirs.push(d);
   return d;
 }
-const announcer = (topicArn: string, extra: { maxAttempts?: number } = {}): SnsAnnouncer => new SnsAnnouncer({ topicArn, ...sns.clientOptions(), ...extra });
+const announcer = (topicArn: string, extra: { requestTimeoutMs?: number } = {}): SnsAnnouncer => new SnsAnnouncer({ topicArn, ...sns.clientOptions(), ...extra });
 const published = (topic: string) => sns.publishes.filter((p) => p.TopicArn === topic);
 
 test.serial('publish sends subject, JSON message structure and typed attributes', async (t) => {
@@ -141,6 +141,77 @@ test.serial('a reply lost after SNS accepted the message: one message, ANNOUNCE_
   t.true(await markSent({ release: announcement.release, state }));
   t.true((await announceOnce({ release: announcement.release, announcement, announcer: announcer(TOPIC), state })).skipped);
   t.is(published(TOPIC).length, before + 1, 'still one message');
+});
+
+/** Announces through the ledger in `state`; returns the error it stopped with, if any. */
+async function announceRun(state: DirStore, timeoutMs = 5_000): Promise<unknown> {
+  try {
+    await announceOnce({ release: announcement.release, announcement, announcer: announcer(TOPIC, { requestTimeoutMs: timeoutMs }), state });
+    return undefined;
+  } catch (e) {
+    return e;
+  }
+}
+
+const uncertainReplies: Array<[ReplyFault, string]> = [
+  ['truncated', 'a 200 whose XML is cut off inside MessageId'],
+  ['no-message-id', 'a 200 without MessageId'],
+  ['garbled', 'a 200 that is not XML'],
+  ['server-error', 'a 500 after SNS took the message'],
+  ['hang', 'no answer before the timeout'],
+  ['drop', 'the connection closed without an answer'],
+];
+
+for (const [fault, what] of uncertainReplies) {
+  test.serial(`${what}: one message received, ANNOUNCE_INTERRUPTED, the ledger stays "sending" and the next run sends nothing`, async (t) => {
+    const state = new DirStore(await ledgerDir());
+    const [received, delivered] = [sns.received, published(TOPIC).length];
+    sns.faultNextReplies(fault);
+    const first = await announceRun(state, 1_000);
+    t.true(isEksdError(first, 'ANNOUNCE_INTERRUPTED'), String(first));
+    t.regex((first as { hint?: string }).hint ?? '', /--mark-sent[\s\S]*--again/);
+    t.is((await readLedger(state, announcement.release))?.state, 'sending');
+    const next = await announceRun(state);
+    t.true(isEksdError(next, 'ANNOUNCE_INTERRUPTED'), String(next));
+    t.regex((next as Error).message, /stopped while publishing/);
+    t.is(sns.received - received, 1, 'exactly one Publish reached SNS in all: no SDK retry, no blind resend');
+    t.is(published(TOPIC).length - delivered, 1);
+  });
+}
+
+test.serial('a 4xx that is not an SNS error (a proxy page) is not a refusal: ANNOUNCE_INTERRUPTED', async (t) => {
+  const state = new DirStore(await ledgerDir());
+  sns.failNext({ status: 403, code: '', message: '', body: '<html><body>Forbidden</body></html>' });
+  const e = await announceRun(state);
+  t.true(isEksdError(e, 'ANNOUNCE_INTERRUPTED'), String(e));
+  t.is((await readLedger(state, announcement.release))?.state, 'sending');
+});
+
+test.serial('a refusal by SNS (4xx SNS error) takes the ledger entry back: the next run sends, once', async (t) => {
+  const state = new DirStore(await ledgerDir());
+  const [received, delivered] = [sns.received, published(TOPIC).length];
+  sns.failNext({ status: 400, code: 'InvalidParameter', message: 'Invalid parameter: Subject' });
+  const refused = await announceRun(state);
+  t.true(isEksdError(refused, 'ANNOUNCE_FAILED'), String(refused));
+  t.regex((refused as Error).message, /InvalidParameter \(HTTP 400\)/);
+  t.is(await readLedger(state, announcement.release), undefined, 'the entry was taken back');
+  t.is(await announceRun(state), undefined);
+  t.is(await announceRun(state), undefined, 'and a third run finds it sent');
+  t.is(sns.received - received, 2, 'the refused request and the one that went out');
+  t.is(published(TOPIC).length - delivered, 1, 'one message delivered');
+  t.is((await readLedger(state, announcement.release))?.state, 'sent');
+});
+
+test.serial('nothing sent (connection refused): ANNOUNCE_FAILED, no ledger entry left', async (t) => {
+  const state = new DirStore(await ledgerDir());
+  const closed = new FakeSns([TOPIC]);
+  const endpoint = await closed.start();
+  await closed.stop();
+  const e = await t.throwsAsync(announceOnce({ release: announcement.release, announcement, state,
+    announcer: new SnsAnnouncer({ topicArn: TOPIC, ...sns.clientOptions(), endpoint }) }));
+  t.true(isEksdError(e, 'ANNOUNCE_FAILED'), String(e));
+  t.regex(e!.message, /ECONNREFUSED/);
+  t.is(await readLedger(state, announcement.release), undefined);
 });
 
 test('bad topic ARN fails at configuration time', (t) => {

@@ -61,3 +61,35 @@ test('killed while waiting for SNS to answer: no blind resend; --mark-sent settl
   t.regex(announce.stdout, /already announced/);
   t.is(sns.publishes.length, 1, 'exactly one message in the end');
 });
+
+test('SNS answers 200 unreadably (truncated XML, then no MessageId): the run stops ANNOUNCE_INTERRUPTED and the next run sends nothing', async (t) => {
+  const sns = new FakeSns([TOPIC]);
+  const endpoint = await sns.start();
+  t.teardown(() => sns.stop());
+  const p = await makeProject({ catalog: 'mini' });
+  t.teardown(() => p.cleanup());
+  await p.seed();
+  const env = {
+    EKSD_ANNOUNCE: 'sns', EKSD_SNS_ENDPOINT: endpoint, EKSD_SNS_TOPIC_ARN: TOPIC, AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
+    AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+  const cases = [['truncated', RELEASE, []], ['no-message-id', 'kubernetes-1-33-eks-2', ['--release-unchanged']]] as const;
+  for (const [fault, release, flags] of cases) {
+    const received = sns.received;
+    sns.faultNextReplies(fault);
+    const stopped = await p.eksd(['release', ...flags], { env });
+    t.is(stopped.code, 1, stopped.stderr);
+    t.regex(stopped.stderr, new RegExp(`ANNOUNCE_INTERRUPTED: the announcement of ${release} may or may not have been sent`));
+    const next = await p.eksd(['release'], { env });
+    t.is(next.code, 1, next.stderr);
+    t.regex(next.stderr, new RegExp(`ANNOUNCE_INTERRUPTED: an earlier announcement of ${release} stopped while publishing`));
+    const announce = await p.eksd(['announce', release], { env });
+    t.regex(announce.stderr, /ANNOUNCE_INTERRUPTED/, 'eksd announce does not send it blindly either');
+    t.is(sns.received - received, 1, `${fault}: exactly one message received in all`);
+    const marked = await p.eksd(['announce', release, '--mark-sent'], { env });
+    t.is(marked.code, 0, marked.stderr);
+    const finished = await p.eksd(['release'], { env });
+    t.is(finished.code, 0, finished.stderr);
+    t.is(sns.received - received, 1, `${fault}: still one once the run finished`);
+  }
+});

@@ -4,15 +4,16 @@
  * on the version read) before the publish and "sent" after it. A "sending" entry found later means a
  * send that stopped midway — a crash, a timeout, a reply lost after SNS may have accepted the message —
  * and is never resent blindly: ANNOUNCE_INTERRUPTED names the two ways out (`--mark-sent` when it
- * arrived, `--again` when it did not). A publish that definitely failed (the service answered no) takes
- * its "sending" entry back, so the next run sends.
+ * arrived, `--again` when it did not). Only a publish the announcer reports as refused (ANNOUNCE_FAILED:
+ * the service said no, or nothing left this machine) takes its "sending" entry back, so the next run
+ * sends; any other failure leaves "sending" and stops with ANNOUNCE_INTERRUPTED.
  */
 import { hostname } from 'node:os';
 import { EksdError, isEksdError } from '../errors.ts';
 import { isPrecondition, type Store } from '../store/store.ts';
 import { alive } from '../util/pid-lock.ts';
 import { isAnnouncementName } from '../release/naming.ts';
-import { UNCERTAIN, type Announcement, type Announcer } from './types.ts';
+import { REFUSED, type Announcement, type Announcer } from './types.ts';
 
 export interface LedgerSend {
   messageId: string;
@@ -162,7 +163,7 @@ export async function announceOnce(options: AnnounceOnceOptions): Promise<Announ
   try {
     ({ messageId } = await announcer.publish(announcement, { resend }));
   } catch (e) {
-    if (isEksdError(e, UNCERTAIN)) throw uncertain(release, where, e);
+    if (!isEksdError(e, REFUSED)) throw uncertain(release, where, e);
     await undo(state, release, before, mine);
     throw e;
   }
@@ -194,8 +195,9 @@ async function recordSent(state: Store, release: string, entry: LedgerEntry, min
   });
 }
 
-function uncertain(release: string, where: string, cause: EksdError): EksdError {
-  return new EksdError('ANNOUNCE_INTERRUPTED', `the announcement of ${release} may or may not have been sent: ${cause.message}`, {
+/** Anything but a refusal: the message may have gone out, so the entry stays "sending". */
+function uncertain(release: string, where: string, cause: unknown): EksdError {
+  return new EksdError('ANNOUNCE_INTERRUPTED', `the announcement of ${release} may or may not have been sent: ${(cause as Error).message}`, {
     where,
     hint: `check what subscribers received: if it arrived, record it with 'eksd announce ${release} --mark-sent'; if not, send it with 'eksd announce ${release} --again'`,
     cause,

@@ -82,8 +82,16 @@ export interface PublishOptions {
 export interface Announcer {
   /** e.g. `sns arn:aws:sns:...` or `outbox /path`; recorded in the ledger */
   describe(): string;
+  /** Sends the message; throws REFUSED when it certainly did not go out, UNCERTAIN (or anything else) when it may have. */
   publish(msg: Announcement, options?: PublishOptions): Promise<{ messageId: string }>;
 }
 
-/** The code an Announcer throws when it cannot know whether the message was accepted (timeout, connection lost). */
+/**
+ * The code an Announcer throws when the message certainly did not go out (the service refused it, or
+ * nothing was sent): the ledger takes its entry back and a later run sends. Any other failure counts as
+ * an interrupted send.
+ */
+export const REFUSED = 'ANNOUNCE_FAILED';
+
+/** The code an Announcer throws when it cannot know whether the message was accepted (timeout, connection lost, unreadable reply). */
 export const UNCERTAIN = 'ANNOUNCE_UNCERTAIN';

@@ -16,12 +16,18 @@ export interface SnsClientOptions {
   /** e.g. http://127.0.0.1:4575 for a local SNS; default: the AWS endpoint of region */
   endpoint?: string;
   credentials?: StaticCredentials;
-  /** total attempts; default 1: a Publish retried after a lost reply would be sent twice */
-  maxAttempts?: number;
   /** ms without an answer before a request counts as lost (default 30 000) */
   requestTimeoutMs?: number;
 }
 
+/** Default time to wait for SNS to answer a Publish. */
+export const SNS_REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * A client that sends each request once (maxAttempts 1: a Publish retried after a lost reply would be a
+ * second message) and gives up on a request without an answer after `requestTimeoutMs` (the SDK only
+ * warns unless told to throw).
+ */
 export function createSnsClient(options: SnsClientOptions): SNSClient {
   if (options.credentials) {
     registerSecret(options.credentials.secretAccessKey);
@@ -31,8 +37,8 @@ export function createSnsClient(options: SnsClientOptions): SNSClient {
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
-    maxAttempts: options.maxAttempts ?? 1,
-    requestHandler: { requestTimeout: options.requestTimeoutMs ?? 30_000, connectionTimeout: 5_000 },
+    maxAttempts: 1,
+    requestHandler: { requestTimeout: options.requestTimeoutMs ?? SNS_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true, connectionTimeout: 5_000 },
   });
 }
 

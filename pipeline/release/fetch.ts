@@ -19,15 +19,21 @@ function delayFor(attempt: number, base: number, retryAfter: string | null): num
   return base * 2 ** attempt * (0.5 + Math.random());
 }
 
-/** Body of url, or undefined on 404/410. Other failures throw SITE_FETCH_FAILED. */
+/** Body of url as text, or undefined on 404/410. Other failures throw SITE_FETCH_FAILED. */
 export async function fetchText(url: string, options: FetchOptions = {}): Promise<string | undefined> {
+  const bytes = await fetchBytes(url, options);
+  return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
+}
+
+/** Body of url as served, byte for byte, or undefined on 404/410. Other failures throw SITE_FETCH_FAILED. */
+export async function fetchBytes(url: string, options: FetchOptions = {}): Promise<Buffer | undefined> {
   const attempts = options.attempts ?? 4;
   let last = '';
   for (let attempt = 0; attempt < attempts; attempt++) {
     let retryAfter: string | null = null;
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 30_000), redirect: 'follow' });
-      if (res.ok) return await res.text();
+      if (res.ok) return Buffer.from(await res.arrayBuffer());
       await res.body?.cancel();
       if (res.status === 404 || res.status === 410) return undefined;
       last = `HTTP ${res.status} ${res.statusText}`;

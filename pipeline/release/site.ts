@@ -20,11 +20,12 @@ import { assertValidRelease } from './validate.ts';
 
 export { stageArchives, type StageResult, type StagedArchive, type StageOptions } from './stage-archives.ts';
 
-function firstDifference(a: string, b: string): string {
+/** Where two texts first differ, for messages: `line 12: existing "...", new "..."`. */
+export function firstDifference(a: string, b: string, labels: [string, string] = ['existing', 'new']): string {
   const al = a.split('\n');
   const bl = b.split('\n');
   for (let i = 0; i < Math.max(al.length, bl.length); i++) {
-    if (al[i] !== bl[i]) return `line ${i + 1}: existing ${JSON.stringify(al[i] ?? '')}, new ${JSON.stringify(bl[i] ?? '')}`;
+    if (al[i] !== bl[i]) return `line ${i + 1}: ${labels[0]} ${JSON.stringify(al[i] ?? '')}, ${labels[1]} ${JSON.stringify(bl[i] ?? '')}`;
   }
   return 'no line differs';
 }
@@ -120,6 +121,14 @@ export async function latestNumber(store: Store, channel: string): Promise<numbe
     if (parsed && parsed.channel === channel) max = Math.max(max, parsed.number);
   }
   return max;
+}
+
+/** The release `releasechannels/<ch>.yaml` points at as the site serves it (undefined when there is no channel file). */
+export async function channelPointer(store: Store, channel: string): Promise<number | undefined> {
+  assertChannel(channel);
+  const key = channelFilePath(channel);
+  const text = await getText(store, key);
+  return text === undefined ? undefined : parseReleaseChannel(text, store.where(key)).status.latestRelease;
 }
 
 export async function nextNumber(store: Store, channel: string): Promise<number> {

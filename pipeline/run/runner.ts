@@ -16,7 +16,6 @@ import { EksdError } from '../errors.ts';
 import { loadCatalog, loadChannels } from '../catalog/load.ts';
 import type { ChannelSpec } from '../catalog/model.ts';
 import type { Plan } from '../plan/plan.ts';
-import { latestNumber } from '../release/site.ts';
 import { openStores, type Stores } from '../store/open.ts';
 import type { VerifyReport } from '../release/verify.ts';
 import type { Release } from '../release/types.ts';
@@ -30,6 +29,7 @@ import type { SiteOutcome } from '../stages/site.ts';
 import type { Emit } from '../stages/events.ts';
 import { registryClients, type ClientFactory } from './clients.ts';
 import { Journal } from './journal.ts';
+import { releaseNumber } from './number.ts';
 import { acquireLease, type Lease } from '../store/lease.ts';
 import { runStages, type OpenRun } from './loop.ts';
 import { retireChannel, type Retirement } from './retire.ts';
@@ -151,7 +151,8 @@ async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Sha
       open: async (): Promise<OpenRun<ReleaseOutputs>> => {
         if (!dryRun) lease = await acquireLease(env.stores.state, config.channel, `eksd release (pid ${process.pid})`, { ttlSeconds: config.leaseSeconds });
         const existing = await Journal.unfinished<ReleaseOutputs>(env.stores.state, config.channel);
-        const number = await releaseNumber(o, existing, env.stores);
+        const number = await releaseNumber({ channel: config.channel, site: env.stores.site, ...(o.number !== undefined ? { wanted: o.number } : {}),
+          ...(existing ? { unfinished: { number: existing.data.number, file: existing.file } } : {}) });
         resumed = existing !== undefined;
         if (existing) o.emit({ type: 'info', message: `resuming release ${number} of channel ${config.channel} from ${existing.file}` });
         journal = dryRun ? undefined : existing ?? await Journal.start(env.stores.state, config.channel, number);
@@ -173,16 +174,6 @@ function result(out: Partial<ReleaseOutputs>, resumed: boolean, dryRun: boolean,
   const release = out.release ? { ...out.release, ...(out.verify ? { manifest: out.verify.release, verify: out.verify.report } : {}), ...(out.announce ? { announcement: out.announce } : {}) } : undefined;
   return { plan, images, ...(release ? { release } : {}), ...(dryRun && out.decide ? { decisions: out.decide.decisions } : {}),
     ...(out.compare ? { comparison: out.compare } : {}), resumed, ms: Date.now() - started };
-}
-
-/** The unfinished run's number, else --number, else the latest in the site + 1. */
-async function releaseNumber(o: RunOptions & { config: ChannelConfig }, existing: Journal<ReleaseOutputs> | undefined, stores: Stores): Promise<number> {
-  if (existing && o.number !== undefined && o.number !== existing.data.number) {
-    throw new EksdError('RUN_UNFINISHED', `release ${existing.data.number} of channel ${existing.data.channel} is unfinished; it must complete before release ${o.number}`, {
-      where: existing.file, hint: 'run eksd release without --number to finish it',
-    });
-  }
-  return existing?.data.number ?? o.number ?? (await latestNumber(stores.site, o.config.channel)) + 1;
 }
 
 /** The commit of this repository the release is made from, as the CI tells it. */

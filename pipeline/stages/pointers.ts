@@ -5,11 +5,10 @@
 import type { Config } from '../config/config.ts';
 import { EksdError } from '../errors.ts';
 import { channelFilePath } from '../release/naming.ts';
-import { writeChannel } from '../release/site.ts';
-import { parseReleaseChannel } from '../release/channel.ts';
+import { channelPointer, writeChannel } from '../release/site.ts';
 import { moveTags, tagsNow } from '../publish/tags.ts';
 import type { RegistryClient } from '../registry/client.ts';
-import { getText, type Store } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
 import type { Lease } from '../store/lease.ts';
 import { tagTargets, type PublishedImage } from './build/published.ts';
 
@@ -36,12 +35,11 @@ export async function movePointers(input: PointersInput): Promise<{ channelFile:
 
 /** The channel file as the site serves it now points at this release (or a later one). */
 async function assertChannelPoints(site: Store, channel: string, number: number): Promise<void> {
-  const key = channelFilePath(channel);
-  const text = await getText(site, key);
-  const latest = text === undefined ? undefined : parseReleaseChannel(text, site.where(key)).status.latestRelease;
+  const latest = await channelPointer(site, channel);
   if (latest === undefined || latest < number) {
-    throw new EksdError('VERIFY_FAILED', `${site.where(key)} points at release ${latest ?? '(none)'}, not ${number}, after it was written; nothing was announced`, {
-      where: site.where(key), hint: 'check the bucket for another writer of this channel, then run again',
+    const where = site.where(channelFilePath(channel));
+    throw new EksdError('VERIFY_FAILED', `${where} points at release ${latest ?? '(none)'}, not ${number}, after it was written; nothing was announced`, {
+      where, hint: 'check the bucket for another writer of this channel, then run again',
     });
   }
 }

@@ -1,7 +1,10 @@
 /**
  * An HTTP stand-in for Amazon SNS speaking the AWS Query protocol, enough for Publish: form-encoded
  * POST /, XML replies, NotFound for unknown topics, FIFO group/deduplication rules, JSON message
- * structure checks, and injectable failures. Listens on 127.0.0.1 only.
+ * structure checks, and injectable failures: refusals (an SNS error answered before delivery) and
+ * replies gone wrong after the message was delivered (truncated or garbled XML, a 200 without
+ * MessageId, a 500, no answer at all, the connection dropped), as a real SNS can fail after accepting
+ * a message. Listens on 127.0.0.1 only.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -23,7 +26,19 @@ export interface InjectedFailure {
   code: string;
   message: string;
   type?: 'Sender' | 'Receiver';
+  /** answer this body (e.g. a proxy's HTML page) instead of an SNS error document */
+  body?: string;
 }
+
+/**
+ * How the reply to a delivered Publish goes wrong: `truncated` (200, the XML cut off inside MessageId),
+ * `garbled` (200, not XML), `no-message-id` (200, well-formed XML without MessageId), `server-error`
+ * (500 InternalError), `hang` (never answered; the connection stays open), `drop` (the connection is
+ * closed without a reply).
+ */
+export type ReplyFault = 'truncated' | 'garbled' | 'no-message-id' | 'server-error' | 'hang' | 'drop';
+
+interface PendingFault { fault: ReplyFault; delivered?: (p: FakePublish) => void }
 
 const XMLNS = 'http://sns.amazonaws.com/doc/2010-03-31/';
 
@@ -37,9 +52,10 @@ export class FakeSns extends LoopbackStandIn {
   /** every request's Action, including failed ones */
   readonly actions: string[] = [];
   readonly topics = new Set<string>();
+  /** Publish requests that reached the stand-in, whatever was answered (refused, delivered, or a reply gone wrong) */
+  received = 0;
   private readonly failures: InjectedFailure[] = [];
-  private readonly holds: Array<(p: FakePublish) => void> = [];
-  private drops = 0;
+  private readonly replyFaults: PendingFault[] = [];
   /** called with each delivered publish before it is answered (to check what was public at that moment) */
   onPublish: ((p: FakePublish) => void) | undefined;
   private readonly dedup = new Map<string, string>();
@@ -59,12 +75,17 @@ export class FakeSns extends LoopbackStandIn {
    * it). Resolves with the delivered message once it arrives.
    */
   holdNextReply(): Promise<FakePublish> {
-    return new Promise((resolve) => this.holds.push(resolve));
+    return new Promise((resolve) => this.replyFaults.push({ fault: 'hang', delivered: resolve }));
   }
 
   /** The next Publish is delivered, then its connection is closed before any reply (a lost reply). */
   dropNextReply(): void {
-    this.drops++;
+    this.replyFaults.push({ fault: 'drop' });
+  }
+
+  /** The next Publish requests are delivered, then answered wrongly, one fault per request. */
+  faultNextReplies(...faults: ReplyFault[]): void {
+    this.replyFaults.push(...faults.map((fault) => ({ fault })));
   }
 
 
@@ -79,8 +100,10 @@ export class FakeSns extends LoopbackStandIn {
     const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
     const action = form.get('Action') ?? '';
     this.actions.push(action);
+    if (action === 'Publish') this.received++;
     const requestId = randomUUID();
     const fail = (f: InjectedFailure): void => {
+      if (f.body !== undefined) { res.writeHead(f.status, { 'content-type': 'text/html' }); res.end(f.body); return; }
       res.writeHead(f.status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
       res.end(`<ErrorResponse xmlns="${XMLNS}"><Error><Type>${f.type ?? 'Sender'}</Type><Code>${xml(f.code)}</Code><Message>${xml(f.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`);
     };
@@ -137,10 +160,26 @@ export class FakeSns extends LoopbackStandIn {
       this.publishes.push(record);
     }
     this.onPublish?.(record);
-    const hold = this.holds.shift();
-    if (hold) return hold(record);
-    if (this.drops > 0) { this.drops--; req.socket.destroy(); return; }
-    res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
-    res.end(`<PublishResponse xmlns="${XMLNS}"><PublishResult><MessageId>${record.MessageId}</MessageId></PublishResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></PublishResponse>`);
+    const pending = this.replyFaults.shift();
+    pending?.delivered?.(record);
+    reply(req, res, requestId, record.MessageId, pending?.fault);
+  }
+}
+
+/** The answer to a delivered Publish: SNS's, or one gone wrong as `fault` says. */
+function reply(req: IncomingMessage, res: ServerResponse, requestId: string, messageId: string, fault: ReplyFault | undefined): void {
+  const ok = `<PublishResponse xmlns="${XMLNS}"><PublishResult><MessageId>${messageId}</MessageId></PublishResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></PublishResponse>`;
+  const xmlReply = (status: number, body: string): void => {
+    res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+    res.end(body);
+  };
+  switch (fault) {
+    case undefined: return xmlReply(200, ok);
+    case 'truncated': return xmlReply(200, ok.slice(0, ok.indexOf(messageId) + 8));
+    case 'garbled': return xmlReply(200, `\u0000${Buffer.from(ok).toString('base64')}`);
+    case 'no-message-id': return xmlReply(200, ok.replace(/<MessageId>[^<]*<\/MessageId>/, ''));
+    case 'server-error': return xmlReply(500, `<ErrorResponse xmlns="${XMLNS}"><Error><Type>Receiver</Type><Code>InternalError</Code><Message>An internal service error occurred.</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`);
+    case 'hang': return;
+    case 'drop': req.socket.destroy(); return;
   }
 }

@@ -13,7 +13,7 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   channel: { type: 'string', multiple: true, description: 'a channel to release (repeatable; default: every active channel, and the retired ones to retire)', valueName: 'channel' },
   force: { type: 'boolean', description: 'rebuild every image regardless of build keys (the quarterly forced rebuild)' },
   'release-unchanged': { type: 'boolean', description: 'release a channel even when nothing changed since its latest release' },
-  number: { type: 'string', description: 'release number (default: latest in the site + 1, or the unfinished run)', valueName: 'N' },
+  number: { type: 'string', description: 'release number, above every number the channel released (default: latest in the site + 1, or the unfinished run); checked before anything is built or written', valueName: 'N' },
   concurrency: { type: 'string', description: 'parallel builds (default: twice the number of cores)', valueName: 'N' },
   json: { type: 'boolean', description: 'print the result as JSON on stdout' },
   'buildkit-only': { type: 'boolean', description: 'build every image through BuildKit, none with the assembler (config build.assemble: false, EKSD_ASSEMBLE=0)' },
