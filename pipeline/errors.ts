@@ -62,6 +62,7 @@ export const ERROR_KINDS = {
   FS_NOT_WRITABLE: 'failure',
   FS_NO_SPACE: 'failure',
   LEASE_LOST: 'failure',
+  LEASE_RELEASE_FAILED: 'failure',
   LEASE_UNREADABLE: 'failure',
   LOCK_CONTENDED: 'failure',
   LOCK_TIMEOUT: 'failure',

@@ -10,7 +10,7 @@ import { EksdError } from '../errors.ts';
 import type { Release } from '../release/types.ts';
 import type { VerifyReport } from '../release/verify.ts';
 import { openStores } from '../store/open.ts';
-import { acquireLease } from '../store/lease.ts';
+import { acquireLease, releaseAfterRun } from '../store/lease.ts';
 import type { AnnounceOutcome } from '../stages/announce.ts';
 import type { RepublishedImage } from '../stages/republish/copy.ts';
 import { formatLocation, parseLocation, releaseImages, repoIn, type Location } from '../stages/republish/locate.ts';
@@ -78,7 +78,7 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
     }), { emit });
     return resultOf(out as RepublishOutputs, { name, target, mirror, started });
   } finally {
-    await lease.release();
+    await releaseAfterRun(lease, (message) => emit({ type: 'info', message }));
   }
 }
 

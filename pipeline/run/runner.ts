@@ -30,7 +30,7 @@ import type { SiteOutcome } from '../stages/site.ts';
 import type { Emit } from '../stages/events.ts';
 import { registryClients, type ClientFactory } from './clients.ts';
 import { Journal } from './journal.ts';
-import { acquireLease, type Lease } from '../store/lease.ts';
+import { acquireLease, releaseAfterRun, type Lease } from '../store/lease.ts';
 import { runStages, type OpenRun } from './loop.ts';
 import { retireChannel, type Retirement } from './retire.ts';
 
@@ -103,7 +103,7 @@ export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
 /** One channel; a failure is returned, not thrown, so the other channels go on. */
 async function releaseOne(o: RunOptions, config: ChannelConfig, channel: ChannelSpec, shared: Shared): Promise<ChannelOutcome> {
   try {
-    if (!channel.active) return { channel: channel.name, state: 'retired', retirement: await retireChannel(config, channel, shared.stores, o.dryRun === true) };
+    if (!channel.active) return { channel: channel.name, state: 'retired', retirement: await retireChannel(config, channel, shared.stores, o.dryRun === true, warnTo(o.emit)) };
     const number = o.numbers?.[channel.name] ?? o.number;
     const result = await runRelease({ ...o, config, ...(number !== undefined ? { number } : {}) }, shared);
     const state = result.decisions ? 'planned' : result.comparison && !result.comparison.changed ? 'unchanged' : result.release?.announcement ? 'released' : 'stopped';
@@ -163,8 +163,13 @@ async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Sha
     if (out.compare && !out.compare.changed) await journal?.discard();
     return result(out, resumed, dryRun, started);
   } finally {
-    await lease?.release();
+    await releaseAfterRun(lease, warnTo(o.emit));
   }
+}
+
+/** A warning beside the outcome (a lease not released), as a progress line. */
+function warnTo(emit: Emit): (message: string) => void {
+  return (message) => emit({ type: 'info', message });
 }
 
 function result(out: Partial<ReleaseOutputs>, resumed: boolean, dryRun: boolean, started: number): RunResult {

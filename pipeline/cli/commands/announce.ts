@@ -39,7 +39,7 @@ export const announceCommand: Command = {
       const name = release.metadata.name;
       const dryRun = ctx.values['dry-run'] === true;
       const mark = () => markSent({ release: name, state, dryRun });
-      const changed = dryRun ? await mark() : await withLease(state, release.spec.channel, `eksd announce ${name} --mark-sent`, config.leaseSeconds, mark);
+      const changed = dryRun ? await mark() : await withLease(state, release.spec.channel, `eksd announce ${name} --mark-sent`, config.leaseSeconds, mark, ctx.err);
       ctx.out(!changed ? `${name} was already recorded as announced; nothing changed`
         : dryRun ? `would record ${name} as announced (dry run: nothing written, nothing sent)` : `recorded ${name} as announced; nothing was sent`);
       return EXIT.ok;
@@ -55,7 +55,7 @@ export const announceCommand: Command = {
         ...(config.site.verifyUrl ? { publicUrl: config.site.verifyUrl } : {}) });
       if (report.problems.length > 0) throw verifyError(report);
       return announceRelease(config, stores, lease, release, { again: ctx.values.again === true });
-    });
+    }, ctx.err);
     ctx.out(sent.skipped
       ? `${release.metadata.name} was already announced (message ${sent.messageId}); use --again to send it again`
       : `announced ${release.metadata.name} via ${sent.via} (message ${sent.messageId})`);
