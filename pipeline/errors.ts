@@ -91,6 +91,7 @@ export const ERROR_KINDS = {
   STORE_FAILED: 'failure',
   STORE_KEY_INVALID: 'failure',
   STORE_OBJECT_EXISTS: 'failure',
+  STORE_CONDITIONS_IGNORED: 'failure',
   STORE_CONFLICT: 'failure',
   STORE_PRECONDITION: 'failure',
   STORE_TIMEOUT: 'failure',

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isPrecondition, putOnce, type ConditionFailed } from '../pipeline/store/store.ts';
 import { S3Store } from '../pipeline/store/s3.ts';
+import { proveConditionalWrites } from '../pipeline/store/probe.ts';
 import { isEksdError, type EksdError } from '../pipeline/errors.ts';
 import { bothStores } from './helpers/stores.ts';
 
@@ -137,3 +138,11 @@ test('s3: ACL errors get their own hint (ACLs disabled; Block Public Access)', a
   t.regex((e2 as EksdError).hint ?? '', /public-read ACL is refused: if S3 Block Public Access/);
   t.regex(e2!.message, /s3:\/\/site\/acl\/b\.yaml/);
 });
+
+for (const [name, make] of Object.entries(adapters)) {
+  test(`${name}: the conditional-write probe passes on a store that honours them and leaves nothing behind`, async (t) => {
+    const store = await make();
+    await proveConditionalWrites(store);
+    t.deepEqual(await store.list('probes/'), []);
+  });
+}

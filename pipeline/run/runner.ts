@@ -18,6 +18,7 @@ import type { ChannelSpec } from '../catalog/model.ts';
 import type { Plan } from '../plan/plan.ts';
 import { latestNumber } from '../release/site.ts';
 import { openStores, type Stores } from '../store/open.ts';
+import { proveConditionalWrites } from '../store/probe.ts';
 import type { VerifyReport } from '../release/verify.ts';
 import type { Release } from '../release/types.ts';
 import type { Engine } from '../stages/build/execute.ts';
@@ -86,8 +87,10 @@ export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
       where: '--number', hint: 'add --channel <ch> to release one channel under a chosen number',
     });
   }
+  const stores = await openStores(o.config);
+  if (!o.dryRun && o.until !== 'plan') await proveConditionalWrites(stores.state);
   const engine = engineAt(o.config.dockerSocket);
-  const shared: Shared = { clients: registryClients(o.config), stores: await openStores(o.config), engine, builds: new Map() };
+  const shared: Shared = { clients: registryClients(o.config), stores, engine, builds: new Map() };
   const outcomes: ChannelOutcome[] = [];
   try {
     for (const channel of selected) {
