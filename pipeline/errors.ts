@@ -5,9 +5,9 @@
  */
 /**
  * What an error means for the exit code: bad input (the catalog, the configuration, flags, the pin), a
- * failed verification, a channel busy with another run, or any other failure.
+ * failed verification, a channel busy with another run, a run stopped by SIGTERM or SIGINT, or any other failure.
  */
-export type ErrorKind = 'input' | 'verify' | 'busy' | 'failure';
+export type ErrorKind = 'input' | 'verify' | 'busy' | 'interrupted' | 'failure';
 
 /** Every code the tool reports, and its kind. A registry's own codes arrive as REGISTRY_<code>: failures. */
 export const ERROR_KINDS = {
@@ -82,6 +82,7 @@ export const ERROR_KINDS = {
   REPUBLISH_INPUT: 'failure',
   REPUBLISH_SOURCE_MISSING: 'failure',
   RUN_INPUTS_CHANGED: 'failure',
+  RUN_INTERRUPTED: 'interrupted',
   RUN_JOURNAL_CORRUPT: 'failure',
   RUN_LOCKED: 'busy',
   RUN_UNFINISHED: 'failure',

@@ -20,6 +20,7 @@ import type { Emit } from '../stages/events.ts';
 import { registryClients, type ClientFactory } from './clients.ts';
 import { Journal } from './journal.ts';
 import { runStages } from './loop.ts';
+import type { StopRequest } from './stop.ts';
 
 export { mirrorDirName, parseLocation, type Location } from '../stages/republish/locate.ts';
 export type { RepublishedImage, RepublishedTag, TagAction } from '../stages/republish/copy.ts';
@@ -41,6 +42,8 @@ export interface RepublishOptions {
   verifyAttempts?: number;
   /** Images copied at once (default 4). */
   concurrency?: number;
+  /** SIGTERM / SIGINT: stop before the next stage and release the lease. */
+  stop?: StopRequest;
 }
 
 export interface RepublishResult {
@@ -77,7 +80,7 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
       config, release, images, target, from, configured, mirror, clients: o.clients ?? registryClients({ ...config, imageRepo: formatLocation(target) }),
       stores, lease, announce: o.announce === true, concurrency: o.concurrency ?? 4, log: (message) => emit({ type: 'info', message }),
       ...(o.output ? { output: o.output } : {}), ...(o.verifyAttempts ? { verifyAttempts: o.verifyAttempts } : {}), ...(unfinished !== undefined ? { unfinished } : {}),
-    }), { emit });
+    }), { emit, ...(o.stop ? { stop: o.stop } : {}) });
     return resultOf(out as RepublishOutputs, { name, target, mirror, started });
   } finally {
     await releaseAfterRun(lease, (message) => emit({ type: 'info', message }));

@@ -34,6 +34,7 @@ import { Journal } from './journal.ts';
 import { acquireLease, releaseAfterRun, type Lease } from '../store/lease.ts';
 import { runStages, type OpenRun } from './loop.ts';
 import { retireChannel, type Retirement } from './retire.ts';
+import type { StopRequest } from './stop.ts';
 
 export interface RunOptions {
   config: Config;
@@ -51,6 +52,8 @@ export interface RunOptions {
   /** Release numbers by channel (for several channels at once). */
   numbers?: Record<string, number>;
   concurrency?: number;
+  /** SIGTERM / SIGINT: stop at the next safe point (before a stage, a build, a channel), release the lease. */
+  stop?: StopRequest;
 }
 
 export interface ReleaseOutcome extends SiteOutcome { manifest?: Release; verify?: VerifyReport; announcement?: AnnounceOutcome }
@@ -94,6 +97,10 @@ export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
   const outcomes: ChannelOutcome[] = [];
   try {
     for (const channel of selected) {
+      if (o.stop?.signal) {
+        outcomes.push({ channel: channel.name, state: 'failed', error: o.stop.error(`channel ${channel.name}`) });
+        continue;
+      }
       if (selected.length > 1) o.emit({ type: 'info', message: `channel ${channel.name}${channel.active ? '' : ' (retired)'}` });
       outcomes.push(await releaseOne(o, forChannel(o.config, channel.name), channel, shared));
     }
@@ -150,7 +157,7 @@ async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Sha
   let resumed = false;
   try {
     const out = await runStages(releaseStages(env), {
-      emit: o.emit, dryRun, until: UNTIL[o.until ?? 'announce'],
+      emit: o.emit, dryRun, until: UNTIL[o.until ?? 'announce'], ...(o.stop ? { stop: o.stop } : {}),
       open: async (): Promise<OpenRun<ReleaseOutputs>> => {
         if (!dryRun) lease = await acquireLease(env.stores.state, config.channel, `eksd release (pid ${process.pid})`, { ttlSeconds: config.leaseSeconds });
         const existing = await Journal.unfinished<ReleaseOutputs>(env.stores.state, config.channel);

@@ -27,6 +27,8 @@ export const announceCommand: Command = {
     'mark-sent': { type: 'boolean', description: 'record an interrupted send as delivered, sending nothing' },
     'dry-run': { type: 'boolean', description: 'print the message instead of sending it' },
   },
+  // SIGTERM / SIGINT never cut a send short: they stop the command before it sends, after verify.
+  stoppable: true,
   async run(ctx) {
     const ref = ctx.args[0];
     if (!ref) throw new EksdError('USAGE', 'which release? give a release name or a manifest file', { hint: 'eksd announce kubernetes-1-33-eks-1' });
@@ -54,6 +56,7 @@ export const announceCommand: Command = {
       const report = await verifyRelease(release, { client: registryClients(config), site, siteBaseUrl: config.site.baseUrl,
         ...(config.site.verifyUrl ? { publicUrl: config.site.verifyUrl } : {}) });
       if (report.problems.length > 0) throw verifyError(report);
+      ctx.stop?.check('the announcement was sent');
       return announceRelease(config, stores, lease, release, { again: ctx.values.again === true });
     }, ctx.err);
     ctx.out(sent.skipped
