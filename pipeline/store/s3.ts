@@ -127,8 +127,9 @@ export class S3Store implements Store {
   }
 }
 
-/** Keeps each reply's `Date` header on the command's output, for the age of what GetObject read. */
+/** Keeps each reply's `Date` header on the command's output, for the age of what GetObject read (once per client). */
 function keepReplyDate(client: S3Client): void {
+  if (client.middlewareStack.identify().some((m) => m.startsWith('eksdReplyDate'))) return;
   client.middlewareStack.add((next) => async (args) => {
     const result = await next(args);
     const date = (result.response as { headers?: Record<string, string> } | undefined)?.headers?.date;
