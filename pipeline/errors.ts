@@ -95,6 +95,7 @@ export const ERROR_KINDS = {
   STORE_CONDITIONS_IGNORED: 'failure',
   STORE_CONFLICT: 'failure',
   STORE_PRECONDITION: 'failure',
+  STORE_STATE_IN_SITE: 'failure',
   STORE_TIMEOUT: 'failure',
   TAG_CONFLICT: 'failure',
   USAGE: 'input',

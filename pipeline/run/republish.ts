@@ -11,6 +11,7 @@ import type { Release } from '../release/types.ts';
 import type { VerifyReport } from '../release/verify.ts';
 import { openStores } from '../store/open.ts';
 import { proveConditionalWrites } from '../store/probe.ts';
+import { refuseStateInSite } from '../store/legacy-state.ts';
 import { acquireLease, releaseAfterRun } from '../store/lease.ts';
 import type { AnnounceOutcome } from '../stages/announce.ts';
 import type { RepublishedImage } from '../stages/republish/copy.ts';
@@ -71,6 +72,7 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
   const mirror = images.some((i) => i.registry !== target.registry || i.repository !== repoIn(target, i.rel));
   checkOptions(o, name, target, mirror);
   const stores = await openStores(config);
+  await refuseStateInSite(config, stores);
   await proveConditionalWrites(stores.state);
   const { channel } = release.spec;
   const lease = await acquireLease(stores.state, channel, `eksd republish ${name} (pid ${process.pid})`, { ttlSeconds: config.leaseSeconds });

@@ -19,6 +19,7 @@ import type { Plan } from '../plan/plan.ts';
 import { latestNumber } from '../release/site.ts';
 import { openStores, type Stores } from '../store/open.ts';
 import { proveConditionalWrites } from '../store/probe.ts';
+import { refuseStateInSite } from '../store/legacy-state.ts';
 import type { VerifyReport } from '../release/verify.ts';
 import type { Release } from '../release/types.ts';
 import type { Engine } from '../stages/build/execute.ts';
@@ -91,6 +92,7 @@ export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
     });
   }
   const stores = await openStores(o.config);
+  await refuseStateInSite(o.config, stores);
   if (!o.dryRun && o.until !== 'plan') await proveConditionalWrites(stores.state);
   const engine = engineAt(o.config.dockerSocket);
   const shared: Shared = { clients: registryClients(o.config), stores, engine, builds: new Map() };
