@@ -5,9 +5,9 @@
  */
 /**
  * What an error means for the exit code: bad input (the catalog, the configuration, flags, the pin), a
- * failed verification, a channel busy with another run, or any other failure.
+ * failed verification, a channel busy with another run, a run stopped by SIGTERM or SIGINT, or any other failure.
  */
-export type ErrorKind = 'input' | 'verify' | 'busy' | 'failure';
+export type ErrorKind = 'input' | 'verify' | 'busy' | 'interrupted' | 'failure';
 
 /** Every code the tool reports, and its kind. A registry's own codes arrive as REGISTRY_<code>: failures. */
 export const ERROR_KINDS = {
@@ -62,6 +62,7 @@ export const ERROR_KINDS = {
   FS_NOT_WRITABLE: 'failure',
   FS_NO_SPACE: 'failure',
   LEASE_LOST: 'failure',
+  LEASE_RELEASE_FAILED: 'failure',
   LEASE_UNREADABLE: 'failure',
   LOCK_CONTENDED: 'failure',
   LOCK_TIMEOUT: 'failure',
@@ -83,6 +84,7 @@ export const ERROR_KINDS = {
   REPUBLISH_INPUT: 'failure',
   REPUBLISH_SOURCE_MISSING: 'failure',
   RUN_INPUTS_CHANGED: 'failure',
+  RUN_INTERRUPTED: 'interrupted',
   RUN_JOURNAL_CORRUPT: 'failure',
   RUN_LOCKED: 'busy',
   RUN_UNFINISHED: 'failure',
@@ -92,7 +94,11 @@ export const ERROR_KINDS = {
   STORE_FAILED: 'failure',
   STORE_KEY_INVALID: 'failure',
   STORE_OBJECT_EXISTS: 'failure',
+  STORE_CONDITIONS_IGNORED: 'failure',
+  STORE_CONFLICT: 'failure',
   STORE_PRECONDITION: 'failure',
+  STORE_STATE_IN_SITE: 'failure',
+  STORE_TIMEOUT: 'failure',
   TAG_CONFLICT: 'failure',
   USAGE: 'input',
   VERIFY_FAILED: 'verify',

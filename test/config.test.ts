@@ -94,3 +94,31 @@ test('the site and artifact URLs are https, or plain http to a loopback host; ar
   t.is(loadConfig({ env: { EKSD_ARTIFACTS_URL: 'file:/srv/artifacts' }, root }).artifacts.baseUrl, 'file:///srv/artifacts');
   t.is(loadConfig({ env: { EKSD_ARTIFACTS_URL: 'https://u:p@artifacts.example.com/src' }, root }).artifacts.baseUrl, 'https://u:p@artifacts.example.com/src');
 });
+
+test('the release state lives apart from the site: state/ beside it by default, or its own bucket', (t) => {
+  const atRoot = loadConfig({ profile: 'production', env: { EKSD_SITE_BUCKET: 'site-bucket' }, root });
+  t.is(atRoot.stateBucket, 'site-bucket');
+  t.is(atRoot.statePrefix, 'state/');
+  const prefixed = loadConfig({ profile: 'production', env: { EKSD_SITE_BUCKET: 'site-bucket', EKSD_SITE_PREFIX: 'site' }, root });
+  t.is(prefixed.statePrefix, 'state/', 'not under the site prefix, as it was (site/state/)');
+  const own = loadConfig({ profile: 'production', env: { EKSD_SITE_BUCKET: 'site-bucket', EKSD_STATE_BUCKET: 'state-bucket', EKSD_STATE_PREFIX: '/eksd' }, root });
+  t.is(own.stateBucket, 'state-bucket');
+  t.is(own.statePrefix, 'eksd/');
+  t.is(loadConfig({ env: {}, root }).stateBucket, undefined, 'no bucket: the state directory');
+  t.is(loadConfig({ profile: 'production', env: { EKSD_SITE_BUCKET: 'b', EKSD_S3_TIMEOUT: '15' }, root }).aws.s3TimeoutSeconds, 15);
+});
+
+test('the site prefix, anything under it, or the bucket root is refused as the state\'s home, naming the keys to set', (t) => {
+  const refused = (env: Record<string, string>) => t.throws(() => loadConfig({ profile: 'production', env: { EKSD_SITE_BUCKET: 'site-bucket', ...env }, root }), { instanceOf: EksdError });
+  for (const env of [{ EKSD_SITE_PREFIX: 'site/', EKSD_STATE_PREFIX: 'site/' } as Record<string, string>, { EKSD_SITE_PREFIX: 'site', EKSD_STATE_PREFIX: 'site/state' },
+    { EKSD_SITE_PREFIX: 'pub/site/', EKSD_STATE_PREFIX: 'pub/' }, { EKSD_STATE_PREFIX: '/' }, { EKSD_STATE_PREFIX: 'kubernetes-1-33/' }]) {
+    const e = refused(env) as EksdError;
+    t.is(e.code, 'CONFIG_INVALID');
+    t.regex(e.message, /^the release state cannot live at s3:\/\/site-bucket\//);
+    t.regex(e.where ?? '', /statePrefix .*EKSD_STATE_PREFIX/);
+    t.regex(e.hint ?? '', /EKSD_STATE_BUCKET/);
+  }
+  t.regex((refused({ EKSD_SITE_PREFIX: 'site', EKSD_STATE_PREFIX: 'site/state' }) as EksdError).message, /under it, so the leases, ledger and journals would be published with the site/);
+  t.notThrows(() => loadConfig({ profile: 'production', env: { EKSD_SITE_BUCKET: 'site-bucket', EKSD_SITE_PREFIX: 'site/', EKSD_STATE_BUCKET: 'other', EKSD_STATE_PREFIX: 'site/' }, root }),
+    'another bucket may use any prefix');
+});

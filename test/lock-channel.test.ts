@@ -1,17 +1,19 @@
 /**
  * One run per channel: a second `eksd release` for a channel that a live run holds fails at once (exit 4)
- * naming the holder; a lease left by a dead process (or expired) is taken over, and when several runs
- * find the same stale holder at the same moment exactly one of them gets the lease.
+ * naming the holder; a lease left by a dead process of this machine (same boot and pid namespace), or not
+ * renewed for its lifetime by the store's clock, is taken over, and when several runs find the same stale
+ * holder at the same moment exactly one of them gets the lease.
  */
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { makeProject, REPO_ROOT, type TestProject } from './helpers/project.ts';
 import { runWithEvents } from './helpers/crash.ts';
+import { selfIdentity } from '../pipeline/util/process-identity.ts';
 
 let p: TestProject;
 let lockFile: string;
@@ -24,14 +26,22 @@ test.before(async () => {
 
 test.after.always(async () => { await p?.cleanup(); });
 
-function leaseRecord(holder: { pid: number; host?: string; expiresInMs?: number }): string {
+/** A lease record; `local` names the holder process as this machine sees it (boot, pid namespace, start time). */
+function leaseRecord(holder: { pid: number; host?: string; local?: boolean }): string {
+  const me = selfIdentity();
   return JSON.stringify({ id: `test-${holder.pid}`, pid: holder.pid, host: holder.host ?? hostname(), command: 'eksd release (test)',
-    startedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + (holder.expiresInMs ?? 600_000)).toISOString() });
+    startedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 600_000).toISOString(), ttlSeconds: 600,
+    ...(holder.local && me ? { process: { ...me, pid: holder.pid, start: holder.pid === process.pid ? me.start : '1' } } : {}) });
 }
 
-function writeLock(holder: { pid: number; host?: string; expiresInMs?: number }): void {
+/** Writes the lease; `ageSeconds` backdates it (its mtime is what the directory store calls its age). */
+function writeLock(holder: { pid: number; host?: string; local?: boolean; ageSeconds?: number }): void {
   mkdirSync(join(p.config().stateDir, 'leases'), { recursive: true });
   writeFileSync(lockFile, leaseRecord(holder));
+  if (holder.ageSeconds) {
+    const then = Date.now() / 1000 - holder.ageSeconds;
+    utimesSync(lockFile, then, then);
+  }
 }
 
 /** The pid of a process that has exited. */
@@ -69,7 +79,7 @@ test.serial('a second release for the same channel fails at once with exit 4, na
 });
 
 test.serial('a lock held by a live process, or by one on another host, is respected', async (t) => {
-  writeLock({ pid: process.pid });
+  writeLock({ pid: process.pid, local: true });
   const live = await p.eksd(['release']);
   t.is(live.code, 4, live.stderr);
   t.regex(live.stderr, new RegExp(`locked by pid ${process.pid} `));
@@ -81,16 +91,16 @@ test.serial('a lock held by a live process, or by one on another host, is respec
   await rm(lockFile);
 });
 
-test.serial('an expired lease of another host is taken over', async (t) => {
-  writeLock({ pid: 1, host: 'some-other-host', expiresInMs: -1000 });
+test.serial('a lease of another host not renewed for its lifetime (by the store\'s clock) is taken over', async (t) => {
+  writeLock({ pid: 1, host: 'some-other-host', ageSeconds: 700 });
   const r = await p.eksd(['release']);
   t.is(r.code, 0, r.stderr);
   t.false(existsSync(lockFile), 'the lease was taken over and released');
 });
 
-test.serial('a stale lock (dead pid on this host) is taken over', async (t) => {
+test.serial('a stale lock (a dead process of this machine) is taken over', async (t) => {
   const dead = deadPid();
-  writeLock({ pid: dead });
+  writeLock({ pid: dead, local: true });
   const r = await p.eksd(['release']);
   t.is(r.code, 0, r.stderr);
   t.false(existsSync(lockFile), 'the lock was taken over and released');
@@ -116,7 +126,7 @@ test('several runs finding the same stale lock: exactly one holds it at a time',
   for (let round = 0; round < 4; round++) {
     const stateDir = join(dir, `state-${round}`);
     mkdirSync(join(stateDir, 'leases'), { recursive: true });
-    writeFileSync(join(stateDir, 'leases', '1-33.json'), leaseRecord({ pid: deadPid() }));
+    writeFileSync(join(stateDir, 'leases', '1-33.json'), leaseRecord({ pid: deadPid(), local: true }));
     const startAt = Date.now() + 3000;
     const outputs = await Promise.all(Array.from({ length: 6 }, () => new Promise<string>((resolve, reject) => {
       const child = spawn(process.execPath, ['--import=tsx', script, stateDir, String(startAt)], { cwd: REPO_ROOT });

@@ -7,8 +7,11 @@ import test from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isPrecondition, putOnce } from '../pipeline/store/store.ts';
-import { isEksdError } from '../pipeline/errors.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isPrecondition, putOnce, type ConditionFailed } from '../pipeline/store/store.ts';
+import { S3Store } from '../pipeline/store/s3.ts';
+import { proveConditionalWrites } from '../pipeline/store/probe.ts';
+import { isEksdError, type EksdError } from '../pipeline/errors.ts';
 import { bothStores } from './helpers/stores.ts';
 
 const { s3, adapters: adapters } = bothStores('site');
@@ -76,3 +79,70 @@ test('s3: a file body is streamed with its length', async (t) => {
   await store.put('a/f.tar.gz', { file: join(dir, 'f.tar.gz') }, { ifNoneMatch: true });
   t.deepEqual((await store.get('a/f.tar.gz'))!.bytes, Buffer.alloc(300_000, 7));
 });
+
+test('s3: If-Match on a key that was deleted (S3 answers 404) is a failed condition: gone', async (t) => {
+  const store = await adapters.s3!();
+  const etag = await store.put('lease.json', 'mine', { ifNoneMatch: true });
+  await store.delete('lease.json');
+  const e = await t.throwsAsync(store.put('lease.json', 'mine again', { ifMatch: etag }));
+  t.true(isPrecondition(e));
+  t.is((e as ConditionFailed).reason, 'gone');
+  t.regex(e!.message, /s3:\/\/site\/p\d+\/lease\.json was removed since it was read/);
+  t.is(await store.get('lease.json'), undefined, 'nothing was written');
+});
+
+test('dir: replace-only-this-version of a removed file is a failed condition: gone', async (t) => {
+  const store = await adapters.dir!();
+  const etag = await store.put('lease.json', 'mine', { ifNoneMatch: true });
+  await store.delete('lease.json');
+  t.is(((await t.throwsAsync(store.put('lease.json', 'again', { ifMatch: etag }))) as ConditionFailed).reason, 'gone');
+});
+
+test('s3: 409 ConditionalRequestConflict on a conditional write is a failed condition to retry (STORE_CONFLICT); putOnce retries it', async (t) => {
+  const store = await adapters.s3!();
+  s3.failNext({ method: 'PUT', key: /race\.json$/, conditional: true, status: 409, code: 'ConditionalRequestConflict' });
+  const e = await t.throwsAsync(store.put('race.json', 'a', { ifNoneMatch: true }));
+  t.true(isEksdError(e, 'STORE_CONFLICT'));
+  t.is((e as ConditionFailed).reason, 'conflict');
+  t.regex(e!.message, /race\.json was being written by another request at the same time/);
+  s3.failNext({ method: 'PUT', key: /once-race\.yaml$/, conditional: true, status: 409, code: 'ConditionalRequestConflict' });
+  t.is(await putOnce(store, 'once-race.yaml', 'body'), 'written', 'retried after the conflict');
+});
+
+test('s3: a hung request fails after the timeout naming bucket and key, instead of blocking the run', async (t) => {
+  const store = new S3Store({ bucket: 'site', prefix: 'hang/', region: 'us-east-1', endpoint: s3.endpoint, timeoutMs: 400 });
+  s3.failNext(...Array.from({ length: 5 }, () => ({ method: 'PUT' as const, key: /stuck\.yaml$/, hang: true })));
+  const started = Date.now();
+  const e = await t.throwsAsync(store.put('stuck.yaml', 'x'));
+  t.true(isEksdError(e, 'STORE_TIMEOUT'), String(e));
+  t.regex(e!.message, /cannot write s3:\/\/site\/hang\/stuck\.yaml: S3 did not answer within 0\.4 s/);
+  t.true(Date.now() - started < 15_000, `gave up after ${Date.now() - started} ms`);
+});
+
+test('s3: an object read says how old it is by the store\'s clock', async (t) => {
+  const store = await adapters.s3!();
+  await store.put('aged.json', 'x');
+  await sleep(2100);
+  const age = (await store.get('aged.json'))!.ageMs!;
+  t.true(age >= 1000 && age <= 4000, `age ${age} ms`);
+});
+
+test('s3: ACL errors get their own hint (ACLs disabled; Block Public Access)', async (t) => {
+  const store = new S3Store({ bucket: 'site', prefix: 'acl/', region: 'us-east-1', endpoint: s3.endpoint, acl: 'public-read' });
+  s3.failNext({ method: 'PUT', key: /a\.yaml$/, status: 400, code: 'AccessControlListNotSupported' });
+  const e1 = await t.throwsAsync(store.put('a.yaml', 'x'));
+  t.regex((e1 as EksdError).hint ?? '', /Object Ownership is "bucket owner enforced".*unset site\.acl/);
+  s3.failNext({ method: 'PUT', key: /b\.yaml$/, status: 403, code: 'AccessDenied' });
+  const e2 = await t.throwsAsync(store.put('b.yaml', 'x'));
+  t.true(isEksdError(e2, 'STORE_ACCESS_DENIED'));
+  t.regex((e2 as EksdError).hint ?? '', /public-read ACL is refused: if S3 Block Public Access/);
+  t.regex(e2!.message, /s3:\/\/site\/acl\/b\.yaml/);
+});
+
+for (const [name, make] of Object.entries(adapters)) {
+  test(`${name}: the conditional-write probe passes on a store that honours them and leaves nothing behind`, async (t) => {
+    const store = await make();
+    await proveConditionalWrites(store);
+    t.deepEqual(await store.list('probes/'), []);
+  });
+}

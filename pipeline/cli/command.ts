@@ -1,5 +1,6 @@
 /** What a command is: its name, help text, options, and a run function returning an exit code. */
 import type { ParseArgsConfig } from 'node:util';
+import type { StopRequest } from '../run/stop.ts';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { description: string; valueName?: string };
 
@@ -8,6 +9,8 @@ export interface CommandContext {
   values: Record<string, string | boolean | string[] | undefined>;
   out: (line: string) => void;
   err: (line: string) => void;
+  /** Set for a `stoppable` command: SIGTERM and SIGINT ask it to stop at its next safe point. */
+  stop?: StopRequest;
 }
 
 export interface Command {
@@ -17,6 +20,8 @@ export interface Command {
   /** Longer help: what it does, exit codes. */
   details?: string;
   options: Record<string, OptionSpec>;
+  /** SIGTERM and SIGINT stop it at its next safe point (exit 130 / 143) instead of killing it. */
+  stoppable?: boolean;
   run(ctx: CommandContext): Promise<number>;
 }
 
@@ -28,6 +33,8 @@ export const EXIT = {
   verifyFailed: 3,
   busy: 4,
   baseChanged: 10,
+  /** stopped by SIGTERM (128 + 15); by SIGINT it is 130 (see run/stop.ts exitCodeFor) */
+  interrupted: 143,
 } as const;
 
 /** Options every command that reads configuration accepts. */

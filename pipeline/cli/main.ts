@@ -8,6 +8,8 @@ import { writeFailure } from '../util/fs-errors.ts';
 import { assertReleaseRef } from '../release/naming.ts';
 import { EXIT, type Command, type CommandContext } from './command.ts';
 import { commands as productCommands } from './commands/index.ts';
+import { exitCodeFor } from '../run/stop.ts';
+import { listenForStop } from './signals.ts';
 
 export interface Io { out: (line: string) => void; err: (line: string) => void }
 
@@ -48,10 +50,15 @@ export async function main(argv: string[], given: Io = stdio, extra: Command[] =
     report(e, name, io.err);
     return EXIT.badInput;
   }
+  const listener = command.stoppable ? listenForStop(name, io.err) : undefined;
   try {
-    return await command.run(ctx);
+    return await command.run({ ...ctx, ...(listener ? { stop: listener.stop } : {}) });
   } catch (e) {
-    return report(e, name, io.err);
+    const code = report(e, name, io.err);
+    const signal = listener?.stop.signal;
+    return code === EXIT.interrupted && signal ? exitCodeFor(signal) : code;
+  } finally {
+    listener?.remove();
   }
 }
 
@@ -66,7 +73,7 @@ function report(thrown: unknown, name: string, printErr: (l: string) => void): n
   return EXIT.failed;
 }
 
-const EXIT_FOR: Record<ErrorKind, number> = { input: EXIT.badInput, verify: EXIT.verifyFailed, busy: EXIT.busy, failure: EXIT.failed };
+const EXIT_FOR: Record<ErrorKind, number> = { input: EXIT.badInput, verify: EXIT.verifyFailed, busy: EXIT.busy, interrupted: EXIT.interrupted, failure: EXIT.failed };
 
 function topHelp(commands: Command[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -79,7 +86,8 @@ function topHelp(commands: Command[]): string {
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Exit codes: 0 success, 1 failure, 2 bad input (catalog, config, flags), 3 verification failed,',
-    '            4 another run holds the channel lease, 10 watch-base: the upstream base changed.',
+    '            4 another run holds the channel lease, 10 watch-base: the upstream base changed,',
+    '            130 / 143 release, republish or announce stopped by SIGINT / SIGTERM (run it again to resume).',
   ].join('\n');
 }
 

@@ -24,8 +24,12 @@ export interface Config {
   artifacts: { baseUrl: string; cacheDir: string };
   site: { dir: string; baseUrl: string; bucket?: string; prefix?: string; acl?: string; verifyUrl?: string };
   announce: { kind: 'outbox' | 'sns'; dir?: string; topicArn?: string };
-  aws: { region: string; ecrPublic: boolean; ecrPublicEndpoint?: string; snsEndpoint?: string; s3Endpoint?: string; ecrPublicRegistry?: string };
+  aws: { region: string; ecrPublic: boolean; ecrPublicEndpoint?: string; snsEndpoint?: string; s3Endpoint?: string; ecrPublicRegistry?: string; s3TimeoutSeconds?: number };
   stateDir: string;
+  /** S3 bucket of the release state (default: site.bucket); unset with no site bucket: the state is in stateDir. */
+  stateBucket?: string;
+  /** Key prefix of the release state in its bucket: '' never, else ending with '/' (default 'state/'); never under the site's prefix. */
+  statePrefix: string;
   leaseSeconds: number;
   dockerSocket: string;
   concurrency: number;
@@ -58,6 +62,9 @@ export const ENV_KEYS: Record<string, string> = {
   EKSD_ECR_PUBLIC_ENDPOINT: 'aws.ecrPublicEndpoint',
   EKSD_SNS_ENDPOINT: 'aws.snsEndpoint',
   EKSD_STATE_DIR: 'stateDir',
+  EKSD_STATE_BUCKET: 'stateBucket',
+  EKSD_STATE_PREFIX: 'statePrefix',
+  EKSD_S3_TIMEOUT: 'aws.s3TimeoutSeconds',
   EKSD_DOCKER_SOCKET: 'dockerSocket',
   EKSD_CONCURRENCY: 'concurrency',
   EKSD_ASSEMBLE: 'build.assemble',
@@ -129,11 +136,45 @@ function finish(raw: Record<string, unknown>, root: string): Config {
     aws: { ...c.aws, region: c.aws?.region ?? 'us-east-1', ecrPublic: c.aws?.ecrPublic ?? false },
     leaseSeconds: c.leaseSeconds ?? 900,
     stateDir: abs(c.stateDir),
+    ...stateHome(c),
     dockerSocket: c.dockerSocket ?? '/var/run/docker.sock',
     concurrency: c.concurrency ?? 0,
     build: { assemble: c.build?.assemble ?? true },
     root,
   };
+}
+
+/** Site prefixes the distro site writes at a bucket's root (site/ layout): the state never goes there. */
+const SITE_TOP_LEVEL = /^(kubernetes-|releasechannels\/|crds\/|mirrors\/)/;
+
+/**
+ * Where the release state lives in S3: its own bucket, or its own prefix beside the site, never the site
+ * prefix or anything under it (the site is public; the state is not, and a sync of the site must not carry
+ * leases, ledger entries or journals). Checked here, so a bad setting stops before anything is touched.
+ */
+function stateHome(c: Config): { stateBucket?: string; statePrefix: string } {
+  const statePrefix = prefixOf(c.statePrefix ?? 'state/');
+  const stateBucket = c.stateBucket || c.site.bucket || undefined;
+  if (!stateBucket || stateBucket !== c.site.bucket) return { ...(stateBucket ? { stateBucket } : {}), statePrefix: statePrefix || 'state/' };
+  const sitePrefix = prefixOf(c.site.prefix ?? '');
+  const where = `s3://${stateBucket}/${statePrefix}`;
+  const refuse = (why: string): never => {
+    throw new EksdError('CONFIG_INVALID', `the release state cannot live at ${where}: ${why}`, {
+      where: configWhere('statePrefix'),
+      hint: 'set statePrefix (EKSD_STATE_PREFIX) to a prefix outside the site, e.g. state/, or stateBucket (EKSD_STATE_BUCKET) to a private bucket',
+    });
+  };
+  if (!statePrefix) refuse('that is the bucket\'s root, where the site lives');
+  if (sitePrefix && statePrefix.startsWith(sitePrefix)) refuse(`it is the site's prefix ${sitePrefix} or under it, so the leases, ledger and journals would be published with the site`);
+  if (sitePrefix && sitePrefix.startsWith(statePrefix)) refuse(`the site (prefix ${sitePrefix}) is under it`);
+  if (!sitePrefix && SITE_TOP_LEVEL.test(statePrefix)) refuse('the site, at the bucket\'s root, writes there');
+  return { stateBucket, statePrefix };
+}
+
+/** A key prefix as stored: no leading slash, '' or ending with one slash. */
+function prefixOf(p: string): string {
+  const trimmed = p.replace(/^\/+/, '').replace(/\/+$/, '');
+  return trimmed ? `${trimmed}/` : '';
 }
 
 /** A configuration for one channel: what every per-channel step (plan, release, verify, announce) works with. */
@@ -176,7 +217,7 @@ function checkUrl(key: string, value: string, allow: { file: boolean; credential
 }
 
 function coerce(key: string, v: string): unknown {
-  if (key === 'concurrency' || key === 'leaseSeconds') return /^\d+$/.test(v) ? Number(v) : v;
+  if (key === 'concurrency' || key === 'leaseSeconds' || key === 'aws.s3TimeoutSeconds') return /^\d+$/.test(v) ? Number(v) : v;
   if (key === 'aws.ecrPublic') return v === 'true';
   if (key === 'build.assemble') return ({ '1': true, true: true, '0': false, false: false } as Record<string, boolean>)[v] ?? v;
   return v;

@@ -10,7 +10,9 @@ import { EksdError } from '../errors.ts';
 import type { Release } from '../release/types.ts';
 import type { VerifyReport } from '../release/verify.ts';
 import { openStores } from '../store/open.ts';
-import { acquireLease } from '../store/lease.ts';
+import { proveConditionalWrites } from '../store/probe.ts';
+import { refuseStateInSite } from '../store/legacy-state.ts';
+import { acquireLease, releaseAfterRun } from '../store/lease.ts';
 import type { AnnounceOutcome } from '../stages/announce.ts';
 import type { RepublishedImage } from '../stages/republish/copy.ts';
 import { formatLocation, parseLocation, releaseImages, repoIn, type Location } from '../stages/republish/locate.ts';
@@ -19,6 +21,7 @@ import type { Emit } from '../stages/events.ts';
 import { registryClients, type ClientFactory } from './clients.ts';
 import { Journal } from './journal.ts';
 import { runStages } from './loop.ts';
+import type { StopRequest } from './stop.ts';
 
 export { mirrorDirName, parseLocation, type Location } from '../stages/republish/locate.ts';
 export type { RepublishedImage, RepublishedTag, TagAction } from '../stages/republish/copy.ts';
@@ -40,6 +43,8 @@ export interface RepublishOptions {
   verifyAttempts?: number;
   /** Images copied at once (default 4). */
   concurrency?: number;
+  /** SIGTERM / SIGINT: stop before the next stage and release the lease. */
+  stop?: StopRequest;
 }
 
 export interface RepublishResult {
@@ -67,6 +72,8 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
   const mirror = images.some((i) => i.registry !== target.registry || i.repository !== repoIn(target, i.rel));
   checkOptions(o, name, target, mirror);
   const stores = await openStores(config);
+  await refuseStateInSite(config, stores);
+  await proveConditionalWrites(stores.state);
   const { channel } = release.spec;
   const lease = await acquireLease(stores.state, channel, `eksd republish ${name} (pid ${process.pid})`, { ttlSeconds: config.leaseSeconds });
   try {
@@ -75,10 +82,10 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
       config, release, images, target, from, configured, mirror, clients: o.clients ?? registryClients({ ...config, imageRepo: formatLocation(target) }),
       stores, lease, announce: o.announce === true, concurrency: o.concurrency ?? 4, log: (message) => emit({ type: 'info', message }),
       ...(o.output ? { output: o.output } : {}), ...(o.verifyAttempts ? { verifyAttempts: o.verifyAttempts } : {}), ...(unfinished !== undefined ? { unfinished } : {}),
-    }), { emit });
+    }), { emit, ...(o.stop ? { stop: o.stop } : {}) });
     return resultOf(out as RepublishOutputs, { name, target, mirror, started });
   } finally {
-    await lease.release();
+    await releaseAfterRun(lease, (message) => emit({ type: 'info', message }));
   }
 }
 

@@ -24,7 +24,8 @@ export interface Retirement {
   announcement?: AnnounceOutcome;
 }
 
-export async function retireChannel(config: ChannelConfig, channel: ChannelSpec, stores: Stores, dryRun: boolean): Promise<Retirement> {
+/** `warn` hears what goes wrong after the outcome is settled (the lease not released). */
+export async function retireChannel(config: ChannelConfig, channel: ChannelSpec, stores: Stores, dryRun: boolean, warn: (message: string) => void): Promise<Retirement> {
   const key = channelFilePath(channel.name);
   const text = await getText(stores.site, key);
   if (text === undefined) return { state: 'never-released', latestRelease: 0 };
@@ -37,5 +38,5 @@ export async function retireChannel(config: ChannelConfig, channel: ChannelSpec,
     lease.assertHeld();
     const sent = await announceOnce({ release: announcement.release, announcement, announcer, state: stores.state });
     return { state: sent.skipped ? 'already-retired' : 'retired', latestRelease, announcement: { messageId: sent.messageId, skipped: sent.skipped, via: announcer.describe() } };
-  });
+  }, warn);
 }

@@ -17,6 +17,8 @@ import { loadCatalog, loadChannels } from '../catalog/load.ts';
 import type { ChannelSpec } from '../catalog/model.ts';
 import type { Plan } from '../plan/plan.ts';
 import { openStores, type Stores } from '../store/open.ts';
+import { proveConditionalWrites } from '../store/probe.ts';
+import { refuseStateInSite } from '../store/legacy-state.ts';
 import type { VerifyReport } from '../release/verify.ts';
 import type { Release } from '../release/types.ts';
 import type { Engine } from '../stages/build/execute.ts';
@@ -30,9 +32,10 @@ import type { Emit } from '../stages/events.ts';
 import { registryClients, type ClientFactory } from './clients.ts';
 import { Journal } from './journal.ts';
 import { releaseNumber } from './number.ts';
-import { acquireLease, type Lease } from '../store/lease.ts';
+import { acquireLease, releaseAfterRun, type Lease } from '../store/lease.ts';
 import { runStages, type OpenRun } from './loop.ts';
 import { retireChannel, type Retirement } from './retire.ts';
+import type { StopRequest } from './stop.ts';
 
 export interface RunOptions {
   config: Config;
@@ -50,6 +53,8 @@ export interface RunOptions {
   /** Release numbers by channel (for several channels at once). */
   numbers?: Record<string, number>;
   concurrency?: number;
+  /** SIGTERM / SIGINT: stop at the next safe point (before a stage, a build, a channel), release the lease. */
+  stop?: StopRequest;
 }
 
 export interface ReleaseOutcome extends SiteOutcome { manifest?: Release; verify?: VerifyReport; announcement?: AnnounceOutcome }
@@ -86,11 +91,18 @@ export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
       where: '--number', hint: 'add --channel <ch> to release one channel under a chosen number',
     });
   }
+  const stores = await openStores(o.config);
+  await refuseStateInSite(o.config, stores);
+  if (!o.dryRun && o.until !== 'plan') await proveConditionalWrites(stores.state);
   const engine = engineAt(o.config.dockerSocket);
-  const shared: Shared = { clients: registryClients(o.config), stores: await openStores(o.config), engine, builds: new Map() };
+  const shared: Shared = { clients: registryClients(o.config), stores, engine, builds: new Map() };
   const outcomes: ChannelOutcome[] = [];
   try {
     for (const channel of selected) {
+      if (o.stop?.signal) {
+        outcomes.push({ channel: channel.name, state: 'failed', error: o.stop.error(`channel ${channel.name}`) });
+        continue;
+      }
       if (selected.length > 1) o.emit({ type: 'info', message: `channel ${channel.name}${channel.active ? '' : ' (retired)'}` });
       outcomes.push(await releaseOne(o, forChannel(o.config, channel.name), channel, shared));
     }
@@ -103,7 +115,7 @@ export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
 /** One channel; a failure is returned, not thrown, so the other channels go on. */
 async function releaseOne(o: RunOptions, config: ChannelConfig, channel: ChannelSpec, shared: Shared): Promise<ChannelOutcome> {
   try {
-    if (!channel.active) return { channel: channel.name, state: 'retired', retirement: await retireChannel(config, channel, shared.stores, o.dryRun === true) };
+    if (!channel.active) return { channel: channel.name, state: 'retired', retirement: await retireChannel(config, channel, shared.stores, o.dryRun === true, warnTo(o.emit)) };
     const number = o.numbers?.[channel.name] ?? o.number;
     const result = await runRelease({ ...o, config, ...(number !== undefined ? { number } : {}) }, shared);
     const state = result.decisions ? 'planned' : result.comparison && !result.comparison.changed ? 'unchanged' : result.release?.announcement ? 'released' : 'stopped';
@@ -147,7 +159,7 @@ async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Sha
   let resumed = false;
   try {
     const out = await runStages(releaseStages(env), {
-      emit: o.emit, dryRun, until: UNTIL[o.until ?? 'announce'],
+      emit: o.emit, dryRun, until: UNTIL[o.until ?? 'announce'], ...(o.stop ? { stop: o.stop } : {}),
       open: async (): Promise<OpenRun<ReleaseOutputs>> => {
         if (!dryRun) lease = await acquireLease(env.stores.state, config.channel, `eksd release (pid ${process.pid})`, { ttlSeconds: config.leaseSeconds });
         const existing = await Journal.unfinished<ReleaseOutputs>(env.stores.state, config.channel);
@@ -164,8 +176,13 @@ async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Sha
     if (out.compare && !out.compare.changed) await journal?.discard();
     return result(out, resumed, dryRun, started);
   } finally {
-    await lease?.release();
+    await releaseAfterRun(lease, warnTo(o.emit));
   }
+}
+
+/** A warning beside the outcome (a lease not released), as a progress line. */
+function warnTo(emit: Emit): (message: string) => void {
+  return (message) => emit({ type: 'info', message });
 }
 
 function result(out: Partial<ReleaseOutputs>, resumed: boolean, dryRun: boolean, started: number): RunResult {

@@ -17,6 +17,11 @@ export interface StageTools<T> {
   emit: Emit;
   /** Records partial progress of a long stage, handed back to a resumed run as its `recorded` output. */
   checkpoint(partial: T): Promise<void>;
+  /**
+   * A safe point inside a long stage (before a build starts): throws when the run was asked to stop
+   * (SIGTERM, SIGINT). `before` names what would have started, for the message.
+   */
+  stopPoint(before: string): void;
 }
 
 export interface Stage<O, K extends keyof O = keyof O> {

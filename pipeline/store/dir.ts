@@ -2,9 +2,10 @@
  * The Store over a directory (the local profile): a key is a path under the root. Create-only writes
  * link a complete temp file into place (fails if it exists); replace-only-this-version compares the
  * content hash (the etag) and swaps under a short pid lock, so two processes on one machine get the
- * same guarantees S3's conditional writes give two hosts.
+ * same guarantees S3's conditional writes give two hosts. An object's age is its file's mtime against
+ * this machine's clock.
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { open, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EksdError } from '../errors.ts';
 import { createFileAtomic, writeFileAtomic } from '../util/fs-atomic.ts';
@@ -26,8 +27,13 @@ export class DirStore implements Store {
   async get(key: string): Promise<StoredObject | undefined> {
     const path = this.path(key);
     try {
-      const bytes = await readFile(path);
-      return { bytes, etag: sha256Hex(bytes) };
+      const file = await open(path, 'r');
+      try {
+        const [bytes, { mtimeMs }] = await Promise.all([file.readFile(), file.stat()]);
+        return { bytes, etag: sha256Hex(bytes), ageMs: Math.max(0, Date.now() - mtimeMs) };
+      } finally {
+        await file.close();
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw storeError(e, 'read', path);
@@ -77,7 +83,7 @@ export class DirStore implements Store {
     const path = this.path(key);
     await withPidLock(`${path}.swap`, async () => {
       const current = await this.get(key);
-      if (current?.etag !== etag) throw preconditionFailed(path, condition);
+      if (current?.etag !== etag) throw preconditionFailed(path, condition, current ? 'changed' : 'gone');
       await change();
     }, 60_000);
   }

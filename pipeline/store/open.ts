@@ -1,7 +1,8 @@
 /**
- * The stores a configuration names: with `site.bucket`, the site at the bucket's root (or `site.prefix`)
- * and the release state under `state/` beside it, both on S3; without, the site directory and the
- * state directory. The AWS SDK is loaded only for S3.
+ * The stores a configuration names: with `site.bucket`, the site at the bucket's root (or `site.prefix`);
+ * with `stateBucket` (default: the site's bucket), the release state under `statePrefix` (default
+ * `state/`), never under the site (the configuration refuses that); without a bucket, the site directory
+ * and the state directory. The AWS SDK is loaded only for S3.
  */
 import type { Config } from '../config/config.ts';
 import { DirStore } from './dir.ts';
@@ -15,13 +16,13 @@ export interface Stores {
 }
 
 export async function openStores(config: Config): Promise<Stores> {
-  const bucket = config.site.bucket;
-  if (!bucket) return { site: new DirStore(config.site.dir), state: new DirStore(config.stateDir) };
-  const { S3Store } = await import('./s3.ts');
+  const { bucket } = config.site;
+  const s3 = bucket || config.stateBucket ? await import('./s3.ts') : undefined;
+  const common = { region: config.aws.region, ...(config.aws.s3Endpoint ? { endpoint: config.aws.s3Endpoint } : {}),
+    ...(config.aws.s3TimeoutSeconds ? { timeoutMs: config.aws.s3TimeoutSeconds * 1000 } : {}) };
   const prefix = config.site.prefix ? config.site.prefix.replace(/\/*$/, '/') : '';
-  const common = { bucket, region: config.aws.region, ...(config.aws.s3Endpoint ? { endpoint: config.aws.s3Endpoint } : {}) };
   return {
-    site: new S3Store({ ...common, prefix, ...(config.site.acl ? { acl: config.site.acl } : {}) }),
-    state: new S3Store({ ...common, prefix: `${prefix}state/` }),
+    site: s3 && bucket ? new s3.S3Store({ ...common, bucket, prefix, ...(config.site.acl ? { acl: config.site.acl } : {}) }) : new DirStore(config.site.dir),
+    state: s3 && config.stateBucket ? new s3.S3Store({ ...common, bucket: config.stateBucket, prefix: config.statePrefix }) : new DirStore(config.stateDir),
   };
 }

@@ -10,7 +10,16 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { EksdError } from '../errors.ts';
 
-export interface StoredObject { bytes: Buffer; etag: string }
+export interface StoredObject {
+  bytes: Buffer;
+  etag: string;
+  /**
+   * How long ago the object was last written, by the store's own clock (S3: the reply's `Date` minus the
+   * object's `Last-Modified`; a directory: now minus the file's mtime). Undefined when the store cannot tell.
+   * The lease judges expiry by it, so a reader whose clock is off cannot take a live lease.
+   */
+  ageMs?: number;
+}
 
 /** What to write: bytes, or a file streamed from disk (archives). */
 export type Body = string | Uint8Array | { file: string };
@@ -21,6 +30,33 @@ export interface Condition {
   /** replace only the version with this etag: fail with STORE_PRECONDITION otherwise */
   ifMatch?: string;
 }
+
+/**
+ * Why a conditional write did not happen: the key exists (create-only), it holds another version
+ * (If-Match), it is gone (If-Match on a deleted key: S3 answers 404), or a concurrent write to it
+ * conflicted (S3 409 ConditionalRequestConflict: nothing was written, try again).
+ */
+export type ConditionReason = 'exists' | 'changed' | 'gone' | 'conflict';
+
+/** A conditional write that did not happen, and why (STORE_PRECONDITION, or STORE_CONFLICT for a race to retry). */
+export class ConditionFailed extends EksdError {
+  readonly reason: ConditionReason;
+
+  constructor(where: string, reason: ConditionReason) {
+    super(reason === 'conflict' ? 'STORE_CONFLICT' : 'STORE_PRECONDITION', `${where} ${CONDITION_TEXT[reason]}`, { where, hint: CONDITION_HINT[reason] });
+    this.reason = reason;
+  }
+}
+
+const CONDITION_TEXT: Record<ConditionReason, string> = {
+  exists: 'already exists', changed: 'changed since it was read', gone: 'was removed since it was read',
+  conflict: 'was being written by another request at the same time (409 ConditionalRequestConflict)',
+};
+
+const CONDITION_HINT: Record<ConditionReason, string> = {
+  exists: 'another run wrote it at the same time; read it again', changed: 'another run wrote it at the same time; read it again',
+  gone: 'another run or a person removed it; read it again', conflict: 'nothing was written; read it again and retry',
+};
 
 export interface Store {
   /** Where a key lives, for messages: `s3://bucket/prefix/key` or a file path. */
@@ -33,14 +69,14 @@ export interface Store {
   delete(key: string, condition?: { ifMatch?: string }): Promise<void>;
 }
 
-export function isPrecondition(e: unknown): boolean {
-  return e instanceof EksdError && e.code === 'STORE_PRECONDITION';
+/** A conditional write that did not happen, for whatever reason (see ConditionReason). */
+export function isPrecondition(e: unknown): e is ConditionFailed {
+  return e instanceof ConditionFailed;
 }
 
-export function preconditionFailed(where: string, condition: Condition): EksdError {
-  return new EksdError('STORE_PRECONDITION', `${where} ${condition.ifNoneMatch ? 'already exists' : 'changed since it was read'}`, {
-    where, hint: 'another run wrote it at the same time; read it again',
-  });
+/** The failed condition of a write: `exists` for create-only, `changed` for If-Match, unless `reason` says otherwise. */
+export function preconditionFailed(where: string, condition: Condition, reason?: ConditionReason): ConditionFailed {
+  return new ConditionFailed(where, reason ?? (condition.ifNoneMatch ? 'exists' : 'changed'));
 }
 
 export async function bodyBytes(body: Body): Promise<Buffer> {
@@ -62,13 +98,16 @@ export type OnceStatus = 'written' | 'unchanged';
  */
 export async function putOnce(store: Store, key: string, body: Body,
   same: (existing: Buffer, mine: Buffer) => boolean = (a, b) => a.equals(b)): Promise<OnceStatus> {
-  try {
-    await store.put(key, body, { ifNoneMatch: true });
-    return 'written';
-  } catch (e) {
-    if (!isPrecondition(e)) throw e;
+  let existing: StoredObject | undefined;
+  for (let attempt = 0; attempt < 3 && !existing; attempt++) {
+    try {
+      await store.put(key, body, { ifNoneMatch: true });
+      return 'written';
+    } catch (e) {
+      if (!isPrecondition(e)) throw e;
+    }
+    existing = await store.get(key); // absent after a 409 race: nothing was written, try again
   }
-  const existing = await store.get(key);
   const mine = await bodyBytes(body);
   if (existing && same(existing.bytes, mine)) return 'unchanged';
   throw new EksdError('STORE_OBJECT_EXISTS', `${store.where(key)} is already published with different content`, {

@@ -1,8 +1,11 @@
 /**
- * An HTTP stand-in for Amazon S3 (path-style), implementing exactly the calls eksd makes: GetObject,
- * PutObject (with `If-None-Match: *` and `If-Match: <etag>` conditional writes answered 412 like S3),
+ * An HTTP stand-in for Amazon S3 (path-style), implementing exactly the calls eksd makes: GetObject
+ * (with `Last-Modified`; every reply has a `Date`), PutObject (with `If-None-Match: *` and
+ * `If-Match: <etag>` conditional writes answered like S3: 412, and 404 for If-Match on a missing key),
  * DeleteObject (with If-Match), ListObjectsV2 (prefix, delimiter, pagination), plus injectable faults:
- * an error reply (AccessDenied, 500, ...) and a write that is applied but whose reply is lost.
+ * an error reply (AccessDenied, 500, 404 or 409 ConditionalRequestConflict on a conditional write, ...),
+ * a write that is applied but whose reply is lost, a request that is never answered, and a switch that
+ * makes it ignore conditional headers like some S3-compatible servers do.
  * Objects live in memory. Listens on 127.0.0.1 only; requests without a SigV4 Authorization header are
  * refused like S3 refuses anonymous access, except GETs of objects written with the public-read ACL,
  * which is how the public reads the distro site (`publicUrl`).
@@ -19,9 +22,13 @@ export interface S3Fault {
   status?: number;
   code?: string;
   drop?: boolean;
+  /** never answer (the connection stays open until the client gives up) */
+  hang?: boolean;
+  /** only requests with a conditional header (If-Match, If-None-Match) */
+  conditional?: boolean;
 }
 
-interface Obj { bytes: Buffer; etag: string; contentType?: string; acl?: string }
+interface Obj { bytes: Buffer; etag: string; modified: Date; contentType?: string; acl?: string }
 
 const xml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -30,6 +37,8 @@ export class FakeS3 extends LoopbackStandIn {
   /** every request as "METHOD key" (key '' for a listing) */
   readonly requests: string[] = [];
   private readonly faults: S3Fault[] = [];
+  /** When set, If-Match and If-None-Match are ignored: every write is applied (an endpoint without conditional writes). */
+  ignoreConditions = false;
 
   constructor(buckets: string[] = []) {
     super();
@@ -75,7 +84,9 @@ export class FakeS3 extends LoopbackStandIn {
     const anonymous = !req.headers.authorization?.startsWith('AWS4-HMAC-SHA256');
     if (anonymous && !(method === 'GET' && bucket?.get(key)?.acl === 'public-read')) return error(403, 'AccessDenied', 'Anonymous access is forbidden');
     if (!bucket) return error(404, 'NoSuchBucket', 'The specified bucket does not exist');
-    const fault = this.takeFault(method, key);
+    const conditional = req.headers['if-match'] !== undefined || req.headers['if-none-match'] !== undefined;
+    const fault = this.takeFault(method, key, conditional);
+    if (fault?.hang) return; // no reply: the client's timeout has to end it
     if (fault && !fault.drop) return error(fault.status ?? 500, fault.code ?? 'InternalError');
     const reply = (status: number, headers: Record<string, string>, text?: string | Buffer): void => {
       if (fault?.drop) { req.socket.destroy(); return; }
@@ -86,16 +97,17 @@ export class FakeS3 extends LoopbackStandIn {
     const have = bucket.get(key);
     if (method === 'GET' || method === 'HEAD') {
       if (!have) return error(404, 'NoSuchKey', 'The specified key does not exist.');
-      return reply(200, { etag: have.etag, 'content-length': String(have.bytes.length), 'content-type': have.contentType ?? 'binary/octet-stream' }, method === 'GET' ? have.bytes : undefined);
+      return reply(200, { etag: have.etag, 'content-length': String(have.bytes.length), 'content-type': have.contentType ?? 'binary/octet-stream',
+        'last-modified': have.modified.toUTCString() }, method === 'GET' ? have.bytes : undefined);
     }
-    const ifNoneMatch = req.headers['if-none-match'];
-    const ifMatch = req.headers['if-match'];
+    const ifNoneMatch = this.ignoreConditions ? undefined : req.headers['if-none-match'];
+    const ifMatch = this.ignoreConditions ? undefined : req.headers['if-match'];
     if (ifNoneMatch === '*' && have) return error(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
     if (ifMatch !== undefined && have?.etag !== ifMatch) return error(have ? 412 : 404, have ? 'PreconditionFailed' : 'NoSuchKey');
     if (method === 'PUT') {
       const etag = `"${createHash('md5').update(body).digest('hex')}"`;
       const acl = req.headers['x-amz-acl'];
-      bucket.set(key, { bytes: body, etag, ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}), ...(typeof acl === 'string' ? { acl } : {}) });
+      bucket.set(key, { bytes: body, etag, modified: new Date(), ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}), ...(typeof acl === 'string' ? { acl } : {}) });
       return reply(200, { etag });
     }
     if (method === 'DELETE') {
@@ -105,8 +117,8 @@ export class FakeS3 extends LoopbackStandIn {
     return error(405, 'MethodNotAllowed');
   }
 
-  private takeFault(method: string, key: string): S3Fault | undefined {
-    const i = this.faults.findIndex((f) => (!f.method || f.method === method) && (!f.key || f.key.test(key)));
+  private takeFault(method: string, key: string, conditional: boolean): S3Fault | undefined {
+    const i = this.faults.findIndex((f) => (!f.method || f.method === method) && (!f.key || f.key.test(key)) && (!f.conditional || conditional));
     return i < 0 ? undefined : this.faults.splice(i, 1)[0];
   }
 }

@@ -34,6 +34,8 @@ export const announceCommand: Command = {
     'mark-sent': { type: 'boolean', description: 'record an interrupted send as delivered, sending nothing' },
     'dry-run': { type: 'boolean', description: 'check that the site serves it and print the message instead of sending it' },
   },
+  // SIGTERM / SIGINT never cut a send short: they stop the command before it sends, after verify.
+  stoppable: true,
   async run(ctx) {
     const ref = ctx.args[0];
     if (!ref) throw new EksdError('USAGE', 'which release? give a release name, a manifest file or a URL', { hint: 'eksd announce kubernetes-1-33-eks-1' });
@@ -49,8 +51,9 @@ export const announceCommand: Command = {
     }
     const { release, sent } = await withLease(stores.state, given.release.spec.channel, `eksd announce ${ref}`, config.leaseSeconds, async (lease) => {
       const r = await verified(config, stores, await served());
+      ctx.stop?.check('the announcement was sent');
       return { release: r, sent: await announceRelease(config, stores, lease, r, { again: ctx.values.again === true }) };
-    });
+    }, ctx.err);
     const name = release.metadata.name;
     ctx.out(sent.skipped
       ? `${name} was already announced (message ${sent.messageId}); use --again to send it again`
@@ -73,7 +76,7 @@ async function markSentCommand(ctx: CommandContext, ref: string, config: Config,
   const name = release.metadata.name;
   const dryRun = ctx.values['dry-run'] === true;
   const mark = () => markSent({ release: name, state: stores.state, dryRun });
-  const changed = dryRun ? await mark() : await withLease(stores.state, release.spec.channel, `eksd announce ${name} --mark-sent`, config.leaseSeconds, mark);
+  const changed = dryRun ? await mark() : await withLease(stores.state, release.spec.channel, `eksd announce ${name} --mark-sent`, config.leaseSeconds, mark, ctx.err);
   ctx.out(!changed ? `${name} was already recorded as announced; nothing changed`
     : dryRun ? `would record ${name} as announced (dry run: nothing written, nothing sent)` : `recorded ${name} as announced; nothing was sent`);
   return EXIT.ok;

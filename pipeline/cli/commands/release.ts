@@ -1,4 +1,4 @@
-import { EksdError } from '../../errors.ts';
+import { EksdError, isEksdError } from '../../errors.ts';
 import { runReleases, type ChannelOutcome, type RunResult } from '../../run/runner.ts';
 import type { Retirement } from '../../run/retire.ts';
 import { UNTIL, type Until } from '../../stages/list.ts';
@@ -32,7 +32,9 @@ export const releaseCommand: Command = {
     'released (--release-unchanged releases it anyway); a retired channel is marked inactive and announced once;',
     'a failed channel does not stop the others. An interrupted run is resumed by running the same command again,',
     'on this machine or another: each channel keeps its release number and redoes only unfinished work. One run',
-    'per channel: a second one fails at once with exit 4 naming the lease holder.',
+    'per channel: a second one fails at once with exit 4 naming the lease holder. SIGTERM or SIGINT stops the run',
+    'before its next stage or build (builds under way and an announcement being sent are finished), releases the',
+    'lease and exits 143 / 130; the same command resumes it.',
     '--dry-run stops after the plan: nothing is built, pushed, written or announced.',
   ].join('\n'),
   options: {
@@ -41,6 +43,7 @@ export const releaseCommand: Command = {
     'dry-run': { type: 'boolean', description: 'show the plan and stop; no side effects' },
     events: { type: 'string', description: 'progress format on stderr: auto (live on a terminal), plain, json', valueName: 'format' },
   },
+  stoppable: true,
   run: (ctx) => runCommand(ctx, { dryRun: ctx.values['dry-run'] === true }),
 };
 
@@ -68,7 +71,7 @@ async function runCommand(ctx: CommandContext, o: { dryRun: boolean }): Promise<
   try {
     const { channels: outcomes } = await runReleases({ config, emit: (e) => reporter.emit(e), dryRun: o.dryRun,
       force: ctx.values.force === true, releaseUnchanged: ctx.values['release-unchanged'] === true, ...(channels ? { channels } : {}),
-      ...(until ? { until } : {}), ...(number ? { number } : {}), ...(concurrency ? { concurrency } : {}) });
+      ...(until ? { until } : {}), ...(number ? { number } : {}), ...(concurrency ? { concurrency } : {}), ...(ctx.stop ? { stop: ctx.stop } : {}) });
     reporter.close();
     const single = outcomes.length === 1;
     for (const c of outcomes) if (c.state !== 'failed' && c.state !== 'retired' && c.state !== 'planned') writeStepSummary(c.result);
@@ -111,6 +114,9 @@ function channelJson(c: ChannelOutcome) {
 function throwFailures(outcomes: ChannelOutcome[]): void {
   const failed = outcomes.filter((c): c is Extract<ChannelOutcome, { state: 'failed' }> => c.state === 'failed');
   if (failed.length === 1 && outcomes.length === 1) throw failed[0]!.error;
+  // A stop asked for by SIGTERM / SIGINT ends the command as such (exit 130 / 143), whatever else failed.
+  const stopped = failed.find((f) => isEksdError(f.error, 'RUN_INTERRUPTED'));
+  if (stopped) throw stopped.error;
   if (failed.length === 0) return;
   const lines = failed.map((f) => `channel ${f.channel}: ${(f.error as Error).message.split('\n')[0]}`);
   throw new EksdError('RELEASE_CHANNEL_FAILED', `${failed.length} of ${outcomes.length} channels failed; the others completed:\n  ${lines.join('\n  ')}`, {

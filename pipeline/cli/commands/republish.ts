@@ -35,6 +35,7 @@ export const republishCommand: Command = {
     attempts: { type: 'string', description: 'verify: tries for a tag that does not resolve yet (default 5)', valueName: 'N' },
     json: { type: 'boolean', description: 'print the result as JSON' },
   },
+  stoppable: true,
   async run(ctx) {
     const ref = ctx.args[0];
     if (!ref) throw new EksdError('USAGE', 'which release? give a release name, a manifest file or a URL', { hint: 'eksd republish kubernetes-1-33-eks-1 [--to 127.0.0.1:5001/mirror]' });
@@ -48,7 +49,7 @@ export const republishCommand: Command = {
     const result = await republish({
       config, release, from, announce: ctx.values.announce === true, emit: (e) => reporter.emit(e),
       ...(to ? { to } : {}), ...(typeof ctx.values.output === 'string' ? { output: resolve(ctx.values.output) } : {}),
-      ...(attempts ? { verifyAttempts: attempts } : {}),
+      ...(attempts ? { verifyAttempts: attempts } : {}), ...(ctx.stop ? { stop: ctx.stop } : {}),
     });
     reporter.close();
     writeStepSummary(result);

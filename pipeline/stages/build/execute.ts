@@ -58,7 +58,12 @@ export interface ExecuteInput {
   buildkit?: string;
 }
 
-export interface ExecuteTools { emit: Emit; checkpoint(record: BuildRecord): Promise<void> }
+export interface ExecuteTools {
+  emit: Emit;
+  checkpoint(record: BuildRecord): Promise<void>;
+  /** Throws when the run was asked to stop: called before each build starts (builds under way finish and are recorded). */
+  stopPoint(before: string): void;
+}
 
 /** A parent as a child's build sees it: where it lives, its index and per-platform manifests. */
 interface ParentRef { view: ParentView; origin: BlobOrigin; indexDigest: string; reference: string }
@@ -101,9 +106,12 @@ async function executeImage(run: Run, f: ImageFacts, decided: ImageDecision, fro
   const decision = waiting ? decideImage(f, parents, input.options) : decided;
   const spec = imageByName(input.catalog, f.plan.name);
   const image = (run.record[f.plan.name] ??= { platforms: {} });
-  await Promise.all(f.plan.platforms.map(async (platform) => {
+  // Wait for every platform, so a failed one (or a stop) does not leave the other's build running unobserved.
+  const platforms = await Promise.allSettled(f.plan.platforms.map(async (platform) => {
     image.platforms[platform] = await executePlatform(run, { f, spec, platform, decision: decision.platforms[platform]!, parents, from, builder });
   }));
+  const failed = platforms.find((p) => p.status === 'rejected') as PromiseRejectedResult | undefined;
+  if (failed) throw failed.reason;
   const index = await pushImageIndex(run, f, spec, image, from);
   const view = viewOf({ plan: f.plan, platforms: Object.fromEntries(Object.entries(image.platforms).map(([p, r]) => [p, reuse(r!)])) });
   return { view, origin: { client: input.client(f.plan.registry), repository: f.plan.repository }, indexDigest: index.digest, reference: `${f.plan.registry}/${f.plan.repository}` };
@@ -134,6 +142,7 @@ async function executePlatform(run: Run, job: PlatformJob): Promise<PlatformReco
   const { key, inputs, reason } = d;
   // Only builds take a slot: deciding to reuse costs a manifest HEAD and must not wait behind builds.
   const manifest = await run.slots(async () => {
+    tools.stopPoint(`building ${f.plan.name} ${platform}`);
     tools.emit({ type: 'image', image: f.plan.name, platform, state: 'building', detail: reason });
     const built = final.recipe ? await assembleOne(run, job, final.recipe) : await buildKitOne(run, job, key);
     return pushBuilt(run, job, built, key, JSON.stringify(inputs));
