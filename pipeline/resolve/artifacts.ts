@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { EksdError } from '../errors.ts';
 import { makeDir } from '../util/fs-atomic.ts';
 import { extractTarGz } from '../util/tar.ts';
-import { hashFile } from '../util/checksums.ts';
+import { hasher, hashFile, type Digests } from '../util/checksums.ts';
 import { diskErrorOf, writeFailure, writing } from '../util/fs-errors.ts';
 import type { ArtifactSpec } from '../catalog/model.ts';
 
@@ -74,8 +74,7 @@ async function fetchOne(a: ArtifactSpec, baseUrl: string, cacheDir: string, prog
     await writing(join(cacheDir, 'sha256'), () => makeDir(join(cacheDir, 'sha256')));
     const tmp = `${cached}.${process.pid}.${randomBytes(4).toString('hex')}.part`;
     try {
-      await writing(cached, () => download(url, tmp, a, progress, o));
-      const sums = await hashFile(tmp);
+      const sums = await writing(cached, () => download(url, tmp, a, progress, o));
       if (sums.sha256 !== a.sha256 || sums.sha512 !== a.sha512) {
         const which = [sums.sha256 !== a.sha256 ? `sha256 ${sums.sha256}` : '', sums.sha512 !== a.sha512 ? `sha512 ${sums.sha512.slice(0, 16)}...` : ''].filter(Boolean).join(', ');
         throw new EksdError('ARTIFACT_CHECKSUM', `${a.component}/${a.name}: checksum mismatch, got ${which}`, { where: `${url} (pinned at ${a.where})` });
@@ -93,14 +92,15 @@ async function fetchOne(a: ArtifactSpec, baseUrl: string, cacheDir: string, prog
 /** Why one attempt failed, and whether another may succeed. */
 interface Failure { reason: string; retry: boolean; retryAfterMs?: number }
 
-async function download(url: string, dest: string, a: ArtifactSpec, progress: (l: string) => void, o: Required<FetchOptions>): Promise<void> {
+/** Downloads to dest and returns both digests of what was written, hashed on the way in (one pass, bounded memory). */
+async function download(url: string, dest: string, a: ArtifactSpec, progress: (l: string) => void, o: Required<FetchOptions>): Promise<Digests> {
   const fail = (reason: string, cause?: unknown): never => {
     throw new EksdError('ARTIFACT_FETCH', `${a.component}/${a.name}: cannot fetch: ${reason}`, { where: url, ...(cause ? { cause } : {}) });
   };
   if (url.startsWith('file:')) {
     try {
       await copyFile(fileURLToPath(url), dest);
-      return;
+      return await hashFile(dest);
     } catch (cause) {
       if (diskErrorOf(cause)) throw cause;
       fail((cause as Error).message, cause);
@@ -108,7 +108,7 @@ async function download(url: string, dest: string, a: ArtifactSpec, progress: (l
   }
   for (let attempt = 1; ; attempt++) {
     const failure = await attemptDownload(url, dest, o.stallMs);
-    if (!failure) return;
+    if ('sha256' in failure) return failure;
     if (!failure.retry) fail(failure.reason);
     if (attempt >= o.attempts) fail(`${failure.reason} (after ${attempt} attempts)`);
     const wait = Math.min(o.maxDelayMs, failure.retryAfterMs ?? o.backoffMs * 2 ** (attempt - 1));
@@ -117,8 +117,8 @@ async function download(url: string, dest: string, a: ArtifactSpec, progress: (l
   }
 }
 
-/** One GET streamed to dest; undefined when it completed. Local write failures are thrown as they are, not retried. */
-async function attemptDownload(url: string, dest: string, stallMs: number): Promise<Failure | undefined> {
+/** One GET streamed to dest; its digests when it completed. Local write failures are thrown as they are, not retried. */
+async function attemptDownload(url: string, dest: string, stallMs: number): Promise<Failure | Digests> {
   const abort = new AbortController();
   let stalled = false;
   let timer: NodeJS.Timeout | undefined;
@@ -137,8 +137,9 @@ async function attemptDownload(url: string, dest: string, stallMs: number): Prom
     }
     if (!res.body) return { reason: 'empty response', retry: true };
     const tick = new Transform({ transform(chunk, _enc, done) { progressed(); done(null, chunk); } });
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), tick, createWriteStream(dest));
-    return undefined;
+    const sums = hasher();
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), tick, sums.stream, createWriteStream(dest));
+    return sums.result();
   } catch (e) {
     if (diskErrorOf(e)) throw e;
     if (stalled) return { reason: `no data received for ${stallMs / 1000}s`, retry: true };

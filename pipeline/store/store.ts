@@ -8,7 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { EksdError } from '../errors.ts';
+import { hashFile, hashStream } from '../util/checksums.ts';
 
 export interface StoredObject { bytes: Buffer; etag: string }
 
@@ -26,6 +28,8 @@ export interface Store {
   /** Where a key lives, for messages: `s3://bucket/prefix/key` or a file path. */
   where(key: string): string;
   get(key: string): Promise<StoredObject | undefined>;
+  /** The object as a stream, for objects too large to hold (archives); undefined when it does not exist. */
+  read(key: string): Promise<Readable | undefined>;
   /** Names of the objects directly under `prefix` (which ends with `/`), not recursing. */
   list(prefix: string): Promise<string[]>;
   /** Writes `key`; returns the new etag. A failed condition throws STORE_PRECONDITION. */
@@ -58,7 +62,8 @@ export type OnceStatus = 'written' | 'unchanged';
 /**
  * Writes a write-once object: created if absent; if present (now or because a retried request already
  * created it), equal bytes are fine and different bytes are an error naming the key. `same` decides
- * equality when bytes may legitimately differ (a manifest's status.date).
+ * equality when bytes may legitimately differ (a manifest's status.date); a file (an archive) is
+ * compared by its digests, read as streams, and never held in memory.
  */
 export async function putOnce(store: Store, key: string, body: Body,
   same: (existing: Buffer, mine: Buffer) => boolean = (a, b) => a.equals(b)): Promise<OnceStatus> {
@@ -68,12 +73,27 @@ export async function putOnce(store: Store, key: string, body: Body,
   } catch (e) {
     if (!isPrecondition(e)) throw e;
   }
-  const existing = await store.get(key);
-  const mine = await bodyBytes(body);
-  if (existing && same(existing.bytes, mine)) return 'unchanged';
+  if (isFileBody(body) ? await sameAsFile(store, key, body.file) : await sameAsBytes(store, key, await bodyBytes(body), same)) return 'unchanged';
   throw new EksdError('STORE_OBJECT_EXISTS', `${store.where(key)} is already published with different content`, {
     where: store.where(key), hint: 'published objects are write-once; publish the change under the next release number',
   });
+}
+
+function isFileBody(body: Body): body is { file: string } {
+  return typeof body === 'object' && !(body instanceof Uint8Array);
+}
+
+async function sameAsBytes(store: Store, key: string, mine: Buffer, same: (existing: Buffer, mine: Buffer) => boolean): Promise<boolean> {
+  const existing = await store.get(key);
+  return existing !== undefined && same(existing.bytes, mine);
+}
+
+/** The stored object has the file's bytes: compared by size and digests, both read as streams. */
+async function sameAsFile(store: Store, key: string, file: string): Promise<boolean> {
+  const existing = await store.read(key);
+  if (!existing) return false;
+  const [theirs, mine] = await Promise.all([hashStream(existing), hashFile(file)]);
+  return theirs.size === mine.size && theirs.sha256 === mine.sha256 && theirs.sha512 === mine.sha512;
 }
 
 /** The object's text, or undefined when it does not exist. */
