@@ -481,3 +481,34 @@ test('10. registry digests reach GITHUB_OUTPUT and the step summary only validat
   t.throws(() => writeStepSummary(result, summary), { instanceOf: EksdError, message: /contains a line break/ });
   t.false(existsSync(summary), 'the step summary was not written');
 });
+
+test('credentials in artifacts.baseUrl are sent as Basic auth and never shown', async (t) => {
+  const content = Buffer.from('artifact behind basic auth\n');
+  const user = 'release-bot';
+  const password = 'p@ss:w0rd/with%chars';
+  const expected = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  const seen: Array<string | undefined> = [];
+  const server = await serve((_n, req, res) => {
+    seen.push(req.headers.authorization);
+    if (req.headers.authorization !== expected) { res.writeHead(401, { 'www-authenticate': 'Basic realm="artifacts"' }); res.end(); return; }
+    res.writeHead(200, { 'content-length': String(content.length) });
+    res.end(content);
+  });
+  t.teardown(() => server.close());
+  const fast: FetchOptions = { attempts: 2, backoffMs: 20, stallMs: 1000 };
+  const withCredentials = (pw: string): string => server.url.replace('http://', `http://${user}:${encodeURIComponent(pw)}@`);
+  const lines: string[] = [];
+  const [got] = await fetchArtifacts([spec(content)], withCredentials(password), await scratch(), (l) => lines.push(l), fast);
+  t.deepEqual(readFileSync(got!.path), content);
+  t.deepEqual(seen, [expected], 'one request, with the Authorization header');
+
+  const refused = await t.throwsAsync(fetchArtifacts([spec(content)], withCredentials('wrong-password'), await scratch(), (l) => lines.push(l), fast), { instanceOf: EksdError });
+  t.regex(refused!.message, /HTTP 401 \(the user and password of artifacts\.baseUrl were refused/);
+  t.is(refused!.where, `${server.url}/demo/v1.0.0/demo.bin`, 'the URL is named without its credentials');
+  const anonymous = await t.throwsAsync(fetchArtifacts([spec(content)], server.url, await scratch(), () => {}, fast), { instanceOf: EksdError });
+  t.regex(anonymous!.message, /HTTP 401 \(the source wants credentials/);
+  const shown = [refused!.describe(), anonymous!.describe(), ...lines].join('\n');
+  for (const secret of [password, encodeURIComponent(password), 'wrong-password', expected.slice('Basic '.length), user]) {
+    t.false(shown.includes(secret), `${secret} is not shown`);
+  }
+});
