@@ -512,3 +512,32 @@ test('credentials in artifacts.baseUrl are sent as Basic auth and never shown', 
     t.false(shown.includes(secret), `${secret} is not shown`);
   }
 });
+
+test('a base pin whose per-platform digest is not the one the pinned index lists stops the release before any side effect', async (t) => {
+  const p = await project();
+  await p.seed();
+  const pinFile = p.config().basePin;
+  const pin = parse(readFileSync(pinFile, 'utf8')) as { upstream: { digest: string; platforms: Record<string, string> } };
+  const { 'linux/amd64': amd64, 'linux/arm64': arm64 } = pin.upstream.platforms;
+  t.truthy(amd64 && arm64 && amd64 !== arm64);
+  pin.upstream.platforms['linux/amd64'] = arm64!; // the arm64 image pinned as amd64: the index lists another digest
+  writeFileSync(pinFile, stringify(pin));
+
+  const r = await p.eksd(['release']);
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stderr, /PIN_PLATFORM_MISMATCH: /);
+  t.true(r.stderr.includes(`linux/amd64: the pin has ${arm64}, the index lists ${amd64}`), r.stderr);
+  t.true(r.stderr.includes(pin.upstream.digest), 'names the pinned index');
+  t.regex(r.stderr, /base-pin\.yaml/);
+  t.regex(r.stderr, /hint: .*eksd watch-base --write/);
+  t.false(r.stderr.includes('linux/arm64:'), 'the platform that matches is not reported');
+  for (const dir of [join('out', 'state'), join('out', 'site'), join('out', 'cache', 'artifacts'), join('out', 'announcements')]) {
+    t.false(existsSync(join(p.root, dir)), `${dir} was not written`);
+  }
+  t.deepEqual((await repositoriesOf(p)).filter((r) => !r.endsWith('/amazonlinux')), [], 'nothing pushed');
+
+  pin.upstream.platforms['linux/amd64'] = amd64!;
+  writeFileSync(pinFile, stringify(pin));
+  const ok = await p.eksd(['release', '--dry-run']);
+  t.is(ok.code, 0, ok.stderr);
+});
