@@ -2,7 +2,7 @@ import anyTest, { type TestFn } from 'ava';
 import { createServer } from 'node:http';
 import { isEksdError } from '../pipeline/errors.ts';
 import { copy, emptyCopyStats, HostBudget, RegistryClient, type RegistryClientOptions } from '../pipeline/registry/index.ts';
-import { statusError } from '../pipeline/registry/errors.ts';
+import { RegistryError, statusError } from '../pipeline/registry/errors.ts';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts';
 import { buildIndex, pushTestImage, startRegistry, type RunningRegistry, type TestIndex } from './helpers/registry.ts';
 
@@ -145,6 +145,14 @@ test('the host budget counts only failures the retries would retry, in a row, ov
   let ran = false;
   t.is(await dead.run(async () => { ran = true; }).catch((x: unknown) => (x as { code?: string }).code), 'REGISTRY_HOST_DOWN');
   t.false(ran, 'nothing is sent to a host given up on');
+  // A request whose retries ran out on the failure that made the host given up on ends with the host's error.
+  const exhausted = new RegistryError('REGISTRY_UNAVAILABLE', 'head manifest failed (gave up after 12 attempts in 11.8s)', {
+    where: 'registry.test/r:v1', hint: '', cause: unavailable(), retryable: false });
+  t.is((dead.outcome(exhausted) as { code?: string }).code, 'REGISTRY_HOST_DOWN');
+  t.regex((dead.outcome(exhausted) as Error).message, /^registry registry\.test is given up on: .*the last failure: head manifest registry\.test\/r:v1 failed \(HTTP 503\)/);
+  t.is(alive.outcome(exhausted), exhausted, 'a host still tried: the request\'s own error');
+  const notFoundError = notFound();
+  t.is(dead.outcome(notFoundError), notFoundError, 'an answer is no failure of the host');
 });
 
 test('a body that does not match its digest is detected on GET and fails the copy', async (t) => {

@@ -9,7 +9,7 @@
  * A failure is what the retries would retry (a network error, a timeout, 408, 429, 5xx); any other
  * answer, a 404 or a 401 included, shows the host is alive.
  */
-import { BrokenCircuitError, circuitBreaker, handleWhen, type CircuitBreakerPolicy, type IBreaker } from 'cockatiel';
+import { BrokenCircuitError, CircuitState, circuitBreaker, handleWhen, type CircuitBreakerPolicy, type IBreaker } from 'cockatiel';
 import { RegistryError } from './errors.ts';
 
 export interface HostBudgetPolicy {
@@ -82,7 +82,17 @@ export class HostBudget {
     }
   }
 
-  private downError(cause: BrokenCircuitError): RegistryError {
+  /**
+   * The error a request ends with: when its last attempt was the failure that made the host given up
+   * on, the host's error (what failed is the host, not this request), else its own.
+   */
+  outcome(e: unknown): unknown {
+    const down = this.policy.state === CircuitState.Open || this.policy.state === CircuitState.HalfOpen;
+    return down && e instanceof RegistryError && e.code !== 'REGISTRY_HOST_DOWN' && e.cause instanceof RegistryError && e.cause.retryable
+      ? this.downError(e) : e;
+  }
+
+  private downError(cause: unknown): RegistryError {
     const last = this.lastFailure ? `; the last failure: ${this.lastFailure.message}` : '';
     return new RegistryError('REGISTRY_HOST_DOWN',
       `registry ${this.registry} is given up on: it failed ${this.o.failures} or more requests in a row over ${seconds(this.o.windowMs)} or more, `

@@ -57,7 +57,7 @@ export class Transport {
     return withRetry(once, {
       policy: this.o.retry, gate: this.o.gate, log: this.o.log,
       ...(spec.deadline === undefined ? {} : { deadline: spec.deadline }),
-    });
+    }).catch((e: unknown) => { throw this.o.budget.outcome(e); });
   }
 
   /** One attempt, once the host's gate lets it through, within the host's budget. */
