@@ -91,7 +91,7 @@ test('a host that fails every request is given up on as a whole: later requests 
     codes.push((e as { code?: string }).code ?? String(e));
     if (isEksdError(e, 'REGISTRY_HOST_DOWN') && downAt < 0) {
       downAt = i;
-      t.regex(e.message, new RegExp(`^registry ${pb.host} is given up on: it failed 4 or more requests in a row over 1s`));
+      t.regex(e.message, new RegExp(`^registry ${pb.host} is given up on: it failed 4 or more attempts in a row over 1s`));
       t.regex(e.message, new RegExp(`the last failure: head manifest ${pb.host}/faults/down:v\\d+ failed`));
       t.is(e.where, pb.host);
       t.regex(e.hint ?? '', /check that .* is up and reachable/);

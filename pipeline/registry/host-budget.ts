@@ -83,8 +83,8 @@ export class HostBudget {
   }
 
   /**
-   * The error a request ends with: when its last attempt was the failure that made the host given up
-   * on, the host's error (what failed is the host, not this request), else its own.
+   * The error a request ends with: when its retries ran out while the host is given up on (its last
+   * attempt was the failure that gave it up), the host's error, since what failed is the host; else its own.
    */
   outcome(e: unknown): unknown {
     const down = this.policy.state === CircuitState.Open || this.policy.state === CircuitState.HalfOpen;
@@ -95,7 +95,7 @@ export class HostBudget {
   private downError(cause: unknown): RegistryError {
     const last = this.lastFailure ? `; the last failure: ${this.lastFailure.message}` : '';
     return new RegistryError('REGISTRY_HOST_DOWN',
-      `registry ${this.registry} is given up on: it failed ${this.o.failures} or more requests in a row over ${seconds(this.o.windowMs)} or more, `
+      `registry ${this.registry} is given up on: it failed ${this.o.failures} or more attempts in a row over ${seconds(this.o.windowMs)} or more, `
       + `with no success, and is tried again ${seconds(this.o.coolDownMs)} after that${last}`, {
         where: this.registry, cause, retryable: false,
         hint: `check that ${this.registry} is up and reachable from this machine (its address in the configuration, DNS, proxies), `
