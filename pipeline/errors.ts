@@ -71,6 +71,7 @@ export const ERROR_KINDS = {
   PIN_INVALID: 'input',
   PIN_MISSING: 'input',
   PIN_NOT_FOUND: 'input',
+  PIN_PLATFORM_MISMATCH: 'input',
   PIN_UNRESOLVED: 'input',
   REFERENCE_INVALID: 'failure',
   RELEASE_EXISTS: 'failure',

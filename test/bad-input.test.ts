@@ -481,3 +481,63 @@ test('10. registry digests reach GITHUB_OUTPUT and the step summary only validat
   t.throws(() => writeStepSummary(result, summary), { instanceOf: EksdError, message: /contains a line break/ });
   t.false(existsSync(summary), 'the step summary was not written');
 });
+
+test('credentials in artifacts.baseUrl are sent as Basic auth and never shown', async (t) => {
+  const content = Buffer.from('artifact behind basic auth\n');
+  const user = 'release-bot';
+  const password = 'p@ss:w0rd/with%chars';
+  const expected = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  const seen: Array<string | undefined> = [];
+  const server = await serve((_n, req, res) => {
+    seen.push(req.headers.authorization);
+    if (req.headers.authorization !== expected) { res.writeHead(401, { 'www-authenticate': 'Basic realm="artifacts"' }); res.end(); return; }
+    res.writeHead(200, { 'content-length': String(content.length) });
+    res.end(content);
+  });
+  t.teardown(() => server.close());
+  const fast: FetchOptions = { attempts: 2, backoffMs: 20, stallMs: 1000 };
+  const withCredentials = (pw: string): string => server.url.replace('http://', `http://${user}:${encodeURIComponent(pw)}@`);
+  const lines: string[] = [];
+  const [got] = await fetchArtifacts([spec(content)], withCredentials(password), await scratch(), (l) => lines.push(l), fast);
+  t.deepEqual(readFileSync(got!.path), content);
+  t.deepEqual(seen, [expected], 'one request, with the Authorization header');
+
+  const refused = await t.throwsAsync(fetchArtifacts([spec(content)], withCredentials('wrong-password'), await scratch(), (l) => lines.push(l), fast), { instanceOf: EksdError });
+  t.regex(refused!.message, /HTTP 401 \(the user and password of artifacts\.baseUrl were refused/);
+  t.is(refused!.where, `${server.url}/demo/v1.0.0/demo.bin`, 'the URL is named without its credentials');
+  const anonymous = await t.throwsAsync(fetchArtifacts([spec(content)], server.url, await scratch(), () => {}, fast), { instanceOf: EksdError });
+  t.regex(anonymous!.message, /HTTP 401 \(the source wants credentials/);
+  const shown = [refused!.describe(), anonymous!.describe(), ...lines].join('\n');
+  for (const secret of [password, encodeURIComponent(password), 'wrong-password', expected.slice('Basic '.length), user]) {
+    t.false(shown.includes(secret), `${secret} is not shown`);
+  }
+});
+
+test('a base pin whose per-platform digest is not the one the pinned index lists stops the release before any side effect', async (t) => {
+  const p = await project();
+  await p.seed();
+  const pinFile = p.config().basePin;
+  const pin = parse(readFileSync(pinFile, 'utf8')) as { upstream: { digest: string; platforms: Record<string, string> } };
+  const { 'linux/amd64': amd64, 'linux/arm64': arm64 } = pin.upstream.platforms;
+  t.truthy(amd64 && arm64 && amd64 !== arm64);
+  pin.upstream.platforms['linux/amd64'] = arm64!; // the arm64 image pinned as amd64: the index lists another digest
+  writeFileSync(pinFile, stringify(pin));
+
+  const r = await p.eksd(['release']);
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stderr, /PIN_PLATFORM_MISMATCH: /);
+  t.true(r.stderr.includes(`linux/amd64: the pin has ${arm64}, the index lists ${amd64}`), r.stderr);
+  t.true(r.stderr.includes(pin.upstream.digest), 'names the pinned index');
+  t.regex(r.stderr, /base-pin\.yaml/);
+  t.regex(r.stderr, /hint: .*eksd watch-base --write/);
+  t.false(r.stderr.includes('linux/arm64:'), 'the platform that matches is not reported');
+  for (const dir of [join('out', 'state'), join('out', 'site'), join('out', 'cache', 'artifacts'), join('out', 'announcements')]) {
+    t.false(existsSync(join(p.root, dir)), `${dir} was not written`);
+  }
+  t.deepEqual((await repositoriesOf(p)).filter((r) => !r.endsWith('/amazonlinux')), [], 'nothing pushed');
+
+  pin.upstream.platforms['linux/amd64'] = amd64!;
+  writeFileSync(pinFile, stringify(pin));
+  const ok = await p.eksd(['release', '--dry-run']);
+  t.is(ok.code, 0, ok.stderr);
+});

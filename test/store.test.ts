@@ -48,6 +48,25 @@ for (const [name, make] of Object.entries(adapters)) {
     t.true(e!.message.includes(store.where('m.yaml')));
   });
 
+  test(`${name}: a file body is written and read back as a stream; putOnce compares files by digest`, async (t) => {
+    const store = await make();
+    const dir = await mkdtemp(join(tmpdir(), 'eksd-store-stream-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const content = Buffer.concat([Buffer.alloc(3_000_000, 1), Buffer.from('end')]);
+    await writeFile(join(dir, 'a.tar.gz'), content);
+    await writeFile(join(dir, 'b.tar.gz'), Buffer.concat([Buffer.alloc(3_000_000, 1), Buffer.from('END')]));
+    t.is(await store.read('big/a.tar.gz'), undefined);
+    t.is(await putOnce(store, 'big/a.tar.gz', { file: join(dir, 'a.tar.gz') }), 'written');
+    const stream = await store.read('big/a.tar.gz');
+    t.truthy(stream);
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream!) chunks.push(Buffer.from(chunk as Uint8Array));
+    t.true(Buffer.concat(chunks).equals(content));
+    t.true(chunks.length > 1, 'read in chunks');
+    t.is(await putOnce(store, 'big/a.tar.gz', { file: join(dir, 'a.tar.gz') }), 'unchanged');
+    t.true(isEksdError(await t.throwsAsync(putOnce(store, 'big/a.tar.gz', { file: join(dir, 'b.tar.gz') })), 'STORE_OBJECT_EXISTS'));
+  });
+
   test(`${name}: concurrent create-only writes: exactly one wins`, async (t) => {
     const store = await make();
     const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => store.put('lease.json', `holder ${i}`, { ifNoneMatch: true })));

@@ -6,14 +6,16 @@
  *
  * Parents (BASE_IMAGE, BUILDER_IMAGE) are given by registry, repository and digest. An engine on this
  * machine pulls them from our endpoint on 127.0.0.1 (parent-proxy.ts), so that registry faults meet our
- * retries rather than BuildKit's single attempt; what the build reports names the real registry.
+ * retries rather than BuildKit's single attempt; what the build reports names the real registry. The
+ * endpoint serves a build's parents while the build runs, and runs only while a build does: the last
+ * build to end closes it, and the next one starts a new one (new port, new token).
  */
 import type Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import { EksdError, isEksdError } from '../errors.ts';
 import { TraceDecoder, type TraceEvent } from './trace.ts';
 import { openSession, type CredentialsForHost } from './session.ts';
-import { startParentProxy, type ParentProxy, type ParentSource } from './parent-proxy.ts';
+import { startParentProxy, type ParentGrant, type ParentProxy, type ParentSource } from './parent-proxy.ts';
 import { engineReaches } from './engine.ts';
 
 /** A parent image, passed to the build as `<registry>/<repository>@<digest>` in a build arg. */
@@ -60,8 +62,8 @@ export interface BuildKitOptions {
   parentsOnLoopback?: boolean;
 }
 
-/** The parents of one build as the engine names them, and how to say it in the real registries' names. */
-interface ParentNames { args: Record<string, string>; pairs: Array<[string, string]>; real: (text: string) => string }
+/** The parents of one build as the engine names them, how to say it in the real registries' names, and the grants to release. */
+interface ParentNames { args: Record<string, string>; pairs: Array<[string, string]>; real: (text: string) => string; grants: ParentGrant[] }
 
 const LOG_TAIL = 20;
 const ERROR_TAIL = 10;
@@ -90,20 +92,19 @@ export class StepLogs {
 
 export class BuildKitBuilder implements Builder {
   private proxy: Promise<ParentProxy | undefined> | undefined;
+  /** Whether the engine reaches our loopback endpoint: asked once, with the first endpoint. */
+  private reaches: boolean | undefined;
+  /** Builds running now: the endpoint lives while there is one. */
+  private running = 0;
 
   constructor(private readonly docker: Docker, private readonly o: BuildKitOptions = {}) {}
 
   async build(req: BuildRequest, onEvent: (e: TraceEvent) => void): Promise<BuildResult> {
-    const started = Date.now();
-    const names = await this.parentNames(req);
-    const session = await openSession(this.docker, this.o.credentials);
+    this.running++;
     try {
-      const result = await this.run({ ...req, buildArgs: names.args }, session.id, (e) => onEvent(realNames(e, names.real)));
-      return { ...result, parentNames: names.pairs };
-    } catch (e) {
-      throw await this.parentFailure(e, req, names, started) ?? renamed(e, names.real);
+      return await this.buildWithParents(req, onEvent);
     } finally {
-      session.close();
+      if (--this.running === 0) await this.close();
     }
   }
 
@@ -113,25 +114,50 @@ export class BuildKitBuilder implements Builder {
     await (await proxy?.catch(() => undefined))?.close();
   }
 
+  private async buildWithParents(req: BuildRequest, onEvent: (e: TraceEvent) => void): Promise<BuildResult> {
+    const started = Date.now();
+    const names = await this.parentNames(req);
+    try {
+      const session = await openSession(this.docker, this.o.credentials);
+      try {
+        const result = await this.run({ ...req, buildArgs: names.args }, session.id, (e) => onEvent(realNames(e, names.real)));
+        return { ...result, parentNames: names.pairs };
+      } catch (e) {
+        throw await this.parentFailure(e, req, names, started) ?? renamed(e, names.real);
+      } finally {
+        session.close();
+      }
+    } finally {
+      for (const g of names.grants) g.release();
+    }
+  }
+
   private async parentNames(req: BuildRequest): Promise<ParentNames> {
     const parents = Object.entries(req.parents ?? {});
     const proxy = parents.length > 0 && this.o.parentsOnLoopback ? await (this.proxy ??= this.loopback()) : undefined;
     const args = { ...req.buildArgs };
     const pairs: Array<[string, string]> = [];
-    for (const [arg, p] of parents) {
-      const real = `${p.client.registry}/${p.repository}`;
-      const name = proxy ? proxy.serve(p) : real;
-      args[arg] = `${name}@${p.digest}`;
-      if (proxy) pairs.push([name, real]);
+    const grants: ParentGrant[] = [];
+    try {
+      for (const [arg, p] of parents) {
+        const real = `${p.client.registry}/${p.repository}`;
+        const name = proxy ? (grants[grants.length] = await proxy.serve(p, p.digest)).name : real;
+        args[arg] = `${name}@${p.digest}`;
+        if (proxy) pairs.push([name, real]);
+      }
+    } catch (e) {
+      for (const g of grants) g.release();
+      throw parentUnreadable(req, e);
     }
     const real = (text: string): string => pairs.reduce((t, [name, r]) => t.split(name).join(r), text);
-    return { args, pairs, real };
+    return { args, pairs, real, grants };
   }
 
-  /** The parents' endpoint, once the engine has shown that it reaches it; undefined when it does not. */
+  /** The parents' endpoint, once the engine has shown that it reaches it (asked once); undefined when it does not. */
   private async loopback(): Promise<ParentProxy | undefined> {
+    if (this.reaches === false) return undefined;
     const proxy = await startParentProxy();
-    if (await engineReaches(this.docker, proxy.host, () => proxy.stats.requests)) return proxy;
+    if (this.reaches ??= await engineReaches(this.docker, proxy.host, () => proxy.stats.requests)) return proxy;
     await proxy.close();
     return undefined;
   }
@@ -197,6 +223,14 @@ export class BuildKitBuilder implements Builder {
       });
     });
   }
+}
+
+/** A parent the endpoint could not read before the build: the registry's error, as a failed build. */
+function parentUnreadable(req: BuildRequest, e: unknown): unknown {
+  if (!isEksdError(e) || e.code === 'BUILD_PARENT_PROXY') return e;
+  return new EksdError('BUILD_FAILED', `${req.image} ${req.platform}: the engine could not read a parent image: ${e.message}`, {
+    where: e.where ?? `${req.image} ${req.platform}`, hint: e.hint ?? 'retry the release', cause: e,
+  });
 }
 
 /** The event with proxied parent names replaced by the real ones. */

@@ -6,11 +6,20 @@
  * stays with us: the engine needs no credentials) and checks every byte against its digest.
  *
  * A small read-only OCI distribution endpoint, plain http on a random loopback port (dockerd's BuildKit
- * speaks plain http to 127.0.0.1 without any insecure-registries setting). It serves only the parents
- * registered with `serve`, only by digest: `GET /v2/`, `GET|HEAD /v2/<name>/manifests/<digest>` and
- * `GET|HEAD /v2/<name>/blobs/<digest>`. Tags, listings, uploads and everything else are refused.
- * Neither the server nor its connections keep the process alive; `close` ends them.
+ * speaks plain http to 127.0.0.1 without any insecure-registries setting). Any local process can reach
+ * the port, and what it serves is read with our credentials, so it serves as little as it can for as
+ * short as it can:
+ * - only the parents of the builds that hold them (`serve` grants one until its build releases it), and
+ *   of each parent only its own content: the index, the manifests it lists, their configs and layers.
+ *   Any other digest of the same repository is refused (404), and so are tags, listings and uploads;
+ * - under an unguessable name: the repository path starts with a random token made when the endpoint
+ *   starts (`127.0.0.1:PORT/<token>/<registry>/<repository>`), and a name without it is unknown (404);
+ * - only while builds run: the builder closes the endpoint when its last build ends (connections are
+ *   then refused) and starts a new one, with a new port and token, for the next.
+ * `GET /v2/` answers 200 (the engine asks it first). Neither the server nor its connections keep the
+ * process alive; `close` ends them.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { EksdError, isEksdError } from '../errors.ts';
@@ -28,12 +37,22 @@ export interface UpstreamFailure { name: string; at: number; error: EksdError }
 
 export interface ParentProxyStats { requests: number; refused: number; failed: number; blobRestarts: number }
 
+/** A parent served to one build: the name the engine pulls it from, until `release`. */
+export interface ParentGrant {
+  /** `127.0.0.1:PORT/<token>/<registry>/<repository>`: pull `<name>@<digest>`. */
+  name: string;
+  release(): void;
+}
+
 export interface ParentProxy {
   /** "127.0.0.1:PORT". */
   readonly host: string;
   readonly stats: ParentProxyStats;
-  /** Serves `source` and returns the repository the engine pulls it from: `127.0.0.1:PORT/<registry>/<repository>`. */
-  serve(source: ParentSource): string;
+  /**
+   * Serves the parent `digest` of `source` (an index or a manifest, with what it lists) until the grant
+   * is released. Reads the parent's manifests first: a registry failure fails here, before the build.
+   */
+  serve(source: ParentSource, digest: string): Promise<ParentGrant>;
   /** Failures of the real registries on these proxied repositories since `since` (ms since epoch). */
   failuresSince(since: number, repositories: string[]): UpstreamFailure[];
   close(): Promise<void>;
@@ -49,9 +68,9 @@ export function proxiedName(registry: string, repository: string): string {
   return `${registry.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^[.-]+|[.-]+$/g, '')}/${repository}`;
 }
 
-/** Starts the endpoint on a free port of 127.0.0.1. */
+/** Starts the endpoint on a free port of 127.0.0.1, under a new random token. */
 export async function startParentProxy(): Promise<ParentProxy> {
-  const sources = new Map<string, ParentSource>();
+  const sources = new Map<string, Served>();
   const manifests = new Map<string, Promise<Manifest>>();
   const failures: UpstreamFailure[] = [];
   const stats: ParentProxyStats = { requests: 0, refused: 0, failed: 0, blobRestarts: 0 };
@@ -66,19 +85,25 @@ export async function startParentProxy(): Promise<ParentProxy> {
   const port = await listen(server);
   server.unref();
   const host = `127.0.0.1:${port}`;
+  const token = randomBytes(16).toString('hex');
   return {
     host, stats,
-    serve: (source) => register(sources, host, source),
+    serve: (source, digest) => grant(ctx, host, token, source, digest),
     failuresSince: (since, repositories) => failures.filter((f) => f.at >= since && repositories.includes(`${host}/${f.name}`)),
     close: () => new Promise<void>((resolve) => {
+      sources.clear();
       for (const s of sockets) s.destroy();
       server.close(() => resolve());
     }),
   };
 }
 
+/** A parent repository being served: where it lives, the digests it may serve, and how many builds hold it. */
+interface Served { source: ParentSource; digests: Map<string, number>; holders: number }
+
 interface Ctx {
-  sources: Map<string, ParentSource>;
+  /** By name after the host: `<token>/<registry>/<repository>`. */
+  sources: Map<string, Served>;
   manifests: Map<string, Promise<Manifest>>;
   failures: UpstreamFailure[];
   stats: ParentProxyStats;
@@ -96,16 +121,61 @@ function listen(server: Server): Promise<number> {
   });
 }
 
-function register(sources: Map<string, ParentSource>, host: string, source: ParentSource): string {
-  const name = proxiedName(source.client.registry, source.repository);
-  const known = sources.get(name);
-  if (known && (known.client.registry !== source.client.registry || known.repository !== source.repository)) {
-    throw new EksdError('BUILD_PARENT_PROXY', `${source.client.describe(source.repository)} and ${known.client.describe(known.repository)} would share the name ${name}`, {
+/** Registers the parent and every digest it is made of, for one build; undone by the grant's release. */
+async function grant(ctx: Ctx, host: string, token: string, source: ParentSource, digest: string): Promise<ParentGrant> {
+  const name = `${token}/${proxiedName(source.client.registry, source.repository)}`;
+  const known = ctx.sources.get(name);
+  if (known && (known.source.client.registry !== source.client.registry || known.source.repository !== source.repository)) {
+    throw new EksdError('BUILD_PARENT_PROXY', `${source.client.describe(source.repository)} and ${known.source.client.describe(known.source.repository)} would share the name ${name}`, {
       where: name, hint: 'name the registries so that they differ in more than punctuation',
     });
   }
-  if (!known) sources.set(name, source);
-  return `${host}/${name}`;
+  const digests = await contentOf(ctx, name, source, digest);
+  const served = ctx.sources.get(name) ?? { source, digests: new Map<string, number>(), holders: 0 };
+  ctx.sources.set(name, served);
+  served.holders++;
+  for (const d of digests) served.digests.set(d, (served.digests.get(d) ?? 0) + 1);
+  let released = false;
+  return {
+    name: `${host}/${name}`,
+    release: () => {
+      if (released) return;
+      released = true;
+      for (const d of digests) {
+        const left = (served.digests.get(d) ?? 1) - 1;
+        if (left > 0) served.digests.set(d, left); else served.digests.delete(d);
+      }
+      if (--served.holders === 0 && ctx.sources.get(name) === served) ctx.sources.delete(name);
+    },
+  };
+}
+
+/** The digests a parent is made of: itself, the manifests an index lists, and each manifest's config and layers. */
+async function contentOf(ctx: Ctx, name: string, source: ParentSource, digest: string): Promise<string[]> {
+  const out = new Set<string>([digest]);
+  const walk = async (d: string, depth: number): Promise<void> => {
+    const m = await manifestOf(ctx, name, source, d);
+    const json = m.json as { manifests?: Array<{ digest: string }>; config?: { digest: string }; layers?: Array<{ digest: string }> };
+    if (json.config) out.add(json.config.digest);
+    for (const l of json.layers ?? []) out.add(l.digest);
+    const children = depth === 0 ? (json.manifests ?? []).map((c) => c.digest) : [];
+    for (const c of children) out.add(c);
+    await Promise.all(children.map((c) => walk(c, depth + 1)));
+  };
+  await walk(digest, 0);
+  return [...out];
+}
+
+/** Manifests are small and asked for by every build of a child: each is read once and kept while the endpoint runs. */
+function manifestOf(ctx: Ctx, name: string, source: ParentSource, digest: string): Promise<Manifest> {
+  const key = `${name}@${digest}`;
+  let pending = ctx.manifests.get(key);
+  if (!pending) {
+    pending = source.client.getManifest(source.repository, digest);
+    ctx.manifests.set(key, pending);
+    pending.catch(() => ctx.manifests.delete(key));
+  }
+  return pending;
 }
 
 async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -115,10 +185,13 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
   if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(ctx, res, 405, 'UNSUPPORTED', 'read-only: GET and HEAD only');
   if (path === '/v2/' || path === '/v2') return answer(res, req, 200, { 'content-type': 'application/json' }, Buffer.from('{}'));
   const route = ROUTE.exec(path);
-  const source = route ? ctx.sources.get(route[1]!) : undefined;
-  if (!route || !source) return refuse(ctx, res, 404, 'NAME_UNKNOWN', 'only the parents of running builds are served here');
+  const served = route ? ctx.sources.get(route[1]!) : undefined;
+  if (!route || !served) return refuse(ctx, res, 404, 'NAME_UNKNOWN', 'only the parents of running builds are served here');
   const [, name, kind, reference] = route as unknown as [string, string, 'manifests' | 'blobs', string];
-  if (!isDigest(reference)) return refuse(ctx, res, 404, kind === 'manifests' ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN', 'served by digest only');
+  const unknown = kind === 'manifests' ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN';
+  if (!isDigest(reference)) return refuse(ctx, res, 404, unknown, 'served by digest only');
+  if (!served.digests.has(reference)) return refuse(ctx, res, 404, unknown, 'not part of a parent of a running build');
+  const source = served.source;
   try {
     if (kind === 'manifests') await sendManifest(ctx, name, source, reference, req, res);
     else if (req.method === 'HEAD') await sendBlobHead(source, reference, res);
@@ -158,16 +231,8 @@ function upstreamFailed(ctx: Ctx, name: string, e: unknown, res: ServerResponse)
   res.end(body);
 }
 
-/** Manifests are small and asked for by every build of a child: each is read once and kept for the run. */
 async function sendManifest(ctx: Ctx, name: string, source: ParentSource, digest: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const key = `${name}@${digest}`;
-  let pending = ctx.manifests.get(key);
-  if (!pending) {
-    pending = source.client.getManifest(source.repository, digest);
-    ctx.manifests.set(key, pending);
-    pending.catch(() => ctx.manifests.delete(key));
-  }
-  const m = await pending;
+  const m = await manifestOf(ctx, name, source, digest);
   answer(res, req, 200, { 'content-type': m.mediaType, 'docker-content-digest': m.digest }, m.bytes);
 }
 

@@ -4,6 +4,7 @@ import { getBlob, getBlobStream, headBlob, mountBlob } from './blobs.ts';
 import type { CredentialSource } from './credentials.ts';
 import { digestOf } from './digest.ts';
 import { clientError } from './errors.ts';
+import { DEFAULT_HOST_BUDGET, HostBudget, type HostBudgetPolicy } from './host-budget.ts';
 import { DEFAULT_RETRY, HostGate, type RetryPolicy } from './http.ts';
 import * as manifests from './manifests.ts';
 import type { Manifest, ManifestHead } from './manifests.ts';
@@ -24,6 +25,8 @@ export interface RegistryClientOptions {
   /** A request fails when no byte moves for this long (default 30 000 ms). */
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
+  /** When the host as a whole is given up on (default DEFAULT_HOST_BUDGET). */
+  hostBudget?: Partial<HostBudgetPolicy>;
   log?: (line: string) => void;
   /** true: plain http; false: https. Default: http for loopback hosts, https otherwise. */
   insecure?: boolean;
@@ -70,7 +73,8 @@ export class RegistryClient {
     const timeoutMs = o.timeoutMs ?? 30_000;
     const auth = new Authenticator({ registry: o.registry, baseUrl: this.baseUrl, timeoutMs, retry, log,
       ...(o.credentials ? { credentials: o.credentials } : {}) });
-    this.t = new Transport({ registry: o.registry, baseUrl: this.baseUrl, auth, gate: new HostGate(o.concurrency ?? 8), retry, timeoutMs, log });
+    const budget = new HostBudget(o.registry, { ...DEFAULT_HOST_BUDGET, ...o.hostBudget });
+    this.t = new Transport({ registry: o.registry, baseUrl: this.baseUrl, auth, gate: new HostGate(o.concurrency ?? 8), budget, retry, timeoutMs, log });
     this.chunkThreshold = o.chunkThreshold ?? 256 * 1024 * 1024;
     this.chunkSize = o.chunkSize ?? 32 * 1024 * 1024;
   }

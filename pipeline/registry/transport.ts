@@ -1,5 +1,6 @@
 import type { Authenticator } from './auth.ts';
 import { clientError, RegistryError, statusError, transportError, type RequestContext } from './errors.ts';
+import type { HostBudget } from './host-budget.ts';
 import { HostGate, parseRetryAfter, Watchdog, withRetry, type RetryPolicy } from './http.ts';
 import type { ScopeSet } from './scopes.ts';
 
@@ -33,6 +34,8 @@ export interface TransportOptions {
   baseUrl: URL;
   auth: Authenticator;
   gate: HostGate;
+  /** The host's budget as a whole: a host failing every request is given up on. */
+  budget: HostBudget;
   retry: RetryPolicy;
   timeoutMs: number;
   log: (line: string) => void;
@@ -54,11 +57,20 @@ export class Transport {
     return withRetry(once, {
       policy: this.o.retry, gate: this.o.gate, log: this.o.log,
       ...(spec.deadline === undefined ? {} : { deadline: spec.deadline }),
-    });
+    }).catch((e: unknown) => { throw this.o.budget.outcome(e); });
   }
 
+  /** One attempt, once the host's gate lets it through, within the host's budget. */
   private async attempt<T>(spec: RequestSpec, consume: (res: Response, wd: Watchdog) => Promise<T>): Promise<T> {
     const release = await this.o.gate.acquire();
+    try {
+      return await this.o.budget.run(() => this.exchange(spec, consume));
+    } finally {
+      release();
+    }
+  }
+
+  private async exchange<T>(spec: RequestSpec, consume: (res: Response, wd: Watchdog) => Promise<T>): Promise<T> {
     const wd = new Watchdog(this.o.timeoutMs, `${spec.method} ${spec.ctx.registry}`);
     let handedOff = false;
     try {
@@ -78,7 +90,6 @@ export class Transport {
       throw registryErrorIn(e) ?? transportError(spec.ctx, e);
     } finally {
       if (!handedOff) wd.stop();
-      release();
     }
   }
 

@@ -5,13 +5,14 @@
  * Every source is verified against the checksums the manifest will carry before anything is written.
  * All checks (sources exist and match, names safe) run before the first write; an object already there
  * with the same bytes is kept (re-runs write nothing), one with other bytes stops the release naming it.
+ * Archives are hashed and copied as streams: memory stays bounded whatever their size.
  */
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { EksdError, isEksdError } from '../errors.ts';
 import { sumLine } from './checksums.ts';
 import { hashFile } from '../util/checksums.ts';
-import { putOnce, sha256Hex, type Body, type Store } from '../store/store.ts';
+import { putOnce, type Body, type Store } from '../store/store.ts';
 import { artifactsDir, assertChannel, assertNumber, assertSafeRelPath, assertSafeSegment } from './naming.ts';
 import type { ArchiveResult, ReleaseInput } from './types.ts';
 import { SHA256_RE, SHA512_RE } from './validate.ts';
@@ -149,9 +150,9 @@ export async function stageArchives(store: Store, input: ReleaseInput, options: 
   const planned = await plan(input);
   await mapLimit(planned, options.concurrency ?? 4, assertSource);
   const written: string[] = [];
-  const once = async (key: string, body: Body, same?: (existing: Buffer) => boolean): Promise<boolean> => {
+  const once = async (key: string, body: Body): Promise<boolean> => {
     try {
-      const status = await putOnce(store, key, body, same);
+      const status = await putOnce(store, key, body);
       if (status === 'written') written.push(key);
       return status === 'written';
     } catch (e) {
@@ -163,7 +164,8 @@ export async function stageArchives(store: Store, input: ReleaseInput, options: 
   };
   const copied = new Set<string>();
   await mapLimit(planned, options.concurrency ?? 4, async (p) => {
-    if (await once(p.sitePath, { file: p.archive.path }, (existing) => sha256Hex(existing) === p.archive.sha256)) copied.add(p.sitePath);
+    // An archive already there is compared by its digests, read as a stream: never held in memory.
+    if (await once(p.sitePath, { file: p.archive.path })) copied.add(p.sitePath);
   });
   for (const [key, text] of checksumObjects(planned)) await once(key, text);
   return {

@@ -5,7 +5,8 @@
  * public URL is configured, from the public site as users will fetch them. Tags that appear late are
  * retried with backoff. Every mismatch is collected and reported, not only the first.
  */
-import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Release, Asset } from './types.ts';
 import { isEksdError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
@@ -14,6 +15,8 @@ import { parseRelease, renderRelease } from './manifest.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import { limiter } from '../util/limit.ts';
 import { parseTagReference } from '../registry/reference.ts';
+import { Watchdog } from '../registry/http.ts';
+import { hashStream } from '../util/checksums.ts';
 
 export interface VerifyOptions {
   client: (registry: string) => RegistryClient;
@@ -31,8 +34,18 @@ export interface VerifyOptions {
 
 export interface VerifyProblem { asset: string; component: string; problem: string }
 
-/** Reads a site object back by its key: from the store, or from the public site. */
-type SiteReader = { name: string; read: (key: string) => Promise<Buffer | undefined> };
+/**
+ * Reads a site object back by its key, from the store or from the public site: whole (the manifest) or
+ * as a stream (archives, hashed chunk by chunk and never held in memory).
+ */
+interface SiteReader {
+  name: string;
+  read: (key: string) => Promise<Buffer | undefined>;
+  stream: (key: string) => Promise<AsyncIterable<Uint8Array> | undefined>;
+}
+
+/** A public site's body that stops arriving for this long fails the read (the read as a whole has no limit). */
+const STALL_MS = 30_000;
 
 export interface VerifyReport {
   release: string;
@@ -114,19 +127,53 @@ async function tagDigest(client: RegistryClient, repository: string, tag: string
 }
 
 function siteReaders(o: VerifyOptions): SiteReader[] {
-  const readers: SiteReader[] = [{ name: `the site store (${o.site.where('')})`, read: async (key) => (await o.site.get(key))?.bytes }];
+  const readers: SiteReader[] = [{
+    name: `the site store (${o.site.where('')})`,
+    read: async (key) => (await o.site.get(key))?.bytes,
+    stream: (key) => o.site.read(key),
+  }];
   if (o.publicUrl) {
     const base = o.publicUrl.replace(/\/+$/, '');
-    readers.push({ name: `the public site (${base})`, read: (key) => fetchBytes(`${base}/${key}`) });
+    readers.push({
+      name: `the public site (${base})`,
+      read: async (key) => { const body = await fetchStream(`${base}/${key}`); return body && collect(body); },
+      stream: (key) => fetchStream(`${base}/${key}`),
+    });
   }
   return readers;
 }
 
-async function fetchBytes(url: string): Promise<Buffer | undefined> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(30_000), cache: 'no-store' });
-  if (res.status === 404 || res.status === 403) { await res.body?.cancel(); return undefined; }
-  if (!res.ok) { await res.body?.cancel(); throw new Error(`HTTP ${res.status} ${res.statusText}`); }
-  return Buffer.from(await res.arrayBuffer());
+/** The body of a public URL as a stream, undefined for 404 and 403; fails when no byte comes for STALL_MS. */
+async function fetchStream(url: string): Promise<AsyncIterable<Uint8Array> | undefined> {
+  const wd = new Watchdog(STALL_MS, `GET ${url}`);
+  try {
+    const res = await fetch(url, { signal: wd.signal, cache: 'no-store' });
+    if (res.status === 404 || res.status === 403) { await res.body?.cancel(); wd.stop(); return undefined; }
+    if (!res.ok) { await res.body?.cancel(); throw new Error(`HTTP ${res.status} ${res.statusText}`); }
+    if (!res.body) { wd.stop(); return Readable.from([]); }
+    return watched(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), wd);
+  } catch (e) {
+    wd.stop();
+    throw e;
+  }
+}
+
+/** The body's chunks, each one kicking the watchdog, which stops with the body. */
+async function* watched(body: AsyncIterable<Uint8Array>, wd: Watchdog): AsyncIterable<Uint8Array> {
+  try {
+    for await (const chunk of body) {
+      wd.kick();
+      yield chunk;
+    }
+  } finally {
+    wd.stop();
+  }
+}
+
+async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }
 
 /** The manifest as published is the one being verified. */
@@ -148,10 +195,12 @@ async function verifyArchive(asset: Asset, o: VerifyOptions, report: VerifyRepor
   if (!a.uri.startsWith(`${base}/`)) { problem(`archive uri ${a.uri} is not under the site ${base}`); return; }
   const key = a.uri.slice(base.length + 1);
   for (const reader of siteReaders(o)) {
-    const bytes = await guard(() => reader.read(key), problem, `archive ${a.uri} from ${reader.name}`);
-    if (bytes === undefined) { problem(`archive ${a.uri} is missing from ${reader.name}`); continue; }
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const sha512 = createHash('sha512').update(bytes).digest('hex');
+    const what = `archive ${a.uri} from ${reader.name}`;
+    const body = await guard(() => reader.stream(key), problem, what);
+    if (body === undefined) { problem(`archive ${a.uri} is missing from ${reader.name}`); continue; }
+    const sums = await guard(() => hashStream(body), problem, what);
+    if (sums === undefined) continue;
+    const { sha256, sha512 } = sums;
     if (sha256 !== a.sha256) problem(`archive ${a.uri} from ${reader.name} has sha256 ${sha256}, the release records ${a.sha256}`);
     if (sha512 !== a.sha512) problem(`archive ${a.uri} from ${reader.name} has sha512 ${sha512.slice(0, 16)}..., the release records ${a.sha512.slice(0, 16)}...`);
   }

@@ -15,9 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { EksdError } from '../errors.ts';
 import { makeDir } from '../util/fs-atomic.ts';
 import { extractTarGz } from '../util/tar.ts';
-import { hashFile } from '../util/checksums.ts';
+import { hasher, hashFile, type Digests } from '../util/checksums.ts';
 import { diskErrorOf, writeFailure, writing } from '../util/fs-errors.ts';
 import type { ArtifactSpec } from '../catalog/model.ts';
+import { artifactSource, type ArtifactSource } from './artifact-source.ts';
 
 export interface FetchedArtifact {
   spec: ArtifactSpec;
@@ -51,7 +52,8 @@ export function artifactUrl(baseUrl: string, a: ArtifactSpec): string {
 export async function fetchArtifacts(artifacts: ArtifactSpec[], baseUrl: string, cacheDir: string,
   progress: (line: string) => void = () => {}, options: FetchOptions = {}): Promise<FetchedArtifact[]> {
   const o = { ...DEFAULTS, ...options };
-  const results = await Promise.allSettled(artifacts.map((a) => fetchOne(a, baseUrl, cacheDir, progress, o)));
+  const source = artifactSource(baseUrl);
+  const results = await Promise.allSettled(artifacts.map((a) => fetchOne(a, source, cacheDir, progress, o)));
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   // A full or unwritable cache is not a problem of the artifacts: report it as what it is.
   const disk = failures.find((f) => f instanceof EksdError && f.code.startsWith('FS_'));
@@ -66,16 +68,15 @@ export async function fetchArtifacts(artifacts: ArtifactSpec[], baseUrl: string,
   return results.map((r) => (r as PromiseFulfilledResult<FetchedArtifact>).value);
 }
 
-async function fetchOne(a: ArtifactSpec, baseUrl: string, cacheDir: string, progress: (l: string) => void, o: Required<FetchOptions>): Promise<FetchedArtifact> {
+async function fetchOne(a: ArtifactSpec, source: ArtifactSource, cacheDir: string, progress: (l: string) => void, o: Required<FetchOptions>): Promise<FetchedArtifact> {
   const cached = join(cacheDir, 'sha256', a.sha256);
   if (!existsSync(cached)) {
-    const url = artifactUrl(baseUrl, a);
+    const url = artifactUrl(source.baseUrl, a);
     progress(`fetching ${a.component}/${a.name}`);
     await writing(join(cacheDir, 'sha256'), () => makeDir(join(cacheDir, 'sha256')));
     const tmp = `${cached}.${process.pid}.${randomBytes(4).toString('hex')}.part`;
     try {
-      await writing(cached, () => download(url, tmp, a, progress, o));
-      const sums = await hashFile(tmp);
+      const sums = await writing(cached, () => download({ url, headers: source.headers }, tmp, a, progress, o));
       if (sums.sha256 !== a.sha256 || sums.sha512 !== a.sha512) {
         const which = [sums.sha256 !== a.sha256 ? `sha256 ${sums.sha256}` : '', sums.sha512 !== a.sha512 ? `sha512 ${sums.sha512.slice(0, 16)}...` : ''].filter(Boolean).join(', ');
         throw new EksdError('ARTIFACT_CHECKSUM', `${a.component}/${a.name}: checksum mismatch, got ${which}`, { where: `${url} (pinned at ${a.where})` });
@@ -93,22 +94,24 @@ async function fetchOne(a: ArtifactSpec, baseUrl: string, cacheDir: string, prog
 /** Why one attempt failed, and whether another may succeed. */
 interface Failure { reason: string; retry: boolean; retryAfterMs?: number }
 
-async function download(url: string, dest: string, a: ArtifactSpec, progress: (l: string) => void, o: Required<FetchOptions>): Promise<void> {
+/** Downloads to dest and returns both digests of what was written, hashed on the way in (one pass, bounded memory). */
+async function download({ url, headers }: { url: string; headers: Record<string, string> }, dest: string, a: ArtifactSpec,
+  progress: (l: string) => void, o: Required<FetchOptions>): Promise<Digests> {
   const fail = (reason: string, cause?: unknown): never => {
     throw new EksdError('ARTIFACT_FETCH', `${a.component}/${a.name}: cannot fetch: ${reason}`, { where: url, ...(cause ? { cause } : {}) });
   };
   if (url.startsWith('file:')) {
     try {
       await copyFile(fileURLToPath(url), dest);
-      return;
+      return await hashFile(dest);
     } catch (cause) {
       if (diskErrorOf(cause)) throw cause;
       fail((cause as Error).message, cause);
     }
   }
   for (let attempt = 1; ; attempt++) {
-    const failure = await attemptDownload(url, dest, o.stallMs);
-    if (!failure) return;
+    const failure = await attemptDownload(url, headers, dest, o.stallMs);
+    if ('sha256' in failure) return failure;
     if (!failure.retry) fail(failure.reason);
     if (attempt >= o.attempts) fail(`${failure.reason} (after ${attempt} attempts)`);
     const wait = Math.min(o.maxDelayMs, failure.retryAfterMs ?? o.backoffMs * 2 ** (attempt - 1));
@@ -117,8 +120,8 @@ async function download(url: string, dest: string, a: ArtifactSpec, progress: (l
   }
 }
 
-/** One GET streamed to dest; undefined when it completed. Local write failures are thrown as they are, not retried. */
-async function attemptDownload(url: string, dest: string, stallMs: number): Promise<Failure | undefined> {
+/** One GET streamed to dest; its digests when it completed. Local write failures are thrown as they are, not retried. */
+async function attemptDownload(url: string, headers: Record<string, string>, dest: string, stallMs: number): Promise<Failure | Digests> {
   const abort = new AbortController();
   let stalled = false;
   let timer: NodeJS.Timeout | undefined;
@@ -128,17 +131,18 @@ async function attemptDownload(url: string, dest: string, stallMs: number): Prom
   };
   progressed();
   try {
-    const res = await fetch(url, { signal: abort.signal });
+    const res = await fetch(url, { headers, signal: abort.signal });
     progressed();
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);
       const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
-      return { reason: `HTTP ${res.status}`, retry: retryableStatus(res.status), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+      return { reason: `HTTP ${res.status}${refusal(res.status, headers)}`, retry: retryableStatus(res.status), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
     }
     if (!res.body) return { reason: 'empty response', retry: true };
     const tick = new Transform({ transform(chunk, _enc, done) { progressed(); done(null, chunk); } });
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), tick, createWriteStream(dest));
-    return undefined;
+    const sums = hasher();
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), tick, sums.stream, createWriteStream(dest));
+    return sums.result();
   } catch (e) {
     if (diskErrorOf(e)) throw e;
     if (stalled) return { reason: `no data received for ${stallMs / 1000}s`, retry: true };
@@ -146,6 +150,13 @@ async function attemptDownload(url: string, dest: string, stallMs: number): Prom
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** What a 401 or 403 means for the credentials of artifacts.baseUrl. */
+function refusal(status: number, headers: Record<string, string>): string {
+  if (status !== 401 && status !== 403) return '';
+  return headers.authorization ? ' (the user and password of artifacts.baseUrl were refused: check them)'
+    : ' (the source wants credentials: give them in artifacts.baseUrl as https://user:password@host/...)';
 }
 
 function retryableStatus(status: number): boolean {

@@ -9,6 +9,7 @@ import { EksdError } from '../errors.ts';
 import { writeFileAtomic } from '../util/fs-atomic.ts';
 import type { UpstreamPin } from '../catalog/model.ts';
 import type { RegistryClient } from '../registry/client.ts';
+import type { Manifest } from '../registry/manifests.ts';
 import { parseTagReference } from '../registry/reference.ts';
 import { MEDIA } from '../registry/media-types.ts';
 
@@ -37,7 +38,11 @@ function digestFrom(value: unknown, reference: string, field: string): string {
 export async function resolveBase(client: RegistryClient, reference: string): Promise<ResolvedBase> {
   const { repository, tag } = splitReference(reference);
   const top = await client.getManifest(repository, tag);
-  digestFrom(top.digest, reference, 'digest');
+  return { reference, digest: digestFrom(top.digest, reference, 'digest'), platforms: await platformDigests(client, repository, top, reference) };
+}
+
+/** The linux/amd64 and linux/arm64 digests an index lists (or the one platform of a single manifest). */
+export async function platformDigests(client: RegistryClient, repository: string, top: Manifest, reference: string): Promise<Record<string, string>> {
   const json = top.json as { manifests?: Array<{ digest: string; platform?: { os: string; architecture: string; variant?: string } }>; config?: { digest: string } };
   const platforms: Record<string, string> = {};
   if (top.mediaType === MEDIA.ociIndex || top.mediaType === MEDIA.dockerList) {
@@ -51,7 +56,16 @@ export async function resolveBase(client: RegistryClient, reference: string): Pr
     const key = `${config.os}/${config.architecture}`;
     if (PLATFORMS.has(key)) platforms[key] = top.digest;
   }
-  return { reference, digest: top.digest, platforms };
+  return platforms;
+}
+
+/** A platform whose digest in the pin is not the one the pinned index lists for it. */
+export interface PlatformMismatch { platform: string; pinned: string; listed?: string }
+
+/** The pin's per-platform digests that the pinned index does not list for their platform. */
+export function platformMismatches(pin: UpstreamPin, listed: Record<string, string>): PlatformMismatch[] {
+  return Object.entries(pin.platforms).sort().flatMap(([platform, pinned]) => (pinned === undefined || listed[platform] === pinned ? []
+    : [{ platform, pinned, ...(listed[platform] ? { listed: listed[platform] } : {}) }]));
 }
 
 /** What differs between the pin and the registry; an empty list means unchanged. */

@@ -83,15 +83,17 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
   const siteInput = (out: Partial<ReleaseOutputs>) => ({ config: env.config, catalog: need(out, 'catalog'), plan: need(out, 'plan'), images: images(out),
     artifacts: need(out, 'resolve'), date: env.date, ...(env.commit ? { commit: env.commit } : {}) });
   return [
-    stage('catalog', async () => loadCatalog(env.config), { dry: true, detail: (c) => `${c.images.length} images, ${c.components.length} components` }),
+    stage('catalog', async () => {
+      const catalog = loadCatalog(env.config);
+      await checkUpstream(loadPin(env.config.basePin), env.clients); // before the run opens: nothing is written for a bad pin
+      return catalog;
+    }, { dry: true, detail: (c) => `${c.images.length} images, ${c.components.length} components` }),
     stage('resolve', ({ out }, { emit }) => {
       const wanted = allArtifacts(need(out, 'catalog'));
       return fetchArtifacts(wanted, env.config.artifacts.baseUrl, env.config.artifacts.cacheDir, (message) => emit({ type: 'info', message }));
     }, { dry: true, opensRun: true, detail: (a) => `${a.length} artifacts verified` }),
     stage('plan', async ({ out }) => {
-      const plan = makePlan(env.config, need(out, 'catalog'), loadPin(env.config.basePin), run().number);
-      await checkUpstream(plan, env.clients);
-      return plan;
+      return makePlan(env.config, need(out, 'catalog'), loadPin(env.config.basePin), run().number);
     }, { dry: true, detail: (p) => `${p.release}: ${p.images.length} images` }),
     stage('decide', async ({ out, recorded }) => {
       const plan = need(out, 'plan');

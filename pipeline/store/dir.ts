@@ -7,11 +7,13 @@
  */
 import { open, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { EksdError } from '../errors.ts';
 import { createFileAtomic, writeFileAtomic } from '../util/fs-atomic.ts';
 import { writeFailure } from '../util/fs-errors.ts';
 import { withPidLock } from '../util/pid-lock.ts';
-import { bodyBytes, preconditionFailed, sha256Hex, type Body, type Condition, type Store, type StoredObject } from './store.ts';
+import { hashFile } from '../util/checksums.ts';
+import { preconditionFailed, sha256Hex, type Body, type Condition, type Store, type StoredObject } from './store.ts';
 
 export class DirStore implements Store {
   readonly root: string;
@@ -40,6 +42,16 @@ export class DirStore implements Store {
     }
   }
 
+  async read(key: string): Promise<Readable | undefined> {
+    const path = this.path(key);
+    try {
+      return (await open(path, 'r')).createReadStream({ highWaterMark: 1024 * 1024 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw storeError(e, 'read', path);
+    }
+  }
+
   async list(prefix: string): Promise<string[]> {
     const dir = this.path(prefix.replace(/\/+$/, '') || '.');
     try {
@@ -51,9 +63,10 @@ export class DirStore implements Store {
     }
   }
 
+  /** Writes `key`; a file body (an archive) is copied by the kernel, never read into memory. */
   async put(key: string, body: Body, condition: Condition = {}): Promise<string> {
     const path = this.path(key);
-    const bytes = await bodyBytes(body);
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
     try {
       if (condition.ifNoneMatch) {
         if (!(await createFileAtomic(path, bytes))) throw preconditionFailed(path, condition);
@@ -65,7 +78,7 @@ export class DirStore implements Store {
     } catch (e) {
       throw storeError(e, 'write', path);
     }
-    return sha256Hex(bytes);
+    return bytes instanceof Uint8Array ? sha256Hex(bytes) : (await hashFile(path)).sha256;
   }
 
   async delete(key: string, condition: { ifMatch?: string } = {}): Promise<void> {

@@ -11,6 +11,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
@@ -70,6 +71,18 @@ export class S3Store implements Store {
       const bytes = Buffer.from(await out.Body!.transformToByteArray());
       const age = ageMs(out.LastModified, (out as { [REPLY_DATE]?: string })[REPLY_DATE]);
       return { bytes, etag: out.ETag ?? '', ...(age !== undefined ? { ageMs: age } : {}) };
+    } catch (e) {
+      if (notFound(e)) return undefined;
+      throw this.error(e, 'read', key);
+    }
+  }
+
+  async read(key: string): Promise<Readable | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      const body = out.Body;
+      if (body instanceof Readable) return body;
+      return Readable.fromWeb(body!.transformToWebStream() as import('node:stream/web').ReadableStream);
     } catch (e) {
       if (notFound(e)) return undefined;
       throw this.error(e, 'read', key);

@@ -8,7 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { EksdError } from '../errors.ts';
+import { hashFile, hashStream } from '../util/checksums.ts';
 
 export interface StoredObject {
   bytes: Buffer;
@@ -62,6 +64,8 @@ export interface Store {
   /** Where a key lives, for messages: `s3://bucket/prefix/key` or a file path. */
   where(key: string): string;
   get(key: string): Promise<StoredObject | undefined>;
+  /** The object as a stream, for objects too large to hold (archives); undefined when it does not exist. */
+  read(key: string): Promise<Readable | undefined>;
   /** Names of the objects directly under `prefix` (which ends with `/`), not recursing. */
   list(prefix: string): Promise<string[]>;
   /** Writes `key`; returns the new etag. A failed condition throws STORE_PRECONDITION. */
@@ -94,25 +98,44 @@ export type OnceStatus = 'written' | 'unchanged';
 /**
  * Writes a write-once object: created if absent; if present (now or because a retried request already
  * created it), equal bytes are fine and different bytes are an error naming the key. `same` decides
- * equality when bytes may legitimately differ (a manifest's status.date).
+ * equality when bytes may legitimately differ (a manifest's status.date); a file (an archive) is
+ * compared by its digests, read as streams, and never held in memory.
  */
 export async function putOnce(store: Store, key: string, body: Body,
-  same: (existing: Buffer, mine: Buffer) => boolean = (a, b) => a.equals(b)): Promise<OnceStatus> {
-  let existing: StoredObject | undefined;
-  for (let attempt = 0; attempt < 3 && !existing; attempt++) {
+  sameBytes: (existing: Buffer, mine: Buffer) => boolean = (a, b) => a.equals(b)): Promise<OnceStatus> {
+  for (let attempt = 0; attempt < 3; attempt++) {
     try {
       await store.put(key, body, { ifNoneMatch: true });
       return 'written';
     } catch (e) {
       if (!isPrecondition(e)) throw e;
     }
-    existing = await store.get(key); // absent after a 409 race: nothing was written, try again
+    const same = isFileBody(body) ? await sameAsFile(store, key, body.file) : await sameAsBytes(store, key, await bodyBytes(body), sameBytes);
+    if (same === true) return 'unchanged';
+    if (same === false) break;
+    // absent after a 409 race: nothing was written, try again
   }
-  const mine = await bodyBytes(body);
-  if (existing && same(existing.bytes, mine)) return 'unchanged';
   throw new EksdError('STORE_OBJECT_EXISTS', `${store.where(key)} is already published with different content`, {
     where: store.where(key), hint: 'published objects are write-once; publish the change under the next release number',
   });
+}
+
+function isFileBody(body: Body): body is { file: string } {
+  return typeof body === 'object' && !(body instanceof Uint8Array);
+}
+
+/** Whether the stored object has these bytes; undefined when there is none. */
+async function sameAsBytes(store: Store, key: string, mine: Buffer, same: (existing: Buffer, mine: Buffer) => boolean): Promise<boolean | undefined> {
+  const existing = await store.get(key);
+  return existing === undefined ? undefined : same(existing.bytes, mine);
+}
+
+/** Whether the stored object has the file's bytes (size and digests, both read as streams); undefined when there is none. */
+async function sameAsFile(store: Store, key: string, file: string): Promise<boolean | undefined> {
+  const existing = await store.read(key);
+  if (!existing) return undefined;
+  const [theirs, mine] = await Promise.all([hashStream(existing), hashFile(file)]);
+  return theirs.size === mine.size && theirs.sha256 === mine.sha256 && theirs.sha512 === mine.sha512;
 }
 
 /** The object's text, or undefined when it does not exist. */

@@ -6,7 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, copyFile, link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { EksdError } from '../errors.ts';
 import { writing } from './fs-errors.ts';
@@ -42,12 +43,17 @@ export async function makeDir(dir: string): Promise<void> {
   }
 }
 
-async function writeTemp(path: string, data: string | Uint8Array): Promise<string> {
+/** What a file is written from: its content, or another file copied by the kernel (never read into memory). */
+export type FileData = string | Uint8Array | { file: string };
+
+async function writeTemp(path: string, data: FileData): Promise<string> {
   await makeDir(dirname(path));
   const tmp = tempPathFor(path);
-  const fh = await open(tmp, 'wx', 0o644);
+  const copied = typeof data === 'object' && !(data instanceof Uint8Array);
+  if (copied) await copyFile(data.file, tmp, constants.COPYFILE_EXCL).then(() => chmod(tmp, 0o644));
+  const fh = await open(tmp, copied ? 'r+' : 'wx', 0o644);
   try {
-    await fh.writeFile(data);
+    if (!copied) await fh.writeFile(data);
     await fh.sync();
   } catch (e) {
     await fh.close();
@@ -59,7 +65,7 @@ async function writeTemp(path: string, data: string | Uint8Array): Promise<strin
 }
 
 /** Replaces (or creates) path atomically. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+export function writeFileAtomic(path: string, data: FileData): Promise<void> {
   return writing(path, async () => {
     const tmp = await writeTemp(path, data);
     try {
@@ -76,7 +82,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): Promis
  * Creates path atomically only if it does not exist yet. Returns false (and leaves the existing file
  * alone) when it does.
  */
-export function createFileAtomic(path: string, data: string | Uint8Array): Promise<boolean> {
+export function createFileAtomic(path: string, data: FileData): Promise<boolean> {
   return writing(path, async () => {
     const tmp = await writeTemp(path, data);
     try {
