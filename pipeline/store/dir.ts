@@ -22,6 +22,8 @@ export class DirStore implements Store {
     this.root = resolve(root);
   }
 
+  readonly local = true;
+
   where(key: string): string {
     return this.path(key);
   }

@@ -61,6 +61,8 @@ const CONDITION_HINT: Record<ConditionReason, string> = {
 };
 
 export interface Store {
+  /** A directory on this machine: its conditional writes are made here (store/dir.ts), with nothing to prove (store/probe.ts). */
+  readonly local?: boolean;
   /** Where a key lives, for messages: `s3://bucket/prefix/key` or a file path. */
   where(key: string): string;
   get(key: string): Promise<StoredObject | undefined>;
