@@ -165,3 +165,15 @@ for (const [name, make] of Object.entries(adapters)) {
     t.deepEqual(await store.list('probes/'), []);
   });
 }
+
+test.serial('s3: the probe also refuses a store that honours create-only writes but ignores If-Match', async (t) => {
+  const store = new S3Store({ bucket: 'site', prefix: 'if-match/', region: 'us-east-1', endpoint: s3.endpoint });
+  s3.ignoreIfMatch = true;
+  try {
+    const e = await t.throwsAsync(() => proveConditionalWrites(store));
+    t.regex(e!.message, /the state store accepted a write under another version \(If-Match\) of s3:\/\/site\/if-match\/probes\//);
+  } finally {
+    s3.ignoreIfMatch = false;
+  }
+  t.deepEqual(await store.list('probes/'), []);
+});

@@ -44,6 +44,8 @@ class Refusal extends Error {}
 
 const METADATA = new Set(['ENV', 'WORKDIR', 'USER', 'ENTRYPOINT', 'CMD', 'EXPOSE', 'LABEL', 'STOPSIGNAL', 'ARG', 'COPY']);
 const COPY_FLAGS = new Set(['from', 'chown', 'chmod']);
+/** The largest uid or gid a ustar header holds (7 octal digits). */
+const MAX_USTAR_ID = 0o7777777;
 /** BuildKit 0.x minors whose images the assembler makes. */
 const ASSEMBLED_MINORS = [8, 12] as const;
 const SIGNALS = new Set(['ABRT', 'ALRM', 'BUS', 'CHLD', 'CLD', 'CONT', 'FPE', 'HUP', 'ILL', 'INT', 'IO', 'IOT', 'KILL', 'PIPE', 'POLL', 'PROF', 'PWR',
@@ -265,7 +267,9 @@ class Qualifier {
     const m = /^(\d+)(?::(\d+))?$/.exec(value);
     if (!m) this.refuse(`COPY --chown=${value}: names need the parent's /etc/passwd and /etc/group, which BuildKit reads`, line);
     const uid = Number(m![1]);
-    return { uid, gid: m![2] === undefined ? uid : Number(m![2]) };
+    const gid = m![2] === undefined ? uid : Number(m![2]);
+    if (uid > MAX_USTAR_ID || gid > MAX_USTAR_ID) this.refuse(`COPY --chown=${value}: an id over ${MAX_USTAR_ID} needs PAX owner records, which the assembler does not write`, line);
+    return { uid, gid };
   }
 
   private mode(value: string, line: number): number {
@@ -274,6 +278,7 @@ class Qualifier {
   }
 
   private workdir(i: Instruction, scope: StageScope): Step {
+    if (scope.user.split(':').some((id) => /^\d+$/.test(id) && Number(id) > MAX_USTAR_ID)) this.refuse(`WORKDIR as USER ${scope.user}: an id over ${MAX_USTAR_ID} needs PAX owner records, which the assembler does not write`, this.line(i));
     if (scope.user !== '' && !/^\d+(:\d+)?$/.test(scope.user)) this.refuse(`WORKDIR as USER ${scope.user}: its directories belong to a user named in the image's /etc/passwd, which BuildKit reads`, this.line(i));
     const word = this.single(i, scope);
     const path = scope.resolve(word);

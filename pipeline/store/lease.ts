@@ -68,7 +68,8 @@ export async function acquireLease(store: Store, channel: string, command: strin
   for (let attempt = 0; attempt < 20; attempt++) {
     const mine = me();
     try {
-      return held(store, key, mine, await store.put(key, text(mine), { ifNoneMatch: true }), o, me);
+      const sent = now();
+      return held(store, key, mine, await store.put(key, text(mine), { ifNoneMatch: true }), o, me, sent);
     } catch (e) {
       if (!isPrecondition(e)) throw e;
     }
@@ -78,7 +79,8 @@ export async function acquireLease(store: Store, channel: string, command: strin
     if (holder.id === id) return held(store, key, holder, current.etag, o, me); // our create, retried after a lost reply
     if (!expired(holder, current, now(), o.ttlSeconds)) throw lockedError(channel, holder, store.where(key));
     try {
-      return held(store, key, mine, await store.put(key, text(mine), { ifMatch: current.etag }), o, me);
+      const sent = now();
+      return held(store, key, mine, await store.put(key, text(mine), { ifMatch: current.etag }), o, me, sent);
     } catch (e) {
       if (!isPrecondition(e)) throw e; // another run took it over first, or removed it: look again
     }
@@ -112,18 +114,23 @@ async function renewOnce(store: Store, key: string, etag: string, mine: LeaseRec
   return { state: 'lost', reason: `taken over by ${describeHolder(parseLease(there.bytes.toString('utf8'), store.where(key)))}` };
 }
 
-function held(store: Store, key: string, record: LeaseRecord, etag: string, o: LeaseOptions, next: () => LeaseRecord): Lease {
+/** `writtenAt`: when the write that took the lease was sent (the lifetime counts from there, as the store's clock does). */
+function held(store: Store, key: string, record: LeaseRecord, etag: string, o: LeaseOptions, next: () => LeaseRecord, writtenAt?: number): Lease {
   const now = o.now ?? Date.now;
-  let current = { record, etag, renewedAt: now() };
+  let current = { record, etag, renewedAt: writtenAt ?? now() };
   let lost: string | undefined;
   let renewing: Promise<void> = Promise.resolve();
   const renew = async (): Promise<void> => {
     if (lost) return;
+    // The store dates the write from when it got the request: count the lifetime from before sending it.
+    const sent = now();
     const r = await renewOnce(store, key, current.etag, next());
-    if (r.state === 'renewed') current = { record: r.record, etag: r.etag, renewedAt: now() };
+    if (r.state === 'renewed') current = { record: r.record, etag: r.etag, renewedAt: sent };
     if (r.state === 'lost') lost = r.reason;
   };
-  const timer = setInterval(() => { renewing = renewing.then(renew); }, Math.max(1000, (o.ttlSeconds * 1000) / 3));
+  const timer = setInterval(() => {
+    renewing = renewing.then(renew).catch((e: unknown) => { lost ??= `its renewal failed: ${(e as Error).message}`; });
+  }, Math.max(1000, (o.ttlSeconds * 1000) / 3));
   timer.unref();
   return {
     key,

@@ -14,20 +14,29 @@ export async function proveConditionalWrites(store: Store): Promise<void> {
   if (store.local) return;
   const key = `probes/${randomUUID()}.json`;
   const body = `${JSON.stringify({ probe: 'create-only writes are honoured', host: hostname(), pid: process.pid, at: new Date().toISOString() })}\n`;
-  await store.put(key, body, { ifNoneMatch: true });
-  let honoured = false;
+  const etag = await store.put(key, body, { ifNoneMatch: true });
+  let ignored: string | undefined;
   try {
-    await store.put(key, body, { ifNoneMatch: true });
-  } catch (e) {
-    if (!isPrecondition(e)) throw e;
-    honoured = true;
+    if (await accepted(() => store.put(key, body, { ifNoneMatch: true }))) ignored = 'a second create-only write (If-None-Match: *)';
+    else if (await accepted(() => store.put(key, body, { ifMatch: `"not-${etag.replace(/"/g, '')}"` }))) ignored = 'a write under another version (If-Match)';
   } finally {
     await store.delete(key).catch(() => undefined); // a probe left behind is harmless
   }
-  if (!honoured) {
-    throw new EksdError('STORE_CONDITIONS_IGNORED', `the state store accepted a second create-only write (If-None-Match: *) of ${store.where(key)}`, {
+  if (ignored) {
+    throw new EksdError('STORE_CONDITIONS_IGNORED', `the state store accepted ${ignored} of ${store.where(key)}`, {
       where: store.where(key),
-      hint: 'it ignores conditional writes, on which the lease and the announcement ledger rely to release and announce once; nothing was released: use Amazon S3, or an S3-compatible endpoint that answers 412 to If-None-Match: * on an existing key',
+      hint: 'it ignores conditional writes, on which the lease and the announcement ledger rely to release and announce once; nothing was released: use Amazon S3, or an S3-compatible endpoint that answers 412 to a failed If-None-Match or If-Match',
     });
+  }
+}
+
+/** Whether a conditional write that must fail went through. */
+async function accepted(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (e) {
+    if (!isPrecondition(e)) throw e;
+    return false;
   }
 }

@@ -39,6 +39,8 @@ export class FakeS3 extends LoopbackStandIn {
   private readonly faults: S3Fault[] = [];
   /** When set, If-Match and If-None-Match are ignored: every write is applied (an endpoint without conditional writes). */
   ignoreConditions = false;
+  /** When set, only If-Match is ignored (an endpoint that honours create-only writes and nothing else). */
+  ignoreIfMatch = false;
 
   constructor(buckets: string[] = []) {
     super();
@@ -101,7 +103,7 @@ export class FakeS3 extends LoopbackStandIn {
         'last-modified': have.modified.toUTCString() }, method === 'GET' ? have.bytes : undefined);
     }
     const ifNoneMatch = this.ignoreConditions ? undefined : req.headers['if-none-match'];
-    const ifMatch = this.ignoreConditions ? undefined : req.headers['if-match'];
+    const ifMatch = this.ignoreConditions || this.ignoreIfMatch ? undefined : req.headers['if-match'];
     if (ifNoneMatch === '*' && have) return error(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
     if (ifMatch !== undefined && have?.etag !== ifMatch) return error(have ? 412 : 404, have ? 'PreconditionFailed' : 'NoSuchKey');
     if (method === 'PUT') {

@@ -9,7 +9,9 @@ import { verifyError } from '../../stages/verify.ts';
 import { CONFIG_OPTIONS, EXIT, type Command, type CommandContext } from '../command.ts';
 import { configFrom } from '../config-flags.ts';
 import { releaseFromArg } from '../release-ref.ts';
+import { refuseStateInSite } from '../../store/legacy-state.ts';
 import { openStores, type Stores } from '../../store/open.ts';
+import { proveConditionalWrites } from '../../store/probe.ts';
 import { withLease } from '../../store/lease.ts';
 
 export const announceCommand: Command = {
@@ -41,6 +43,9 @@ export const announceCommand: Command = {
     if (!ref) throw new EksdError('USAGE', 'which release? give a release name, a manifest file or a URL', { hint: 'eksd announce kubernetes-1-33-eks-1' });
     const config = configFrom(ctx);
     const stores = await openStores(config);
+    // The ledger is what keeps this send to one: it must be where releases record it, on a store that honours conditions.
+    await refuseStateInSite(config, stores);
+    if (ctx.values['dry-run'] !== true) await proveConditionalWrites(stores.state);
     if (ctx.values['mark-sent']) return markSentCommand(ctx, ref, config, stores);
     const given = await readGiven(ref, stores.site);
     const served = () => assertServed(given, stores.site, config.site.verifyUrl);

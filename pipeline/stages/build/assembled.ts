@@ -53,9 +53,15 @@ export function qualifySpec(spec: ImageSpec, dockerfile: string, platform: strin
     ...(parent ? { parent } : {}), ...(buildkit ? { buildkit } : {}) });
 }
 
-export async function qualifyOnParent(spec: ImageSpec, platform: string, parent: ParentSource, buildkit: string | undefined, parents: ParentCache): Promise<Qualification> {
-  const config = (JSON.parse((await parents(parent)).config.toString('utf8')) as { config?: ParentConfig }).config ?? {};
+/** Qualified again before assembly: on the parent's config (read alone: its manifest and config blob; none for FROM scratch) and for the engine's BuildKit. */
+export async function qualifyOnParent(spec: ImageSpec, platform: string, parent: ParentSource | undefined, buildkit: string | undefined): Promise<Qualification> {
+  const config = parent ? await parentConfig(parent) : undefined;
   return qualifySpec(spec, await readFile(spec.dockerfile, 'utf8'), platform, buildkit, config);
+}
+
+async function parentConfig({ client, repository, manifest }: ParentSource): Promise<ParentConfig> {
+  const m = (await client.getManifest(repository, manifest)).json as { config: Descriptor };
+  return (JSON.parse(Buffer.from(await client.getBlob(repository, m.config.digest)).toString('utf8')) as { config?: ParentConfig }).config ?? {};
 }
 
 export interface AssembleJob {

@@ -27,7 +27,7 @@ import { limiter } from '../../util/limit.ts';
 import type { Emit } from '../events.ts';
 import type { ExportedImage } from '../../buildkit/export.ts';
 import type { Recipe } from '../../assemble/recipe.ts';
-import { assemblePlatform, parentCache, qualifyOnParent, type ParentCache } from './assembled.ts';
+import { assemblePlatform, parentCache, qualifyOnParent, type ParentCache, type ParentSource } from './assembled.ts';
 import { engineBuildKit, takesSourceDateEpoch } from './buildkit-version.ts';
 import { decideImage, viewOf, type DecideOptions, type ParentView } from './decide.ts';
 import { createdAt } from './source-date.ts';
@@ -123,14 +123,11 @@ interface PlatformJob {
 }
 
 async function executePlatform(run: Run, job: PlatformJob): Promise<PlatformRecord> {
-  const { input, tools } = run;
+  const { tools } = run;
   const { f, platform } = job;
   const started = Date.now();
-  const final = await finalPath(run, job);
-  let d = final.decision;
-  if (d.action === 'reuse' && d.source !== 'tagged' && !await input.client(f.plan.registry).headManifest(f.plan.repository, d.manifest.digest)) {
-    d = decideImage(f, job.parents, input.options, new Set([d.manifest.digest])).platforms[platform]!;
-  }
+  const final = await carriedOut(run, job);
+  const d = final.decision;
   if (d.action === 'reuse') {
     tools.emit({ type: 'image', image: f.plan.name, platform, state: 'reused', detail: d.manifest.digest });
     const result: PlatformRecord = { key: d.key, inputs: d.inputs, manifest: d.manifest, built: d.built, reason: d.reason, ms: Date.now() - started };
@@ -168,24 +165,40 @@ async function checkpointPlatform(run: Run, f: ImageFacts, platform: Platform, r
 interface Built { image: ExportedImage; created: string }
 
 /**
- * The decision as carried out: one to assemble is qualified again, now with the parent's config and the
- * engine's BuildKit; refused, it is decided again for BuildKit (which may find that build published).
+ * The decision as carried out. A reuse must find its manifest served, else the platform is decided again
+ * without it. A build to assemble is qualified again, now with the parent's config and the engine's
+ * BuildKit; refused, the platform is decided again for BuildKit (which may find that build published).
+ * So the key of what is pushed always says how it was made.
  */
-async function finalPath(run: Run, job: PlatformJob): Promise<{ decision: Decision; recipe?: Recipe }> {
-  const { f, platform, from, spec } = job;
-  const d = job.decision;
-  if (d.action !== 'build' || d.via !== 'assemble') return { decision: d };
-  if (!f.qualified[platform]?.assemble) bug(`${f.plan.name} ${platform}: decided to assemble a recipe that does not qualify`);
-  const q = await qualifyOnParent(spec, platform, { ...from.origin, manifest: from.view.digests[platform]! }, run.input.buildkit, run.parents);
-  if (q.assemble) return { decision: d, recipe: q.recipe };
-  const again = decideImage(f, job.parents, { ...run.input.options, assemble: false }).platforms[platform]!;
-  return { decision: again.action === 'build' ? { ...again, viaReason: q.reason } : again };
+async function carriedOut(run: Run, job: PlatformJob): Promise<{ decision: Decision; recipe?: Recipe }> {
+  const { f, platform, spec } = job;
+  const missing = new Set<string>();
+  let options = run.input.options;
+  let refusal: string | undefined;
+  for (let d = job.decision; ; d = decideImage(f, job.parents, options, missing).platforms[platform]!) {
+    if (d.action === 'reuse') {
+      if (d.source === 'tagged' || await run.input.client(f.plan.registry).headManifest(f.plan.repository, d.manifest.digest)) return { decision: d };
+      missing.add(d.manifest.digest);
+      continue;
+    }
+    if (d.via !== 'assemble') return { decision: refusal ? { ...d, viaReason: refusal } : d };
+    const first = f.qualified[platform];
+    if (!first?.assemble) bug(`${f.plan.name} ${platform}: decided to assemble a recipe that does not qualify`);
+    const q = await qualifyOnParent(spec, platform, first.recipe.base.kind === 'parent' ? parentOf(job) : undefined, run.input.buildkit);
+    if (q.assemble) return { decision: d, recipe: q.recipe };
+    options = { ...options, assemble: false };
+    refusal = q.reason;
+  }
+}
+
+function parentOf(job: PlatformJob): ParentSource {
+  return { ...job.from.origin, manifest: job.from.view.digests[job.platform]! };
 }
 
 async function assembleOne(run: Run, job: PlatformJob, recipe: Recipe): Promise<Built> {
-  const { f, platform, from } = job;
+  const { f, platform } = job;
   const image = await assemblePlatform({ image: f.plan.name, platform, recipe, context: f.files[platform]!,
-    parent: { ...from.origin, manifest: from.view.digests[platform]! }, epoch: f.epoch, cacheDir: run.input.cacheDir }, run.parents);
+    parent: parentOf(job), epoch: f.epoch, cacheDir: run.input.cacheDir }, run.parents);
   run.tools.emit({ type: 'image', image: f.plan.name, platform, state: 'built', detail: `assembled, ${image.layers.length - image.inherited} layers` });
   return { image, created: createdAt(f.epoch) };
 }
