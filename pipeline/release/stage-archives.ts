@@ -7,6 +7,7 @@
  * with the same bytes is kept (re-runs write nothing), one with other bytes stops the release naming it.
  * Archives are hashed and copied as streams: memory stays bounded whatever their size.
  */
+import { limiter } from '../util/limit.ts';
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { EksdError, isEksdError } from '../errors.ts';
@@ -76,12 +77,10 @@ function checkArchive(a: ArchiveResult, where: string): void {
   }
 }
 
+/** `fn` over the items, at most `limit` at a time. */
 async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  const slot = limiter(Math.max(1, limit));
+  await Promise.all(items.map((item) => slot(() => fn(item))));
 }
 
 async function plan(input: ReleaseInput): Promise<Planned[]> {

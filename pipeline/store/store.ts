@@ -114,10 +114,16 @@ export async function putOnce(store: Store, key: string, body: Body,
     }
     const same = isFileBody(body) ? await sameAsFile(store, key, body.file) : await sameAsBytes(store, key, await bodyBytes(body), sameBytes);
     if (same === true) return 'unchanged';
-    if (same === false) break;
+    if (same === false) throw exists(store, key);
     // absent after a 409 race: nothing was written, try again
   }
-  throw new EksdError('STORE_OBJECT_EXISTS', `${store.where(key)} is already published with different content`, {
+  throw new EksdError('STORE_CONFLICT', `${store.where(key)}: the store answered conflicting concurrent writes three times, and nothing is there`, {
+    where: store.where(key), hint: 'another writer is racing for this key; run again',
+  });
+}
+
+function exists(store: Store, key: string): EksdError {
+  return new EksdError('STORE_OBJECT_EXISTS', `${store.where(key)} is already published with different content`, {
     where: store.where(key), hint: 'published objects are write-once; publish the change under the next release number',
   });
 }

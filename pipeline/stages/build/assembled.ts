@@ -12,7 +12,7 @@ import { qualify, type Qualification } from '../../assemble/qualify.ts';
 import type { ParentConfig, Recipe } from '../../assemble/recipe.ts';
 import type { ImageSpec } from '../../catalog/model.ts';
 import { EksdError } from '../../errors.ts';
-import type { Descriptor } from '../../registry/media-types.ts';
+import { readPlatformImage } from '../../registry/image.ts';
 import type { RegistryClient } from '../../registry/client.ts';
 
 /** A parent platform image: where it lives and its manifest digest. */
@@ -35,10 +35,8 @@ export function parentCache(): ParentCache {
 }
 
 async function readParent({ client, repository, manifest }: ParentSource): Promise<AssembleParent> {
-  const m = (await client.getManifest(repository, manifest)).json as { config: Descriptor; layers: Descriptor[] };
-  const layers = m.layers.map(({ mediaType, digest, size }) => ({ mediaType, digest, size }));
-  const [config, fs] = await Promise.all([client.getBlob(repository, m.config.digest), parentFsFromRegistry(client, repository, layers)]);
-  return { config: Buffer.from(config), layers, fs };
+  const { config, layers } = await readPlatformImage(client, repository, manifest);
+  return { config, layers, fs: await parentFsFromRegistry(client, repository, layers) };
 }
 
 /**
@@ -60,8 +58,8 @@ export async function qualifyOnParent(spec: ImageSpec, platform: string, parent:
 }
 
 async function parentConfig({ client, repository, manifest }: ParentSource): Promise<ParentConfig> {
-  const m = (await client.getManifest(repository, manifest)).json as { config: Descriptor };
-  return (JSON.parse(Buffer.from(await client.getBlob(repository, m.config.digest)).toString('utf8')) as { config?: ParentConfig }).config ?? {};
+  const { config } = await readPlatformImage(client, repository, manifest);
+  return (JSON.parse(config.toString('utf8')) as { config?: ParentConfig }).config ?? {};
 }
 
 export interface AssembleJob {

@@ -20,6 +20,7 @@ import type { ImagePlan, Plan } from '../../plan/plan.ts';
 import { ANNOTATION } from '../../publish/annotations.ts';
 import { MEDIA, type Descriptor } from '../../registry/media-types.ts';
 import { indexBytes, pushIndex } from '../../publish/index-manifest.ts';
+import { readPlatformImage } from '../../registry/image.ts';
 import { pushPlatformImage, type BlobOrigin } from '../../publish/platform-image.ts';
 import type { PublishLimits } from '../../publish/limits.ts';
 import type { RegistryClient } from '../../registry/client.ts';
@@ -247,11 +248,8 @@ async function pushBuilt(run: Run, job: PlatformJob, built: Built, key: string, 
 
 /** The parent's layers for one platform, so the export can reuse its compressed blobs. */
 async function layersOf(parent: ParentRef, platform: Platform): Promise<ParentLayers> {
-  const digest = parent.view.digests[platform]!;
-  const { client, repository } = parent.origin;
-  const manifest = (await client.getManifest(repository, digest)).json as { config: Descriptor; layers: Descriptor[] };
-  const config = JSON.parse((await client.getBlob(repository, manifest.config.digest)).toString('utf8')) as { rootfs: { diff_ids: string[] } };
-  return { diffIds: config.rootfs.diff_ids, layers: manifest.layers.map(({ mediaType, digest: d, size }) => ({ mediaType, digest: d, size })) };
+  const { config, layers } = await readPlatformImage(parent.origin.client, parent.origin.repository, parent.view.digests[platform]!);
+  return { diffIds: (JSON.parse(config.toString('utf8')) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids, layers };
 }
 
 async function pushImageIndex(run: Run, f: ImageFacts, spec: ImageSpec, image: ImageRecord, from: ParentRef): Promise<Descriptor> {
