@@ -7,25 +7,14 @@
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeSns } from './helpers/fake-sns.ts';
+import { snsProject } from './helpers/sns-project.ts';
 import { startLoopback } from './helpers/loopback-server.ts';
-import { makeProject } from './helpers/project.ts';
 
 const RELEASE = 'kubernetes-1-33-eks-1';
-const TOPIC = 'arn:aws:sns:us-east-1:000000000000:eks-distro-updates';
 const MISSING = 'arn:aws:sns:us-east-1:000000000000:no-such-topic';
 
 test('announce refuses what the site does not serve or point at, and sends the served release once', async (t) => {
-  const sns = new FakeSns([TOPIC]);
-  const endpoint = await sns.start();
-  t.teardown(() => sns.stop());
-  const p = await makeProject({ catalog: 'mini' });
-  t.teardown(() => p.cleanup());
-  await p.seed();
-  const env = {
-    EKSD_ANNOUNCE: 'sns', EKSD_SNS_ENDPOINT: endpoint, EKSD_SNS_TOPIC_ARN: TOPIC, AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
-    AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  };
+  const { sns, p, env } = await snsProject(t);
   const site = join(p.root, 'out', 'site');
   const manifest = join(site, 'kubernetes-1-33', `${RELEASE}.yaml`);
   const announce = (ref: string, extra: Record<string, string> = {}) => p.eksd(['announce', ref], { env: { ...env, ...extra } });

@@ -6,24 +6,13 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeSns } from './helpers/fake-sns.ts';
-import { makeProject } from './helpers/project.ts';
+import { snsProject } from './helpers/sns-project.ts';
 import { runWithEvents } from './helpers/crash.ts';
 
 const RELEASE = 'kubernetes-1-33-eks-1';
-const TOPIC = 'arn:aws:sns:us-east-1:000000000000:eks-distro-updates';
 
 test('killed while waiting for SNS to answer: no blind resend; --mark-sent settles it and the run finishes', async (t) => {
-  const sns = new FakeSns([TOPIC]);
-  const endpoint = await sns.start();
-  t.teardown(() => sns.stop());
-  const p = await makeProject({ catalog: 'mini' });
-  t.teardown(() => p.cleanup());
-  await p.seed();
-  const env = {
-    EKSD_ANNOUNCE: 'sns', EKSD_SNS_ENDPOINT: endpoint, EKSD_SNS_TOPIC_ARN: TOPIC, AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
-    AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  };
+  const { sns, p, env } = await snsProject(t);
   const ledgerFile = join(p.config().stateDir, 'announcements', `${RELEASE}.json`);
   const ledgerState = (): string => (JSON.parse(readFileSync(ledgerFile, 'utf8')) as { state: string }).state;
 
@@ -63,16 +52,7 @@ test('killed while waiting for SNS to answer: no blind resend; --mark-sent settl
 });
 
 test('SNS answers 200 unreadably (truncated XML, then no MessageId): the run stops ANNOUNCE_INTERRUPTED and the next run sends nothing', async (t) => {
-  const sns = new FakeSns([TOPIC]);
-  const endpoint = await sns.start();
-  t.teardown(() => sns.stop());
-  const p = await makeProject({ catalog: 'mini' });
-  t.teardown(() => p.cleanup());
-  await p.seed();
-  const env = {
-    EKSD_ANNOUNCE: 'sns', EKSD_SNS_ENDPOINT: endpoint, EKSD_SNS_TOPIC_ARN: TOPIC, AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
-    AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  };
+  const { sns, p, env } = await snsProject(t);
   const cases = [['truncated', RELEASE, []], ['no-message-id', 'kubernetes-1-33-eks-2', ['--release-unchanged']]] as const;
   for (const [fault, release, flags] of cases) {
     const received = sns.received;
