@@ -56,3 +56,9 @@ test('the import graph of pipeline/ has no cycle', (t) => {
   for (const f of files) if (!state.has(f)) visit(f);
   t.deepEqual(cycles, []);
 });
+
+test('the release model (release/) never imports announcing (announce/)', (t) => {
+  const upward = [...graph].filter(([f]) => f.startsWith(join(PIPELINE, 'release') + '/'))
+    .flatMap(([f, deps]) => deps.filter((d) => d.startsWith(join(PIPELINE, 'announce') + '/')).map((d) => `${rel(f)} -> ${rel(d)}`));
+  t.deepEqual(upward, []);
+});

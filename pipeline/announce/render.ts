@@ -4,7 +4,7 @@
  */
 import { EksdError } from '../errors.ts';
 import type { Release } from '../release/types.ts';
-import { imageChanges, type ImageChange, type ReleaseChanges } from './changes.ts';
+import { imageChanges, type ImageChange, type ReleaseChanges } from '../release/changes.ts';
 import type { AnnouncedComponent, Announcement, AnnouncementBody, AnnouncementEvent, MessageAttribute, RetirementBody } from './types.ts';
 
 export interface RenderOptions {

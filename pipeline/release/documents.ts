@@ -8,7 +8,7 @@
 import { channelDir } from './naming.ts';
 import { contentChanges, describeChange } from './compare.ts';
 import type { Release } from './types.ts';
-import { imageChanges } from '../announce/changes.ts';
+import { imageChanges } from './changes.ts';
 
 export interface ReleaseDocument { key: string; text: string }
 

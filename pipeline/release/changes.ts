@@ -3,7 +3,7 @@
  * does not carry reasons, so they are derived: a different index digest is a change; with a different
  * component gitTag it is a version bump, otherwise a rebuild (base image or recipe updated).
  */
-import type { Release } from '../release/types.ts';
+import type { Release } from './types.ts';
 
 export const FIRST_RELEASE = 'first release in channel';
 
