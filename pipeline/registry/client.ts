@@ -52,6 +52,9 @@ export interface PushedBlob {
   status: 'exists' | 'mounted' | 'uploaded';
 }
 
+/** A client for each registry host, made once per run (run/clients.ts). */
+export type ClientFactory = (registry: string) => RegistryClient;
+
 /** An OCI distribution client for one registry: manifests, blobs, tags; retries, limits and auth built in. */
 export class RegistryClient {
   readonly registry: string;

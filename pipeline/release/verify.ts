@@ -12,14 +12,14 @@ import { isEksdError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import { manifestPath } from './naming.ts';
 import { parseRelease, renderRelease } from './manifest.ts';
-import type { RegistryClient } from '../registry/client.ts';
+import type { RegistryClient, ClientFactory } from '../registry/client.ts';
 import { limiter } from '../util/limit.ts';
 import { parseTagReference } from '../registry/reference.ts';
 import { Watchdog } from '../registry/http.ts';
 import { hashStream } from '../util/checksums.ts';
 
 export interface VerifyOptions {
-  client: (registry: string) => RegistryClient;
+  client: ClientFactory;
   site: Store;
   siteBaseUrl: string;
   /** the public site to read the manifest and archives back from (default: none) */

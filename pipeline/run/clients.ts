@@ -6,12 +6,10 @@
  */
 import { existsSync } from 'node:fs';
 import type { Config } from '../config/config.ts';
-import { RegistryClient } from '../registry/client.ts';
+import { RegistryClient, type ClientFactory } from '../registry/client.ts';
 import { ecrPublicHost } from '../aws/constants.ts';
 import { defaultDockerConfigPath, dockerConfigCredentials } from '../registry/credentials.ts';
 import type { CredentialSource } from '../registry/credentials.ts';
-
-export type ClientFactory = (registry: string) => RegistryClient;
 
 export function registryClients(config: Config, log?: (line: string) => void): ClientFactory {
   const clients = new Map<string, RegistryClient>();

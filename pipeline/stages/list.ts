@@ -14,7 +14,7 @@ import { fetchArtifacts, type FetchedArtifact } from '../resolve/artifacts.ts';
 import { verifyRelease, type VerifyReport } from '../release/verify.ts';
 import type { Release } from '../release/types.ts';
 import type { Stores } from '../store/open.ts';
-import type { RegistryClient } from '../registry/client.ts';
+import type { ClientFactory } from '../registry/client.ts';
 import type { Lease } from '../store/lease.ts';
 import { need, stage, type Stage } from './stage.ts';
 import { recordPin } from '../store/released-pin.ts';
@@ -40,7 +40,7 @@ import { manifestToVerify, writeMirror, type ToVerify } from './republish/mirror
 /** What a release run has, beside the stages' outputs: set up by the runner, the same for every stage. */
 export interface ReleaseEnv {
   config: ChannelConfig;
-  clients: (registry: string) => RegistryClient;
+  clients: ClientFactory;
   stores: Stores;
   engine: () => Promise<Engine>;
   /** Build keys of this run, across channels: each is built once. */
@@ -140,7 +140,7 @@ export interface RepublishEnv {
   /** The target is not where the manifest points: verify (and write) a mirror copy. */
   mirror: boolean;
   output?: string;
-  clients: (registry: string) => RegistryClient;
+  clients: ClientFactory;
   stores: Stores;
   lease: Lease;
   announce: boolean;

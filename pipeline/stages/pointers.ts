@@ -7,7 +7,7 @@ import { EksdError } from '../errors.ts';
 import { channelFilePath } from '../release/naming.ts';
 import { channelPointer, writeChannel } from '../release/site.ts';
 import { moveTags, tagsNow } from '../publish/tags.ts';
-import type { RegistryClient } from '../registry/client.ts';
+import type { ClientFactory } from '../registry/client.ts';
 import type { Store } from '../store/store.ts';
 import type { Lease } from '../store/lease.ts';
 import { tagTargets, type PublishedImage } from './build/published.ts';
@@ -19,7 +19,7 @@ export interface PointersInput {
   images: PublishedImage[];
   site: Store;
   lease: Lease;
-  clients: (registry: string) => RegistryClient;
+  clients: ClientFactory;
 }
 
 export async function movePointers(input: PointersInput): Promise<{ channelFile: string }> {

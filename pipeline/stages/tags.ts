@@ -5,7 +5,7 @@
  */
 import { EksdError } from '../errors.ts';
 import { assertNoConflict, moveTags, tagsNow } from '../publish/tags.ts';
-import type { RegistryClient } from '../registry/client.ts';
+import type { ClientFactory } from '../registry/client.ts';
 import { tagTargets, type PublishedImage } from './build/published.ts';
 
 /** What the versioned tags point at, by image: the stage's output. */
@@ -13,7 +13,7 @@ export interface TagsRecord { indexes: Record<string, string> }
 
 export interface TagsInput {
   images: PublishedImage[];
-  clients: (registry: string) => RegistryClient;
+  clients: ClientFactory;
   /** Set when an interrupted run of this release already moved them. */
   recorded?: TagsRecord;
   release: { channel: string; number: number; journal: string };

@@ -7,12 +7,12 @@
 import { relative } from 'node:path';
 import { EksdError } from '../errors.ts';
 import type { UpstreamPin } from '../catalog/model.ts';
-import type { RegistryClient } from '../registry/client.ts';
+import type { RegistryClient, ClientFactory } from '../registry/client.ts';
 import { RegistryError } from '../registry/errors.ts';
 import type { Manifest } from '../registry/manifests.ts';
 import { platformDigests, platformMismatches, splitReference, type PlatformMismatch } from '../resolve/base.ts';
 
-export async function checkUpstream(pin: UpstreamPin, clients: (registry: string) => RegistryClient): Promise<void> {
+export async function checkUpstream(pin: UpstreamPin, clients: ClientFactory): Promise<void> {
   if (!pin.digest) return; // the plan says PIN_UNRESOLVED
   const { registry, repository } = splitReference(pin.reference);
   const client = clients(registry);

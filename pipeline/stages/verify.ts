@@ -7,10 +7,10 @@ import { EksdError } from '../errors.ts';
 import type { Release } from '../release/types.ts';
 import { readRelease } from '../release/site.ts';
 import { verifyRelease, type VerifyReport } from '../release/verify.ts';
-import type { RegistryClient } from '../registry/client.ts';
+import type { ClientFactory } from '../registry/client.ts';
 import type { Store } from '../store/store.ts';
 
-export interface VerifyInput { config: Config; name: string; site: Store; clients: (registry: string) => RegistryClient }
+export interface VerifyInput { config: Config; name: string; site: Store; clients: ClientFactory }
 
 /** The release as the site store holds it, verified; any problem stops the run (nothing is announced). */
 export async function verifyPublished(input: VerifyInput): Promise<{ release: Release; report: VerifyReport }> {

@@ -23,7 +23,7 @@ import { indexBytes, pushIndex } from '../../publish/index-manifest.ts';
 import { readPlatformImage } from '../../registry/image.ts';
 import { pushPlatformImage, type BlobOrigin } from '../../publish/platform-image.ts';
 import type { PublishLimits } from '../../publish/limits.ts';
-import type { RegistryClient } from '../../registry/client.ts';
+import type { ClientFactory } from '../../registry/client.ts';
 import { limiter } from '../../util/limit.ts';
 import type { Emit } from '../events.ts';
 import type { ExportedImage } from '../../buildkit/export.ts';
@@ -49,7 +49,7 @@ export interface ExecuteInput {
   decisions: ImageDecision[];
   /** The engine is loaded on first use, so a run that builds nothing never starts it. */
   engine: () => Promise<Engine>;
-  client: (registry: string) => RegistryClient;
+  client: ClientFactory;
   options: DecideOptions;
   concurrency: number;
   cacheDir: string;

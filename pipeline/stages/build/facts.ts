@@ -13,7 +13,7 @@ import type { Platform } from '../../config/config.ts';
 import { contextFiles } from '../../buildkit/context.ts';
 import { ownInputs } from '../../plan/keys.ts';
 import type { Plan } from '../../plan/plan.ts';
-import type { RegistryClient } from '../../registry/client.ts';
+import type { ClientFactory } from '../../registry/client.ts';
 import type { FetchedArtifact } from '../../resolve/artifacts.ts';
 import { qualifySpec } from './assembled.ts';
 import { readTagged } from './tagged.ts';
@@ -24,7 +24,7 @@ export interface FactsInput {
   plan: Plan;
   catalog: Catalog;
   artifacts: FetchedArtifact[];
-  client: (registry: string) => RegistryClient;
+  client: ClientFactory;
   /** The build stage's record from an interrupted run of this release. */
   done?: BuildRecord;
   /** The engine's BuildKit (buildkit-version.ts engineBuildKitOf): the assembler makes only the images of some. */

@@ -3,7 +3,7 @@ import type { Platform } from '../../config/config.ts';
 import type { ImagePlan, Plan } from '../../plan/plan.ts';
 import type { Descriptor } from '../../registry/media-types.ts';
 import type { TagTarget } from '../../publish/tags.ts';
-import type { RegistryClient } from '../../registry/client.ts';
+import type { ClientFactory } from '../../registry/client.ts';
 import { bug } from '../../errors.ts';
 import type { BuildRecord, PlatformRecord } from './types.ts';
 
@@ -26,7 +26,7 @@ export function publishedImages(plan: Plan, record: BuildRecord): PublishedImage
   });
 }
 
-export function tagTargets(images: PublishedImage[], clients: (registry: string) => RegistryClient): TagTarget[] {
+export function tagTargets(images: PublishedImage[], clients: ClientFactory): TagTarget[] {
   return images.map((img) => ({ client: clients(img.plan.registry), repository: img.plan.repository,
     index: { digest: img.index.digest, bytes: img.indexBytes }, tags: img.plan.tags }));
 }

@@ -9,7 +9,7 @@
 import type { Config } from '../../config/config.ts';
 import { EksdError, isEksdError } from '../../errors.ts';
 import { copy, emptyCopyStats, type CopyStats, type TransferPolicy } from '../../registry/copy.ts';
-import type { RegistryClient } from '../../registry/client.ts';
+import type { RegistryClient, ClientFactory } from '../../registry/client.ts';
 import { parseTagReference } from '../../registry/reference.ts';
 import { moveTags, tagsNow, type TagTarget } from '../../publish/tags.ts';
 import { parseReleaseChannel } from '../../release/channel.ts';
@@ -43,7 +43,7 @@ export interface RepublishedImage {
 export interface CopyInput {
   located: Located[];
   target: Location;
-  clients: (registry: string) => RegistryClient;
+  clients: ClientFactory;
   policy: TransferPolicy;
   /** Newer releases of the channel (whose floating tags this republish must not take), or why they cannot be read. */
   newer: Release[] | { unknown: string };

@@ -9,14 +9,13 @@ import { join } from 'node:path';
 import { EksdError, isEksdError } from '../../errors.ts';
 import type { Manifest } from '../../registry/manifests.ts';
 import { parseTagReference, validateRegistry, validateRepository } from '../../registry/reference.ts';
-import type { RegistryClient } from '../../registry/client.ts';
+import type { RegistryClient, ClientFactory } from '../../registry/client.ts';
 import { readIfExists } from '../../util/fs-atomic.ts';
 import { parseRelease } from '../../release/manifest.ts';
 import { releaseName } from '../../release/naming.ts';
 import type { Release } from '../../release/types.ts';
 import { floatingFor } from '../../plan/tags.ts';
 
-type ClientFactory = (registry: string) => RegistryClient;
 
 /** A registry plus a namespace inside it: `127.0.0.1:5000/eks-distro`, `public.ecr.aws/eks-distro`. */
 export interface Location { registry: string; namespace: string }
