@@ -62,3 +62,10 @@ test('the release model (release/) never imports announcing (announce/)', (t) =>
     .flatMap(([f, deps]) => deps.filter((d) => d.startsWith(join(PIPELINE, 'announce') + '/')).map((d) => `${rel(f)} -> ${rel(d)}`));
   t.deepEqual(upward, []);
 });
+
+test('the configuration (config/) imports nothing above it: no stage, release, run or command module', (t) => {
+  const above = ['stages', 'release', 'run', 'cli', 'announce', 'publish', 'assemble', 'buildkit'].map((d) => join(PIPELINE, d) + '/');
+  const upward = [...graph].filter(([f]) => f.startsWith(join(PIPELINE, 'config') + '/'))
+    .flatMap(([f, deps]) => deps.filter((d) => above.some((a) => d.startsWith(a))).map((d) => `${rel(f)} -> ${rel(d)}`));
+  t.deepEqual(upward, []);
+});

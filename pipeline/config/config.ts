@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { EksdError } from '../errors.ts';
 import { readYaml, parseYaml } from '../util/yaml-source.ts';
 import { validateAgainstSchema } from '../util/schema.ts';
-import { isChannel } from '../release/naming.ts';
+import { isChannel } from './channel.ts';
 
 export type Platform = 'linux/amd64' | 'linux/arm64';
 

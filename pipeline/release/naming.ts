@@ -6,10 +6,10 @@
  *   releasechannels/<ch>.yaml, crds/<file>.yaml
  * Paths use '/' (they are URL paths and site-relative paths alike).
  */
+import { isChannel } from '../config/channel.ts';
 import { EksdError } from '../errors.ts';
 
-/** Kubernetes major-minor with a dash, no leading zeros: 1-33, not 01-33, 1-033, 1.33 or 1-. */
-const CHANNEL = /^(?:0|[1-9][0-9]*)-(?:0|[1-9][0-9]*)$/;
+export { isChannel };
 const RELEASE_NAME = /^kubernetes-((?:0|[1-9][0-9]*)-(?:0|[1-9][0-9]*))-eks-([1-9][0-9]*)$/;
 /** Anything a person meant as a release name, well formed or not. */
 const RELEASE_NAME_SHAPE = /^kubernetes-.*-eks-/;
@@ -17,10 +17,6 @@ const RELEASE_NAME_SHAPE = /^kubernetes-.*-eks-/;
 const ENGINE_TAG = /-eks-[0-9]+-[0-9]+-(?:[0-9]+|latest)$/;
 /** One path segment of a site folder or file: no separators, no '..', printable and URL-safe. */
 const SEGMENT = /^[A-Za-z0-9_+][A-Za-z0-9._+-]*$/;
-
-export function isChannel(channel: string): boolean {
-  return CHANNEL.test(channel);
-}
 
 export function assertChannel(channel: string, where = 'channel'): void {
   if (!isChannel(channel)) {
