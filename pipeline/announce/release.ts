@@ -44,9 +44,13 @@ export async function announcementOf(config: Config, stores: Stores, release: Re
 /** Sends the announcement of a verified release once (see announce/once.ts), if this caller still holds the lease. */
 export async function announceRelease(config: Config, stores: Stores, lease: Lease, release: Release,
   o: AnnounceOptions = {}): Promise<AnnounceOnceResult & { via: string }> {
-  const announcement = await announcementOf(config, stores, release, o);
+  return sendOnce(config, stores, lease, await announcementOf(config, stores, release, o), o.again === true);
+}
+
+/** Sends an announcement once under its ledger name, through the configured announcer, while the lease is held. */
+export async function sendOnce(config: Config, stores: Stores, lease: Lease, announcement: Announcement, again = false): Promise<AnnounceOnceResult & { via: string }> {
   const announcer = await announcerFor(config);
   lease.assertHeld();
-  const sent = await announceOnce({ release: release.metadata.name, announcement, announcer, state: stores.state, ...(o.again ? { again: true } : {}) });
+  const sent = await announceOnce({ release: announcement.release, announcement, announcer, state: stores.state, ...(again ? { again: true } : {}) });
   return { ...sent, via: announcer.describe() };
 }

@@ -7,9 +7,8 @@
  */
 import type { ChannelConfig } from '../config/config.ts';
 import type { ChannelSpec } from '../catalog/model.ts';
-import { announceOnce } from '../announce/once.ts';
 import { renderRetirement } from '../announce/render.ts';
-import { announcerFor } from '../announce/release.ts';
+import { sendOnce } from '../announce/release.ts';
 import { parseReleaseChannel } from '../release/channel.ts';
 import { channelFilePath } from '../release/naming.ts';
 import { writeChannel } from '../release/site.ts';
@@ -34,9 +33,7 @@ export async function retireChannel(config: ChannelConfig, channel: ChannelSpec,
   return withLease(stores.state, channel.name, `eksd release: retire ${channel.name} (pid ${process.pid})`, config.leaseSeconds, async (lease) => {
     await writeChannel(stores.site, { channel: channel.name, latestRelease, active: false, ...(config.announce.topicArn ? { snsTopicArn: config.announce.topicArn } : {}) });
     const announcement = renderRetirement({ channel: channel.name, latestRelease, retired: channel.retired ?? '', channelUrl: `${config.site.baseUrl.replace(/\/+$/, '')}/${key}` });
-    const announcer = await announcerFor(config);
-    lease.assertHeld();
-    const sent = await announceOnce({ release: announcement.release, announcement, announcer, state: stores.state });
-    return { state: sent.skipped ? 'already-retired' : 'retired', latestRelease, announcement: { messageId: sent.messageId, skipped: sent.skipped, via: announcer.describe() } };
+    const sent = await sendOnce(config, stores, lease, announcement);
+    return { state: sent.skipped ? 'already-retired' : 'retired', latestRelease, announcement: { messageId: sent.messageId, skipped: sent.skipped, via: sent.via } };
   }, warn);
 }
