@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExportedImage, LayerBlob } from '../pipeline/buildkit/export.ts';
 import { MEDIA } from '../pipeline/registry/media-types.ts';
-import { pushPlatformImage, type BlobOrigin } from '../pipeline/publish/platform-image.ts';
+import { pushPlatformImage } from '../pipeline/publish/platform-image.ts';
+import type { ImageSource } from '../pipeline/registry/image.ts';
 import { RegistryClient, RegistryError } from '../pipeline/registry/index.ts';
 import { envUp } from '../dev/env/local.ts';
 import { startFaultProxy } from './helpers/fault-proxy.ts';
@@ -93,7 +94,7 @@ async function roundLayers(dir: string, round: string): Promise<{ parent: Record
 interface Pushed { repository: string; arch: Arch; digest: string }
 
 /** Pushes one platform image; a failure is collected, not thrown. */
-async function pushOne(client: WatchedClient, repository: string, arch: Arch, image: ExportedImage, parent: BlobOrigin | undefined,
+async function pushOne(client: WatchedClient, repository: string, arch: Arch, image: ExportedImage, parent: ImageSource | undefined,
   failures: string[]): Promise<Pushed | undefined> {
   try {
     const { descriptor } = await pushPlatformImage(client, repository, image, { 'org.example.arch': arch }, parent);
@@ -108,7 +109,7 @@ async function pushOne(client: WatchedClient, repository: string, arch: Arch, im
  * Pushes both platforms of one image (in a random order), the second as the first one's manifest goes up,
  * or (`staggered`) a few ms after the first started.
  */
-async function pushBoth(client: WatchedClient, repository: string, images: Record<Arch, ExportedImage>, parent: BlobOrigin | undefined,
+async function pushBoth(client: WatchedClient, repository: string, images: Record<Arch, ExportedImage>, parent: ImageSource | undefined,
   failures: string[], staggered = false): Promise<Pushed[]> {
   const [a, b] = Math.random() < 0.5 ? PLATFORMS : [PLATFORMS[1], PLATFORMS[0]];
   const putting = client.manifestPut(repository);

@@ -15,11 +15,12 @@ import type { Readable } from 'node:stream';
 import { EksdError, isEksdError } from '../errors.ts';
 import { TraceDecoder, type TraceEvent } from './trace.ts';
 import { openSession, type CredentialsForHost } from './session.ts';
-import { startParentProxy, type ParentGrant, type ParentProxy, type ParentSource } from './parent-proxy.ts';
+import { startParentProxy, type ParentGrant, type ParentProxy } from './parent-proxy.ts';
+import type { ImageSource } from '../registry/image.ts';
 import { engineReaches } from './engine.ts';
 
 /** A parent image, passed to the build as `<registry>/<repository>@<digest>` in a build arg. */
-export interface ParentImage extends ParentSource { digest: string }
+export interface ParentImage extends ImageSource { digest: string }
 
 export interface BuildRequest {
   image: string;

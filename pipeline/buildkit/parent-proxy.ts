@@ -24,13 +24,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { EksdError, isEksdError } from '../errors.ts';
 import { DigestAccumulator, algorithmOf } from '../registry/digest.ts';
-import type { RegistryClient } from '../registry/client.ts';
+import type { ImageSource } from '../registry/image.ts';
 import { RegistryError } from '../registry/errors.ts';
 import type { Manifest } from '../registry/manifests.ts';
 import { isDigest } from '../registry/reference.ts';
 
 /** Where a parent really lives: the client of its registry and its repository there. */
-export interface ParentSource { client: RegistryClient; repository: string }
 
 /** A failure of the real registry while the engine was reading a parent through the proxy. */
 export interface UpstreamFailure { name: string; at: number; error: EksdError }
@@ -52,7 +51,7 @@ export interface ParentProxy {
    * Serves the parent `digest` of `source` (an index or a manifest, with what it lists) until the grant
    * is released. Reads the parent's manifests first: a registry failure fails here, before the build.
    */
-  serve(source: ParentSource, digest: string): Promise<ParentGrant>;
+  serve(source: ImageSource, digest: string): Promise<ParentGrant>;
   /** Failures of the real registries on these proxied repositories since `since` (ms since epoch). */
   failuresSince(since: number, repositories: string[]): UpstreamFailure[];
   close(): Promise<void>;
@@ -99,7 +98,7 @@ export async function startParentProxy(): Promise<ParentProxy> {
 }
 
 /** A parent repository being served: where it lives, the digests it may serve, and how many builds hold it. */
-interface Served { source: ParentSource; digests: Map<string, number>; holders: number }
+interface Served { source: ImageSource; digests: Map<string, number>; holders: number }
 
 interface Ctx {
   /** By name after the host: `<token>/<registry>/<repository>`. */
@@ -122,7 +121,7 @@ function listen(server: Server): Promise<number> {
 }
 
 /** Registers the parent and every digest it is made of, for one build; undone by the grant's release. */
-async function grant(ctx: Ctx, host: string, token: string, source: ParentSource, digest: string): Promise<ParentGrant> {
+async function grant(ctx: Ctx, host: string, token: string, source: ImageSource, digest: string): Promise<ParentGrant> {
   const name = `${token}/${proxiedName(source.client.registry, source.repository)}`;
   const known = ctx.sources.get(name);
   if (known && (known.source.client.registry !== source.client.registry || known.source.repository !== source.repository)) {
@@ -151,7 +150,7 @@ async function grant(ctx: Ctx, host: string, token: string, source: ParentSource
 }
 
 /** The digests a parent is made of: itself, the manifests an index lists, and each manifest's config and layers. */
-async function contentOf(ctx: Ctx, name: string, source: ParentSource, digest: string): Promise<string[]> {
+async function contentOf(ctx: Ctx, name: string, source: ImageSource, digest: string): Promise<string[]> {
   const out = new Set<string>([digest]);
   const walk = async (d: string, depth: number): Promise<void> => {
     const m = await manifestOf(ctx, name, source, d);
@@ -167,7 +166,7 @@ async function contentOf(ctx: Ctx, name: string, source: ParentSource, digest: s
 }
 
 /** Manifests are small and asked for by every build of a child: each is read once and kept while the endpoint runs. */
-function manifestOf(ctx: Ctx, name: string, source: ParentSource, digest: string): Promise<Manifest> {
+function manifestOf(ctx: Ctx, name: string, source: ImageSource, digest: string): Promise<Manifest> {
   const key = `${name}@${digest}`;
   let pending = ctx.manifests.get(key);
   if (!pending) {
@@ -231,12 +230,12 @@ function upstreamFailed(ctx: Ctx, name: string, e: unknown, res: ServerResponse)
   res.end(body);
 }
 
-async function sendManifest(ctx: Ctx, name: string, source: ParentSource, digest: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function sendManifest(ctx: Ctx, name: string, source: ImageSource, digest: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const m = await manifestOf(ctx, name, source, digest);
   answer(res, req, 200, { 'content-type': m.mediaType, 'docker-content-digest': m.digest }, m.bytes);
 }
 
-async function sendBlobHead(source: ParentSource, digest: string, res: ServerResponse): Promise<void> {
+async function sendBlobHead(source: ImageSource, digest: string, res: ServerResponse): Promise<void> {
   const size = await source.client.headBlob(source.repository, digest);
   if (size === undefined) {
     res.writeHead(404, { ...API_HEADER, 'content-type': 'application/json' });
@@ -252,7 +251,7 @@ async function sendBlobHead(source: ParentSource, digest: string, res: ServerRes
  * so the engine sees one unbroken body; what was sent is hashed, and a body that does not match its
  * digest is cut off before its end instead of completed.
  */
-async function sendBlob(ctx: Ctx, source: ParentSource, digest: string, res: ServerResponse): Promise<void> {
+async function sendBlob(ctx: Ctx, source: ImageSource, digest: string, res: ServerResponse): Promise<void> {
   const sent = new DigestAccumulator(algorithmOf(digest));
   for (let read = 1; ; read++) {
     try {

@@ -7,16 +7,16 @@ import { createHash } from 'node:crypto';
 import type { PushBlobOptions, PushedBlob, RegistryClient } from '../registry/client.ts';
 import type { BlobSource } from '../registry/sources.ts';
 import type { ExportedImage } from '../buildkit/export.ts';
+import type { ImageSource } from '../registry/image.ts';
 import { MEDIA, type Descriptor } from '../registry/media-types.ts';
 import { copyBlob, type TransferPolicy } from '../registry/copy.ts';
 import { transferPolicy, UNLIMITED, type PublishLimits } from './limits.ts';
 
-export interface BlobOrigin { client: RegistryClient; repository: string }
 
 export interface PushStats { uploaded: number; mounted: number; existing: number; bytes: number }
 
 export async function pushPlatformImage(client: RegistryClient, repository: string, image: ExportedImage,
-  annotations: Record<string, string>, parent: BlobOrigin | undefined,
+  annotations: Record<string, string>, parent: ImageSource | undefined,
   limits: PublishLimits = UNLIMITED): Promise<{ descriptor: Descriptor; stats: PushStats }> {
   const stats: PushStats = { uploaded: 0, mounted: 0, existing: 0, bytes: 0 };
   const count = (status: 'exists' | 'mounted' | 'uploaded', size: number) => {

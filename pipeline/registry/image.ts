@@ -2,6 +2,9 @@
 import type { RegistryClient } from './client.ts';
 import type { Descriptor } from './media-types.ts';
 
+/** A repository of a registry, through its client: where an image's manifests and blobs are read. */
+export interface ImageSource { client: RegistryClient; repository: string }
+
 export interface PlatformImage { config: Buffer; layers: Descriptor[] }
 
 export async function readPlatformImage(client: RegistryClient, repository: string, manifest: string): Promise<PlatformImage> {

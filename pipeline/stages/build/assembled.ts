@@ -12,11 +12,11 @@ import { qualify, type Qualification } from '../../assemble/qualify.ts';
 import type { ParentConfig, Recipe } from '../../assemble/recipe.ts';
 import type { ImageSpec } from '../../catalog/model.ts';
 import { EksdError } from '../../errors.ts';
-import { readPlatformImage } from '../../registry/image.ts';
-import type { RegistryClient } from '../../registry/client.ts';
+import { readPlatformImage, type ImageSource } from '../../registry/image.ts';
 
 /** A parent platform image: where it lives and its manifest digest. */
-export interface ParentSource { client: RegistryClient; repository: string; manifest: string }
+/** A parent platform image: where it lives and its manifest digest. */
+export interface ParentSource extends ImageSource { manifest: string }
 
 export type ParentCache = (source: ParentSource) => Promise<AssembleParent>;
 

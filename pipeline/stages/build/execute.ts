@@ -20,8 +20,8 @@ import type { ImagePlan, Plan } from '../../plan/plan.ts';
 import { ANNOTATION } from '../../publish/annotations.ts';
 import { MEDIA, type Descriptor } from '../../registry/media-types.ts';
 import { indexBytes, pushIndex } from '../../publish/index-manifest.ts';
-import { readPlatformImage } from '../../registry/image.ts';
-import { pushPlatformImage, type BlobOrigin } from '../../publish/platform-image.ts';
+import { readPlatformImage, type ImageSource } from '../../registry/image.ts';
+import { pushPlatformImage } from '../../publish/platform-image.ts';
 import type { PublishLimits } from '../../publish/limits.ts';
 import type { ClientFactory } from '../../registry/client.ts';
 import { limiter } from '../../util/limit.ts';
@@ -67,7 +67,7 @@ export interface ExecuteTools {
 }
 
 /** A parent as a child's build sees it: where it lives, its index and per-platform manifests. */
-interface ParentRef { view: ParentView; origin: BlobOrigin; indexDigest: string; reference: string }
+interface ParentRef { view: ParentView; origin: ImageSource; indexDigest: string; reference: string }
 
 export async function execute(input: ExecuteInput, tools: ExecuteTools): Promise<BuildRecord> {
   const record: BuildRecord = {};
