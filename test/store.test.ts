@@ -39,6 +39,14 @@ for (const [name, make] of Object.entries(adapters)) {
     t.deepEqual(await store.list('none/'), []);
   });
 
+  test(`${name}: folders names the folders directly under a prefix`, async (t) => {
+    const store = await make();
+    for (const k of ['mirrors/a_5000/r-1.yaml', 'mirrors/b/r-1.yaml', 'mirrors/b/deeper/r.yaml', 'mirrors/file.yaml']) await store.put(k, k);
+    t.deepEqual(await store.folders('mirrors/'), ['a_5000', 'b']);
+    t.deepEqual(await store.folders('mirrors/b/'), ['deeper']);
+    t.deepEqual(await store.folders('none/'), []);
+  });
+
   test(`${name}: putOnce keeps equal bytes and refuses different ones, naming the key`, async (t) => {
     const store = await make();
     t.is(await putOnce(store, 'm.yaml', 'same'), 'written');

@@ -168,7 +168,7 @@ export function republishStages(env: RepublishEnv): RepublishStage[] {
   const { config, release } = env;
   const name = release.metadata.name;
   return [
-    stage('locate', () => locateAll({ name, images: env.images, target: env.target, from: env.from, configured: env.configured, siteDir: config.site.dir, clients: env.clients }),
+    stage('locate', () => locateAll({ name, images: env.images, target: env.target, from: env.from, configured: env.configured, site: env.stores.site, clients: env.clients }),
       { detail: (l) => `${l.length} images of ${name} found` }),
     stage('repositories', () => ensureImageRepositories(config, env.target.registry, () => republishRepositories(env.target, env.images), env.log)),
     stage('copy', async ({ out }) => copyImages({ located: need(out, 'locate'), target: env.target, clients: env.clients,
@@ -176,11 +176,11 @@ export function republishStages(env: RepublishEnv): RepublishStage[] {
       policy: transferPolicy(publishLimits(config, env.target.registry)), concurrency: env.concurrency, log: env.log,
       newer: await newerReleases(config, env.stores, release.spec.channel, release.spec.number, env.unfinished) }),
     { detail: (c) => `${c.length} images copied to ${formatLocation(env.target)}` }),
-    stage('mirror', async () => manifestToVerify(release, { mirror: env.mirror, images: env.images, target: env.target, siteDir: config.site.dir,
+    stage('mirror', async () => manifestToVerify(release, { mirror: env.mirror, images: env.images, target: env.target, site: env.stores.site,
       ...(env.output ? { output: env.output } : {}) })),
     stage('verify', ({ out }) => verifyRelease(need(out, 'mirror').release, { client: env.clients, site: env.stores.site, siteBaseUrl: config.site.baseUrl,
       ...(env.verifyAttempts ? { attempts: env.verifyAttempts } : {}) }), { stopsIf: (r) => r.problems.length > 0, detail: (r) => `${r.problems.length} problem(s)` }),
-    stage('record', async ({ out }) => { const path = await writeMirror(need(out, 'mirror')); return path ? { mirrorManifest: path } : {}; },
+    stage('record', async ({ out }) => { const path = await writeMirror(need(out, 'mirror'), env.stores.site); return path ? { mirrorManifest: path } : {}; },
       { detail: (r) => r.mirrorManifest ?? 'in place' }),
     ...(env.announce ? [stage<RepublishOutputs, 'announce'>('announce', () => announce({ config, stores: env.stores, lease: env.lease, release, republish: true }),
       { detail: announceDetail })] : []),

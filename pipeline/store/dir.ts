@@ -54,11 +54,19 @@ export class DirStore implements Store {
     }
   }
 
-  async list(prefix: string): Promise<string[]> {
+  list(prefix: string): Promise<string[]> {
+    return this.entries(prefix, 'file');
+  }
+
+  folders(prefix: string): Promise<string[]> {
+    return this.entries(prefix, 'dir');
+  }
+
+  private async entries(prefix: string, kind: 'file' | 'dir'): Promise<string[]> {
     const dir = this.path(prefix.replace(/\/+$/, '') || '.');
     try {
       const entries = await readdir(dir, { withFileTypes: true });
-      return entries.filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => e.name).sort();
+      return entries.filter((e) => (kind === 'file' ? e.isFile() : e.isDirectory()) && !e.name.startsWith('.')).map((e) => e.name).sort();
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw storeError(e, 'list', dir);

@@ -89,7 +89,15 @@ export class S3Store implements Store {
     }
   }
 
-  async list(prefix: string): Promise<string[]> {
+  list(prefix: string): Promise<string[]> {
+    return this.entries(prefix, 'file');
+  }
+
+  folders(prefix: string): Promise<string[]> {
+    return this.entries(prefix, 'dir');
+  }
+
+  private async entries(prefix: string, kind: 'file' | 'dir'): Promise<string[]> {
     const names: string[] = [];
     let token: string | undefined;
     const full = this.prefix + prefix;
@@ -100,7 +108,8 @@ export class S3Store implements Store {
       } catch (e) {
         throw this.error(e, 'list', prefix);
       }
-      for (const o of out.Contents ?? []) if (o.Key && o.Key.length > full.length) names.push(o.Key.slice(full.length));
+      if (kind === 'file') for (const o of out.Contents ?? []) { if (o.Key && o.Key.length > full.length) names.push(o.Key.slice(full.length)); }
+      else for (const p of out.CommonPrefixes ?? []) { if (p.Prefix && p.Prefix.length > full.length) names.push(p.Prefix.slice(full.length).replace(/\/$/, '')); }
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (token);
     return names.sort();

@@ -70,6 +70,8 @@ export interface Store {
   read(key: string): Promise<Readable | undefined>;
   /** Names of the objects directly under `prefix` (which ends with `/`), not recursing. */
   list(prefix: string): Promise<string[]>;
+  /** Names of the folders directly under `prefix` (which ends with `/`): what keys below it go through. */
+  folders(prefix: string): Promise<string[]>;
   /** Writes `key`; returns the new etag. A failed condition throws STORE_PRECONDITION. */
   put(key: string, body: Body, condition?: Condition): Promise<string>;
   delete(key: string, condition?: { ifMatch?: string }): Promise<void>;

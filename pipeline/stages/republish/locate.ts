@@ -4,13 +4,11 @@
  * registry/repository, the target, --from locations, the configured imageRepo, and mirror copies of this
  * release recorded under <site>/mirrors/. A missing one fails the run naming it.
  */
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { EksdError, isEksdError } from '../../errors.ts';
 import type { Manifest } from '../../registry/manifests.ts';
 import { parseTagReference, validateRegistry, validateRepository } from '../../registry/reference.ts';
 import type { RegistryClient, ClientFactory } from '../../registry/client.ts';
-import { readIfExists } from '../../util/fs-atomic.ts';
+import { getText, type Store } from '../../store/store.ts';
 import { parseRelease } from '../../release/manifest.ts';
 import { releaseName } from '../../release/naming.ts';
 import type { Release } from '../../release/types.ts';
@@ -46,9 +44,12 @@ export function mirrorDirName(l: Location): string {
   return formatLocation(l).replace(/[^A-Za-z0-9._-]+/g, '_');
 }
 
-export function mirrorManifestPath(siteDir: string, l: Location, channel: string, number: number): string {
-  return join(siteDir, 'mirrors', mirrorDirName(l), `${releaseName(channel, number)}.yaml`);
+/** The site key of a release's mirror copy for a location: `mirrors/<location>/<release>.yaml`. */
+export function mirrorManifestKey(l: Location, channel: string, number: number): string {
+  return `${MIRRORS}${mirrorDirName(l)}/${releaseName(channel, number)}.yaml`;
 }
+
+const MIRRORS = 'mirrors/';
 
 export interface ReleaseImage {
   component: string;
@@ -125,12 +126,13 @@ export interface LocateInput {
   target: Location;
   from: Location[];
   configured: Location;
-  siteDir: string;
+  /** The site store, where earlier republishes recorded their mirror copies. */
+  site: Store;
   clients: ClientFactory;
 }
 
 export async function locateAll(input: LocateInput): Promise<Located[]> {
-  const mirrors = await knownMirrors(input.siteDir, input.name);
+  const mirrors = await knownMirrors(input.site, input.name);
   const missing: string[] = [];
   const located = (await Promise.all(input.images.map((image) =>
     locate(image, placesFor(image, { ...input, mirrors }), input.clients, missing)))).filter((l): l is Located => l !== undefined);
@@ -152,14 +154,13 @@ async function probe(client: RegistryClient, repository: string, digest: string)
 }
 
 /** Mirror copies of this release written by earlier republishes: a place per asset. */
-async function knownMirrors(siteDir: string, name: string): Promise<Array<{ file: string; release: Release }>> {
-  let dirs: string[];
-  try { dirs = await readdir(join(siteDir, 'mirrors')); } catch { return []; }
+async function knownMirrors(site: Store, name: string): Promise<Array<{ file: string; release: Release }>> {
   const found: Array<{ file: string; release: Release }> = [];
-  for (const d of dirs.sort()) {
-    const file = join(siteDir, 'mirrors', d, `${name}.yaml`);
-    const text = await readIfExists(file);
+  for (const d of await site.folders(MIRRORS)) {
+    const key = `${MIRRORS}${d}/${name}.yaml`;
+    const text = await getText(site, key);
     if (text === undefined) continue;
+    const file = site.where(key);
     try { found.push({ file, release: parseRelease(text, file) }); } catch { /* an unreadable copy is no source */ }
   }
   return found;
