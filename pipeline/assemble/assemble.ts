@@ -49,53 +49,38 @@ export async function assemble(input: AssembleInput): Promise<ExportedImage> {
   // Stages are listed after the stages they copy from themselves.
   const stages = new Map<string, Tree>();
   for (const s of Object.values(recipe.stages)) stages.set(s.name, runSteps(new Tree(), s.steps, context, stages));
-  const parentConfig = parent ? JSON.parse(parent.config.toString('utf8')) as { config?: { User?: string } } : undefined;
+  const parentConfig = parent ? JSON.parse(parent.config.toString('utf8')) as Record<string, unknown> : undefined;
   const root = new Tree(parent ? (p) => parent.fs.get(p) : undefined);
   const layers: LayerBlob[] = [...(parent?.layers ?? [])];
   const diffIds: Array<string | undefined> = [];
-  let user = parentConfig?.config?.User ?? '';
   for (const step of recipe.steps) {
     if (step.op === 'config') {
-      if ('user' in step.change) user = step.change.user;
       diffIds.push(undefined);
       continue;
     }
-    applyStep(root, step, context, stages, user);
+    applyStep(root, step, context, stages);
     const changes = root.takeChanges();
     // Every COPY and WORKDIR makes a layer, an empty one when nothing changed, but `WORKDIR /` (BuildKit skips that one).
     const written = step.op === 'copy' || step.workingDir !== '/' ? await writeLayer(changes, mtime, input.cacheDir) : undefined;
     if (written) layers.push(written.blob);
     diffIds.push(written?.diffId);
   }
-  const config = imageConfig({ parent: parentConfig as Record<string, unknown> | undefined,
+  const config = imageConfig({ parent: parentConfig,
     platform: recipe.platform, steps: recipe.steps, diffIds, created: mtime.toISOString().replace('.000Z', 'Z') });
   return { config, configDigest: `sha256:${createHash('sha256').update(config).digest('hex')}`, layers, inherited: parent?.layers.length ?? 0 };
 }
 
 /** A stage FROM scratch, run for what a later COPY --from reads. */
 function runSteps(tree: Tree, steps: Step[], context: Tree, stages: Map<string, Tree>): Tree {
-  let user = '';
-  for (const step of steps) {
-    if (step.op !== 'config') applyStep(tree, step, context, stages, user);
-    else if ('user' in step.change) user = step.change.user;
-  }
+  for (const step of steps) if (step.op !== 'config') applyStep(tree, step, context, stages);
   return tree;
 }
 
-/** `user`: the image's USER at this step; BuildKit 0.8 makes WORKDIR's directories as that user. */
-function applyStep(tree: Tree, step: Exclude<Step, { op: 'config' }>, context: Tree, stages: Map<string, Tree>, user: string): void {
-  if (step.op === 'workdir') { tree.mkdirAll(step.path, numericUser(user, step.line)); return; }
+function applyStep(tree: Tree, step: Exclude<Step, { op: 'config' }>, context: Tree, stages: Map<string, Tree>): void {
+  if (step.op === 'workdir') { tree.mkdirAll(step.path, step.owner); return; }
   const from = step.from === undefined ? context : stages.get(step.from);
   if (!from) throw new Error(`COPY --from=${step.from} at line ${step.line}: no such stage in the recipe`);
   for (const source of step.sources) copyInto(tree, from, source, step.dest, options(step), `line ${step.line}`);
-}
-
-/** "uid[:gid]" as an owner (gid = uid when absent, as BuildKit's chown by id); a name needs the image's /etc/passwd. */
-function numericUser(user: string, line: number): { uid: number; gid: number } | undefined {
-  if (user === '') return undefined;
-  const m = /^(\d+)(?::(\d+))?$/.exec(user);
-  if (!m) throw new Error(`WORKDIR at line ${line}: the directories belong to USER ${user}, a name the assembler does not resolve; build this recipe with BuildKit`);
-  return { uid: Number(m[1]), gid: Number(m[2] ?? m[1]) };
 }
 
 function options(step: CopyStep): { chown?: { uid: number; gid: number }; chmod?: number } {

@@ -10,6 +10,7 @@ import { posix } from 'node:path';
 import { DockerfileParser, type Instruction, type Property } from 'dockerfile-ast';
 import { DEFAULT_PATH, DEFAULT_SHELL, startingEnv, type ConfigChange, type CopyStep, type Owner, type ParentConfig, type Recipe, type StageRecipe, type Step, type TargetPlatform } from './recipe.ts';
 import { StageScope, type StageScopeMap, type StageStart } from './scope.ts';
+import { MAX_USTAR_ID } from './tar-header.ts';
 import { expandWord, Unexpandable, type Scope } from './words.ts';
 
 export interface QualifyInput {
@@ -44,8 +45,6 @@ class Refusal extends Error {}
 
 const METADATA = new Set(['ENV', 'WORKDIR', 'USER', 'ENTRYPOINT', 'CMD', 'EXPOSE', 'LABEL', 'STOPSIGNAL', 'ARG', 'COPY']);
 const COPY_FLAGS = new Set(['from', 'chown', 'chmod']);
-/** The largest uid or gid a ustar header holds (7 octal digits). */
-const MAX_USTAR_ID = 0o7777777;
 /** BuildKit 0.x minors whose images the assembler makes. */
 const ASSEMBLED_MINORS = [8, 12] as const;
 const SIGNALS = new Set(['ABRT', 'ALRM', 'BUS', 'CHLD', 'CLD', 'CONT', 'FPE', 'HUP', 'ILL', 'INT', 'IO', 'IOT', 'KILL', 'PIPE', 'POLL', 'PROF', 'PWR',
@@ -278,13 +277,22 @@ class Qualifier {
   }
 
   private workdir(i: Instruction, scope: StageScope): Step {
-    if (scope.user.split(':').some((id) => /^\d+$/.test(id) && Number(id) > MAX_USTAR_ID)) this.refuse(`WORKDIR as USER ${scope.user}: an id over ${MAX_USTAR_ID} needs PAX owner records, which the assembler does not write`, this.line(i));
-    if (scope.user !== '' && !/^\d+(:\d+)?$/.test(scope.user)) this.refuse(`WORKDIR as USER ${scope.user}: its directories belong to a user named in the image's /etc/passwd, which BuildKit reads`, this.line(i));
+    const owner = this.workdirOwner(scope.user, this.line(i));
     const word = this.single(i, scope);
     const path = scope.resolve(word);
     const workingDir = word.startsWith('/') ? word : path;
     scope.workdir = path;
-    return { op: 'workdir', line: this.line(i), createdBy: `WORKDIR ${workingDir}`, path, workingDir };
+    return { op: 'workdir', line: this.line(i), createdBy: `WORKDIR ${workingDir}`, path, workingDir, ...(owner ? { owner } : {}) };
+  }
+
+  /** BuildKit makes WORKDIR's directories as the USER: "uid[:gid]" (gid = uid when absent); a name needs the image's /etc/passwd. */
+  private workdirOwner(user: string, line: number): Owner | undefined {
+    if (user === '') return undefined;
+    const m = /^(\d+)(?::(\d+))?$/.exec(user);
+    if (!m) this.refuse(`WORKDIR as USER ${user}: its directories belong to a user named in the image's /etc/passwd, which BuildKit reads`, line);
+    const owner = { uid: Number(m![1]), gid: Number(m![2] ?? m![1]) };
+    if (owner.uid > MAX_USTAR_ID || owner.gid > MAX_USTAR_ID) this.refuse(`WORKDIR as USER ${user}: an id over ${MAX_USTAR_ID} needs PAX owner records, which the assembler does not write`, line);
+    return owner;
   }
 
   /** A signal BuildKit accepts: a number above 0, or a Linux signal's name with or without SIG. */

@@ -45,6 +45,8 @@ export interface WorkdirStep {
   path: string;
   /** As the config says it: an absolute path as written (not cleaned), a relative one joined to the working directory. */
   workingDir: string;
+  /** Who owns the directories it makes: the USER at this step (root when none). */
+  owner?: Owner;
 }
 
 export type ConfigChange =

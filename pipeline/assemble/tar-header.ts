@@ -25,13 +25,14 @@ export interface TarHeader {
 const BLOCK = 512;
 const NAME = 100;
 const PREFIX = 155;
-const MAX_ID = 0o7777777;
+/** The largest uid or gid a ustar header holds (7 octal digits). */
+export const MAX_USTAR_ID = 0o7777777;
 const MAX_SIZE = 0o77777777777;
 const TYPEFLAG = { file: '0', dir: '5', symlink: '2' } as const;
 
 /** The blocks that come before an entry's content: a PAX header when one is needed, then the entry's header. */
 export function headerBlocks(h: TarHeader): Buffer {
-  if (h.uid > MAX_ID || h.gid > MAX_ID || h.size > MAX_SIZE) throw new Error(`${h.name}: an owner id over ${MAX_ID} or a size over ${MAX_SIZE} bytes needs PAX records this writer does not make`);
+  if (h.uid > MAX_USTAR_ID || h.gid > MAX_USTAR_ID || h.size > MAX_SIZE) throw new Error(`${h.name}: an owner id over ${MAX_USTAR_ID} or a size over ${MAX_SIZE} bytes needs PAX records this writer does not make`);
   const pax = paxRecords(h);
   if (Object.keys(pax).length === 0) {
     const split = splitUstar(h.name);

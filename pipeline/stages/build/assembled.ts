@@ -15,7 +15,6 @@ import { EksdError } from '../../errors.ts';
 import { readPlatformImage, type ImageSource } from '../../registry/image.ts';
 
 /** A parent platform image: where it lives and its manifest digest. */
-/** A parent platform image: where it lives and its manifest digest. */
 export interface ParentSource extends ImageSource { manifest: string }
 
 export type ParentCache = (source: ParentSource) => Promise<AssembleParent>;
@@ -40,9 +39,9 @@ async function readParent({ client, repository, manifest }: ParentSource): Promi
 }
 
 /**
- * The image's recipe qualified for the assembler: before the parents are known (`on` absent: a word that
- * reads a variable the recipe does not set is refused), and again on the parent's config and for the
- * engine's BuildKit, before it is assembled. The builder names the parents in BASE_IMAGE / BUILDER_IMAGE;
+ * The image's recipe qualified for the assembler: before the parents are known (`parent` absent: a word
+ * that reads a variable the recipe does not set is refused), and again on the parent's config, before it
+ * is assembled; for the engine's BuildKit when it is known. The builder names the parents in BASE_IMAGE / BUILDER_IMAGE;
  * their values do not matter here.
  */
 export function qualifySpec(spec: ImageSpec, dockerfile: string, platform: string, buildkit: string | undefined, parent?: ParentConfig): Qualification {
