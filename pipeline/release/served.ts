@@ -6,14 +6,12 @@
  * a release whose run has not moved the pointers is not released yet. An edited copy, a manifest the
  * site does not have, or one the public site serves differently is refused, naming the key.
  */
-import { resolve } from 'node:path';
-import { readFile } from 'node:fs/promises';
 import { EksdError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import { fetchBytes } from './fetch.ts';
 import { parseRelease } from './manifest.ts';
 import { assertChannel, assertNumber, channelFilePath, manifestPath, parseReleaseName, releaseName, trimBaseUrl } from './naming.ts';
-import { channelPointer, firstDifference } from './site.ts';
+import { channelPointer, findManifest, firstDifference } from './site.ts';
 import type { Release } from './types.ts';
 
 /** A manifest as named on the command line: its bytes, where they came from, and the Release they hold. */
@@ -29,7 +27,7 @@ export interface Served {
 
 /** Reads a release name (from the site store), a URL or a file, keeping its bytes; RELEASE_NOT_FOUND when absent. */
 export async function readGiven(ref: string, site: Store): Promise<GivenManifest> {
-  const found = await givenBytes(ref, site);
+  const found = await findManifest(ref, { site });
   if (!found) {
     throw new EksdError('RELEASE_NOT_FOUND', `release ${ref} not found${parseReleaseName(ref) ? ` in the site store (${site.where('')})` : ''}`, {
       where: ref, hint: 'check the release name, path or URL (names look like kubernetes-1-33-eks-5)',
@@ -40,19 +38,6 @@ export async function readGiven(ref: string, site: Store): Promise<GivenManifest
   assertNumber(release.spec.number, `${found.source} spec.number`);
   return { ...found, release };
 }
-
-async function givenBytes(ref: string, site: Store): Promise<{ bytes: Buffer; source: string } | undefined> {
-  if (/^https?:\/\//i.test(ref)) return withSource(await fetchBytes(ref), ref);
-  const name = parseReleaseName(ref);
-  if (name) {
-    const key = manifestPath(name.channel, name.number);
-    return withSource((await site.get(key))?.bytes, site.where(key));
-  }
-  const path = resolve(ref);
-  return withSource(await readFile(path).catch((e: NodeJS.ErrnoException) => { if (e.code === 'ENOENT') return undefined; throw e; }), path);
-}
-
-const withSource = (bytes: Buffer | undefined, source: string) => (bytes === undefined ? undefined : { bytes, source });
 
 /** The given manifest, checked to be the release the site serves and points at; else RELEASE_NOT_SERVED. */
 export async function assertServed(given: GivenManifest, site: Store, publicUrl?: string): Promise<Served> {

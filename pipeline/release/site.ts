@@ -6,12 +6,12 @@
  *   releasechannels/<ch>.yaml                         overwritten, last (never moved backwards)
  *   crds/*.yaml                                       write-once
  */
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { EksdError, isEksdError } from '../errors.ts';
 import { parseReleaseChannel, buildReleaseChannel, renderReleaseChannel, type ChannelInput } from './channel.ts';
 import { CRD_FILES, readCrdText, type CrdKind } from './crds.ts';
-import { fetchText } from './fetch.ts';
-import { readIfExists } from '../util/fs-atomic.ts';
+import { fetchBytes } from './fetch.ts';
 import { getText, putOnce, type Store } from '../store/store.ts';
 import { parseRelease, renderRelease, withDate } from './manifest.ts';
 import { assertChannel, channelDir, channelFilePath, CRDS_DIR, manifestPath, manifestUrl, parseReleaseName, releaseName } from './naming.ts';
@@ -160,29 +160,29 @@ export async function readRelease(ref: string, options: ReadReleaseOptions = {})
 }
 
 async function findRelease(ref: string, options: ReadReleaseOptions): Promise<Release | undefined> {
-  const parse = (text: string, source: string): Release => parseRelease(text, source, { strict: options.strict ?? false });
-  if (/^https?:\/\//i.test(ref)) {
-    const text = await fetchText(ref);
-    return text === undefined ? undefined : parse(text, ref);
-  }
-  const name = parseReleaseName(ref);
-  if (name) {
-    if (options.site) {
-      const key = manifestPath(name.channel, name.number);
-      const text = await getText(options.site, key);
-      if (text !== undefined) return parse(text, options.site.where(key));
-    }
-    if (options.siteBaseUrl) {
-      const url = manifestUrl(options.siteBaseUrl, name.channel, name.number);
-      const text = await fetchText(url);
-      if (text !== undefined) return parse(text, url);
-    }
-    return undefined;
-  }
-  const path = resolve(ref);
-  const text = await readIfExists(path);
-  return text === undefined ? undefined : parse(text, path);
+  const found = await findManifest(ref, options);
+  return found && parseRelease(found.bytes.toString('utf8'), found.source, { strict: options.strict ?? false });
 }
+
+/**
+ * A manifest's bytes as served, and where they came from: an http(s) URL, a release name (from the site
+ * store, then under siteBaseUrl) or a file path; undefined when it does not exist.
+ */
+export async function findManifest(ref: string, options: { site?: Store; siteBaseUrl?: string }): Promise<{ bytes: Buffer; source: string } | undefined> {
+  if (/^https?:\/\//i.test(ref)) return withSource(await fetchBytes(ref), ref);
+  const name = parseReleaseName(ref);
+  if (!name) {
+    const path = resolve(ref);
+    return withSource(await readFile(path).catch((e: NodeJS.ErrnoException) => { if (e.code === 'ENOENT') return undefined; throw e; }), path);
+  }
+  const key = manifestPath(name.channel, name.number);
+  const stored = options.site && withSource((await options.site.get(key))?.bytes, options.site.where(key));
+  if (stored || !options.siteBaseUrl) return stored;
+  const url = manifestUrl(options.siteBaseUrl, name.channel, name.number);
+  return withSource(await fetchBytes(url), url);
+}
+
+const withSource = (bytes: Buffer | undefined, source: string) => (bytes === undefined ? undefined : { bytes, source });
 
 /** The release before `number` in channel (from the site store, else siteBaseUrl), or undefined for the first one. */
 export async function previousRelease(site: Store, channel: string, number: number, options: { siteBaseUrl?: string } = {}): Promise<Release | undefined> {
