@@ -495,7 +495,8 @@ test('credentials in artifacts.baseUrl are sent as Basic auth and never shown', 
     res.end(content);
   });
   t.teardown(() => server.close());
-  const fast: FetchOptions = { attempts: 2, backoffMs: 20, stallMs: 1000 };
+  // A stall window well above a loaded machine's first-request latency: this test counts requests, so a stall retry must not happen.
+  const fast: FetchOptions = { attempts: 2, backoffMs: 20, stallMs: 15_000 };
   const withCredentials = (pw: string): string => server.url.replace('http://', `http://${user}:${encodeURIComponent(pw)}@`);
   const lines: string[] = [];
   const [got] = await fetchArtifacts([spec(content)], withCredentials(password), await scratch(), (l) => lines.push(l), fast);
