@@ -8,7 +8,7 @@
  */
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { ANNOTATION } from '../pipeline/publish/annotations.ts';
+import { ANNOTATION } from '../pipeline/image/annotations.ts';
 import { RegistryClient } from '../pipeline/registry/client.ts';
 import { projectBehindProxy, startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts';
 import { startRecorder, type Recorder } from './helpers/recorder.ts';

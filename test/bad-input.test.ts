@@ -20,7 +20,7 @@ import type { ArtifactSpec } from '../pipeline/catalog/model.ts';
 import { EksdError } from '../pipeline/errors.ts';
 import { appendGithubOutput } from '../pipeline/util/github.ts';
 import { writeStepSummary } from '../pipeline/report/summary.ts';
-import type { RunResult } from '../pipeline/run/runner.ts';
+import type { RunResult } from '../pipeline/app/runner.ts';
 import { tarGzBuffer } from '../pipeline/util/tar.ts';
 import { makeProject, repositoriesOf, REPO_ROOT, type TestProject } from './helpers/project.ts';
 

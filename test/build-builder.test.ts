@@ -9,8 +9,8 @@ import { createRequire } from 'node:module';
 import protobuf from 'protobufjs';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
-import { BuildKitBuilder, StepLogs } from '../pipeline/buildkit/builder.ts';
-import { TraceDecoder, type TraceEvent } from '../pipeline/buildkit/trace.ts';
+import { BuildKitBuilder, StepLogs } from '../pipeline/build/buildkit/builder.ts';
+import { TraceDecoder, type TraceEvent } from '../pipeline/build/buildkit/trace.ts';
 import { isEksdError } from '../pipeline/errors.ts';
 import { makeProject, type TestProject } from './helpers/project.ts';
 

@@ -4,10 +4,10 @@
  */
 import test from 'ava';
 import type { Platform } from '../pipeline/config/config.ts';
-import { buildKey, withParents, type OwnInputs } from '../pipeline/plan/keys.ts';
+import { buildKey, withParents, type OwnInputs } from '../pipeline/image/keys.ts';
 import type { ImagePlan, Plan } from '../pipeline/plan/plan.ts';
-import { decideAll, decideImage, REASON } from '../pipeline/stages/build/decide.ts';
-import type { Decision, ImageFacts, TaggedBuild } from '../pipeline/stages/build/types.ts';
+import { decideAll, decideImage, REASON } from '../pipeline/stages/images/decide.ts';
+import type { Decision, ImageFacts, TaggedBuild } from '../pipeline/stages/images/types.ts';
 
 const PLATFORMS: Platform[] = ['linux/amd64', 'linux/arm64'];
 const digest = (c: string) => `sha256:${c.repeat(64).slice(0, 64)}`;

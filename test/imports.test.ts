@@ -22,7 +22,7 @@ const rel = (f: string) => relative(REPO_ROOT, f);
 
 test('the scanner sees the imports (static, dynamic, type-only)', (t) => {
   t.true(files.length > 50);
-  const runner = graph.get(join(PIPELINE, 'run', 'runner.ts'))!.map(rel);
+  const runner = graph.get(join(PIPELINE, 'app', 'runner.ts'))!.map(rel);
   t.true(runner.includes('pipeline/store/open.ts'));
   t.true(graph.get(join(PIPELINE, 'announce', 'release.ts'))!.map(rel).includes('pipeline/announce/sns.ts'), 'a dynamic import');
 });
@@ -34,7 +34,7 @@ test('nothing under pipeline/ imports from outside it (dev/, test/, bench/, bin/
 
 test('imports flow one way: stages never import the loop, the journal or the commands (run/ and cli/)', (t) => {
   const upward = [...graph].filter(([f]) => f.startsWith(join(PIPELINE, 'stages') + '/'))
-    .flatMap(([f, deps]) => deps.filter((d) => d.startsWith(join(PIPELINE, 'run') + '/') || d.startsWith(join(PIPELINE, 'cli') + '/')).map((d) => `${rel(f)} -> ${rel(d)}`));
+    .flatMap(([f, deps]) => deps.filter((d) => d.startsWith(join(PIPELINE, 'app') + '/') || d.startsWith(join(PIPELINE, 'cli') + '/')).map((d) => `${rel(f)} -> ${rel(d)}`));
   t.deepEqual(upward, []);
 });
 
@@ -64,7 +64,7 @@ test('the release model (release/) never imports announcing (announce/)', (t) =>
 });
 
 test('the configuration (config/) imports nothing above it: no stage, release, run or command module', (t) => {
-  const above = ['stages', 'release', 'run', 'cli', 'announce', 'publish', 'assemble', 'buildkit'].map((d) => join(PIPELINE, d) + '/');
+  const above = ['stages', 'release', 'site', 'app', 'cli', 'announce', 'publish', 'build', 'image'].map((d) => join(PIPELINE, d) + '/');
   const upward = [...graph].filter(([f]) => f.startsWith(join(PIPELINE, 'config') + '/'))
     .flatMap(([f, deps]) => deps.filter((d) => above.some((a) => d.startsWith(a))).map((d) => `${rel(f)} -> ${rel(d)}`));
   t.deepEqual(upward, []);

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadCatalog } from '../pipeline/catalog/load.ts';
 import { UPSTREAM } from '../pipeline/catalog/model.ts';
-import { ANNOTATION } from '../pipeline/publish/annotations.ts';
-import { MEDIA } from '../pipeline/registry/media-types.ts';
+import { ANNOTATION } from '../pipeline/image/annotations.ts';
+import { MEDIA } from '../pipeline/image/media-types.ts';
 import { RegistryClient } from '../pipeline/registry/index.ts';
 import { makeProject, repositoriesOf, LOCAL_REGISTRY, type TestProject } from './helpers/project.ts';
 

@@ -13,7 +13,7 @@ import { loadCatalog, loadPin } from '../pipeline/catalog/load.ts';
 import { makePlan, type Plan } from '../pipeline/plan/plan.ts';
 import { ecrArchitectures } from '../pipeline/aws/ecr-public.ts';
 import { ECR_PUBLIC_BLOB_UPLOADS_PER_SECOND } from '../pipeline/publish/limits.ts';
-import { MEDIA } from '../pipeline/registry/media-types.ts';
+import { MEDIA } from '../pipeline/image/media-types.ts';
 import { RegistryClient } from '../pipeline/registry/index.ts';
 import { parseScopes } from '../pipeline/registry/scopes.ts';
 import { startFakeEcrPublic, TEST_AWS_CREDENTIALS, type FakeEcrPublic } from './helpers/fake-ecr-public.ts';

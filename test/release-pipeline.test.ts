@@ -14,7 +14,7 @@ import { makeProject, type TestProject } from './helpers/project.ts';
 import { FakeSns } from './helpers/fake-sns.ts';
 import { validateRelease } from '../pipeline/release/validate.ts';
 import { RegistryClient } from '../pipeline/registry/client.ts';
-import { MEDIA } from '../pipeline/registry/media-types.ts';
+import { MEDIA } from '../pipeline/image/media-types.ts';
 import type { Release } from '../pipeline/release/types.ts';
 
 const run = promisify(execFile);

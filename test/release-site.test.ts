@@ -12,7 +12,7 @@ import { isEksdError } from '../pipeline/errors.ts';
 import { buildRelease, renderRelease } from '../pipeline/release/manifest.ts';
 import {
   latestNumber, nextNumber, previousRelease, readRelease, stageArchives, writeChannel, writeManifest,
-} from '../pipeline/release/site.ts';
+} from '../pipeline/site/site.ts';
 import type { ArchiveResult, ReleaseInput } from '../pipeline/release/types.ts';
 
 const run = promisify(execFile);

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { RegistryClient } from '../pipeline/registry/index.ts';
 import { parseRelease } from '../pipeline/release/manifest.ts';
 import type { Release } from '../pipeline/release/types.ts';
-import { mirrorDirName, parseLocation } from '../pipeline/run/republish.ts';
-import type { RepublishResult } from '../pipeline/run/republish.ts';
+import { mirrorDirName, parseLocation } from '../pipeline/app/republish.ts';
+import type { RepublishResult } from '../pipeline/app/republish.ts';
 import { makeProject, type TestProject } from './helpers/project.ts';
 import { startRegistry, type RunningRegistry } from './helpers/registry.ts';
 

@@ -5,8 +5,8 @@
  */
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { ANNOTATION } from '../pipeline/publish/annotations.ts';
-import { MEDIA } from '../pipeline/registry/media-types.ts';
+import { ANNOTATION } from '../pipeline/image/annotations.ts';
+import { MEDIA } from '../pipeline/image/media-types.ts';
 import { RegistryClient } from '../pipeline/registry/client.ts';
 import { releasedProject, type TestProject } from './helpers/project.ts';
 import { imagesIn, runWithEvents } from './helpers/crash.ts';

@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { EksdError } from '../../pipeline/errors.ts';
-import { MEDIA } from '../../pipeline/registry/media-types.ts';
+import { MEDIA } from '../../pipeline/image/media-types.ts';
 import type { RegistryClient } from '../../pipeline/registry/client.ts';
 import { withPidLock } from '../../pipeline/util/pid-lock.ts';
 import { APT_LOCK } from './local.ts';

@@ -10,7 +10,7 @@ import { OutboxAnnouncer } from '../announce/outbox.ts';
 import { renderAnnouncement } from '../announce/render.ts';
 import type { Announcement, Announcer } from '../announce/types.ts';
 import { manifestUrl } from '../release/naming.ts';
-import { previousRelease } from '../release/site.ts';
+import { previousRelease } from '../site/site.ts';
 import type { Release } from '../release/types.ts';
 import type { Stores } from '../store/open.ts';
 import type { Lease } from '../store/lease.ts';

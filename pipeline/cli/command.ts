@@ -1,6 +1,6 @@
 /** What a command is: its name, help text, options, and a run function returning an exit code. */
 import type { ParseArgsConfig } from 'node:util';
-import type { StopRequest } from '../run/stop.ts';
+import type { StopRequest } from '../app/stop.ts';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { description: string; valueName?: string };
 

@@ -8,7 +8,7 @@ import { writeFailure } from '../util/fs-errors.ts';
 import { assertReleaseRef } from '../release/naming.ts';
 import { EXIT, type Command, type CommandContext } from './command.ts';
 import { commands as productCommands } from './commands/index.ts';
-import { exitCodeFor } from '../run/stop.ts';
+import { exitCodeFor } from '../app/stop.ts';
 import { listenForStop } from './signals.ts';
 
 export interface Io { out: (line: string) => void; err: (line: string) => void }

@@ -1,5 +1,5 @@
 import type { Config } from '../config/config.ts';
-import { readRelease } from '../release/site.ts';
+import { readRelease } from '../site/site.ts';
 import { openStores } from '../store/open.ts';
 import type { Release } from '../release/types.ts';
 

@@ -3,7 +3,7 @@
  * lease held for its whole lifetime), the command is asked to stop at its next safe point (run/stop.ts)
  * and ends with 128 + the signal's number. A second signal says the stop is under way.
  */
-import { StopRequest } from '../run/stop.ts';
+import { StopRequest } from '../app/stop.ts';
 
 const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
 

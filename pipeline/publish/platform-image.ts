@@ -6,9 +6,9 @@
 import { createHash } from 'node:crypto';
 import type { PushBlobOptions, PushedBlob, RegistryClient } from '../registry/client.ts';
 import type { BlobSource } from '../registry/sources.ts';
-import type { ExportedImage } from '../buildkit/export.ts';
+import type { ExportedImage } from '../build/buildkit/export.ts';
 import type { ImageSource } from '../registry/image.ts';
-import { MEDIA, type Descriptor } from '../registry/media-types.ts';
+import { MEDIA, type Descriptor } from '../image/media-types.ts';
 import { copyBlob, type TransferPolicy } from '../registry/copy.ts';
 import { transferPolicy, UNLIMITED, type PublishLimits } from './limits.ts';
 

@@ -5,7 +5,7 @@
  */
 import { EksdError } from '../errors.ts';
 import type { RegistryClient } from '../registry/client.ts';
-import { MEDIA } from '../registry/media-types.ts';
+import { MEDIA } from '../image/media-types.ts';
 
 export interface TagMove { tag: string; action: 'created' | 'unchanged' | 'moved' }
 

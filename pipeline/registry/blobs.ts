@@ -1,4 +1,4 @@
-import { algorithmOf, hashingStream, matchesDigest, digestOf } from './digest.ts';
+import { algorithmOf, hashingStream, matchesDigest, digestOf } from '../image/digest.ts';
 import { digestMismatchError, type RequestContext } from './errors.ts';
 import { mountScope, scopeFor } from './scopes.ts';
 import { readBody, type Transport } from './transport.ts';

@@ -2,7 +2,7 @@ import { redact } from '../errors.ts';
 import { Authenticator, isLoopback } from './auth.ts';
 import { getBlob, getBlobStream, headBlob, mountBlob } from './blobs.ts';
 import type { CredentialSource } from './credentials.ts';
-import { digestOf } from './digest.ts';
+import { digestOf } from '../image/digest.ts';
 import { clientError } from './errors.ts';
 import { DEFAULT_HOST_BUDGET, HostBudget, type HostBudgetPolicy } from './host-budget.ts';
 import { DEFAULT_RETRY, HostGate, type RetryPolicy } from './http.ts';

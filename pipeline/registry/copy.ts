@@ -1,6 +1,6 @@
 import type { PushBlobOptions, PushedBlob, RegistryClient } from './client.ts';
 import { clientError } from './errors.ts';
-import { isForeignLayer, type Descriptor } from './media-types.ts';
+import { isForeignLayer, type Descriptor } from '../image/media-types.ts';
 import type { Manifest } from './manifests.ts';
 import { validateTag } from './reference.ts';
 

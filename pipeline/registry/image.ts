@@ -1,6 +1,6 @@
 /** One platform image as the registry serves it: its config's bytes and its layers' descriptors, in manifest order. */
 import type { RegistryClient } from './client.ts';
-import type { Descriptor } from './media-types.ts';
+import type { Descriptor } from '../image/media-types.ts';
 
 /** A repository of a registry, through its client: where an image's manifests and blobs are read. */
 export interface ImageSource { client: RegistryClient; repository: string }

@@ -16,5 +16,5 @@ export { isLoopback, parseChallenge, type Challenge } from './auth.ts';
 export { RegistryError, parseErrorBody, parseErrorEntries, type RegistryBodyError, type RequestContext } from './errors.ts';
 export { DEFAULT_HOST_BUDGET, HostBudget, type HostBudgetPolicy } from './host-budget.ts';
 export { DEFAULT_RETRY, HostGate, backoffDelay, parseRetryAfter, type RetryPolicy } from './http.ts';
-export { digestOf, matchesDigest, DigestAccumulator } from './digest.ts';
-export * from './media-types.ts';
+export { digestOf, matchesDigest, DigestAccumulator } from '../image/digest.ts';
+export * from '../image/media-types.ts';

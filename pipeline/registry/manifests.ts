@@ -1,6 +1,6 @@
-import { algorithmOf, digestOf, matchesDigest } from './digest.ts';
+import { algorithmOf, digestOf, matchesDigest } from '../image/digest.ts';
 import { clientError, digestMismatchError, type RequestContext } from './errors.ts';
-import { bareMediaType, MANIFEST_ACCEPT, type ManifestJson } from './media-types.ts';
+import { bareMediaType, MANIFEST_ACCEPT, type ManifestJson } from '../image/media-types.ts';
 import { isDigest } from './reference.ts';
 import { scopeFor } from './scopes.ts';
 import { readBody, type Transport } from './transport.ts';

@@ -1,4 +1,4 @@
-import { algorithmOf, DigestAccumulator, hashingStream } from './digest.ts';
+import { algorithmOf, DigestAccumulator, hashingStream } from '../image/digest.ts';
 import { clientError, digestMismatchError, type RequestContext } from './errors.ts';
 import { withRetry } from './http.ts';
 import { scopeFor } from './scopes.ts';

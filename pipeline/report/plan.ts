@@ -2,8 +2,8 @@
  * Renders a plan with its decisions: per image and platform, build or reuse and why, and for a build the
  * path it takes (`via`: the assembler, or BuildKit with the reason the recipe does not qualify).
  */
-import type { RunResult } from '../run/runner.ts';
-import type { Decision } from '../stages/build/types.ts';
+import type { RunResult } from '../app/runner.ts';
+import type { Decision } from '../stages/images/types.ts';
 import { textTable } from './table.ts';
 
 export interface PlanRow {

@@ -2,7 +2,7 @@
  * The end-of-run summary: one row per image, then the release, verification and announcement. The copy
  * for the GitHub step summary is written only from checked values (util/github.ts).
  */
-import type { RunResult } from '../run/runner.ts';
+import type { RunResult } from '../app/runner.ts';
 import { appendStepSummary, checkedDigest, singleLine } from '../util/github.ts';
 import { markdownTable, textTable } from './table.ts';
 

@@ -11,7 +11,7 @@ import type { UpstreamPin } from '../catalog/model.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import type { Manifest } from '../registry/manifests.ts';
 import { parseTagReference } from '../registry/reference.ts';
-import { MEDIA } from '../registry/media-types.ts';
+import { MEDIA } from '../image/media-types.ts';
 
 export interface ResolvedBase { reference: string; digest: string; platforms: Record<string, string> }
 

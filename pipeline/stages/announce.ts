@@ -4,8 +4,8 @@ import type { Release } from '../release/types.ts';
 import type { Stores } from '../store/open.ts';
 import type { Lease } from '../store/lease.ts';
 import { announceRelease } from '../announce/release.ts';
-import type { PublishedImage } from './build/published.ts';
-import { imageReasons } from './site.ts';
+import type { PublishedImage } from './images/published.ts';
+import { imageReasons } from './release.ts';
 
 export interface AnnounceOutcome { messageId: string; skipped: boolean; via: string; resend?: number }
 

@@ -5,7 +5,7 @@
  * release that already moved its tags, and a release forced on purpose always go on.
  */
 import { contentChanges, describeChange } from '../release/compare.ts';
-import { previousRelease } from '../release/site.ts';
+import { previousRelease } from '../site/site.ts';
 import type { Release } from '../release/types.ts';
 import type { Store } from '../store/store.ts';
 

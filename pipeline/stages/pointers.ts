@@ -5,12 +5,12 @@
 import type { Config } from '../config/config.ts';
 import { EksdError } from '../errors.ts';
 import { channelFilePath } from '../release/naming.ts';
-import { channelPointer, writeChannel } from '../release/site.ts';
+import { channelPointer, writeChannel } from '../site/site.ts';
 import { moveTags, tagsNow } from '../publish/tags.ts';
 import type { ClientFactory } from '../registry/client.ts';
 import type { Store } from '../store/store.ts';
 import type { Lease } from '../store/lease.ts';
-import { tagTargets, type PublishedImage } from './build/published.ts';
+import { tagTargets, type PublishedImage } from './images/published.ts';
 
 export interface PointersInput {
   config: Config;

@@ -6,7 +6,7 @@
 import { EksdError } from '../errors.ts';
 import { assertNoConflict, moveTags, tagsNow } from '../publish/tags.ts';
 import type { ClientFactory } from '../registry/client.ts';
-import { tagTargets, type PublishedImage } from './build/published.ts';
+import { tagTargets, type PublishedImage } from './images/published.ts';
 
 /** What the versioned tags point at, by image: the stage's output. */
 export interface TagsRecord { indexes: Record<string, string> }

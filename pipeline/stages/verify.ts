@@ -5,8 +5,8 @@
 import type { Config } from '../config/config.ts';
 import { EksdError } from '../errors.ts';
 import type { Release } from '../release/types.ts';
-import { readRelease } from '../release/site.ts';
-import { verifyRelease, type VerifyReport } from '../release/verify.ts';
+import { readRelease } from '../site/site.ts';
+import { verifyRelease, type VerifyReport } from '../site/verify.ts';
 import type { ClientFactory } from '../registry/client.ts';
 import type { Store } from '../store/store.ts';
 

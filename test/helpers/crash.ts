@@ -21,8 +21,8 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { RegistryClient } from '../../pipeline/registry/client.ts';
 import type { RunEvent } from '../../pipeline/stages/events.ts';
-import type { JournalData } from '../../pipeline/run/journal.ts';
-import type { BuildRecord } from '../../pipeline/stages/build/types.ts';
+import type { JournalData } from '../../pipeline/app/journal.ts';
+import type { BuildRecord } from '../../pipeline/stages/images/types.ts';
 import { EKSD_BIN, EKSD_TIMEOUT_MS, type TestProject } from './project.ts';
 
 export interface EventRun {

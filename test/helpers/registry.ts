@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { RegistryClient } from '../../pipeline/registry/index.ts';
-import * as mt from '../../pipeline/registry/media-types.ts';
+import * as mt from '../../pipeline/image/media-types.ts';
 
 export const REGISTRY_BINARY = '/usr/bin/docker-registry';
 

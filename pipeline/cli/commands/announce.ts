@@ -1,10 +1,10 @@
 import { EksdError } from '../../errors.ts';
-import { verifyRelease } from '../../release/verify.ts';
+import { verifyRelease } from '../../site/verify.ts';
 import { markSent } from '../../announce/once.ts';
-import { registryClients } from '../../run/clients.ts';
+import { registryClients } from '../../app/clients.ts';
 import { announcementOf, announceRelease } from '../../announce/release.ts';
 import type { Config } from '../../config/config.ts';
-import { assertServed, readGiven, type Served } from '../../release/served.ts';
+import { assertServed, readGiven, type Served } from '../../site/served.ts';
 import { verifyError } from '../../stages/verify.ts';
 import { CONFIG_OPTIONS, EXIT, type Command, type CommandContext } from '../command.ts';
 import { configFrom } from '../config-flags.ts';

@@ -1,6 +1,6 @@
 import { EksdError, isEksdError } from '../../errors.ts';
-import { runReleases, type ChannelOutcome, type RunResult } from '../../run/runner.ts';
-import type { Retirement } from '../../run/retire.ts';
+import { runReleases, type ChannelOutcome, type RunResult } from '../../app/runner.ts';
+import type { Retirement } from '../../app/retire.ts';
 import { UNTIL, type Until } from '../../stages/list.ts';
 import { consoleReporter } from '../../report/console.ts';
 import { summaryText, writeStepSummary } from '../../report/summary.ts';

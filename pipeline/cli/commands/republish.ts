@@ -2,7 +2,7 @@ import { appendStepSummary } from '../../util/github.ts';
 import { resolve } from 'node:path';
 import { consoleReporter } from '../../report/console.ts';
 import { EksdError } from '../../errors.ts';
-import { parseLocation, republish, type RepublishResult } from '../../run/republish.ts';
+import { parseLocation, republish, type RepublishResult } from '../../app/republish.ts';
 import { markdownTable, textTable } from '../../report/table.ts';
 import { CONFIG_OPTIONS, EXIT, type Command } from '../command.ts';
 import { configFrom } from '../config-flags.ts';

@@ -1,6 +1,6 @@
 import { EksdError } from '../../errors.ts';
-import { verifyRelease } from '../../release/verify.ts';
-import { registryClients } from '../../run/clients.ts';
+import { verifyRelease } from '../../site/verify.ts';
+import { registryClients } from '../../app/clients.ts';
 import { textTable } from '../../report/table.ts';
 import { CONFIG_OPTIONS, EXIT, type Command } from '../command.ts';
 import { configFrom } from '../config-flags.ts';

@@ -4,7 +4,7 @@ import { openStores } from '../../store/open.ts';
 import { pinKey, releasedPin } from '../../store/released-pin.ts';
 import type { UpstreamPin } from '../../catalog/model.ts';
 import { compareBase, resolveBase, splitReference, writePin } from '../../resolve/base.ts';
-import { registryClients } from '../../run/clients.ts';
+import { registryClients } from '../../app/clients.ts';
 import { textTable } from '../../report/table.ts';
 import { CONFIG_OPTIONS, EXIT, type Command } from '../command.ts';
 import { configFrom } from '../config-flags.ts';
