@@ -12,7 +12,7 @@
  *   else has pushed, so no BuildKit cache entry can match any step: our run is cold. Its artifact cache
  *   and layer-compression cache start empty too; fetching and verifying artifacts is inside its time.
  * - buildah gets empty storage in a temp dir (removed afterwards), so it is cold as well. The build
- *   contexts it gets are the files our pipeline stages (pipeline/buildkit/context.ts over the artifacts our
+ *   contexts it gets are the files our pipeline stages (pipeline/stages/images/context.ts over the artifacts our
  *   run fetched and verified), prepared before its clock starts: one folder per image holding both
  *   platforms' files, since one `buildah build --platform linux/amd64,linux/arm64` serves both.
  *   Images go in dependency order, each FROM its parent's pushed index by digest: once at our
@@ -40,7 +40,7 @@ import { parse, stringify } from 'yaml';
 import { loadCatalog, loadPin } from '../pipeline/catalog/load.ts';
 import { UPSTREAM, type ImageSpec } from '../pipeline/catalog/model.ts';
 import type { Platform } from '../pipeline/config/config.ts';
-import { contextFiles } from '../pipeline/build/buildkit/context.ts';
+import { contextFiles } from '../pipeline/stages/images/context.ts';
 import { DEFAULT_ENV, envUp } from '../dev/env/local.ts';
 import { seedStandinBase } from '../dev/env/standin-base.ts';
 import { makePlan } from '../pipeline/plan/plan.ts';

@@ -6,7 +6,9 @@ import test from 'ava';
 import type { Platform } from '../pipeline/config/config.ts';
 import { buildKey, withParents, type OwnInputs } from '../pipeline/image/keys.ts';
 import type { ImagePlan, Plan } from '../pipeline/plan/plan.ts';
-import { decideAll, decideImage, REASON } from '../pipeline/stages/images/decide.ts';
+import { ASSEMBLER_FORMAT } from '../pipeline/build/assembler/assemble.ts';
+import type { Answer } from '../pipeline/build/select.ts';
+import { decideAll, decideImage, REASON, type DecideOptions } from '../pipeline/stages/images/decide.ts';
 import type { Decision, ImageFacts, TaggedBuild } from '../pipeline/stages/images/types.ts';
 
 const PLATFORMS: Platform[] = ['linux/amd64', 'linux/arm64'];
@@ -38,20 +40,23 @@ function published(name: string, parents: Partial<Record<Platform, string>>, man
 const BASE_MANIFESTS = { 'linux/amd64': digest('1'), 'linux/arm64': digest('2') };
 const ETCD_MANIFESTS = { 'linux/amd64': digest('3'), 'linux/arm64': digest('4') };
 
+const BUILDKIT: Answer = { builder: 'buildkit', accepts: true, why: 'BuildKit builds any recipe' };
+const BUILDKIT_ONLY = Object.fromEntries(PLATFORMS.map((p) => [p, [BUILDKIT]]));
+
 function facts(o: { recipe?: string; tagged?: boolean; published?: boolean } = {}): ImageFacts[] {
   const publishedBase = o.published === false ? undefined : published('base', UPSTREAM_OLD, (p) => BASE_MANIFESTS[p as keyof typeof BASE_MANIFESTS]);
   const publishedEtcd = o.published === false ? undefined : published('etcd', BASE_MANIFESTS, (p) => ETCD_MANIFESTS[p as keyof typeof ETCD_MANIFESTS]);
   const ownOf = (name: string, recipe?: string) => Object.fromEntries(PLATFORMS.map((p) => [p, own(name, p, recipe)]));
   return [
-    { plan: imagePlan('base', 'upstream'), own: ownOf('base'), files: {}, qualified: {}, epoch: 0, ...(publishedBase ? { published: publishedBase } : {}), ...(o.tagged ? { tagged: publishedBase } : {}) },
-    { plan: imagePlan('etcd', 'base'), own: ownOf('etcd', o.recipe), files: {}, qualified: {}, epoch: 0, ...(publishedEtcd ? { published: publishedEtcd } : {}) },
+    { plan: imagePlan('base', 'upstream'), own: ownOf('base'), files: {}, views: {}, answers: BUILDKIT_ONLY, ...(publishedBase ? { published: publishedBase } : {}), ...(o.tagged ? { tagged: publishedBase } : {}) },
+    { plan: imagePlan('etcd', 'base'), own: ownOf('etcd', o.recipe), files: {}, views: {}, answers: BUILDKIT_ONLY, ...(publishedEtcd ? { published: publishedEtcd } : {}) },
   ];
 }
 
 const actions = (d: ReturnType<typeof decideAll>) => d.map((i) => `${i.plan.name}: ${PLATFORMS.map((p) => `${i.platforms[p]!.action} (${i.platforms[p]!.reason})`).join(', ')}`);
 
 test('nothing changed: every platform is reused, with the digests the floating tags hold', (t) => {
-  const d = decideAll(plan(UPSTREAM_OLD), facts(), { force: false, assemble: true });
+  const d = decideAll(plan(UPSTREAM_OLD), facts(), { force: false });
   t.deepEqual(actions(d), ['base: reuse (unchanged), reuse (unchanged)', 'etcd: reuse (unchanged), reuse (unchanged)']);
   const etcd = d[1]!.platforms['linux/arm64'] as Extract<Decision, { action: 'reuse' }>;
   t.is(etcd.manifest.digest, ETCD_MANIFESTS['linux/arm64']);
@@ -59,7 +64,7 @@ test('nothing changed: every platform is reused, with the digests the floating t
 });
 
 test('a base update rebuilds the base, and its children wait for it with no key and no placeholder digest', (t) => {
-  const d = decideAll(plan(UPSTREAM_NEW), facts(), { force: false, assemble: true });
+  const d = decideAll(plan(UPSTREAM_NEW), facts(), { force: false });
   t.deepEqual(actions(d), ['base: build (upstream base image updated), build (upstream base image updated)', 'etcd: build (parent base changed), build (parent base changed)']);
   const base = d[0]!.platforms['linux/amd64']!;
   t.truthy(base.key, 'the base knows its key: its parent is the pinned upstream');
@@ -73,7 +78,7 @@ test('a base update rebuilds the base, and its children wait for it with no key 
 test('once the rebuilt parent is pushed, the child is decided again with its real key', (t) => {
   const f = facts();
   const pushed = { 'linux/amd64': digest('5'), 'linux/arm64': digest('6') };
-  const d = decideImage(f[1]!, { from: { name: 'base', platforms: PLATFORMS, digests: pushed } }, { force: false, assemble: true });
+  const d = decideImage(f[1]!, { from: { name: 'base', platforms: PLATFORMS, digests: pushed } }, { force: false });
   const amd = d.platforms['linux/amd64']!;
   t.is(amd.action, 'build');
   t.is(amd.key, buildKey(withParents(own('etcd', 'linux/amd64'), pushed['linux/amd64'])));
@@ -81,27 +86,27 @@ test('once the rebuilt parent is pushed, the child is decided again with its rea
 });
 
 test('a recipe change rebuilds that image alone', (t) => {
-  const d = decideAll(plan(UPSTREAM_OLD), facts({ recipe: 'changed' }), { force: false, assemble: true });
+  const d = decideAll(plan(UPSTREAM_OLD), facts({ recipe: 'changed' }), { force: false });
   t.deepEqual(actions(d), ['base: reuse (unchanged), reuse (unchanged)', 'etcd: build (recipe changed), build (recipe changed)']);
 });
 
 test('--force rebuilds what the last release has', (t) => {
-  const d = decideAll(plan(UPSTREAM_OLD), facts(), { force: true, assemble: true });
+  const d = decideAll(plan(UPSTREAM_OLD), facts(), { force: true });
   t.deepEqual(actions(d), [`base: build (${REASON.forced}), build (${REASON.forced})`, `etcd: build (${REASON.forced}), build (${REASON.forced})`]);
 });
 
 test('--force never rebuilds what this release already tagged (an interrupted run of it)', (t) => {
-  const d = decideAll(plan(UPSTREAM_OLD), facts({ tagged: true }), { force: true, assemble: true });
+  const d = decideAll(plan(UPSTREAM_OLD), facts({ tagged: true }), { force: true });
   t.deepEqual(actions(d)[0], `base: reuse (${REASON.tagged}), reuse (${REASON.tagged})`);
   t.is((d[0]!.platforms['linux/amd64'] as Extract<Decision, { action: 'reuse' }>).source, 'tagged');
 });
 
 test('no previous build, or one whose inputs cannot be read: build, and say so', (t) => {
-  t.deepEqual(actions(decideAll(plan(UPSTREAM_OLD), facts({ published: false }), { force: false, assemble: true }))[0],
+  t.deepEqual(actions(decideAll(plan(UPSTREAM_OLD), facts({ published: false }), { force: false }))[0],
     'base: build (no published build with these inputs), build (no published build with these inputs)');
   const f = facts();
   for (const p of Object.values(f[0]!.published!.platforms)) { delete p!.inputs; p!.key = digest('0'); }
-  t.deepEqual(actions(decideAll(plan(UPSTREAM_OLD), f, { force: false, assemble: true }))[0],
+  t.deepEqual(actions(decideAll(plan(UPSTREAM_OLD), f, { force: false }))[0],
     'base: build (no published build with these inputs), build (no published build with these inputs)');
 });
 
@@ -109,7 +114,7 @@ test('what an interrupted run recorded is reused, reported as it recorded it', (
   const f = facts();
   const inputs = withParents(own('base', 'linux/amd64'), UPSTREAM_NEW['linux/amd64']);
   f[0]!.done = { platforms: { 'linux/amd64': { key: buildKey(inputs), inputs, manifest: { mediaType: 'm', digest: digest('7'), size: 1 }, built: true, reason: 'upstream base image updated' } } };
-  const d = decideAll(plan(UPSTREAM_NEW), f, { force: false, assemble: true });
+  const d = decideAll(plan(UPSTREAM_NEW), f, { force: false });
   const amd = d[0]!.platforms['linux/amd64'] as Extract<Decision, { action: 'reuse' }>;
   t.like(amd, { action: 'reuse', source: 'run', built: true, reason: 'upstream base image updated' });
   t.is(amd.manifest.digest, digest('7'));
@@ -118,28 +123,28 @@ test('what an interrupted run recorded is reused, reported as it recorded it', (
 
 test('a reusable manifest the registry no longer serves is built again, saying why', (t) => {
   const f = facts();
-  const d = decideImage(f[0]!, { from: { name: 'upstream', platforms: PLATFORMS, digests: UPSTREAM_OLD } }, { force: false, assemble: true }, new Set([BASE_MANIFESTS['linux/amd64']]));
+  const d = decideImage(f[0]!, { from: { name: 'upstream', platforms: PLATFORMS, digests: UPSTREAM_OLD } }, { force: false }, new Set([BASE_MANIFESTS['linux/amd64']]));
   t.is(d.platforms['linux/amd64']!.action, 'build');
   t.is(d.platforms['linux/amd64']!.reason, `${BASE_MANIFESTS['linux/amd64']} is no longer in the registry`);
   t.is(d.platforms['linux/arm64']!.action, 'reuse');
 });
 
 test('a parent without the platform is refused, naming both', (t) => {
-  const e = t.throws(() => decideAll(plan({ 'linux/amd64': digest('a') }), facts(), { force: false, assemble: true }));
+  const e = t.throws(() => decideAll(plan({ 'linux/amd64': digest('a') }), facts(), { force: false }));
   t.regex(e!.message, /base needs upstream for linux\/arm64, which has none/);
 });
 
-/** The facts with etcd's recipe qualified for the assembler (or refused with `refusal`) on every platform. */
-function qualifiedFacts(refusal?: string): ImageFacts[] {
+/** The facts with etcd's recipe accepted by the assembler (or refused with `refusal`) on every platform, at SOURCE_DATE_EPOCH `epoch`. */
+function qualifiedFacts(refusal?: string, epoch = 1_704_067_200): ImageFacts[] {
   const f = facts();
-  const recipe = { platform: { os: 'linux', architecture: 'amd64' }, base: { kind: 'parent', arg: 'BASE_IMAGE' }, steps: [], stages: {} } as const;
-  f[1]!.qualified = Object.fromEntries(PLATFORMS.map((p) => [p, refusal ? { assemble: false, reason: refusal } : { assemble: true, recipe: structuredClone(recipe) }]));
-  f[1]!.epoch = 1_704_067_200;
+  const assembler: Answer = refusal ? { builder: 'assemble', accepts: false, why: refusal }
+    : { builder: 'assemble', accepts: true, why: 'COPY-only recipe', key: { via: 'assemble', epoch, assembler: ASSEMBLER_FORMAT } };
+  f[1]!.answers = Object.fromEntries(PLATFORMS.map((p) => [p, [assembler, BUILDKIT]]));
   return f;
 }
 
 /** etcd decided alone, its parent reused with the published digests. */
-const etcdDecided = (f: ImageFacts[], o: { force: boolean; assemble: boolean }) => decideImage(f[1]!, { from: { name: 'base', platforms: PLATFORMS, digests: BASE_MANIFESTS } }, o);
+const etcdDecided = (f: ImageFacts[], o: DecideOptions) => decideImage(f[1]!, { from: { name: 'base', platforms: PLATFORMS, digests: BASE_MANIFESTS } }, o);
 
 const paths = (d: ReturnType<typeof decideAll>) => d.map((i) => `${i.plan.name}: ${PLATFORMS.map((p) => {
   const x = i.platforms[p]!;
@@ -147,7 +152,7 @@ const paths = (d: ReturnType<typeof decideAll>) => d.map((i) => `${i.plan.name}:
 }).join(', ')}`);
 
 test('a qualifying recipe is assembled; its build key covers the path, so a BuildKit build of it is not reused', (t) => {
-  const d = decideAll(plan(UPSTREAM_OLD), qualifiedFacts(), { force: false, assemble: true });
+  const d = decideAll(plan(UPSTREAM_OLD), qualifiedFacts(), { force: false });
   t.deepEqual(paths(d), ['base: reuse, reuse', 'etcd: assemble (COPY-only recipe), assemble (COPY-only recipe)']);
   const amd = d[1]!.platforms['linux/amd64'] as Extract<Decision, { action: 'build' }>;
   t.is(amd.reason, 'build path changed to the assembler');
@@ -156,30 +161,29 @@ test('a qualifying recipe is assembled; its build key covers the path, so a Buil
 });
 
 test('a recipe that does not qualify goes to BuildKit with the reason, its key as before', (t) => {
-  const d = decideAll(plan(UPSTREAM_OLD), qualifiedFacts('RUN at Dockerfile:4'), { force: false, assemble: true });
+  const d = decideAll(plan(UPSTREAM_OLD), qualifiedFacts('RUN at Dockerfile:4'), { force: false });
   t.deepEqual(actions(d), ['base: reuse (unchanged), reuse (unchanged)', 'etcd: reuse (unchanged), reuse (unchanged)'], 'the BuildKit key is unchanged: nothing is rebuilt');
-  const forced = etcdDecided(qualifiedFacts('RUN at Dockerfile:4'), { force: true, assemble: true });
+  const forced = etcdDecided(qualifiedFacts('RUN at Dockerfile:4'), { force: true });
   t.deepEqual(paths([forced])[0], 'etcd: buildkit (RUN at Dockerfile:4), buildkit (RUN at Dockerfile:4)');
 });
 
 test('with the assembler off every build goes to BuildKit, and an assembled image is rebuilt through it', (t) => {
-  const assembled = etcdDecided(qualifiedFacts(), { force: true, assemble: true });
+  const assembled = etcdDecided(qualifiedFacts(), { force: true });
   const f = qualifiedFacts();
   f[1]!.published = { indexDigest: digest('9'), platforms: Object.fromEntries(PLATFORMS.map((p) => {
     const x = assembled.platforms[p] as Extract<Decision, { action: 'build' }>;
     return [p, { key: x.key!, inputs: x.inputs!, manifest: { mediaType: 'm', digest: ETCD_MANIFESTS[p as keyof typeof ETCD_MANIFESTS], size: 1 } }];
   })) };
-  t.deepEqual(paths(decideAll(plan(UPSTREAM_OLD), f, { force: false, assemble: true }))[1], 'etcd: reuse, reuse', 'the assembled image is reused while the path stays');
-  const off = decideAll(plan(UPSTREAM_OLD), f, { force: false, assemble: false });
+  t.deepEqual(paths(decideAll(plan(UPSTREAM_OLD), f, { force: false }))[1], 'etcd: reuse, reuse', 'the assembled image is reused while the path stays');
+  const off = decideAll(plan(UPSTREAM_OLD), f, { force: false, off: { assemble: REASON.assemblerOff } });
   t.deepEqual(paths(off)[1], `etcd: buildkit (${REASON.assemblerOff}), buildkit (${REASON.assemblerOff})`);
   t.is(off[1]!.platforms['linux/arm64']!.reason, 'build path changed to BuildKit');
 });
 
 test('a changed SOURCE_DATE_EPOCH rebuilds an assembled image', (t) => {
-  const first = etcdDecided(qualifiedFacts(), { force: true, assemble: true }).platforms['linux/amd64']!;
-  const f = qualifiedFacts();
-  f[1]!.epoch = 1_800_000_000;
-  const second = etcdDecided(f, { force: true, assemble: true }).platforms['linux/amd64']!;
+  const first = etcdDecided(qualifiedFacts(), { force: true }).platforms['linux/amd64']!;
+  const f = qualifiedFacts(undefined, 1_800_000_000);
+  const second = etcdDecided(f, { force: true }).platforms['linux/amd64']!;
   t.truthy(first.key);
   t.not(second.key, first.key);
 });

@@ -8,7 +8,7 @@ import test from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExportedImage, LayerBlob } from '../pipeline/build/buildkit/export.ts';
+import type { Image as ExportedImage, Layer as LayerBlob } from '../pipeline/image/image.ts';
 import { Pacer, publishLimits, transferPolicy, UNLIMITED, type PacerClock } from '../pipeline/publish/limits.ts';
 import { copy, emptyCopyStats } from '../pipeline/registry/copy.ts';
 import { MEDIA } from '../pipeline/image/media-types.ts';

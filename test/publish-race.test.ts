@@ -13,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExportedImage, LayerBlob } from '../pipeline/build/buildkit/export.ts';
+import type { Image as ExportedImage, Layer as LayerBlob } from '../pipeline/image/image.ts';
 import { MEDIA } from '../pipeline/image/media-types.ts';
 import { pushPlatformImage } from '../pipeline/publish/platform-image.ts';
 import type { ImageSource } from '../pipeline/registry/image.ts';

@@ -1,7 +1,7 @@
 /**
  * `eksd release`: every selected channel (by default every active channel of the catalog), one after the
  * other, each its own release: its own lease, journal, number, manifest, verify and announcement. What
- * the channels share is set up once (configuration, registry clients, stores, the engine). A channel
+ * the channels share is set up once (configuration, registry clients, stores, the builders). A channel
  * whose release fails does not stop the others; a channel with nothing new is not released; a retired
  * channel gets its ReleaseChannel marked inactive and one retirement announcement.
  *
@@ -21,7 +21,6 @@ import { proveConditionalWrites } from '../store/probe.ts';
 import { refuseStateInSite } from '../store/legacy-state.ts';
 import type { VerifyReport } from '../site/verify.ts';
 import type { Release } from '../release/types.ts';
-import type { Engine } from '../stages/images/schedule.ts';
 import { publishedImages, type PublishedImage } from '../stages/images/published.ts';
 import type { ImageDecision, SharedBuilds } from '../stages/images/types.ts';
 import { releaseStages, UNTIL, type ReleaseEnv, type ReleaseOutputs, type Until } from '../stages/list.ts';
@@ -30,6 +29,7 @@ import type { Comparison } from '../stages/compare.ts';
 import type { SiteOutcome } from '../stages/release.ts';
 import type { Emit } from '../stages/events.ts';
 import type { ClientFactory } from '../registry/client.ts';
+import { buildersAt, type Builders } from './builders.ts';
 import { registryClients } from './clients.ts';
 import { Journal } from './journal.ts';
 import { releaseNumber } from './number.ts';
@@ -56,6 +56,8 @@ export interface RunOptions {
   concurrency?: number;
   /** SIGTERM / SIGINT: stop at the next safe point (before a stage, a build, a channel), release the lease. */
   stop?: StopRequest;
+  /** The builders, in the order of preference (default: the assembler, then BuildKit on the configured engine). */
+  builders?: Builders;
 }
 
 export interface ReleaseOutcome extends SiteOutcome { manifest?: Release; verify?: VerifyReport; announcement?: AnnounceOutcome }
@@ -80,7 +82,7 @@ export type ChannelOutcome =
 export interface ReleasesResult { channels: ChannelOutcome[]; ms: number }
 
 /** What every channel's release shares in one run. */
-interface Shared { clients: ClientFactory; stores: Stores; engine: () => Promise<Engine>; builds: SharedBuilds }
+interface Shared { clients: ClientFactory; stores: Stores; builders: Builders; builds: SharedBuilds }
 
 export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
   const started = Date.now();
@@ -95,8 +97,8 @@ export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
   const stores = await openStores(o.config);
   await refuseStateInSite(o.config, stores);
   if (!o.dryRun && o.until !== 'plan') await proveConditionalWrites(stores.state);
-  const engine = engineAt(o.config.dockerSocket);
-  const shared: Shared = { clients: registryClients(o.config), stores, engine, builds: new Map() };
+  const builders = o.builders ?? buildersAt(o.config.dockerSocket, o.config.build.assemble);
+  const shared: Shared = { clients: registryClients(o.config), stores, builders, builds: new Map() };
   const outcomes: ChannelOutcome[] = [];
   try {
     for (const channel of selected) {
@@ -108,7 +110,7 @@ export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
       outcomes.push(await releaseOne(o, forChannel(o.config, channel.name), channel, shared));
     }
   } finally {
-    await engine.close();
+    await builders.close();
   }
   return { channels: outcomes, ms: Date.now() - started };
 }
@@ -150,7 +152,7 @@ async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Sha
   const { config } = o;
   const dryRun = o.dryRun === true || o.until === 'plan';
   const env: ReleaseEnv = {
-    config, clients: shared.clients, stores: shared.stores, engine: shared.engine, shared: shared.builds,
+    config, clients: shared.clients, stores: shared.stores, builders: shared.builders, shared: shared.builds,
     force: o.force ?? false, releaseUnchanged: o.releaseUnchanged ?? false, concurrency: o.concurrency ?? (config.concurrency || defaultConcurrency()),
     cacheDir: join(config.artifacts.cacheDir, '..'), date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
     ...buildRepoCommit(),
@@ -198,24 +200,6 @@ function result(out: Partial<ReleaseOutputs>, resumed: boolean, dryRun: boolean,
 function buildRepoCommit(): { commit?: string } {
   const commit = process.env.EKSD_BUILD_REPO_COMMIT ?? process.env.CODEBUILD_RESOLVED_SOURCE_VERSION ?? process.env.GITHUB_SHA;
   return commit ? { commit } : {};
-}
-
-/**
- * The Docker engine and its BuildKit builder, loaded on first use: a run that reuses every image never needs
- * them. An engine on this machine (a unix socket) gets the parents from our loopback endpoint; a remote one
- * (tcp://) pulls them from their registries. `close` ends the engine's endpoint, if it was ever loaded.
- */
-function engineAt(dockerSocket: string): (() => Promise<Engine>) & { close(): Promise<void> } {
-  let engine: Promise<Engine> | undefined;
-  const load = () => (engine ??= (async () => {
-    const [{ default: Docker }, { BuildKitBuilder }, { engineAddress }] = await Promise.all([
-      import('dockerode'), import('../build/buildkit/builder.ts'), import('../build/buildkit/engine.ts')]);
-    const address = engineAddress(dockerSocket);
-    const docker = new Docker(address.options);
-    const builder = new BuildKitBuilder(docker, { parentsOnLoopback: address.local });
-    return { docker, builder, close: () => builder.close() };
-  })());
-  return Object.assign(load, { close: async () => { await (await engine?.catch(() => undefined))?.close(); } });
 }
 
 /**

@@ -1,10 +1,7 @@
 /**
  * The multi-arch OCI image index: exactly one entry per platform, top-level mediaType always set, the
- * org.opencontainers.image.base.name/.base.digest/.version/.revision/.source/.created annotations, pushed by
- * digest (tags move later, in tags.ts).
+ * org.opencontainers.image.base.name/.base.digest/.version/.revision/.source/.created annotations (publish/index.ts pushes it by digest; tags move later).
  */
-import { createHash } from 'node:crypto';
-import type { RegistryClient } from '../registry/client.ts';
 import { MEDIA, type Descriptor } from './media-types.ts';
 
 export interface IndexEntry { platform: string; manifest: Descriptor }
@@ -17,10 +14,4 @@ export function indexBytes(entries: IndexEntry[], annotations: Record<string, st
   });
   const sorted = Object.fromEntries(Object.entries(annotations).sort(([a], [b]) => a.localeCompare(b)));
   return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests, annotations: sorted }));
-}
-
-export async function pushIndex(client: RegistryClient, repository: string, bytes: Buffer): Promise<Descriptor> {
-  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-  const pushed = await client.putManifest(repository, digest, new Uint8Array(bytes), MEDIA.ociIndex);
-  return { mediaType: MEDIA.ociIndex, digest: pushed, size: bytes.length };
 }

@@ -4,7 +4,7 @@
  * part changed when they differ.
  */
 import { createHash } from 'node:crypto';
-import type { ContextFile } from '../build/buildkit/context.ts';
+import type { ContextFile } from './context.ts';
 
 export interface BuildInputs {
   /** Hash of the recipe files (Dockerfile and friends): names, modes, contents. */
@@ -18,8 +18,8 @@ export interface BuildInputs {
   /** Hash of the build arguments. */
   args: string;
   platform: string;
-  /** Set for an image made by the assembler: its bytes depend on the path and on SOURCE_DATE_EPOCH. BuildKit builds carry neither, so their keys are unchanged. */
-  via?: 'assemble';
+  /** The builder, for one whose images' bytes depend on it (the assembler: 'assemble', with SOURCE_DATE_EPOCH). BuildKit builds carry none, so their keys are unchanged. */
+  via?: string;
   /** SOURCE_DATE_EPOCH of an assembled image, in seconds. */
   epoch?: number;
   /** The assembler's output format (assemble/assemble.ts ASSEMBLER_FORMAT): a new format rebuilds what the old one made. */
@@ -33,7 +33,7 @@ const hash = (value: unknown) => createHash('sha256').update(JSON.stringify(valu
 /** The inputs a build has before its parents are known: everything but the parents' digests. */
 export type OwnInputs = Omit<BuildInputs, 'from' | 'builder'>;
 
-/** The path part of the inputs: present only for an assembled image. */
+/** What a builder adds to the key (build/port.ts Acceptance `key`): nothing for BuildKit. */
 export type PathInputs = Pick<BuildInputs, 'via' | 'epoch' | 'assembler'>;
 
 /** Inputs whose parents may still be unknown (`from` or `builder` missing: that parent is rebuilt in this run). */
@@ -60,7 +60,7 @@ export function onPath(own: OwnInputs, path: PathInputs): OwnInputs {
 }
 
 function pathOf(p: PathInputs): PathInputs {
-  return p.via === 'assemble' ? { via: 'assemble', ...(p.epoch !== undefined ? { epoch: p.epoch } : {}), ...(p.assembler !== undefined ? { assembler: p.assembler } : {}) } : {};
+  return p.via !== undefined ? { via: p.via, ...(p.epoch !== undefined ? { epoch: p.epoch } : {}), ...(p.assembler !== undefined ? { assembler: p.assembler } : {}) } : {};
 }
 
 export function buildKey(inputs: BuildInputs): string {
@@ -77,7 +77,7 @@ export function explainChange(previous: BuildInputs | undefined, current: KnownI
   if (previous.recipe !== current.recipe) reasons.push('recipe changed');
   if (previous.artifacts !== current.artifacts) reasons.push('artifacts changed');
   if (previous.args !== current.args) reasons.push('build arguments changed');
-  if (previous.via !== current.via) reasons.push(`build path changed to ${current.via === 'assemble' ? 'the assembler' : 'BuildKit'}`);
+  if (previous.via !== current.via) reasons.push(`build path changed to ${current.via === undefined ? 'BuildKit' : current.via === 'assemble' ? 'the assembler' : current.via}`);
   else if (previous.epoch !== current.epoch) reasons.push('SOURCE_DATE_EPOCH changed');
   else if (previous.assembler !== current.assembler) reasons.push('the assembler changed');
   return reasons.length ? reasons.join(', ') : 'build key format changed';

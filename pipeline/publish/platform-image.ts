@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { PushBlobOptions, PushedBlob, RegistryClient } from '../registry/client.ts';
 import type { BlobSource } from '../registry/sources.ts';
-import type { ExportedImage } from '../build/buildkit/export.ts';
+import type { Image } from '../image/image.ts';
 import type { ImageSource } from '../registry/image.ts';
 import { MEDIA, type Descriptor } from '../image/media-types.ts';
 import { copyBlob, type TransferPolicy } from '../registry/copy.ts';
@@ -15,7 +15,7 @@ import { transferPolicy, UNLIMITED, type PublishLimits } from './limits.ts';
 
 export interface PushStats { uploaded: number; mounted: number; existing: number; bytes: number }
 
-export async function pushPlatformImage(client: RegistryClient, repository: string, image: ExportedImage,
+export async function pushPlatformImage(client: RegistryClient, repository: string, image: Image,
   annotations: Record<string, string>, parent: ImageSource | undefined,
   limits: PublishLimits = UNLIMITED): Promise<{ descriptor: Descriptor; stats: PushStats }> {
   const stats: PushStats = { uploaded: 0, mounted: 0, existing: 0, bytes: 0 };

@@ -1,6 +1,6 @@
 /**
  * Renders a plan with its decisions: per image and platform, build or reuse and why, and for a build the
- * path it takes (`via`: the assembler, or BuildKit with the reason the recipe does not qualify).
+ * path it takes (`via`: the builder, e.g. the assembler, or BuildKit with the reason the one before it passed).
  */
 import type { RunResult } from '../app/runner.ts';
 import type { Decision } from '../stages/images/types.ts';
@@ -10,7 +10,7 @@ export interface PlanRow {
   /** shared: built once in this run, for an earlier channel and this one. */
   image: string; platform: string; action: 'build' | 'reuse' | 'shared'; reason: string;
   /** How a build is made: "assemble" or "buildkit"; null for a reuse. */
-  via: 'assemble' | 'buildkit' | null;
+  via: string | null;
   /** Why that path: "COPY-only recipe", or what sends the recipe to BuildKit ("RUN at Dockerfile:4"). */
   viaReason: string | null;
   /** The parent and its digest, or "(rebuilt first)" when the parent is built in this run. */

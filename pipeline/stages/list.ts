@@ -18,13 +18,10 @@ import type { ClientFactory } from '../registry/client.ts';
 import type { Lease } from '../store/lease.ts';
 import { need, stage, type Stage } from './stage.ts';
 import { recordPin } from '../store/released-pin.ts';
-import { decideAll } from './images/decide.ts';
-import { execute, type Engine } from './images/schedule.ts';
-import { engineBuildKitOf } from '../build/buildkit/version.ts';
-import { gatherFacts } from './images/facts.ts';
+import type { Builder } from '../build/port.ts';
+import { decideImages, buildImages, type Decided, type ImagesSettings } from './images/stage.ts';
 import { publishedImages } from './images/published.ts';
-import { shareDecisions } from './images/shared.ts';
-import type { BuildRecord, ImageDecision, ImageFacts, SharedBuilds } from './images/types.ts';
+import type { BuildRecord, ImageDecision, SharedBuilds } from './images/types.ts';
 import { announce, announceDetail, type AnnounceOutcome } from './announce.ts';
 import { movePointers } from './pointers.ts';
 import { ensureImageRepositories, planRepositories, republishRepositories } from './repositories.ts';
@@ -42,7 +39,8 @@ export interface ReleaseEnv {
   config: ChannelConfig;
   clients: ClientFactory;
   stores: Stores;
-  engine: () => Promise<Engine>;
+  /** The builders, in the order of preference; loaded on first use. */
+  builders: () => Promise<readonly Builder[]>;
   /** Build keys of this run, across channels: each is built once. */
   shared: SharedBuilds;
   force: boolean;
@@ -62,7 +60,7 @@ export interface ReleaseOutputs {
   resolve: FetchedArtifact[];
   plan: Plan;
   repositories: number;
-  decide: { facts: ImageFacts[]; decisions: ImageDecision[]; buildkit?: string };
+  decide: Decided;
   build: BuildRecord;
   compare: Comparison;
   tags: TagsRecord;
@@ -78,7 +76,8 @@ type ReleaseStage = Stage<ReleaseOutputs, keyof ReleaseOutputs & string>;
 export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
   const run = () => env.run ?? notOpen();
   const lease = () => run().lease ?? notOpen();
-  const decideOptions = () => ({ force: env.force, assemble: env.config.build.assemble, channel: env.config.channel, shared: env.shared });
+  const imagesSettings: ImagesSettings = { channel: env.config.channel, force: env.force, assemble: env.config.build.assemble, shared: env.shared,
+    builders: env.builders, client: env.clients, concurrency: env.concurrency, cacheDir: env.cacheDir, limits: publishLimits(env.config) };
   const images = (out: Partial<ReleaseOutputs>) => publishedImages(need(out, 'plan'), need(out, 'build'));
   const siteInput = (out: Partial<ReleaseOutputs>) => ({ config: env.config, catalog: need(out, 'catalog'), plan: need(out, 'plan'), images: images(out),
     artifacts: need(out, 'resolve'), date: env.date, ...(env.commit ? { commit: env.commit } : {}) });
@@ -95,24 +94,15 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
     stage('plan', async ({ out }) => {
       return makePlan(env.config, need(out, 'catalog'), loadPin(env.config.basePin), run().number);
     }, { dry: true, detail: (p) => `${p.release}: ${p.images.length} images` }),
-    stage('decide', async ({ out, recorded }) => {
-      const plan = need(out, 'plan');
-      const buildkit = decideOptions().assemble ? await engineBuildKitOf(env.engine) : undefined;
-      const facts = await gatherFacts({ plan, catalog: need(out, 'catalog'), artifacts: need(out, 'resolve'), client: env.clients,
-        ...(recorded.build ? { done: recorded.build } : {}), ...(buildkit ? { buildkit } : {}) });
-      const decisions = decideAll(plan, facts, decideOptions());
-      shareDecisions(env.shared, env.config.channel, decisions);
-      return { facts, decisions, ...(buildkit ? { buildkit } : {}) };
-    }, { dry: true, detail: ({ decisions }) => decisionsDetail(decisions) }),
+    stage('decide', ({ out, recorded }) => decideImages({ plan: need(out, 'plan'), catalog: need(out, 'catalog'), artifacts: need(out, 'resolve'),
+      ...(recorded.build ? { done: recorded.build } : {}) }, imagesSettings),
+      { dry: true, detail: ({ decisions }) => decisionsDetail(decisions) }),
     stage('repositories', ({ out }, { emit }) => {
       const plan = need(out, 'plan');
       return ensureImageRepositories(env.config, plan.images[0]?.registry ?? '', () => planRepositories(plan), (message) => emit({ type: 'info', message }));
     }),
-    stage('build', ({ out }, tools) => {
-      const { facts, decisions, buildkit } = need(out, 'decide');
-      return execute({ plan: need(out, 'plan'), catalog: need(out, 'catalog'), facts, decisions, engine: env.engine, client: env.clients,
-        options: decideOptions(), concurrency: env.concurrency, cacheDir: env.cacheDir, limits: publishLimits(env.config), ...(buildkit ? { buildkit } : {}) }, tools);
-    }, { checkpointed: true }),
+    stage('build', ({ out }, tools) => buildImages({ plan: need(out, 'plan'), catalog: need(out, 'catalog'), ...need(out, 'decide') }, imagesSettings, tools),
+      { checkpointed: true }),
     stage('compare', ({ out, recorded }) => compareWithLatest({ next: releaseOf(siteInput(out)), site: env.stores.site,
       always: env.releaseUnchanged || env.force || recorded.tags !== undefined }), { stopsIf: (c) => !c.changed, detail: (c) => comparisonDetail(c, env.config.channel) }),
     stage('tags', ({ out, recorded }) => moveVersionedTags({ images: images(out), clients: env.clients, ...(recorded.tags ? { recorded: recorded.tags } : {}),

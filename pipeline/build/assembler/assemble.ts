@@ -6,8 +6,8 @@
  * The same inputs give the same bytes: layers, config, and so the manifest.
  */
 import { createHash } from 'node:crypto';
-import type { ContextFile } from '../buildkit/context.ts';
-import type { ExportedImage, LayerBlob } from '../buildkit/export.ts';
+import type { ContextFile } from '../../image/context.ts';
+import type { Image, Layer } from '../../image/image.ts';
 import type { Descriptor } from '../../image/media-types.ts';
 import { imageConfig } from './config.ts';
 import { writeLayer } from './layer.ts';
@@ -39,7 +39,7 @@ export interface AssembleInput {
   cacheDir: string;
 }
 
-export async function assemble(input: AssembleInput): Promise<ExportedImage> {
+export async function assemble(input: AssembleInput): Promise<Image> {
   const { recipe, parent } = input;
   if ((recipe.base.kind === 'parent') !== (parent !== undefined)) {
     throw new Error(`assemble: the recipe is FROM ${recipe.base.kind === 'parent' ? `$${recipe.base.arg}` : 'scratch'} but ${parent ? 'a' : 'no'} parent was given`);
@@ -51,7 +51,7 @@ export async function assemble(input: AssembleInput): Promise<ExportedImage> {
   for (const s of Object.values(recipe.stages)) stages.set(s.name, runSteps(new Tree(), s.steps, context, stages));
   const parentConfig = parent ? JSON.parse(parent.config.toString('utf8')) as Record<string, unknown> : undefined;
   const root = new Tree(parent ? (p) => parent.fs.get(p) : undefined);
-  const layers: LayerBlob[] = [...(parent?.layers ?? [])];
+  const layers: Layer[] = [...(parent?.layers ?? [])];
   const diffIds: Array<string | undefined> = [];
   for (const step of recipe.steps) {
     if (step.op === 'config') {

@@ -1,90 +1,85 @@
 /**
- * The build of one platform image by the assembler (assemble/): no engine. The parent's config, layers
- * and filesystem metadata are read from the registry once per parent manifest and kept for the run, so
- * the children of one base share one read.
+ * The assembler behind the Builder port: COPY-only recipes (qualify.ts) made without an engine, equal
+ * to what the engine's BuildKit makes (0.8 to 0.12). It accepts a recipe from its text alone; before
+ * assembling it qualifies the recipe again on the parent's config (a parent's ONBUILD, WorkingDir, User or
+ * Env can change the answer) and refuses what no longer qualifies. A parent's config, layers and files
+ * are read from the registry once per parent manifest and kept, so the children of one base share a read.
  */
-import type { ContextFile } from '../buildkit/context.ts';
-import type { ExportedImage } from '../buildkit/export.ts';
-import { assemble, type AssembleParent } from './assemble.ts';
-import { parentFsFromRegistry } from './parent-fs.ts';
-import { readFile } from 'node:fs/promises';
-import { qualify, type Qualification } from './qualify.ts';
-import type { ParentConfig, Recipe } from './recipe.ts';
-import type { ImageSpec } from '../../catalog/model.ts';
 import { EksdError } from '../../errors.ts';
-import { readPlatformImage, type ImageSource } from '../../registry/image.ts';
+import { readPlatformImage } from '../../registry/image.ts';
+import type { Acceptance, Builder, BuildEvent, BuildJob, BuildParent, BuildResult, RecipeView } from '../port.ts';
+import { assemble, ASSEMBLER_FORMAT, type AssembleParent } from './assemble.ts';
+import { parentFsFromRegistry } from './parent-fs.ts';
+import { qualify, type Qualification } from './qualify.ts';
+import type { ParentConfig } from './recipe.ts';
 
-/** A parent platform image: where it lives and its manifest digest. */
-export interface ParentSource extends ImageSource { manifest: string }
+interface ParentRead { config: Buffer; layers: AssembleParent['layers']; fs: () => Promise<AssembleParent['fs']> }
 
-export type ParentCache = (source: ParentSource) => Promise<AssembleParent>;
+export class Assembler implements Builder {
+  readonly name = 'assemble';
+  private readonly parents = new Map<string, Promise<ParentRead>>();
 
-export function parentCache(): ParentCache {
-  const read = new Map<string, Promise<AssembleParent>>();
-  return (source) => {
-    const id = `${source.repository}@${source.manifest}`;
-    let parent = read.get(id);
+  /** `buildkit`: the engine's BuildKit, which an assembled image must equal (undefined: no engine to match). */
+  constructor(private readonly buildkit: string | undefined) {}
+
+  accepts(view: RecipeView): Acceptance {
+    const q = this.qualify(view);
+    return q.assemble ? { accepts: true, why: 'COPY-only recipe', key: { via: 'assemble', epoch: view.epoch, assembler: ASSEMBLER_FORMAT } }
+      : { accepts: false, why: q.reason };
+  }
+
+  async build(job: BuildJob, report: (e: BuildEvent) => void): Promise<BuildResult> {
+    const { view } = job;
+    const first = this.qualify(view);
+    const parent = first.assemble && first.recipe.base.kind === 'parent' ? await this.read(job.parents.from) : undefined;
+    const q = parent ? this.qualify(view, configOf(parent.config)) : first;
+    if (!q.assemble) return { refused: q.reason };
+    const { recipe } = q;
+    if (recipe.base.kind === 'parent' && recipe.base.arg !== 'BASE_IMAGE') {
+      throw new EksdError('BUILD_FAILED', `${view.image} ${view.platform}: the recipe's final stage is FROM $${recipe.base.arg}, the assembler takes only $BASE_IMAGE`, {
+        hint: 'build it with --buildkit-only (or build.assemble: false) and report the recipe',
+      });
+    }
+    try {
+      const from = parent ? { config: parent.config, layers: parent.layers, fs: await parent.fs() } : undefined;
+      const image = await assemble({ recipe, context: job.context, parent: from, sourceDateEpoch: view.epoch, cacheDir: job.cacheDir });
+      report({ kind: 'built', detail: `assembled, ${image.layers.length - image.inherited} layers` });
+      return { image };
+    } catch (e) {
+      throw new EksdError('BUILD_FAILED', `${view.image} ${view.platform}: the assembler failed: ${(e as Error).message}`, {
+        hint: 'run again with --buildkit-only to build it through BuildKit', cause: e,
+      });
+    }
+  }
+
+  /** The builder names the parents in BASE_IMAGE / BUILDER_IMAGE; their values do not matter here. */
+  private qualify(view: RecipeView, parent?: ParentConfig): Qualification {
+    return qualify({ dockerfile: view.dockerfile, file: view.file, platform: view.platform,
+      buildArgs: { BASE_IMAGE: 'parent', ...(view.hasBuilder ? { BUILDER_IMAGE: 'builder' } : {}), ...view.buildArgs },
+      ...(parent ? { parent } : {}), ...(this.buildkit ? { buildkit: this.buildkit } : {}) });
+  }
+
+  /** The parent's manifest and config now; its files only when an image is assembled on it. */
+  private read({ source, manifest }: BuildParent): Promise<ParentRead> {
+    const id = `${source.repository}@${manifest}`;
+    let parent = this.parents.get(id);
     if (!parent) {
-      parent = readParent(source);
-      read.set(id, parent);
-      parent.catch(() => read.delete(id));
+      parent = readPlatformImage(source.client, source.repository, manifest).then(({ config, layers }) => {
+        let fs: ReturnType<ParentRead['fs']> | undefined;
+        const readFs = () => {
+          fs = parentFsFromRegistry(source.client, source.repository, layers);
+          fs.catch(() => { fs = undefined; });
+          return fs;
+        };
+        return { config, layers, fs: () => fs ?? readFs() };
+      });
+      this.parents.set(id, parent);
+      parent.catch(() => this.parents.delete(id));
     }
     return parent;
-  };
+  }
 }
 
-async function readParent({ client, repository, manifest }: ParentSource): Promise<AssembleParent> {
-  const { config, layers } = await readPlatformImage(client, repository, manifest);
-  return { config, layers, fs: await parentFsFromRegistry(client, repository, layers) };
-}
-
-/**
- * The image's recipe qualified for the assembler: before the parents are known (`parent` absent: a word
- * that reads a variable the recipe does not set is refused), and again on the parent's config, before it
- * is assembled; for the engine's BuildKit when it is known. The builder names the parents in BASE_IMAGE / BUILDER_IMAGE;
- * their values do not matter here.
- */
-export function qualifySpec(spec: ImageSpec, dockerfile: string, platform: string, buildkit: string | undefined, parent?: ParentConfig): Qualification {
-  return qualify({ dockerfile, file: spec.dockerfile.slice(spec.contextDir.length + 1), platform,
-    buildArgs: { BASE_IMAGE: 'parent', ...(spec.builder ? { BUILDER_IMAGE: 'builder' } : {}), ...spec.buildArgs },
-    ...(parent ? { parent } : {}), ...(buildkit ? { buildkit } : {}) });
-}
-
-/** Qualified again before assembly: on the parent's config (read alone: its manifest and config blob; none for FROM scratch) and for the engine's BuildKit. */
-export async function qualifyOnParent(spec: ImageSpec, platform: string, parent: ParentSource | undefined, buildkit: string | undefined): Promise<Qualification> {
-  const config = parent ? await parentConfig(parent) : undefined;
-  return qualifySpec(spec, await readFile(spec.dockerfile, 'utf8'), platform, buildkit, config);
-}
-
-async function parentConfig({ client, repository, manifest }: ParentSource): Promise<ParentConfig> {
-  const { config } = await readPlatformImage(client, repository, manifest);
+function configOf(config: Buffer): ParentConfig {
   return (JSON.parse(config.toString('utf8')) as { config?: ParentConfig }).config ?? {};
-}
-
-export interface AssembleJob {
-  image: string;
-  platform: string;
-  recipe: Recipe;
-  context: ContextFile[];
-  /** The FROM parent (BASE_IMAGE); the recipe names no other. */
-  parent: ParentSource;
-  epoch: number;
-  cacheDir: string;
-}
-
-export async function assemblePlatform(job: AssembleJob, parents: ParentCache): Promise<ExportedImage> {
-  const { recipe } = job;
-  if (recipe.base.kind === 'parent' && recipe.base.arg !== 'BASE_IMAGE') {
-    throw new EksdError('BUILD_FAILED', `${job.image} ${job.platform}: the recipe's final stage is FROM $${recipe.base.arg}, the assembler takes only $BASE_IMAGE`, {
-      hint: 'build it with --buildkit-only (or build.assemble: false) and report the recipe',
-    });
-  }
-  const parent = recipe.base.kind === 'parent' ? await parents(job.parent) : undefined;
-  try {
-    return await assemble({ recipe, context: job.context, parent, sourceDateEpoch: job.epoch, cacheDir: job.cacheDir });
-  } catch (e) {
-    throw new EksdError('BUILD_FAILED', `${job.image} ${job.platform}: the assembler failed: ${(e as Error).message}`, {
-      hint: 'run again with --buildkit-only to build it through BuildKit', cause: e,
-    });
-  }
 }

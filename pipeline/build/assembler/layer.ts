@@ -15,12 +15,12 @@ import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import type { LayerBlob } from '../buildkit/export.ts';
+import type { Layer } from '../../image/image.ts';
 import { MEDIA } from '../../image/media-types.ts';
 import { END, headerBlocks, padding } from './tar-header.ts';
 import type { FsNode } from './tree.ts';
 
-export interface WrittenLayer { blob: LayerBlob; diffId: string }
+export interface WrittenLayer { blob: Layer; diffId: string }
 
 const GZIP_OS_BYTE = 9;
 const OS_UNIX = 3;

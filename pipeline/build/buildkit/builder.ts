@@ -1,5 +1,5 @@
 /**
- * The Builder port and its adapter over Docker Engine + BuildKit (dockerode, `version: '2'`): one
+ * Builds over Docker Engine + BuildKit (dockerode, `version: '2'`): one
  * platform per build, context streamed as a tar, `networkmode: none`, one BuildKit session per build
  * (session.ts) so FROM images resolve on registries that challenge for auth. A failed step reports the
  * image, platform, step and the tail of its log.
@@ -47,12 +47,6 @@ export interface BuildResult {
   parentNames: Array<[string, string]>;
 }
 
-export interface Builder {
-  build(req: BuildRequest, onEvent: (e: TraceEvent) => void): Promise<BuildResult>;
-  /** Ends what the builder keeps between builds (the parents' endpoint); a later build starts it again. */
-  close(): Promise<void>;
-}
-
 export interface BuildKitOptions {
   /** What the session tells BuildKit for a registry host (default: anonymous pulls). */
   credentials?: CredentialsForHost;
@@ -91,7 +85,7 @@ export class StepLogs {
   }
 }
 
-export class BuildKitBuilder implements Builder {
+export class BuildKitBuilder {
   private proxy: Promise<ParentProxy | undefined> | undefined;
   /** Whether the engine reaches our loopback endpoint: asked once, with the first endpoint. */
   private reaches: boolean | undefined;

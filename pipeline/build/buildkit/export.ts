@@ -17,28 +17,19 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { MEDIA, type Descriptor } from '../../image/media-types.ts';
-
-export interface LayerBlob extends Descriptor { /** Local file to upload, absent for layers inherited from the parent. */ path?: string }
-
-export interface ExportedImage {
-  config: Buffer;
-  configDigest: string;
-  layers: LayerBlob[];
-  /** How many leading layers come from the parent unchanged. */
-  inherited: number;
-}
+import type { Image, Layer } from '../../image/image.ts';
 
 export interface ParentLayers { diffIds: string[]; layers: Descriptor[] }
 
 export async function exportImage(docker: Docker, imageId: string, parent: ParentLayers | undefined, cacheDir: string,
-  parentNames: Array<[string, string]> = []): Promise<ExportedImage> {
+  parentNames: Array<[string, string]> = []): Promise<Image> {
   const dir = await mkdtemp(join(tmpdir(), 'eksd-export-'));
   try {
     const saved = await saveToDir(docker, imageId, dir);
     const config = realParentNames(await readFile(join(dir, saved.config)), parentNames);
     const diffIds = (JSON.parse(config.toString('utf8')) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
     const inherited = parent && parent.diffIds.every((d, i) => diffIds[i] === d) ? parent.diffIds.length : 0;
-    const layers: LayerBlob[] = [];
+    const layers: Layer[] = [];
     for (let i = 0; i < diffIds.length; i++) {
       layers.push(i < inherited ? parent!.layers[i]! : await compressedLayer(join(dir, saved.layers[i]!), diffIds[i]!, cacheDir));
     }
@@ -75,11 +66,11 @@ async function saveToDir(docker: Docker, imageId: string, dir: string): Promise<
 }
 
 /** gzip of one layer tar, cached by diffID: compressing the same content twice would waste time and give no new digest. */
-async function compressedLayer(layerTar: string, diffId: string, cacheDir: string): Promise<LayerBlob> {
+async function compressedLayer(layerTar: string, diffId: string, cacheDir: string): Promise<Layer> {
   const dir = join(cacheDir, 'layers');
   const meta = join(dir, `${diffId.replace(':', '-')}.json`);
   if (existsSync(meta)) {
-    const cached = JSON.parse(await readFile(meta, 'utf8')) as LayerBlob;
+    const cached = JSON.parse(await readFile(meta, 'utf8')) as Layer;
     if (cached.path && existsSync(cached.path)) return cached;
   }
   await mkdir(dir, { recursive: true });
@@ -93,7 +84,7 @@ async function compressedLayer(layerTar: string, diffId: string, cacheDir: strin
   const digest = `sha256:${hash.digest('hex')}`;
   const path = join(dir, `${digest.replace(':', '-')}.tar.gz`);
   await rename(tmp, path);
-  const blob: LayerBlob = { mediaType: MEDIA.ociLayerGzip, digest, size, path };
+  const blob: Layer = { mediaType: MEDIA.ociLayerGzip, digest, size, path };
   await writeFile(`${tmp}.json`, JSON.stringify(blob));
   await rename(`${tmp}.json`, meta); // never read half-written by a concurrent export
   return blob;

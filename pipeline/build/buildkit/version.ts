@@ -23,15 +23,6 @@ export function engineBuildKit(v: EngineVersion): string | undefined {
   return vendored[vendored.length - 1]?.[1];
 }
 
-/**
- * The BuildKit of the engine the run would build with ("unknown" when it does not say). An engine that
- * cannot be reached builds nothing an assembled image could differ from: undefined.
- */
-export async function engineBuildKitOf(engine: () => Promise<{ docker: { version(): Promise<EngineVersion> } }>): Promise<string | undefined> {
-  const version = await engine().then((e) => e.docker.version()).catch(() => undefined);
-  return version === undefined ? undefined : engineBuildKit(version) ?? 'unknown';
-}
-
 export function takesSourceDateEpoch(buildkit: string | undefined): boolean {
   return buildkit !== undefined && compare(buildkit, SOURCE_DATE_EPOCH_SINCE) >= 0;
 }

@@ -3,17 +3,17 @@
  * it, and why. Pure: the facts (what the registry and an interrupted run hold) are gathered before, and
  * execute.ts carries the decisions out. A platform whose parent is rebuilt in this run cannot know its
  * build key yet: it is decided "build" with the reason, and decided again once the parent is pushed.
- * A build goes through the assembler when the recipe qualifies and the assembler is on, else through
- * BuildKit; the path is part of the build key of an assembled image, so switching paths rebuilds.
+ * A build goes to the first builder that accepts the recipe and is not off (build/select.ts); what the
+ * builder adds to the build key is part of it, so switching paths rebuilds.
  */
 import { bug, EksdError } from '../../errors.ts';
 import type { Platform } from '../../config/config.ts';
 import { UPSTREAM } from '../../catalog/model.ts';
-import { ASSEMBLER_FORMAT } from '../../build/assembler/assemble.ts';
+import { selectBuilder } from '../../build/select.ts';
 import { buildKey, explainChange, onPath, withParents, type KnownInputs } from '../../image/keys.ts';
 import type { Plan } from '../../plan/plan.ts';
 import { sharedFor } from './shared.ts';
-import type { BuildPath, Decision, ImageDecision, ImageFacts, SharedBuilds } from './types.ts';
+import type { Decision, ImageDecision, ImageFacts, SharedBuilds } from './types.ts';
 
 export interface DecideOptions {
   /** Rebuild what the last release has (never what this release already tagged). */
@@ -21,8 +21,8 @@ export interface DecideOptions {
   /** The channel being decided, and the build keys other channels of this run already have. */
   channel?: string;
   shared?: SharedBuilds;
-  /** Assemble the recipes that qualify (false: every image through BuildKit). */
-  assemble: boolean;
+  /** Builders not to use, by name, with why (`assemble` off by a setting; one that refused on the parent). */
+  off?: Readonly<Record<string, string>>;
 }
 
 /** A parent as a child sees it: its platforms, and the digest of each one that is known (reused or pushed). */
@@ -32,7 +32,6 @@ export const REASON = {
   tagged: 'pushed by an interrupted run of this release',
   unchanged: 'unchanged',
   forced: 'forced rebuild',
-  assemble: 'COPY-only recipe',
   assemblerOff: 'the assembler is off (--buildkit-only, build.assemble: false or EKSD_ASSEMBLE=0)',
 } as const;
 
@@ -69,8 +68,8 @@ function parentsOf(f: ImageFacts, views: Map<string, ParentView>): { from: Paren
 
 function decidePlatform(f: ImageFacts, platform: Platform, parents: { from: ParentView; builder?: ParentView },
   o: DecideOptions, missing: ReadonlySet<string>): Decision {
-  const path = buildPath(f, platform, o);
-  const own = onPath(f.own[platform] ?? bug(`no build context facts for ${f.plan.name} ${platform}`), path.via === 'assemble' ? { via: 'assemble', epoch: f.epoch, assembler: ASSEMBLER_FORMAT } : {});
+  const { key: pathKey, ...path } = selectBuilder(f.answers[platform] ?? bug(`no builder answers for ${f.plan.name} ${platform}`), o.off);
+  const own = onPath(f.own[platform] ?? bug(`no build context facts for ${f.plan.name} ${platform}`), pathKey);
   const names = { from: f.plan.from, ...(f.plan.builder ? { builder: f.plan.builder } : {}) };
   const from = parentDigest(parents.from, platform, f);
   const builder = parents.builder ? parentDigest(parents.builder, platform, f) : undefined;
@@ -101,14 +100,6 @@ function decidePlatform(f: ImageFacts, platform: Platform, parents: { from: Pare
   }
   const reason = o.force ? REASON.forced : published?.key === key ? `${published.manifest.digest} is no longer in the registry` : explainChange(published?.inputs, inputs, names);
   return { action: 'build', key, inputs, reason, ...path };
-}
-
-/** Which path a build of this platform takes, and why. */
-function buildPath(f: ImageFacts, platform: Platform, o: DecideOptions): { via: BuildPath; viaReason: string } {
-  if (!o.assemble) return { via: 'buildkit', viaReason: REASON.assemblerOff };
-  const q = f.qualified[platform];
-  if (!q) return { via: 'buildkit', viaReason: 'the recipe was not qualified for the assembler' };
-  return q.assemble ? { via: 'assemble', viaReason: REASON.assemble } : { via: 'buildkit', viaReason: q.reason };
 }
 
 /** The parent's digest for the platform; undefined when the parent is rebuilt in this run and not pushed yet. */

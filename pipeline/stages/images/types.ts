@@ -3,8 +3,9 @@ import type { Platform } from '../../config/config.ts';
 import type { ImagePlan } from '../../plan/plan.ts';
 import type { BuildInputs, OwnInputs } from '../../image/keys.ts';
 import type { Descriptor } from '../../image/media-types.ts';
-import type { ContextFile } from '../../build/buildkit/context.ts';
-import type { Qualification } from '../../build/assembler/qualify.ts';
+import type { ContextFile } from '../../image/context.ts';
+import type { RecipeView } from '../../build/port.ts';
+import type { Answer } from '../../build/select.ts';
 
 /** One platform image as this release has it: pushed by digest, with its build key and inputs. */
 export interface PlatformRecord {
@@ -47,10 +48,10 @@ export interface ImageFacts {
   own: Partial<Record<Platform, OwnInputs>>;
   /** Per platform, the build context's files (recipe and staged artifacts). */
   files: Partial<Record<Platform, ContextFile[]>>;
-  /** Per platform, whether the assembler can carry the recipe out (assemble/qualify.ts), and if not why. */
-  qualified: Partial<Record<Platform, Qualification>>;
-  /** SOURCE_DATE_EPOCH for an assembled image: every mtime and `created`, in seconds. */
-  epoch: number;
+  /** Per platform, the recipe as builders read it. */
+  views: Partial<Record<Platform, RecipeView>>;
+  /** Per platform, every builder's answer for the recipe, in the order of preference (build/select.ts). */
+  answers: Partial<Record<Platform, Answer[]>>;
   /** The last published build (the floating tag). */
   published?: TaggedBuild;
   /** This release's versioned tag, set by an interrupted run of this very release. */
@@ -66,8 +67,8 @@ export type Decision =
     /** Another channel of this run builds the same key first (a dry run); this channel then uses that build. */
     sharedWith?: string };
 
-/** How a platform image is built: by the daemon-less assembler (COPY-only recipes) or through BuildKit. */
-export type BuildPath = 'assemble' | 'buildkit';
+/** How a platform image is built: the name of the builder that makes it (build/port.ts), e.g. 'assemble' or 'buildkit'. */
+export type BuildPath = string;
 
 /**
  * Build keys met in this run, across channels: which channel first had each, and the platform image once

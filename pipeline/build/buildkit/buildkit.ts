@@ -1,0 +1,60 @@
+/**
+ * BuildKit behind the Builder port: any recipe, on a Docker engine. The context goes as a tar, the parents
+ * by digest (BASE_IMAGE, BUILDER_IMAGE), SOURCE_DATE_EPOCH when the engine's BuildKit takes it; the image
+ * the engine made is exported (export.ts) reusing the parent's compressed layers. Everything about the
+ * engine stays here: the caller gets an Image.
+ */
+import type Docker from 'dockerode';
+import { diffIdsOf } from '../../image/image.ts';
+import { readPlatformImage } from '../../registry/image.ts';
+import type { Acceptance, Builder, BuildEvent, BuildJob, BuildParent, BuildResult } from '../port.ts';
+import type { BuildKitBuilder, ParentImage } from './builder.ts';
+import { contextTar } from './context.ts';
+import { exportImage } from './export.ts';
+import { engineBuildKit, takesSourceDateEpoch } from './version.ts';
+
+export class BuildKit implements Builder {
+  readonly name = 'buildkit';
+  private version: Promise<string | undefined> | undefined;
+
+  constructor(private readonly docker: Docker, private readonly engine: BuildKitBuilder) {}
+
+  /**
+   * The engine's BuildKit, asked once: "unknown" when the engine does not say which; undefined when it
+   * cannot be reached (it then builds nothing an assembled image could differ from).
+   */
+  buildkit(): Promise<string | undefined> {
+    return (this.version ??= this.docker.version().then((v) => engineBuildKit(v) ?? 'unknown', () => undefined));
+  }
+
+  accepts(): Acceptance {
+    return { accepts: true, why: 'BuildKit builds any recipe' };
+  }
+
+  async build(job: BuildJob, report: (e: BuildEvent) => void): Promise<BuildResult> {
+    const { view, parents } = job;
+    const epochArg = takesSourceDateEpoch(await this.buildkit());
+    const result = await this.engine.build({
+      image: view.image, platform: view.platform, context: contextTar(job.context), dockerfile: view.file,
+      buildArgs: epochArg ? { ...view.buildArgs, SOURCE_DATE_EPOCH: String(view.epoch) } : view.buildArgs,
+      parents: { BASE_IMAGE: byIndex(parents.from), ...(parents.builder ? { BUILDER_IMAGE: byIndex(parents.builder) } : {}) },
+      tag: `eksd-build/${view.image}:${view.platform.split('/')[1]}-${job.key.slice(7, 19)}`,
+    }, (e) => {
+      if (e.kind === 'step' && e.state !== 'started') report({ kind: 'step', name: e.name, state: e.state });
+      if (e.kind === 'log') report({ kind: 'log', text: e.text });
+    });
+    report({ kind: 'built', detail: `${result.steps} steps, ${result.cachedSteps} cached` });
+    const parent = await readPlatformImage(parents.from.source.client, parents.from.source.repository, parents.from.manifest);
+    const image = await exportImage(this.docker, result.imageId, { diffIds: diffIdsOf(parent.config), layers: parent.layers }, job.cacheDir, result.parentNames);
+    return { image };
+  }
+
+  close(): Promise<void> {
+    return this.engine.close();
+  }
+}
+
+/** The builder names a parent by its index: the engine picks the platform. */
+function byIndex(p: BuildParent): ParentImage {
+  return { ...p.source, digest: p.index };
+}
