@@ -69,3 +69,45 @@ test('the configuration (config/) imports nothing above it: no stage, release, r
     .flatMap(([f, deps]) => deps.filter((d) => above.some((a) => d.startsWith(a))).map((d) => `${rel(f)} -> ${rel(d)}`));
   t.deepEqual(upward, []);
 });
+
+/** Imports from files under `from` (a folder or file of pipeline/) into `to`, as "a -> b" lines. */
+function edges(from: string, to: (dep: string) => boolean): string[] {
+  return [...graph].filter(([f]) => rel(f).startsWith(`pipeline/${from}`))
+    .flatMap(([f, deps]) => deps.filter((d) => to(rel(d))).map((d) => `${rel(f)} -> ${rel(d)}`));
+}
+const under = (...folders: string[]) => (dep: string) => folders.some((f) => dep.startsWith(`pipeline/${f}`));
+
+/**
+ * The layers, lowest first: a module imports its own folder and the folders of lower layers, never a
+ * higher one. The image value stands on util/ alone; builders, publishing and the site stand on the
+ * model and the wire; stages on those; the app (the one place that builds adapters) on the stages; the
+ * reports and commands on top.
+ */
+const LAYERS: Record<string, number> = {
+  util: 0, 'errors.ts': 0, image: 1, config: 2, registry: 2, release: 2, aws: 2, catalog: 3, store: 3, resolve: 3,
+  plan: 4, build: 4, publish: 4, site: 4, announce: 4, stages: 5, app: 6, report: 7, cli: 8,
+};
+const folderOf = (file: string) => relative(PIPELINE, file).split('/')[0]!;
+
+test('every folder of pipeline/ has a layer, and no import runs up the layers', (t) => {
+  t.deepEqual([...new Set(files.map(folderOf))].filter((f) => LAYERS[f] === undefined), []);
+  const upward = [...graph].flatMap(([f, deps]) => deps.filter((d) => graph.has(d) && LAYERS[folderOf(d)]! > LAYERS[folderOf(f)]!).map((d) => `${rel(f)} -> ${rel(d)}`));
+  t.deepEqual(upward, []);
+});
+
+test('the image value (image/) imports nothing but util/', (t) => {
+  t.deepEqual(edges('image/', (d) => !d.startsWith('pipeline/image/') && !d.startsWith('pipeline/util/')), []);
+});
+
+test('building never imports publishing, and publishing never imports building', (t) => {
+  t.deepEqual(edges('build/', under('publish/')), []);
+  t.deepEqual(edges('publish/', under('build/')), []);
+});
+
+test('stages import the builder port, never an adapter: the assembler and BuildKit are made in app/ alone', (t) => {
+  const adapters = under('build/assembler/', 'build/buildkit/');
+  t.deepEqual(edges('stages/', adapters), []);
+  const outside = [...graph].filter(([f]) => !rel(f).startsWith('pipeline/build/') && !rel(f).startsWith('pipeline/app/'))
+    .flatMap(([f, deps]) => deps.filter((d) => adapters(rel(d))).map((d) => `${rel(f)} -> ${rel(d)}`));
+  t.deepEqual(outside, []);
+});

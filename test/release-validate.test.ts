@@ -1,7 +1,7 @@
 import test from 'ava';
 import { isEksdError } from '../pipeline/errors.ts';
 import { buildReleaseChannel } from '../pipeline/release/channel.ts';
-import { crdSchema } from '../pipeline/site/crds.ts';
+import { crdSchema } from '../pipeline/release/crds.ts';
 import { API_VERSION, type Release } from '../pipeline/release/types.ts';
 import { assertValidRelease, isRfc3339, ReleaseValidationError, validateRelease, validateReleaseChannel } from '../pipeline/release/validate.ts';
 

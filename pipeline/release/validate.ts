@@ -8,7 +8,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { EksdError } from '../errors.ts';
-import { crdSchema, type CrdKind } from '../site/crds.ts';
+import { crdSchema, type CrdKind } from './crds.ts';
 import { isChannel, isSafeRelPath, releaseName } from './naming.ts';
 import { API_VERSION, type Release, type ReleaseChannel } from './types.ts';
 import type { JsonPath } from './yaml.ts';

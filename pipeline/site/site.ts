@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { EksdError, isEksdError } from '../errors.ts';
 import { parseReleaseChannel, buildReleaseChannel, renderReleaseChannel, type ChannelInput } from '../release/channel.ts';
-import { CRD_FILES, readCrdText, type CrdKind } from './crds.ts';
+import { CRD_FILES, readCrdText, type CrdKind } from '../release/crds.ts';
 import { fetchBytes } from './fetch.ts';
 import { getText, putOnce, type Store } from '../store/store.ts';
 import { parseRelease, renderRelease, withDate } from '../release/manifest.ts';

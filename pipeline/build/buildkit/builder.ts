@@ -15,7 +15,8 @@ import type { Readable } from 'node:stream';
 import { EksdError, isEksdError } from '../../errors.ts';
 import { TraceDecoder, type TraceEvent } from './trace.ts';
 import { openSession, type CredentialsForHost } from './session.ts';
-import { startParentProxy, type ParentGrant, type ParentProxy } from './parent-proxy.ts';
+import { startParentProxy, type ParentProxy } from './parent-proxy.ts';
+import type { ParentGrant } from './parent-grants.ts';
 import type { ImageSource } from '../../registry/image.ts';
 import { engineReaches } from './engine.ts';
 

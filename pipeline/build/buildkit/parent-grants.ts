@@ -6,7 +6,13 @@
 import { EksdError } from '../../errors.ts';
 import type { ImageSource } from '../../registry/image.ts';
 import type { Manifest } from '../../registry/manifests.ts';
-import type { ParentGrant } from './parent-proxy.ts';
+
+/** A parent served to one build: the name the engine pulls it from, until `release`. */
+export interface ParentGrant {
+  /** `127.0.0.1:PORT/<token>/<registry>/<repository>`: pull `<name>@<digest>`. */
+  name: string;
+  release(): void;
+}
 
 /** A parent repository being served: where it lives, the digests it may serve, and how many builds hold it. */
 export interface Served { source: ImageSource; digests: Map<string, number>; holders: number }

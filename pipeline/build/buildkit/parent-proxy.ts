@@ -24,20 +24,8 @@ import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { EksdError } from '../../errors.ts';
 import type { ImageSource } from '../../registry/image.ts';
-import { ParentGrants } from './parent-grants.ts';
-import { handle, type Endpoint } from './parent-requests.ts';
-
-/** A failure of the real registry while the engine was reading a parent through the proxy. */
-export interface UpstreamFailure { name: string; at: number; error: EksdError }
-
-export interface ParentProxyStats { requests: number; refused: number; failed: number; blobRestarts: number }
-
-/** A parent served to one build: the name the engine pulls it from, until `release`. */
-export interface ParentGrant {
-  /** `127.0.0.1:PORT/<token>/<registry>/<repository>`: pull `<name>@<digest>`. */
-  name: string;
-  release(): void;
-}
+import { ParentGrants, type ParentGrant } from './parent-grants.ts';
+import { handle, type Endpoint, type ParentProxyStats, type UpstreamFailure } from './parent-requests.ts';
 
 export interface ParentProxy {
   /** "127.0.0.1:PORT". */

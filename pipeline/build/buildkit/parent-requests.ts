@@ -10,7 +10,11 @@ import { isDigest } from '../../registry/reference.ts';
 import { sendBlob, sendBlobHead } from './parent-blobs.ts';
 import type { ParentGrants } from './parent-grants.ts';
 import { answer, answerError } from './parent-http.ts';
-import type { ParentProxyStats, UpstreamFailure } from './parent-proxy.ts';
+
+/** A failure of the real registry while the engine was reading a parent through the proxy. */
+export interface UpstreamFailure { name: string; at: number; error: EksdError }
+
+export interface ParentProxyStats { requests: number; refused: number; failed: number; blobRestarts: number }
 
 const ROUTE = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/;
 

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EksdError } from '../errors.ts';
-import { parseYaml } from '../release/yaml.ts';
+import { parseYaml } from './yaml.ts';
 
 export type CrdKind = 'Release' | 'ReleaseChannel';
 
@@ -25,7 +25,7 @@ export function readCrdText(kind: CrdKind): string {
     return readFileSync(path, 'utf8');
   } catch (cause) {
     throw new EksdError('CRD_MISSING', `bundled CRD for ${kind} cannot be read`, {
-      where: path, hint: 'the pipeline/site/crds folder ships with the tool; reinstall or restore it', cause,
+      where: path, hint: 'the pipeline/release/crds folder ships with the tool; reinstall or restore it', cause,
     });
   }
 }
