@@ -7,7 +7,7 @@
 import type { Config } from '../config/config.ts';
 import { ecrPublicHost } from '../aws/constants.ts';
 import type { TransferPolicy } from '../registry/copy.ts';
-import { Turns } from '../util/turns.ts';
+import { inTurn, Turns } from '../util/turns.ts';
 
 /** ECR Public's default CompleteLayerUpload quota. */
 export const ECR_PUBLIC_BLOB_UPLOADS_PER_SECOND = 10;
@@ -80,13 +80,8 @@ export class Pacer {
   }
 
   /** Runs `task` in a turn. */
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    const release = await this.acquire();
-    try {
-      return await task();
-    } finally {
-      release();
-    }
+  run<T>(task: () => Promise<T>): Promise<T> {
+    return inTurn(this.acquire(), task);
   }
 
   /** Total time callers waited for a turn, in ms (for reports). */

@@ -28,13 +28,8 @@ export class Turns {
   }
 
   /** Runs `task` in a turn. */
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    const release = await this.acquire();
-    try {
-      return await task();
-    } finally {
-      release();
-    }
+  run<T>(task: () => Promise<T>): Promise<T> {
+    return inTurn(this.acquire(), task);
   }
 
   /** Hands out turns while there is room; call it when `occupied()` may have dropped. */
@@ -60,5 +55,15 @@ export class Turns {
       this.held--;
       this.admit();
     };
+  }
+}
+
+/** Runs `task` once `turn` is granted, and gives the turn back when the task has settled. */
+export async function inTurn<T>(turn: Promise<() => void>, task: () => Promise<T>): Promise<T> {
+  const release = await turn;
+  try {
+    return await task();
+  } finally {
+    release();
   }
 }
