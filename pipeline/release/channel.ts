@@ -1,9 +1,9 @@
 /** The ReleaseChannel custom resource (`releasechannels/<ch>.yaml`): build, render, parse. */
 import { EksdError } from '../errors.ts';
+import { parseYaml } from '../util/yaml-source.ts';
 import { assertChannel, assertNumber } from './naming.ts';
 import { API_VERSION, type ReleaseChannel } from './types.ts';
 import { assertValidReleaseChannel } from './validate.ts';
-import { parseYaml } from '../util/yaml-source.ts';
 import { renderYaml } from './yaml.ts';
 
 export interface ChannelInput {

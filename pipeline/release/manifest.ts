@@ -3,11 +3,11 @@
  * (sorted keys, sorted components and assets: identical input → identical bytes), parsed back.
  */
 import { EksdError } from '../errors.ts';
+import { parseYaml } from '../util/yaml-source.ts';
+import { isRfc3339 } from './crd-check.ts';
 import { archiveUri, assertChannel, assertNumber, assertSafeRelPath, assertSafeSegment, releaseName } from './naming.ts';
 import { API_VERSION, type Asset, type ArchiveResult, type Component, type ComponentResult, type ImageResult, type Release, type ReleaseInput } from './types.ts';
-import { isRfc3339 } from './crd-check.ts';
 import { assertValidRelease } from './validate.ts';
-import { parseYaml } from '../util/yaml-source.ts';
 import { renderYaml } from './yaml.ts';
 
 const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);

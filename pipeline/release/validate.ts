@@ -193,7 +193,7 @@ function describeRelease(obj: unknown): string {
 export interface AssertOptions extends ValidateOptions {
   /** File or URL the object came from, for `where`. */
   source?: string;
-  /** Maps a JSON path to `file:line:col` (from parseYaml). */
+  /** Maps a field path to `file:line:col` (a YamlSource's locate). */
   locate?: (path: FieldPath) => string;
 }
 
