@@ -3,7 +3,8 @@ import { isEksdError } from '../pipeline/errors.ts';
 import { buildReleaseChannel } from '../pipeline/release/channel.ts';
 import { crdSchema } from '../pipeline/release/crds.ts';
 import { API_VERSION, type Release } from '../pipeline/release/types.ts';
-import { assertValidRelease, isRfc3339, ReleaseValidationError, validateRelease, validateReleaseChannel } from '../pipeline/release/validate.ts';
+import { isRfc3339 } from '../pipeline/release/crd-check.ts';
+import { assertValidRelease, ReleaseValidationError, validateRelease, validateReleaseChannel } from '../pipeline/release/validate.ts';
 
 const H64 = 'a'.repeat(64);
 const H128 = 'b'.repeat(128);

@@ -60,7 +60,7 @@ function cachedYaml(file: string): YamlSource {
   const key = `${file}\0${shown}\0${text}`;
   const hit = parsed.get(key);
   if (hit) return hit;
-  const source = parseYaml(text, file, shown);
+  const source = parseYaml(text, file, { shown });
   if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value!);
   parsed.set(key, source);
   return source;

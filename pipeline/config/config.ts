@@ -101,7 +101,7 @@ export function loadConfig(options: ConfigOptions = {}): Config {
     if (v !== undefined) setPath(merged, key, coerce(key, v));
   }
   // Validate the merged result so a bad env var or flag is reported like a bad file.
-  const source = parseYaml(JSON.stringify(merged, null, 1), configFile ?? profileFile, `configuration (profile ${profile}${configFile ? ` + ${configFile}` : ''} + EKSD_* + flags)`);
+  const source = parseYaml(JSON.stringify(merged, null, 1), configFile ?? profileFile, { shown: `configuration (profile ${profile}${configFile ? ` + ${configFile}` : ''} + EKSD_* + flags)` });
   validateAgainstSchema('config', source);
   return finish(merged, options.root ?? process.cwd());
 }

@@ -7,6 +7,7 @@
 import type { Config } from '../config/config.ts';
 import { ecrPublicHost } from '../aws/constants.ts';
 import type { TransferPolicy } from '../registry/copy.ts';
+import { inTurn, Turns } from '../util/turns.ts';
 
 /** ECR Public's default CompleteLayerUpload quota. */
 export const ECR_PUBLIC_BLOB_UPLOADS_PER_SECOND = 10;
@@ -56,39 +57,31 @@ const realClock: PacerClock = {
  * (after a quiet window a burst of `limit` passes at once).
  */
 export class Pacer {
-  private inflight = 0;
   /** Completion times within the current window, oldest first. */
   private readonly recent: number[] = [];
-  private readonly waiting: Array<() => void> = [];
+  private readonly turns: Turns;
   private timerSet = false;
   private held = 0;
 
   constructor(readonly limit: number, readonly windowMs = 1000, private readonly clock: PacerClock = realClock) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`pacer limit must be a positive integer, got ${limit}`);
     if (!(windowMs > 0)) throw new RangeError(`pacer window must be positive, got ${windowMs}`);
+    this.turns = new Turns(limit, { what: 'pacer limit', occupied: () => this.completedInWindow() });
   }
 
   /** Waits for a turn; call the returned function once the upload has completed (or failed). */
   acquire(): Promise<() => void> {
     const asked = this.clock.now();
-    return new Promise((resolve) => {
-      this.waiting.push(() => {
-        this.held += this.clock.now() - asked;
-        this.inflight++;
-        resolve(this.releaser());
-      });
-      this.pump();
+    const turn = this.turns.acquire();
+    this.wakeWhenWindowMoves();
+    return turn.then((release) => {
+      this.held += this.clock.now() - asked;
+      return this.completion(release);
     });
   }
 
   /** Runs `task` in a turn. */
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    const release = await this.acquire();
-    try {
-      return await task();
-    } finally {
-      release();
-    }
+  run<T>(task: () => Promise<T>): Promise<T> {
+    return inTurn(this.acquire(), task);
   }
 
   /** Total time callers waited for a turn, in ms (for reports). */
@@ -96,29 +89,35 @@ export class Pacer {
     return this.held;
   }
 
-  private releaser(): () => void {
-    let released = false;
+  /** Gives the turn back as a completion, which keeps its room until it leaves the window. */
+  private completion(release: () => void): () => void {
+    let completed = false;
     return () => {
-      if (released) return;
-      released = true;
-      this.inflight--;
+      if (completed) return;
+      completed = true;
       this.recent.push(this.clock.now());
-      this.pump();
+      release();
+      this.wakeWhenWindowMoves();
     };
   }
 
-  private pump(): void {
+  private completedInWindow(): number {
     const now = this.clock.now();
     while (this.recent.length > 0 && this.recent[0]! + this.windowMs <= now) this.recent.shift();
-    while (this.waiting.length > 0 && this.inflight + this.recent.length < this.limit) this.waiting.shift()!();
-    // Still waiting: a turn frees up when the oldest completion leaves the window (or, with none in the
-    // window, when an upload completes: release() pumps).
-    if (this.waiting.length > 0 && this.recent.length > 0 && !this.timerSet) {
-      this.timerSet = true;
-      void this.clock.sleep(Math.max(1, Math.ceil(this.recent[0]! + this.windowMs - now))).then(() => {
-        this.timerSet = false;
-        this.pump();
-      });
-    }
+    return this.recent.length;
+  }
+
+  /**
+   * With callers waiting, a turn frees up when the oldest completion leaves the window (or, with none
+   * in the window, when an upload completes, which admits the next caller itself).
+   */
+  private wakeWhenWindowMoves(): void {
+    if (this.turns.queued === 0 || this.completedInWindow() === 0 || this.timerSet) return;
+    this.timerSet = true;
+    void this.clock.sleep(Math.max(1, Math.ceil(this.recent[0]! + this.windowMs - this.clock.now()))).then(() => {
+      this.timerSet = false;
+      this.turns.admit();
+      this.wakeWhenWindowMoves();
+    });
   }
 }

@@ -1,3 +1,4 @@
+import { Turns } from '../util/turns.ts';
 import { RegistryError } from './errors.ts';
 
 /** Bounded retries with exponential backoff and full jitter. */
@@ -42,27 +43,18 @@ export function parseRetryAfter(value: string | null | undefined, now: number = 
  * the host (set when the host answers 429 or asks to retry after a while).
  */
 export class HostGate {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly turns: Turns;
   private pausedUntil = 0;
 
   constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`concurrency must be a positive integer, got ${limit}`);
+    this.turns = new Turns(limit, { what: 'concurrency' });
   }
 
   /** Waits for a free slot and for any host-wide pause to end; returns the release function. */
   async acquire(): Promise<() => void> {
-    if (this.active < this.limit) this.active++;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    const release = await this.turns.acquire();
     for (let wait = this.pausedUntil - Date.now(); wait > 0; wait = this.pausedUntil - Date.now()) await sleep(wait);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
-    };
+    return release;
   }
 
   /** Pauses every request to the host for `ms` (extends, never shortens, a pause in force). */
@@ -71,7 +63,7 @@ export class HostGate {
   }
 
   get inFlight(): number {
-    return this.active;
+    return this.turns.inUse;
   }
 }
 

@@ -13,7 +13,8 @@ export {
   type Credentials, type CredentialSource, type DockerConfig,
 } from './credentials.ts';
 export { isLoopback, parseChallenge, type Challenge } from './auth.ts';
-export { RegistryError, parseErrorBody, parseErrorEntries, type RegistryBodyError, type RequestContext } from './errors.ts';
+export { RegistryError, type RequestContext } from './errors.ts';
+export { parseErrorBody, parseErrorEntries, type RegistryBodyError } from './error-body.ts';
 export { DEFAULT_HOST_BUDGET, HostBudget, type HostBudgetPolicy } from './host-budget.ts';
 export { DEFAULT_RETRY, HostGate, backoffDelay, parseRetryAfter, type RetryPolicy } from './http.ts';
 export { digestOf, matchesDigest, DigestAccumulator } from '../image/digest.ts';

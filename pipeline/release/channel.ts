@@ -1,9 +1,10 @@
 /** The ReleaseChannel custom resource (`releasechannels/<ch>.yaml`): build, render, parse. */
 import { EksdError } from '../errors.ts';
+import { parseYaml } from '../util/yaml-source.ts';
 import { assertChannel, assertNumber } from './naming.ts';
 import { API_VERSION, type ReleaseChannel } from './types.ts';
 import { assertValidReleaseChannel } from './validate.ts';
-import { parseYaml, renderYaml } from './yaml.ts';
+import { renderYaml } from './yaml.ts';
 
 export interface ChannelInput {
   channel: string;
@@ -31,8 +32,8 @@ export function renderReleaseChannel(rc: ReleaseChannel): string {
 }
 
 export function parseReleaseChannel(text: string, source: string): ReleaseChannel {
-  const parsed = parseYaml(text, source, 'CHANNEL_PARSE');
-  const value = parsed.value as { kind?: unknown } | null;
+  const parsed = parseYaml(text, source, { code: 'CHANNEL_PARSE' });
+  const value = parsed.data as { kind?: unknown } | null;
   if (value === null || typeof value !== 'object' || value.kind !== 'ReleaseChannel') {
     throw new EksdError('CHANNEL_PARSE', `${source} is not a ReleaseChannel`, {
       where: parsed.locate(['kind']), hint: 'point at a releasechannels/<ch>.yaml file',

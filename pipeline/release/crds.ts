@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EksdError } from '../errors.ts';
-import { parseYaml } from './yaml.ts';
+import { parseYaml } from '../util/yaml-source.ts';
 
 export type CrdKind = 'Release' | 'ReleaseChannel';
 
@@ -37,7 +37,7 @@ export function crdSchema(kind: CrdKind): Record<string, unknown> {
   const cached = schemas.get(kind);
   if (cached) return cached;
   const path = crdFilePath(kind);
-  const crd = parseYaml(readCrdText(kind), path, 'CRD_INVALID').value as {
+  const crd = parseYaml(readCrdText(kind), path, { code: 'CRD_INVALID' }).data as {
     spec?: { names?: { kind?: string }; versions?: { schema?: { openAPIV3Schema?: Record<string, unknown> } }[] };
   };
   const schema = crd?.spec?.versions?.[0]?.schema?.openAPIV3Schema;

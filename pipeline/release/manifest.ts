@@ -3,10 +3,12 @@
  * (sorted keys, sorted components and assets: identical input → identical bytes), parsed back.
  */
 import { EksdError } from '../errors.ts';
+import { parseYaml } from '../util/yaml-source.ts';
+import { isRfc3339 } from './crd-check.ts';
 import { archiveUri, assertChannel, assertNumber, assertSafeRelPath, assertSafeSegment, releaseName } from './naming.ts';
 import { API_VERSION, type Asset, type ArchiveResult, type Component, type ComponentResult, type ImageResult, type Release, type ReleaseInput } from './types.ts';
-import { assertValidRelease, isRfc3339 } from './validate.ts';
-import { parseYaml, renderYaml } from './yaml.ts';
+import { assertValidRelease } from './validate.ts';
+import { renderYaml } from './yaml.ts';
 
 const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
@@ -128,8 +130,8 @@ export interface ParseReleaseOptions {
 
 /** Reads a Release manifest; errors name source:line:col of the offending field. */
 export function parseRelease(text: string, source: string, options: ParseReleaseOptions = {}): Release {
-  const parsed = parseYaml(text, source, 'RELEASE_PARSE');
-  const value = parsed.value as { kind?: unknown } | null;
+  const parsed = parseYaml(text, source, { code: 'RELEASE_PARSE' });
+  const value = parsed.data as { kind?: unknown } | null;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new EksdError('RELEASE_PARSE', `${source} does not hold a Release object`, {
       where: parsed.locate([]), hint: 'a Release manifest is a YAML mapping with apiVersion, kind: Release, metadata, spec and status',

@@ -1,23 +1,21 @@
 /**
  * Validation of Release and ReleaseChannel objects, in three layers:
- *  1. the CRD's own openAPIV3Schema (ajv, with our RFC3339 `date-time` format check);
+ *  1. the CRD's own openAPIV3Schema (crd-check.ts);
  *  2. shape: the fields our types rely on are present (the CRD has no `required` lists);
  *  3. strict (the contract of our manifests; on by default): images in tag form with an index digest,
  *     archives with uri + sha256 + sha512, names matching channel/number, sorted and unique.
  * Every violation is reported with its JSON path; nothing stops at the first one.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { EksdError } from '../errors.ts';
-import { crdSchema, type CrdKind } from './crds.ts';
+import { formatPath, type FieldPath } from '../util/yaml-source.ts';
+import { crdViolations, isRfc3339 } from './crd-check.ts';
 import { isChannel, isSafeRelPath, releaseName } from './naming.ts';
 import { API_VERSION, type Release, type ReleaseChannel } from './types.ts';
-import type { JsonPath } from './yaml.ts';
-import { formatPath } from '../util/yaml-source.ts';
 
 export interface ValidationIssue {
   /** `status.components[0].assets[1].image.imageDigest` */
   path: string;
-  segments: JsonPath;
+  segments: FieldPath;
   message: string;
 }
 
@@ -29,62 +27,14 @@ export interface ValidateOptions {
 export const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 export const SHA256_RE = /^[a-f0-9]{64}$/;
 export const SHA512_RE = /^[a-f0-9]{128}$/;
-const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/;
-
-/** RFC 3339 date-time (the `format: date-time` of the CRD), with real calendar ranges. */
-export function isRfc3339(s: string): boolean {
-  const m = RFC3339_RE.exec(s);
-  if (!m) return false;
-  const [year, month, day, hour, min, sec] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
-  if (days === undefined || day < 1 || day > days || hour > 23 || min > 59 || sec > 60) return false;
-  return m[9] === undefined || (Number(m[9]) <= 23 && Number(m[10]) <= 59);
-}
-
-let ajv: Ajv | undefined;
-const compiled = new Map<CrdKind, ValidateFunction>();
-
-function schemaValidator(kind: CrdKind): ValidateFunction {
-  let fn = compiled.get(kind);
-  if (!fn) {
-    ajv ??= new Ajv({ allErrors: true, strict: true, formats: { 'date-time': { type: 'string', validate: isRfc3339 } } });
-    fn = ajv.compile(crdSchema(kind));
-    compiled.set(kind, fn);
-  }
-  return fn;
-}
-
-function pointerToSegments(pointer: string): (string | number)[] {
-  if (!pointer) return [];
-  return pointer.slice(1).split('/').map((s) => {
-    const key = s.replace(/~1/g, '/').replace(/~0/g, '~');
-    return /^(0|[1-9][0-9]*)$/.test(key) ? Number(key) : key;
-  });
-}
-
-function ajvMessage(e: ErrorObject): string {
-  if (e.keyword === 'enum') {
-    const allowed = (e.params as { allowedValues?: unknown[] }).allowedValues ?? [];
-    return `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
-  }
-  if (e.keyword === 'format') return `must be an RFC3339 ${String((e.params as { format?: string }).format)} (e.g. 2025-06-01T12:00:00Z)`;
-  return e.message ?? e.keyword;
-}
 
 class Issues {
   readonly list: ValidationIssue[] = [];
   /** Adds an issue unless the same path is already reported (the schema and our checks overlap). */
-  add(segments: JsonPath, message: string): void {
+  add(segments: FieldPath, message: string): void {
     const path = formatPath(segments, '(document)');
     if (!this.list.some((i) => i.path === path)) this.list.push({ path, segments, message });
   }
-}
-
-function schemaIssues(kind: CrdKind, obj: unknown, issues: Issues): void {
-  const fn = schemaValidator(kind);
-  if (fn(obj)) return;
-  for (const e of fn.errors ?? []) issues.add(pointerToSegments(e.instancePath), `${ajvMessage(e)} (CRD schema)`);
 }
 
 type Obj = Record<string, unknown>;
@@ -101,7 +51,7 @@ export function imageTag(uri: string): string | undefined {
   return /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(tag) ? tag : undefined;
 }
 
-function checkSorted(names: unknown[], segments: JsonPath, what: string, issues: Issues): void {
+function checkSorted(names: unknown[], segments: FieldPath, what: string, issues: Issues): void {
   const seen = new Set<string>();
   let prev: string | undefined;
   names.forEach((n, i) => {
@@ -113,7 +63,7 @@ function checkSorted(names: unknown[], segments: JsonPath, what: string, issues:
   });
 }
 
-function assetIssues(asset: Obj, at: JsonPath, strict: boolean, release: { channel?: string; number?: number }, issues: Issues): void {
+function assetIssues(asset: Obj, at: FieldPath, strict: boolean, release: { channel?: string; number?: number }, issues: Issues): void {
   if (!isStr(asset.name)) issues.add([...at, 'name'], 'is required');
   if (asset.type !== 'Image' && asset.type !== 'Archive') {
     if (asset.type === undefined) issues.add([...at, 'type'], 'is required');
@@ -159,7 +109,7 @@ function assetIssues(asset: Obj, at: JsonPath, strict: boolean, release: { chann
 
 /** The CRD schema, apiVersion and kind of either resource; false when it is not even an object. */
 function envelope(kind: 'Release' | 'ReleaseChannel', obj: unknown, issues: Issues): obj is Record<string, unknown> {
-  schemaIssues(kind, obj, issues);
+  for (const v of crdViolations(kind, obj)) issues.add(v.path, v.message);
   if (!isObj(obj)) {
     if (issues.list.length === 0) issues.list.push({ path: '(document)', segments: [], message: 'must be an object' });
     return false;
@@ -227,7 +177,7 @@ export function validateReleaseChannel(obj: unknown): ValidationIssue[] {
 /** Thrown for an invalid Release/ReleaseChannel; `issues` holds every violation. */
 export class ReleaseValidationError extends EksdError {
   readonly issues: ValidationIssue[];
-  constructor(what: string, issues: ValidationIssue[], where: string, hint: string, locate?: (path: JsonPath) => string) {
+  constructor(what: string, issues: ValidationIssue[], where: string, hint: string, locate?: (path: FieldPath) => string) {
     const lines = issues.map((i) => `  - ${i.path}: ${i.message}${locate ? ` (${locate(i.segments)})` : ''}`);
     super('RELEASE_INVALID', `${what} is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`, { where, hint });
     this.name = 'ReleaseValidationError';
@@ -243,8 +193,8 @@ function describeRelease(obj: unknown): string {
 export interface AssertOptions extends ValidateOptions {
   /** File or URL the object came from, for `where`. */
   source?: string;
-  /** Maps a JSON path to `file:line:col` (from parseYaml). */
-  locate?: (path: JsonPath) => string;
+  /** Maps a field path to `file:line:col` (a YamlSource's locate). */
+  locate?: (path: FieldPath) => string;
 }
 
 export function assertValidRelease(obj: unknown, options: AssertOptions = {}): asserts obj is Release {

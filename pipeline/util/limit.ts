@@ -1,14 +1,8 @@
-/** A counting semaphore: at most `n` tasks run at once; the rest wait in order. */
+/** limiter(): a counting semaphore as a function, over the one wait queue (turns.ts). */
+import { Turns } from './turns.ts';
+
+/** At most `n` tasks run at once; the rest wait in the order they came. */
 export function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const queue: Array<() => void> = [];
-  const next = () => {
-    if (active >= n) return;
-    const start = queue.shift();
-    if (start) { active++; start(); }
-  };
-  return <T>(task: () => Promise<T>) => new Promise<T>((resolve, reject) => {
-    queue.push(() => task().then(resolve, reject).finally(() => { active--; next(); }));
-    next();
-  });
+  const turns = new Turns(n, { what: 'the number of tasks at once' });
+  return (task) => turns.run(task);
 }

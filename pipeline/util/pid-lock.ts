@@ -1,16 +1,17 @@
 /**
  * Lock files naming their holder, shared by the channel lock, the environment start and the busybox fetch.
  *
- * A lock file appears with its content at once (written to a temp file, then hard-linked into place,
- * which fails if it exists), so a reader never mistakes a lock being written for a stale one. Taking
- * over a stale lock is serialized by a second file (`<lock>.takeover`): of several processes that find
- * the same dead holder, one removes the stale lock, and only if it is still the one it judged stale.
+ * A lock file appears with its content at once (createFileAtomic: written to a temp file, then linked
+ * into place, which fails if it exists), so a reader never mistakes a lock being written for a stale
+ * one. Taking over a stale lock is serialized by a second file (`<lock>.takeover`): of several
+ * processes that find the same dead holder, one removes the stale lock, and only if it is still the one
+ * it judged stale.
  */
-import { link, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EksdError } from '../errors.ts';
-import { makeDir } from './fs-atomic.ts';
+import { createFileAtomic, makeDir, readIfExists } from './fs-atomic.ts';
 
 /** True while a process with this pid exists (EPERM: it exists but belongs to someone else). */
 export function alive(pid: number): boolean {
@@ -41,10 +42,10 @@ export async function tryLock(file: string, content: string, stale: (text: strin
   await makeDir(dirname(file));
   const deadline = Date.now() + 2 * GUARD_STALE_MS;
   while (Date.now() < deadline) {
-    if (await createWith(file, content)) {
-      return { release: async () => { if ((await readText(file)) === content) await rm(file, { force: true }); } };
+    if (await createFileAtomic(file, content)) {
+      return { release: async () => { if ((await readIfExists(file)) === content) await rm(file, { force: true }); } };
     }
-    const text = await readText(file);
+    const text = await readIfExists(file);
     if (text === undefined) continue; // released in the meantime
     if (!stale(text)) return { holder: text };
     await takeOver(file, text, content);
@@ -79,37 +80,15 @@ export async function withPidLock<T>(file: string, work: () => Promise<T>, waitM
 /** Removes the stale lock `text` from `file`, unless another process is doing that (then waits a little). */
 async function takeOver(file: string, text: string, mine: string): Promise<void> {
   const guard = `${file}.takeover`;
-  if (!(await createWith(guard, mine))) {
+  if (!(await createFileAtomic(guard, mine))) {
     const age = await stat(guard).then((s) => Date.now() - s.mtimeMs, () => 0);
     if (age > GUARD_STALE_MS) await rm(guard, { force: true });
     else await sleep(20);
     return;
   }
   try {
-    if ((await readText(file)) === text) await rm(file, { force: true });
+    if ((await readIfExists(file)) === text) await rm(file, { force: true });
   } finally {
     await rm(guard, { force: true });
-  }
-}
-
-/** Creates `file` with `content` if it does not exist; false if it does. */
-async function createWith(file: string, content: string): Promise<boolean> {
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await writeFile(tmp, content, { flush: true });
-  try {
-    await link(tmp, file);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
-  } finally {
-    await rm(tmp, { force: true });
-  }
-}
-
-async function readText(file: string): Promise<string | undefined> {
-  try { return await readFile(file, 'utf8'); } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
   }
 }

@@ -1,38 +1,63 @@
-/** JSON Schema validation of YAML sources, with every violation located at file:line:col and field path. */
+/**
+ * JSON Schema validation (Ajv): compiled checks whose violations name the field they are about, and
+ * the check of a YAML source against schema/<name>.schema.json with every violation located at
+ * file:line:col and field path.
+ */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type Format } from 'ajv';
 import { EksdError } from '../errors.ts';
 import type { FieldPath, YamlSource } from './yaml-source.ts';
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
-const compiled = new Map<string, ValidateFunction>();
+export interface SchemaViolation {
+  /** The field the violation is about, from Ajv's instancePath. */
+  path: FieldPath;
+  error: ErrorObject;
+}
 
-function validator(name: string): ValidateFunction {
-  let fn = compiled.get(name);
-  if (!fn) {
+/** Every violation of data; empty when it is valid. */
+export type SchemaCheck = (data: unknown) => SchemaViolation[];
+
+/** Compiles a schema; `formats` adds the checks of `format` keywords the schema uses. */
+export function compileSchema(schema: object, formats: Record<string, Format> = {}): SchemaCheck {
+  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true, formats });
+  const validate = ajv.compile(schema);
+  return (data) => (validate(data) ? [] : (validate.errors ?? []).map((error) => ({ path: pointerToPath(error.instancePath), error })));
+}
+
+/** `/images/0/from` → ['images', 0, 'from'] (RFC 6901 escapes undone; only canonical indexes become numbers). */
+function pointerToPath(pointer: string): FieldPath {
+  if (!pointer) return [];
+  return pointer.slice(1).split('/').map((s) => {
+    const key = s.replace(/~1/g, '/').replace(/~0/g, '~');
+    return /^(0|[1-9][0-9]*)$/.test(key) ? Number(key) : key;
+  });
+}
+
+const fileChecks = new Map<string, SchemaCheck>();
+
+function fileCheck(name: string): SchemaCheck {
+  let check = fileChecks.get(name);
+  if (!check) {
     const file = fileURLToPath(new URL(`../../schema/${name}.schema.json`, import.meta.url));
-    fn = ajv.compile(JSON.parse(readFileSync(file, 'utf8')));
-    compiled.set(name, fn);
+    check = compileSchema(JSON.parse(readFileSync(file, 'utf8')));
+    fileChecks.set(name, check);
   }
-  return fn;
+  return check;
 }
 
 /** Validates `source.data` against schema/<name>.schema.json; throws one error listing every violation. */
 export function validateAgainstSchema(name: string, source: YamlSource): void {
-  const validate = validator(name);
-  if (validate(source.data)) return;
-  const problems = (validate.errors ?? []).map((e) => describe(e, source));
+  const violations = fileCheck(name)(source.data);
+  if (violations.length === 0) return;
+  const problems = violations.map((v) => describe(v, source));
   throw new EksdError('SCHEMA_INVALID', `${source.shown} does not match schema/${name}.schema.json:\n  ${problems.join('\n  ')}`, {
     where: problems[0]?.split(': ')[0] ?? source.shown,
     hint: `see schema/${name}.schema.json (editors validate as you type with the yaml-language-server comment)`,
   });
 }
 
-function describe(e: ErrorObject, source: YamlSource): string {
-  const path: (string | number)[] = e.instancePath.split('/').slice(1)
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+function describe({ path, error: e }: SchemaViolation, source: YamlSource): string {
   const params = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'additionalProperties': {
