@@ -44,7 +44,9 @@ export function readSource(file: string, problems: Problems): YamlSource | undef
     return cachedYaml(file);
   } catch (e) {
     if (!(e instanceof EksdError)) throw e;
-    problems.add(`${e.where ?? file}: ${e.message}`);
+    // The line starts with where it is; the reader's message names the file again: say it once.
+    const shown = relative(process.cwd(), file) || file;
+    problems.add(`${e.where ?? file}: ${e.message.startsWith(`${shown} is `) ? e.message.slice(shown.length + 4) : e.message}`);
     return undefined;
   }
 }
