@@ -10,16 +10,28 @@ import { verifyRelease, type VerifyReport } from '../site/verify.ts';
 import type { ClientFactory } from '../registry/client.ts';
 import type { Store } from '../store/store.ts';
 
-export interface VerifyInput { config: Config; name: string; site: Store; clients: ClientFactory }
+/** Where the site is served from (the manifest's URLs), and where to read it back publicly, if anywhere. */
+export type SiteUrls = Pick<Config['site'], 'baseUrl' | 'verifyUrl'>;
+
+export interface VerifyInput { urls: SiteUrls; name: string; site: Store; clients: ClientFactory }
 
 /** The release as the site store holds it, verified; any problem stops the run (nothing is announced). */
 export async function verifyPublished(input: VerifyInput): Promise<{ release: Release; report: VerifyReport }> {
   const release = await readRelease(input.name, { site: input.site });
-  const { config } = input;
-  const report = await verifyRelease(release, { client: input.clients, site: input.site, siteBaseUrl: config.site.baseUrl, published: true,
-    ...(config.site.verifyUrl ? { publicUrl: config.site.verifyUrl } : {}) });
+  const { urls } = input;
+  const report = await verifyRelease(release, { client: input.clients, site: input.site, siteBaseUrl: urls.baseUrl, published: true,
+    ...(urls.verifyUrl ? { publicUrl: urls.verifyUrl } : {}) });
   if (report.problems.length > 0) throw verifyError(report);
   return { release, report };
+}
+
+/** A release the site serves (`eksd announce`), verified against the registry and the site; VERIFY_FAILED otherwise. */
+export async function verifyServed(input: { urls: SiteUrls; release: Release; site: Store; clients: ClientFactory }): Promise<VerifyReport> {
+  const { urls } = input;
+  const report = await verifyRelease(input.release, { client: input.clients, site: input.site, siteBaseUrl: urls.baseUrl,
+    ...(urls.verifyUrl ? { publicUrl: urls.verifyUrl } : {}) });
+  if (report.problems.length > 0) throw verifyError(report);
+  return report;
 }
 
 export function verifyError(report: VerifyReport): EksdError {
@@ -29,6 +41,6 @@ export function verifyError(report: VerifyReport): EksdError {
   });
 }
 
-export function verifyDetail(report: VerifyReport, config: Config): string {
-  return `${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives${config.site.verifyUrl ? `, read back from ${config.site.verifyUrl}` : ''}`;
+export function verifyDetail(report: VerifyReport, verifyUrl?: string): string {
+  return `${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives${verifyUrl ? `, read back from ${verifyUrl}` : ''}`;
 }
