@@ -44,7 +44,7 @@ export interface LoopOptions<O, R> {
   dryRun?: boolean;
   /** Taken before the stage that `opensRun` (or the first stage), except on a dry run. */
   lease?: LeaseRequest;
-  /** Called once, under the lease, before the stage that `opensRun` (or the first stage). */
+  /** Called once, right after the lease is taken (none on a dry run), before the stage that `opensRun` (or the first stage). */
   open?: () => Promise<OpenRun<O, R>>;
   /** Asked to stop: checked before every stage and at the stages' safe points. */
   stop?: StopRequest;
