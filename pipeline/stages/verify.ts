@@ -1,6 +1,7 @@
 /**
- * Verify what is public before anything points at it: every image of the manifest re-read from the
- * registry, the manifest and every archive from the site store and from the public site.
+ * Verify what is public before anything points at it (a release run) or announces it (`eksd announce`):
+ * every image of the manifest re-read from the registry, the manifest and every archive from the site
+ * store and from the public site.
  */
 import type { Config } from '../config/config.ts';
 import { EksdError } from '../errors.ts';
@@ -18,17 +19,17 @@ export interface VerifyInput { urls: SiteUrls; name: string; site: Store; client
 /** The release as the site store holds it, verified; any problem stops the run (nothing is announced). */
 export async function verifyPublished(input: VerifyInput): Promise<{ release: Release; report: VerifyReport }> {
   const release = await readRelease(input.name, { site: input.site });
-  const { urls } = input;
-  const report = await verifyRelease(release, { client: input.clients, site: input.site, siteBaseUrl: urls.baseUrl, published: true,
-    ...(urls.verifyUrl ? { publicUrl: urls.verifyUrl } : {}) });
-  if (report.problems.length > 0) throw verifyError(report);
-  return { release, report };
+  return { release, report: await verifyOrThrow(release, input, { published: true }) };
 }
 
 /** A release the site serves (`eksd announce`), verified against the registry and the site; VERIFY_FAILED otherwise. */
-export async function verifyServed(input: { urls: SiteUrls; release: Release; site: Store; clients: ClientFactory }): Promise<VerifyReport> {
+export function verifyServed(input: Omit<VerifyInput, 'name'> & { release: Release }): Promise<VerifyReport> {
+  return verifyOrThrow(input.release, input, {});
+}
+
+async function verifyOrThrow(release: Release, input: Omit<VerifyInput, 'name'>, o: { published?: true }): Promise<VerifyReport> {
   const { urls } = input;
-  const report = await verifyRelease(input.release, { client: input.clients, site: input.site, siteBaseUrl: urls.baseUrl,
+  const report = await verifyRelease(release, { client: input.clients, site: input.site, siteBaseUrl: urls.baseUrl, ...o,
     ...(urls.verifyUrl ? { publicUrl: urls.verifyUrl } : {}) });
   if (report.problems.length > 0) throw verifyError(report);
   return report;
