@@ -15,8 +15,11 @@ import type { Release } from '../release/types.ts';
 import type { Stores } from '../store/open.ts';
 import type { Lease } from '../store/lease.ts';
 
+/** What announcing reads of the configuration: the announcer, the SNS endpoint, the site's URL. */
+export type AnnounceSettings = Pick<Config, 'announce' | 'aws' | 'site'>;
+
 /** The AWS SDK is loaded only for SNS. */
-export async function announcerFor(config: Config): Promise<Announcer> {
+export async function announcerFor(config: AnnounceSettings): Promise<Announcer> {
   const topicArn = config.announce.topicArn;
   if (config.announce.kind === 'sns' && topicArn) {
     const { SnsAnnouncer } = await import('../announce/sns.ts');
@@ -34,7 +37,7 @@ export interface AnnounceOptions {
 }
 
 /** The announcement of `release`, compared with the channel's previous release. */
-export async function announcementOf(config: Config, stores: Stores, release: Release, o: AnnounceOptions = {}): Promise<Announcement> {
+export async function announcementOf(config: AnnounceSettings, stores: Stores, release: Release, o: AnnounceOptions = {}): Promise<Announcement> {
   const { channel, number } = release.spec;
   const previous = await previousRelease(stores.site, channel, number);
   return renderAnnouncement(release, { manifestUrl: manifestUrl(config.site.baseUrl, channel, number),
@@ -42,13 +45,13 @@ export async function announcementOf(config: Config, stores: Stores, release: Re
 }
 
 /** Sends the announcement of a verified release once (see announce/once.ts), if this caller still holds the lease. */
-export async function announceRelease(config: Config, stores: Stores, lease: Lease, release: Release,
+export async function announceRelease(config: AnnounceSettings, stores: Stores, lease: Lease, release: Release,
   o: AnnounceOptions = {}): Promise<AnnounceOnceResult & { via: string }> {
   return sendOnce(config, stores, lease, await announcementOf(config, stores, release, o), o.again === true);
 }
 
 /** Sends an announcement once under its ledger name, through the configured announcer, while the lease is held. */
-export async function sendOnce(config: Config, stores: Stores, lease: Lease, announcement: Announcement, again = false): Promise<AnnounceOnceResult & { via: string }> {
+export async function sendOnce(config: AnnounceSettings, stores: Stores, lease: Lease, announcement: Announcement, again = false): Promise<AnnounceOnceResult & { via: string }> {
   const announcer = await announcerFor(config);
   lease.assertHeld();
   const sent = await announceOnce({ release: announcement.release, announcement, announcer, state: stores.state, ...(again ? { again: true } : {}) });

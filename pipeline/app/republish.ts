@@ -1,8 +1,8 @@
 /**
  * `eksd republish`: an existing release, copied from wherever its digests are to the configured
  * imageRepo or --to, its tags restored, verified, and announced again only when asked (in place, after
- * verify). It runs the republish stage list (stages/list.ts) through the same loop as a release, holding
- * the channel's lease. Base images are not listed in a Release manifest, so they are not republished;
+ * verify). It runs the republish stage list (stages/lists/republish.ts) through the same loop as a
+ * release, which holds the channel's lease for it. Base images are not listed in a Release manifest, so they are not republished;
  * the manifest's images are self-contained indexes (their layers include the base layers).
  */
 import type { Config } from '../config/config.ts';
@@ -12,11 +12,10 @@ import type { VerifyReport } from '../site/verify.ts';
 import { openStores } from '../store/open.ts';
 import { proveConditionalWrites } from '../store/probe.ts';
 import { refuseStateInSite } from '../store/legacy-state.ts';
-import { acquireLease, releaseAfterRun } from '../store/lease.ts';
 import type { AnnounceOutcome } from '../stages/announce.ts';
 import type { RepublishedImage } from '../stages/republish/copy.ts';
 import { formatLocation, parseLocation, releaseImages, repoIn, type Location } from '../stages/republish/locate.ts';
-import { republishStages, type RepublishOutputs } from '../stages/list.ts';
+import { republishStages, type RepublishOutputs } from '../stages/lists/republish.ts';
 import type { Emit } from '../stages/events.ts';
 import type { ClientFactory } from '../registry/client.ts';
 import { registryClients } from './clients.ts';
@@ -76,18 +75,19 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
   await refuseStateInSite(config, stores);
   await proveConditionalWrites(stores.state);
   const { channel } = release.spec;
-  const lease = await acquireLease(stores.state, channel, `eksd republish ${name} (pid ${process.pid})`, { ttlSeconds: config.leaseSeconds });
-  try {
-    const unfinished = (await Journal.unfinished(stores.state, channel))?.data.number;
-    const out = await runStages(republishStages({
-      config, release, images, target, from, configured, mirror, clients: o.clients ?? registryClients({ ...config, imageRepo: formatLocation(target) }),
-      stores, lease, announce: o.announce === true, concurrency: o.concurrency ?? 4, log: (message) => emit({ type: 'info', message }),
-      ...(o.output ? { output: o.output } : {}), ...(o.verifyAttempts ? { verifyAttempts: o.verifyAttempts } : {}), ...(unfinished !== undefined ? { unfinished } : {}),
-    }), { emit, ...(o.stop ? { stop: o.stop } : {}) });
-    return resultOf(out as RepublishOutputs, { name, target, mirror, started });
-  } finally {
-    await releaseAfterRun(lease, (message) => emit({ type: 'info', message }));
-  }
+  const { out } = await runStages(republishStages({
+    config, release, images, target, from, configured, mirror, clients: o.clients ?? registryClients({ ...config, imageRepo: formatLocation(target) }),
+    stores, announce: o.announce === true, concurrency: o.concurrency ?? 4, log: (message) => emit({ type: 'info', message }),
+    ...(o.output ? { output: o.output } : {}), ...(o.verifyAttempts ? { verifyAttempts: o.verifyAttempts } : {}),
+  }), {
+    emit, ...(o.stop ? { stop: o.stop } : {}),
+    lease: { store: stores.state, channel, command: `eksd republish ${name} (pid ${process.pid})`, ttlSeconds: config.leaseSeconds },
+    open: async () => {
+      const unfinished = (await Journal.unfinished(stores.state, channel))?.data.number;
+      return { recorded: {}, run: unfinished !== undefined ? { unfinished } : {} };
+    },
+  });
+  return resultOf(out as RepublishOutputs, { name, target, mirror, started });
 }
 
 function checkOptions(o: RepublishOptions, name: string, target: Location, mirror: boolean): void {

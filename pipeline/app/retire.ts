@@ -1,39 +1,32 @@
 /**
- * Retiring a channel (`active: false` in images/channels.yaml): its ReleaseChannel is published with
- * `status.active: false`, still naming its latest release, and the retirement is announced once (its
- * own ledger entry, `kubernetes-<ch>-retired`), under the channel's lease. Its manifests, images and tags
- * stay, so `eksd verify` and `eksd republish` keep working for its releases. A channel that never had a
- * release has nothing public to retire.
+ * A retired channel's turn in `eksd release`: the retire stage list (stages/lists/retire.ts) through the
+ * loop, under the channel's lease: its ReleaseChannel marked inactive and the retirement announced once.
  */
 import type { ChannelConfig } from '../config/config.ts';
 import type { ChannelSpec } from '../catalog/model.ts';
-import { renderRetirement } from '../announce/render.ts';
-import { sendOnce } from '../announce/release.ts';
-import { parseReleaseChannel } from '../release/channel.ts';
-import { channelFilePath } from '../release/naming.ts';
-import { writeChannel } from '../site/site.ts';
-import { getText } from '../store/store.ts';
 import type { Stores } from '../store/open.ts';
-import { withLease } from '../store/lease.ts';
-import type { AnnounceOutcome } from '../stages/announce.ts';
+import type { Emit } from '../stages/events.ts';
+import { retireStages, retirementOf, type Retirement } from '../stages/lists/retire.ts';
+import { runStages } from './loop.ts';
+import type { StopRequest } from './stop.ts';
 
-export interface Retirement {
-  state: 'retired' | 'already-retired' | 'never-released' | 'to-retire';
-  latestRelease: number;
-  announcement?: AnnounceOutcome;
+export type { Retirement } from '../stages/lists/retire.ts';
+
+export interface RetireOptions {
+  config: ChannelConfig;
+  channel: ChannelSpec;
+  stores: Stores;
+  dryRun: boolean;
+  /** Progress, and what goes wrong after the outcome is settled (the lease not released). */
+  emit: Emit;
+  stop?: StopRequest;
 }
 
-/** `warn` hears what goes wrong after the outcome is settled (the lease not released). */
-export async function retireChannel(config: ChannelConfig, channel: ChannelSpec, stores: Stores, dryRun: boolean, warn: (message: string) => void): Promise<Retirement> {
-  const key = channelFilePath(channel.name);
-  const text = await getText(stores.site, key);
-  if (text === undefined) return { state: 'never-released', latestRelease: 0 };
-  const latestRelease = parseReleaseChannel(text, stores.site.where(key)).status.latestRelease ?? 0;
-  if (dryRun) return { state: 'to-retire', latestRelease };
-  return withLease(stores.state, channel.name, `eksd release: retire ${channel.name} (pid ${process.pid})`, config.leaseSeconds, async (lease) => {
-    await writeChannel(stores.site, { channel: channel.name, latestRelease, active: false, ...(config.announce.topicArn ? { snsTopicArn: config.announce.topicArn } : {}) });
-    const announcement = renderRetirement({ channel: channel.name, latestRelease, retired: channel.retired ?? '', channelUrl: `${config.site.baseUrl.replace(/\/+$/, '')}/${key}` });
-    const sent = await sendOnce(config, stores, lease, announcement);
-    return { state: sent.skipped ? 'already-retired' : 'retired', latestRelease, announcement: { messageId: sent.messageId, skipped: sent.skipped, via: sent.via } };
-  }, warn);
+export async function retireChannel(o: RetireOptions): Promise<Retirement> {
+  const { config, channel, stores } = o;
+  const { out, end } = await runStages(retireStages({ channel, settings: config, stores }), {
+    emit: o.emit, dryRun: o.dryRun, ...(o.stop ? { stop: o.stop } : {}),
+    lease: { store: stores.state, channel: channel.name, command: `eksd release: retire ${channel.name} (pid ${process.pid})`, ttlSeconds: config.leaseSeconds },
+  });
+  return retirementOf(end, out);
 }

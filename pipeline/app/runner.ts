@@ -5,9 +5,10 @@
  * whose release fails does not stop the others; a channel with nothing new is not released; a retired
  * channel gets its ReleaseChannel marked inactive and one retirement announcement.
  *
- * One channel's release runs the release's stage list (stages/list.ts) through the loop. Opening the run
- * takes the channel's lease and reads its journal: an interrupted run is resumed under its number, on
- * this machine or another. A run that got to the end closes its journal.
+ * One channel's release runs the release's stage list (stages/list.ts) through the loop, which takes the
+ * channel's lease; opening the run then reads its journal: an interrupted run is resumed under its number,
+ * on this machine or another. A run that got to the end closes its journal. What became of the channel is
+ * the list's outcome (`releaseOutcome`), from how the loop ended.
  */
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +24,7 @@ import type { VerifyReport } from '../site/verify.ts';
 import type { Release } from '../release/types.ts';
 import { publishedImages, type PublishedImage } from '../stages/images/published.ts';
 import type { ImageDecision, SharedBuilds } from '../stages/images/types.ts';
-import { releaseStages, UNTIL, type ReleaseEnv, type ReleaseOutputs, type Until } from '../stages/list.ts';
+import { releaseOutcome, releaseStages, UNTIL, type ReleaseEnv, type ReleaseOutputs, type ReleaseRun, type ReleaseState, type Until } from '../stages/list.ts';
 import type { AnnounceOutcome } from '../stages/announce.ts';
 import type { Comparison } from '../stages/compare.ts';
 import type { SiteOutcome } from '../stages/release.ts';
@@ -33,7 +34,6 @@ import { buildersAt, type Builders } from './builders.ts';
 import { registryClients } from './clients.ts';
 import { Journal } from './journal.ts';
 import { releaseNumber } from './number.ts';
-import { acquireLease, releaseAfterRun, type Lease } from '../store/lease.ts';
 import { runStages, type OpenRun } from './loop.ts';
 import { retireChannel, type Retirement } from './retire.ts';
 import type { StopRequest } from './stop.ts';
@@ -75,7 +75,7 @@ export interface RunResult {
 }
 
 export type ChannelOutcome =
-  | { channel: string; state: 'released' | 'unchanged' | 'planned' | 'stopped'; result: RunResult }
+  | { channel: string; state: ReleaseState; result: RunResult }
   | { channel: string; state: 'retired'; retirement: Retirement }
   | { channel: string; state: 'failed'; error: unknown };
 
@@ -118,10 +118,12 @@ export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
 /** One channel; a failure is returned, not thrown, so the other channels go on. */
 async function releaseOne(o: RunOptions, config: ChannelConfig, channel: ChannelSpec, shared: Shared): Promise<ChannelOutcome> {
   try {
-    if (!channel.active) return { channel: channel.name, state: 'retired', retirement: await retireChannel(config, channel, shared.stores, o.dryRun === true, warnTo(o.emit)) };
+    if (!channel.active) {
+      const retirement = await retireChannel({ config, channel, stores: shared.stores, dryRun: o.dryRun === true, emit: o.emit, ...(o.stop ? { stop: o.stop } : {}) });
+      return { channel: channel.name, state: 'retired', retirement };
+    }
     const number = o.numbers?.[channel.name] ?? o.number;
-    const result = await runRelease({ ...o, config, ...(number !== undefined ? { number } : {}) }, shared);
-    const state = result.decisions ? 'planned' : result.comparison && !result.comparison.changed ? 'unchanged' : result.release?.announcement ? 'released' : 'stopped';
+    const { state, result } = await runRelease({ ...o, config, ...(number !== undefined ? { number } : {}) }, shared);
     return { channel: channel.name, state, result };
   } catch (error) {
     o.emit({ type: 'info', message: `channel ${channel.name} failed: ${(error as Error).message.split('\n')[0]}` });
@@ -147,7 +149,7 @@ function selectChannels(o: RunOptions): ChannelSpec[] {
 }
 
 /** One channel's release through the stage list. */
-async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Shared): Promise<RunResult> {
+async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Shared): Promise<{ state: ReleaseState; result: RunResult }> {
   const started = Date.now();
   const { config } = o;
   const dryRun = o.dryRun === true || o.until === 'plan';
@@ -157,35 +159,36 @@ async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Sha
     cacheDir: join(config.artifacts.cacheDir, '..'), date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
     ...buildRepoCommit(),
   };
-  let lease: Lease | undefined;
-  let journal: Journal<ReleaseOutputs> | undefined;
-  let resumed = false;
-  try {
-    const out = await runStages(releaseStages(env), {
-      emit: o.emit, dryRun, until: UNTIL[o.until ?? 'announce'], ...(o.stop ? { stop: o.stop } : {}),
-      open: async (): Promise<OpenRun<ReleaseOutputs>> => {
-        if (!dryRun) lease = await acquireLease(env.stores.state, config.channel, `eksd release (pid ${process.pid})`, { ttlSeconds: config.leaseSeconds });
-        const existing = await Journal.unfinished<ReleaseOutputs>(env.stores.state, config.channel);
-        const number = await releaseNumber({ channel: config.channel, site: env.stores.site, ...(o.number !== undefined ? { wanted: o.number } : {}),
-          ...(existing ? { unfinished: { number: existing.data.number, file: existing.file } } : {}) });
-        resumed = existing !== undefined;
-        if (existing) o.emit({ type: 'info', message: `resuming release ${number} of channel ${config.channel} from ${existing.file}` });
-        journal = dryRun ? undefined : existing ?? await Journal.start(env.stores.state, config.channel, number);
-        env.run = { number, journal: (existing ?? journal)?.file ?? '', ...(lease ? { lease } : {}) };
-        return { ...(journal ? { journal } : {}), recorded: existing?.recorded ?? {} };
-      },
-    });
-    if (out.pin) await journal?.archive();
-    if (out.compare && !out.compare.changed) await journal?.discard();
-    return result(out, resumed, dryRun, started);
-  } finally {
-    await releaseAfterRun(lease, warnTo(o.emit));
-  }
+  const { out, end, run } = await runStages(releaseStages(env), {
+    emit: o.emit, dryRun, until: UNTIL[o.until ?? 'announce'], ...(o.stop ? { stop: o.stop } : {}),
+    lease: { store: env.stores.state, channel: config.channel, command: `eksd release (pid ${process.pid})`, ttlSeconds: config.leaseSeconds },
+    open: () => openRelease(o, env, dryRun),
+  });
+  const state = releaseOutcome(end);
+  return { state, result: result(out, run?.resumed === true, state === 'planned', started) };
 }
 
-/** A warning beside the outcome (a lease not released), as a progress line. */
-function warnTo(emit: Emit): (message: string) => void {
-  return (message) => emit({ type: 'info', message });
+/**
+ * Opens a channel's release run, under its lease: an unfinished run is resumed under its number, else a
+ * journal is started under the next one (none on a dry run). Closing it, at the end of the list, archives a
+ * released run's journal and drops an unchanged one's (its number stays free).
+ */
+async function openRelease(o: RunOptions, env: ReleaseEnv, dryRun: boolean): Promise<OpenRun<ReleaseOutputs, ReleaseRun>> {
+  const { channel } = env.config;
+  const existing = await Journal.unfinished<ReleaseOutputs>(env.stores.state, channel);
+  const number = await releaseNumber({ channel, site: env.stores.site, ...(o.number !== undefined ? { wanted: o.number } : {}),
+    ...(existing ? { unfinished: { number: existing.data.number, file: existing.file } } : {}) });
+  if (existing) o.emit({ type: 'info', message: `resuming release ${number} of channel ${channel} from ${existing.file}` });
+  const journal = dryRun ? undefined : existing ?? await Journal.start(env.stores.state, channel, number);
+  return {
+    ...(journal ? { journal } : {}), recorded: existing?.recorded ?? {},
+    run: { number, journal: (existing ?? journal)?.file ?? '', resumed: existing !== undefined },
+    close: async (end) => {
+      const state = releaseOutcome(end);
+      if (state === 'released') await journal?.archive();
+      if (state === 'unchanged') await journal?.discard();
+    },
+  };
 }
 
 function result(out: Partial<ReleaseOutputs>, resumed: boolean, dryRun: boolean, started: number): RunResult {

@@ -13,8 +13,8 @@ export interface WantedRepository {
   arches: string[];
 }
 
-export async function ensureRepositories(config: Config, wanted: WantedRepository[], log: (line: string) => void = () => {}): Promise<void> {
-  const client = createEcrPublicClient(config.aws.ecrPublicEndpoint ? { endpoint: config.aws.ecrPublicEndpoint } : {});
+export async function ensureRepositories(aws: Config['aws'], wanted: WantedRepository[], log: (line: string) => void = () => {}): Promise<void> {
+  const client = createEcrPublicClient(aws.ecrPublicEndpoint ? { endpoint: aws.ecrPublicEndpoint } : {});
   for (const repo of wanted) {
     const r = await ensureRepository({ client, repositoryName: repo.name, catalogData: {
       description: repo.description, architectures: ecrArchitectures(repo.arches), operatingSystems: ['Linux'],

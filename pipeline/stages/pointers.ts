@@ -2,7 +2,6 @@
  * Pointers, once the release is public and verified: the channel file names it as the latest release,
  * checked as the site serves it back, then every image's floating tags move to it.
  */
-import type { Config } from '../config/config.ts';
 import { EksdError } from '../errors.ts';
 import { channelFilePath } from '../release/naming.ts';
 import { channelPointer, writeChannel } from '../site/site.ts';
@@ -13,19 +12,20 @@ import type { Lease } from '../store/lease.ts';
 import { tagTargets, type PublishedImage } from './images/published.ts';
 
 export interface PointersInput {
-  config: Config;
   channel: string;
   number: number;
   images: PublishedImage[];
   site: Store;
   lease: Lease;
   clients: ClientFactory;
+  /** Named in the channel file, for subscribers. */
+  snsTopicArn?: string;
 }
 
 export async function movePointers(input: PointersInput): Promise<{ channelFile: string }> {
-  const { config, channel, number, site } = input;
+  const { channel, number, site } = input;
   input.lease.assertHeld();
-  await writeChannel(site, { channel, latestRelease: number, active: true, ...(config.announce.topicArn ? { snsTopicArn: config.announce.topicArn } : {}) });
+  await writeChannel(site, { channel, latestRelease: number, active: true, ...(input.snsTopicArn ? { snsTopicArn: input.snsTopicArn } : {}) });
   await assertChannelPoints(site, channel, number);
   const targets = tagTargets(input.images, input.clients);
   const now = await tagsNow(targets);

@@ -20,7 +20,8 @@ import type { PublishedImage } from './images/published.ts';
 export interface SiteOutcome { name: string; manifestPath: string; manifestUrl: string; written: boolean }
 
 export interface SiteInput {
-  config: Config;
+  /** The site's URL and the SNS topic, named in the manifest. */
+  config: Pick<Config, 'site' | 'announce'>;
   catalog: Catalog;
   plan: Plan;
   images: PublishedImage[];

@@ -7,11 +7,11 @@ import type { WantedRepository } from '../publish/repositories.ts';
 import type { Location, ReleaseImage } from './republish/locate.ts';
 
 /** How many repositories were checked (0 when the target is not ECR Public). */
-export async function ensureImageRepositories(config: Config, registry: string, wanted: () => WantedRepository[], log: (line: string) => void): Promise<number> {
-  if (!config.aws.ecrPublic || registry !== ecrPublicHost(config.aws)) return 0;
+export async function ensureImageRepositories(aws: Config['aws'], registry: string, wanted: () => WantedRepository[], log: (line: string) => void): Promise<number> {
+  if (!aws.ecrPublic || registry !== ecrPublicHost(aws)) return 0;
   const list = wanted();
   const { ensureRepositories } = await import('../publish/repositories.ts');
-  await ensureRepositories(config, list, log);
+  await ensureRepositories(aws, list, log);
   return list.length;
 }
 

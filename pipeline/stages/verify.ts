@@ -1,6 +1,7 @@
 /**
- * Verify what is public before anything points at it: every image of the manifest re-read from the
- * registry, the manifest and every archive from the site store and from the public site.
+ * Verify what is public before anything points at it (a release run) or announces it (`eksd announce`):
+ * every image of the manifest re-read from the registry, the manifest and every archive from the site
+ * store and from the public site.
  */
 import type { Config } from '../config/config.ts';
 import { EksdError } from '../errors.ts';
@@ -10,16 +11,28 @@ import { verifyRelease, type VerifyReport } from '../site/verify.ts';
 import type { ClientFactory } from '../registry/client.ts';
 import type { Store } from '../store/store.ts';
 
-export interface VerifyInput { config: Config; name: string; site: Store; clients: ClientFactory }
+/** Where the site is served from (the manifest's URLs), and where to read it back publicly, if anywhere. */
+export type SiteUrls = Pick<Config['site'], 'baseUrl' | 'verifyUrl'>;
+
+export interface VerifyInput { urls: SiteUrls; name: string; site: Store; clients: ClientFactory }
 
 /** The release as the site store holds it, verified; any problem stops the run (nothing is announced). */
 export async function verifyPublished(input: VerifyInput): Promise<{ release: Release; report: VerifyReport }> {
   const release = await readRelease(input.name, { site: input.site });
-  const { config } = input;
-  const report = await verifyRelease(release, { client: input.clients, site: input.site, siteBaseUrl: config.site.baseUrl, published: true,
-    ...(config.site.verifyUrl ? { publicUrl: config.site.verifyUrl } : {}) });
+  return { release, report: await verifyOrThrow(release, input, { published: true }) };
+}
+
+/** A release the site serves (`eksd announce`), verified against the registry and the site; VERIFY_FAILED otherwise. */
+export function verifyServed(input: Omit<VerifyInput, 'name'> & { release: Release }): Promise<VerifyReport> {
+  return verifyOrThrow(input.release, input, {});
+}
+
+async function verifyOrThrow(release: Release, input: Omit<VerifyInput, 'name'>, o: { published?: true }): Promise<VerifyReport> {
+  const { urls } = input;
+  const report = await verifyRelease(release, { client: input.clients, site: input.site, siteBaseUrl: urls.baseUrl, ...o,
+    ...(urls.verifyUrl ? { publicUrl: urls.verifyUrl } : {}) });
   if (report.problems.length > 0) throw verifyError(report);
-  return { release, report };
+  return report;
 }
 
 export function verifyError(report: VerifyReport): EksdError {
@@ -29,6 +42,6 @@ export function verifyError(report: VerifyReport): EksdError {
   });
 }
 
-export function verifyDetail(report: VerifyReport, config: Config): string {
-  return `${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives${config.site.verifyUrl ? `, read back from ${config.site.verifyUrl}` : ''}`;
+export function verifyDetail(report: VerifyReport, verifyUrl?: string): string {
+  return `${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives${verifyUrl ? `, read back from ${verifyUrl}` : ''}`;
 }

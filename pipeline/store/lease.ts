@@ -194,14 +194,3 @@ function lockedError(channel: string, holder: LeaseRecord, where: string): EksdE
     where, hint: `wait for that run to finish; a lease that is not renewed expires ${holder.ttlSeconds ?? 'its lifetime in'} s after its last renewal (by the store's clock) and is then taken over`,
   });
 }
-
-/** Runs `work` holding the channel's lease; releases it afterwards, whatever happened (a failure to release goes to `warn`). */
-export async function withLease<T>(store: Store, channel: string, command: string, ttlSeconds: number, work: (lease: Lease) => Promise<T>,
-  warn: (message: string) => void): Promise<T> {
-  const lease = await acquireLease(store, channel, command, { ttlSeconds });
-  try {
-    return await work(lease);
-  } finally {
-    await releaseAfterRun(lease, warn);
-  }
-}

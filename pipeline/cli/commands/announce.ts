@@ -1,18 +1,9 @@
+/** `eksd announce`: the command line of app/announce.ts (announce a served release once, or settle an interrupted send). */
 import { EksdError } from '../../errors.ts';
-import { verifyRelease } from '../../site/verify.ts';
-import { markSent } from '../../announce/once.ts';
-import { registryClients } from '../../app/clients.ts';
-import { announcementOf, announceRelease } from '../../announce/release.ts';
-import type { Config } from '../../config/config.ts';
-import { assertServed, readGiven, type Served } from '../../site/served.ts';
-import { verifyError } from '../../stages/verify.ts';
+import { announceServed, markAnnounced, type AnnounceOptions } from '../../app/announce.ts';
+import type { Emit } from '../../stages/events.ts';
 import { CONFIG_OPTIONS, EXIT, type Command, type CommandContext } from '../command.ts';
 import { configFrom } from '../config-flags.ts';
-import { releaseFromArg } from '../release-ref.ts';
-import { refuseStateInSite } from '../../store/legacy-state.ts';
-import { openStores, type Stores } from '../../store/open.ts';
-import { proveConditionalWrites } from '../../store/probe.ts';
-import { withLease } from '../../store/lease.ts';
 
 export const announceCommand: Command = {
   name: 'announce',
@@ -41,48 +32,29 @@ export const announceCommand: Command = {
   async run(ctx) {
     const ref = ctx.args[0];
     if (!ref) throw new EksdError('USAGE', 'which release? give a release name, a manifest file or a URL', { hint: 'eksd announce kubernetes-1-33-eks-1' });
-    const config = configFrom(ctx);
-    const stores = await openStores(config);
-    // The ledger is what keeps this send to one: it must be where releases record it, on a store that honours conditions.
-    await refuseStateInSite(config, stores);
-    if (ctx.values['dry-run'] !== true) await proveConditionalWrites(stores.state);
-    if (ctx.values['mark-sent']) return markSentCommand(ctx, ref, config, stores);
-    const given = await readGiven(ref, stores.site);
-    const served = () => assertServed(given, stores.site, config.site.verifyUrl);
-    if (ctx.values['dry-run']) {
-      const announcement = await announcementOf(config, stores, (await served()).release);
-      ctx.out(`Subject: ${announcement.subject}\n\n${announcement.text}`);
+    const o: AnnounceOptions = { config: configFrom(ctx), ref, dryRun: ctx.values['dry-run'] === true, emit: infoTo(ctx), ...(ctx.stop ? { stop: ctx.stop } : {}) };
+    if (ctx.values['mark-sent']) return markSentCommand(ctx, o);
+    const r = await announceServed({ ...o, again: ctx.values.again === true });
+    if (r.state === 'dry-run') {
+      ctx.out(`Subject: ${r.announcement.subject}\n\n${r.announcement.text}`);
       return EXIT.ok;
     }
-    const { release, sent } = await withLease(stores.state, given.release.spec.channel, `eksd announce ${ref}`, config.leaseSeconds, async (lease) => {
-      const r = await verified(config, stores, await served());
-      ctx.stop?.check('the announcement was sent');
-      return { release: r, sent: await announceRelease(config, stores, lease, r, { again: ctx.values.again === true }) };
-    }, ctx.err);
-    const name = release.metadata.name;
-    ctx.out(sent.skipped
-      ? `${name} was already announced (message ${sent.messageId}); use --again to send it again`
-      : `announced ${name} via ${sent.via} (message ${sent.messageId})`);
+    ctx.out(r.sent.skipped
+      ? `${r.name} was already announced (message ${r.sent.messageId}); use --again to send it again`
+      : `announced ${r.name} via ${r.sent.via} (message ${r.sent.messageId})`);
     return EXIT.ok;
   },
 };
 
-/** The release the site serves, verified against the registry and the site; VERIFY_FAILED otherwise. */
-async function verified(config: Config, stores: Stores, served: Served) {
-  const report = await verifyRelease(served.release, { client: registryClients(config), site: stores.site, siteBaseUrl: config.site.baseUrl,
-    ...(config.site.verifyUrl ? { publicUrl: config.site.verifyUrl } : {}) });
-  if (report.problems.length > 0) throw verifyError(report);
-  return served.release;
+async function markSentCommand(ctx: CommandContext, o: AnnounceOptions): Promise<number> {
+  if (ctx.values.again) throw new EksdError('USAGE', '--mark-sent and --again contradict each other', { hint: 'record the send, or send again; not both' });
+  const { name, changed } = await markAnnounced(o);
+  ctx.out(!changed ? `${name} was already recorded as announced; nothing changed`
+    : o.dryRun ? `would record ${name} as announced (dry run: nothing written, nothing sent)` : `recorded ${name} as announced; nothing was sent`);
+  return EXIT.ok;
 }
 
-async function markSentCommand(ctx: CommandContext, ref: string, config: Config, stores: Stores): Promise<number> {
-  if (ctx.values.again) throw new EksdError('USAGE', '--mark-sent and --again contradict each other', { hint: 'record the send, or send again; not both' });
-  const release = await releaseFromArg(ref, config);
-  const name = release.metadata.name;
-  const dryRun = ctx.values['dry-run'] === true;
-  const mark = () => markSent({ release: name, state: stores.state, dryRun });
-  const changed = dryRun ? await mark() : await withLease(stores.state, release.spec.channel, `eksd announce ${name} --mark-sent`, config.leaseSeconds, mark, ctx.err);
-  ctx.out(!changed ? `${name} was already recorded as announced; nothing changed`
-    : dryRun ? `would record ${name} as announced (dry run: nothing written, nothing sent)` : `recorded ${name} as announced; nothing was sent`);
-  return EXIT.ok;
+/** Stderr hears the loop's warnings (a lease not released); the stages' progress is not shown. */
+function infoTo(ctx: CommandContext): Emit {
+  return (e) => { if (e.type === 'info') ctx.err(e.message); };
 }
