@@ -78,8 +78,8 @@ export interface ReleaseOutputs {
 type ReleaseStage = Stage<ReleaseOutputs, keyof ReleaseOutputs & string, ReleaseRun>;
 
 export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
-  const imagesSettings: ImagesSettings = { channel: env.config.channel, force: env.force, assemble: env.config.build.assemble, shared: env.shared,
-    builders: env.builders, client: env.clients, concurrency: env.concurrency, cacheDir: env.cacheDir, limits: publishLimits(env.config) };
+  const imagesSettings = (): ImagesSettings => ({ channel: env.config.channel, force: env.force, assemble: env.config.build.assemble, shared: env.shared,
+    builders: env.builders, client: env.clients, concurrency: env.concurrency, cacheDir: env.cacheDir, limits: publishLimits(env.config) });
   const images = (out: Partial<ReleaseOutputs>) => publishedImages(need(out, 'plan'), need(out, 'build'));
   const siteInput = (out: Partial<ReleaseOutputs>) => ({ config: env.config, catalog: need(out, 'catalog'), plan: need(out, 'plan'), images: images(out),
     artifacts: need(out, 'resolve'), date: env.date, ...(env.commit ? { commit: env.commit } : {}) });
@@ -97,13 +97,13 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
       return makePlan(env.config, need(out, 'catalog'), loadPin(env.config.basePin), opened(run).number);
     }, { dry: true, detail: (p) => `${p.release}: ${p.images.length} images` }),
     stage('decide', ({ out, recorded }) => decideImages({ plan: need(out, 'plan'), catalog: need(out, 'catalog'), artifacts: need(out, 'resolve'),
-      ...(recorded.build ? { done: recorded.build } : {}) }, imagesSettings),
+      ...(recorded.build ? { done: recorded.build } : {}) }, imagesSettings()),
       { dry: true, detail: ({ decisions }) => decisionsDetail(decisions) }),
     stage('repositories', ({ out }, { emit }) => {
       const plan = need(out, 'plan');
       return ensureImageRepositories(env.config.aws, plan.images[0]?.registry ?? '', () => planRepositories(plan), (message) => emit({ type: 'info', message }));
     }),
-    stage('build', ({ out }, tools) => buildImages({ plan: need(out, 'plan'), catalog: need(out, 'catalog'), ...need(out, 'decide') }, imagesSettings, tools),
+    stage('build', ({ out }, tools) => buildImages({ plan: need(out, 'plan'), catalog: need(out, 'catalog'), ...need(out, 'decide') }, imagesSettings(), tools),
       { checkpointed: true }),
     stage('compare', ({ out, recorded }) => compareWithLatest({ next: releaseOf(siteInput(out)), site: env.stores.site,
       always: env.releaseUnchanged || env.force || recorded.tags !== undefined }), { stopsIf: (c) => !c.changed, detail: (c) => comparisonDetail(c, env.config.channel) }),
