@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { isEksdError } from '../pipeline/errors.ts';
 import { runStages, type LeaseRequest, type LoopEnd } from '../pipeline/app/loop.ts';
 import { StopRequest } from '../pipeline/app/stop.ts';
-import { releaseOutcome, releaseStages, UNTIL, type ReleaseEnv } from '../pipeline/stages/list.ts';
+import { releaseOutcome, releaseStages, UNTIL, type ReleaseEnv } from '../pipeline/stages/lists/release.ts';
 import { republishStages, type RepublishEnv } from '../pipeline/stages/lists/republish.ts';
 import { announceStages, markSentStages, type AnnounceEnv } from '../pipeline/stages/lists/announce.ts';
 import { retireStages, retirementOf, type RetireEnv } from '../pipeline/stages/lists/retire.ts';

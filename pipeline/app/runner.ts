@@ -5,7 +5,7 @@
  * whose release fails does not stop the others; a channel with nothing new is not released; a retired
  * channel gets its ReleaseChannel marked inactive and one retirement announcement.
  *
- * One channel's release runs the release's stage list (stages/list.ts) through the loop, which takes the
+ * One channel's release runs the release's stage list (stages/lists/release.ts) through the loop, which takes the
  * channel's lease; opening the run then reads its journal: an interrupted run is resumed under its number,
  * on this machine or another. A run that got to the end closes its journal. What became of the channel is
  * the list's outcome (`releaseOutcome`), from how the loop ended.
@@ -24,7 +24,7 @@ import type { VerifyReport } from '../site/verify.ts';
 import type { Release } from '../release/types.ts';
 import { publishedImages, type PublishedImage } from '../stages/images/published.ts';
 import type { ImageDecision, SharedBuilds } from '../stages/images/types.ts';
-import { releaseOutcome, releaseStages, UNTIL, type ReleaseEnv, type ReleaseOutputs, type ReleaseRun, type ReleaseState, type Until } from '../stages/list.ts';
+import { releaseOutcome, releaseStages, UNTIL, type ReleaseEnv, type ReleaseOutputs, type ReleaseRun, type ReleaseState, type Until } from '../stages/lists/release.ts';
 import type { AnnounceOutcome } from '../stages/announce.ts';
 import type { Comparison } from '../stages/compare.ts';
 import type { SiteOutcome } from '../stages/release.ts';

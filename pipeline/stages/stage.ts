@@ -2,7 +2,7 @@
  * What a stage is: a name and `run(input) -> output`, where the input is the outputs of the stages
  * before it, what an interrupted run recorded and the open run (its lease, and what the list's `open`
  * read: a release's number), and the output is plain data. The loop (app/loop.ts) runs a list of them;
- * stages/list.ts and stages/lists/ hold the lists.
+ * stages/lists/ holds the lists.
  */
 import { bug } from '../errors.ts';
 import type { Lease } from '../store/lease.ts';

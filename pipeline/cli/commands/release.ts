@@ -1,7 +1,7 @@
 import { EksdError, isEksdError } from '../../errors.ts';
 import { runReleases, type ChannelOutcome, type RunResult } from '../../app/runner.ts';
 import type { Retirement } from '../../app/retire.ts';
-import { UNTIL, type Until } from '../../stages/list.ts';
+import { UNTIL, type Until } from '../../stages/lists/release.ts';
 import { consoleReporter } from '../../report/console.ts';
 import { summaryText, writeStepSummary } from '../../report/summary.ts';
 import { planRows, planText } from '../../report/plan.ts';

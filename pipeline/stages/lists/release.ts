@@ -5,31 +5,31 @@
  * retire). Each entry hands a stage module the outputs and the few settings it needs, so every stage is
  * input -> output over plain data.
  */
-import type { Catalog } from '../catalog/model.ts';
-import { allArtifacts } from '../catalog/model.ts';
-import { loadCatalog, loadPin } from '../catalog/load.ts';
-import type { ChannelConfig } from '../config/config.ts';
-import { makePlan, type Plan } from '../plan/plan.ts';
-import { publishLimits } from '../publish/limits.ts';
-import { fetchArtifacts, type FetchedArtifact } from '../resolve/artifacts.ts';
-import type { VerifyReport } from '../site/verify.ts';
-import type { Release } from '../release/types.ts';
-import type { Stores } from '../store/open.ts';
-import type { ClientFactory } from '../registry/client.ts';
-import { leaseOf, need, opened, stage, type LoopEnd, type Stage } from './stage.ts';
-import { recordPin } from '../store/released-pin.ts';
-import type { Builder } from '../build/port.ts';
-import { decideImages, buildImages, type Decided, type ImagesSettings } from './images/stage.ts';
-import { publishedImages } from './images/published.ts';
-import type { BuildRecord, ImageDecision, SharedBuilds } from './images/types.ts';
-import { announce, announceDetail, type AnnounceOutcome } from './announce.ts';
-import { movePointers } from './pointers.ts';
-import { ensureImageRepositories, planRepositories } from './repositories.ts';
-import { releaseOf, writeSite, type SiteOutcome } from './release.ts';
-import { compareWithLatest, comparisonDetail, type Comparison } from './compare.ts';
-import { moveVersionedTags, type TagsRecord } from './tags.ts';
-import { verifyDetail, verifyPublished } from './verify.ts';
-import { checkUpstream } from './upstream.ts';
+import type { Catalog } from '../../catalog/model.ts';
+import { allArtifacts } from '../../catalog/model.ts';
+import { loadCatalog, loadPin } from '../../catalog/load.ts';
+import type { ChannelConfig } from '../../config/config.ts';
+import { makePlan, type Plan } from '../../plan/plan.ts';
+import { publishLimits } from '../../publish/limits.ts';
+import { fetchArtifacts, type FetchedArtifact } from '../../resolve/artifacts.ts';
+import type { VerifyReport } from '../../site/verify.ts';
+import type { Release } from '../../release/types.ts';
+import type { Stores } from '../../store/open.ts';
+import type { ClientFactory } from '../../registry/client.ts';
+import { leaseOf, need, opened, stage, type LoopEnd, type Stage } from '../stage.ts';
+import { recordPin } from '../../store/released-pin.ts';
+import type { Builder } from '../../build/port.ts';
+import { decideImages, buildImages, type Decided, type ImagesSettings } from '../images/stage.ts';
+import { publishedImages } from '../images/published.ts';
+import type { BuildRecord, ImageDecision, SharedBuilds } from '../images/types.ts';
+import { announce, announceDetail, type AnnounceOutcome } from '../announce.ts';
+import { movePointers } from '../pointers.ts';
+import { ensureImageRepositories, planRepositories } from '../repositories.ts';
+import { releaseOf, writeSite, type SiteOutcome } from '../release.ts';
+import { compareWithLatest, comparisonDetail, type Comparison } from '../compare.ts';
+import { moveVersionedTags, type TagsRecord } from '../tags.ts';
+import { verifyDetail, verifyPublished } from '../verify.ts';
+import { checkUpstream } from '../upstream.ts';
 
 /** What a release run has, beside the stages' outputs: set up by the runner, the same for every stage. */
 export interface ReleaseEnv {
