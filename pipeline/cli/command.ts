@@ -33,7 +33,7 @@ export const EXIT = {
   verifyFailed: 3,
   busy: 4,
   baseChanged: 10,
-  /** stopped by SIGTERM (128 + 15); by SIGINT it is 130 (see run/stop.ts exitCodeFor) */
+  /** stopped by SIGTERM (128 + 15); by SIGINT it is 130 (see app/stop.ts exitCodeFor) */
   interrupted: 143,
 } as const;
 

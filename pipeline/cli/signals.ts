@@ -1,6 +1,6 @@
 /**
  * SIGTERM and SIGINT for commands that run a release: instead of dying on the spot (leaving the channel's
- * lease held for its whole lifetime), the command is asked to stop at its next safe point (run/stop.ts)
+ * lease held for its whole lifetime), the command is asked to stop at its next safe point (app/stop.ts)
  * and ends with 128 + the signal's number. A second signal says the stop is under way.
  */
 import { StopRequest } from '../app/stop.ts';

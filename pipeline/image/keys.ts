@@ -22,7 +22,7 @@ export interface BuildInputs {
   via?: string;
   /** SOURCE_DATE_EPOCH of an assembled image, in seconds. */
   epoch?: number;
-  /** The assembler's output format (assemble/assemble.ts ASSEMBLER_FORMAT): a new format rebuilds what the old one made. */
+  /** The assembler's output format (build/assembler/assemble.ts ASSEMBLER_FORMAT): a new format rebuilds what the old one made. */
   assembler?: number;
 }
 

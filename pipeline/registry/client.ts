@@ -52,7 +52,7 @@ export interface PushedBlob {
   status: 'exists' | 'mounted' | 'uploaded';
 }
 
-/** A client for each registry host, made once per run (run/clients.ts). */
+/** A client for each registry host, made once per run (app/clients.ts). */
 export type ClientFactory = (registry: string) => RegistryClient;
 
 /** An OCI distribution client for one registry: manifests, blobs, tags; retries, limits and auth built in. */

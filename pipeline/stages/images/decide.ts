@@ -1,7 +1,7 @@
 /**
  * Decide, per image and platform, what a release does: reuse a platform image already pushed, or build
  * it, and why. Pure: the facts (what the registry and an interrupted run hold) are gathered before, and
- * execute.ts carries the decisions out. A platform whose parent is rebuilt in this run cannot know its
+ * schedule.ts carries the decisions out. A platform whose parent is rebuilt in this run cannot know its
  * build key yet: it is decided "build" with the reason, and decided again once the parent is pushed.
  * A build goes to the first builder that accepts the recipe and is not off (build/select.ts); what the
  * builder adds to the build key is part of it, so switching paths rebuilds.
