@@ -1,8 +1,8 @@
 /**
  * The assembler: a qualified recipe (qualify.ts) carried out without the Docker engine. Each COPY and
  * WORKDIR becomes one layer laid out as BuildKit lays it out (tree.ts), written deterministically
- * (layer.ts); the config is the parent's plus the instructions (config.ts). The result has the shape of
- * an image exported from the engine (buildkit/export.ts), so publish/platform-image.ts pushes it alike.
+ * (layer.ts); the config is the parent's plus the instructions (config.ts). The result is an Image
+ * (image/image.ts), as BuildKit's export is, so publish/platform-image.ts pushes it alike.
  * The same inputs give the same bytes: layers, config, and so the manifest.
  */
 import { createHash } from 'node:crypto';
@@ -29,7 +29,7 @@ export interface AssembleParent {
 
 export interface AssembleInput {
   recipe: Recipe;
-  /** The build context of this platform (buildkit/context.ts contextFiles). */
+  /** The build context of this platform (stages/images/context.ts contextFiles). */
   context: ContextFile[];
   /** Undefined for a recipe FROM scratch. */
   parent: AssembleParent | undefined;
