@@ -1,6 +1,6 @@
 /** Which BuildKit the engine runs, from its `/version` answer, and whether it takes SOURCE_DATE_EPOCH (0.13+). */
 import test from 'ava';
-import { engineBuildKit, takesSourceDateEpoch } from '../pipeline/build/buildkit/version.ts';
+import { engineBuildKit, takesSourceDateEpoch } from '../pipeline/builders/buildkit/version.ts';
 
 test('Docker 20.10 vendors BuildKit 0.8: no SOURCE_DATE_EPOCH', (t) => {
   const v = engineBuildKit({ Version: '20.10.24+dfsg1', Components: [{ Name: 'Engine', Version: '20.10.24+dfsg1' }, { Name: 'containerd', Version: '1.6.20' }] });

@@ -5,8 +5,8 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { qualify, type Qualification } from '../pipeline/build/assembler/qualify.ts';
-import type { ConfigStep, CopyStep, Recipe } from '../pipeline/build/assembler/recipe.ts';
+import { qualify, type Qualification } from '../pipeline/builders/assembler/qualify.ts';
+import type { ConfigStep, CopyStep, Recipe } from '../pipeline/builders/assembler/recipe.ts';
 import { loadCatalog } from '../pipeline/catalog/load.ts';
 import { loadConfig } from '../pipeline/config/config.ts';
 import { REPO_ROOT } from './helpers/project.ts';

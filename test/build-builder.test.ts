@@ -9,9 +9,9 @@ import { createRequire } from 'node:module';
 import protobuf from 'protobufjs';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
-import { BuildKitBuilder } from '../pipeline/build/buildkit/builder.ts';
-import { StepLogs } from '../pipeline/build/buildkit/step-logs.ts';
-import { TraceDecoder, type TraceEvent } from '../pipeline/build/buildkit/trace.ts';
+import { BuildKitBuilder } from '../pipeline/builders/buildkit/builder.ts';
+import { StepLogs } from '../pipeline/builders/buildkit/step-logs.ts';
+import { TraceDecoder, type TraceEvent } from '../pipeline/builders/buildkit/trace.ts';
 import { isEksdError } from '../pipeline/errors.ts';
 import { makeProject, type TestProject } from './helpers/project.ts';
 

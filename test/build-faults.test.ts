@@ -1,6 +1,6 @@
 /**
  * The engine's own registry reads survive registry faults: parents reach BuildKit through our loopback
- * endpoint (pipeline/build/buildkit/parent-proxy.ts), so a 500, 503, 429 or reset meets our client's retries
+ * endpoint (pipeline/builders/buildkit/parent-proxy.ts), so a 500, 503, 429 or reset meets our client's retries
  * instead of failing the build. Against the real dockerd and registry: single builds through a fault
  * proxy, the endpoint's refusals, and full-catalog releases at 30% and 100% faults.
  */
@@ -14,12 +14,12 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
-import { BuildKitBuilder, type BuildRequest } from '../pipeline/build/buildkit/builder.ts';
-import { engineAddress, engineReaches } from '../pipeline/build/buildkit/engine.ts';
-import { exportImage, realParentNames } from '../pipeline/build/buildkit/export.ts';
-import { proxiedName } from '../pipeline/build/buildkit/parent-grants.ts';
-import { startParentProxy } from '../pipeline/build/buildkit/parent-proxy.ts';
-import type { TraceEvent } from '../pipeline/build/buildkit/trace.ts';
+import { BuildKitBuilder, type BuildRequest } from '../pipeline/builders/buildkit/builder.ts';
+import { engineAddress, engineReaches } from '../pipeline/builders/buildkit/engine.ts';
+import { exportImage, realParentNames } from '../pipeline/builders/buildkit/export.ts';
+import { proxiedName } from '../pipeline/builders/buildkit/parent-grants.ts';
+import { startParentProxy } from '../pipeline/builders/buildkit/parent-proxy.ts';
+import type { TraceEvent } from '../pipeline/builders/buildkit/trace.ts';
 import { isEksdError } from '../pipeline/errors.ts';
 import { RegistryClient, digestOf } from '../pipeline/registry/index.ts';
 import { projectBehindProxy, startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts';
@@ -230,7 +230,7 @@ test('the endpoint serves granted parents by digest only, under its token, check
 
 test('the endpoint does not keep the process alive', async (t) => {
   const script = [
-    `import { startParentProxy } from ${JSON.stringify(join(REPO_ROOT, 'pipeline/build/buildkit/parent-proxy.ts'))};`,
+    `import { startParentProxy } from ${JSON.stringify(join(REPO_ROOT, 'pipeline/builders/buildkit/parent-proxy.ts'))};`,
     'const endpoint = await startParentProxy();',
     'const res = await fetch(`http://${endpoint.host}/v2/`, { keepalive: true });',
     'await res.arrayBuffer();',

@@ -2,7 +2,7 @@
  * The Builder port is enough: a release run with a builder that is neither the assembler nor BuildKit
  * (defined here, in the test, and nowhere in pipeline/) publishes every image it makes, by digest, on the
  * real registry; the release verifies, its build keys name the builder, and a second run reuses them.
- * Also: which builder is chosen, and why (build/select.ts), as pure data.
+ * Also: which builder is chosen, and why (builders/select.ts), as pure data.
  */
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
-import type { Builder, BuildEvent, BuildJob, BuildResult, RecipeView } from '../pipeline/build/port.ts';
-import { selectBuilder, type Answer } from '../pipeline/build/select.ts';
+import type { Builder, BuildEvent, BuildJob, BuildResult, RecipeView } from '../pipeline/builders/port.ts';
+import { selectBuilder, type Answer } from '../pipeline/builders/select.ts';
 import { runReleases } from '../pipeline/app/runner.ts';
 import { ANNOTATION } from '../pipeline/image/annotations.ts';
 import { digestOf } from '../pipeline/image/digest.ts';

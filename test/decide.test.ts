@@ -6,8 +6,8 @@ import test from 'ava';
 import type { Platform } from '../pipeline/config/config.ts';
 import { buildKey, withParents, type OwnInputs } from '../pipeline/image/keys.ts';
 import type { ImagePlan, Plan } from '../pipeline/plan/plan.ts';
-import { ASSEMBLER_FORMAT } from '../pipeline/build/assembler/assemble.ts';
-import type { Answer } from '../pipeline/build/select.ts';
+import { ASSEMBLER_FORMAT } from '../pipeline/builders/assembler/assemble.ts';
+import type { Answer } from '../pipeline/builders/select.ts';
 import { decideAll, decideImage, REASON, type DecideOptions } from '../pipeline/stages/images/decide.ts';
 import type { Decision, ImageFacts, TaggedBuild } from '../pipeline/stages/images/types.ts';
 

@@ -85,7 +85,7 @@ const under = (...folders: string[]) => (dep: string) => folders.some((f) => dep
  */
 const LAYERS: Record<string, number> = {
   util: 0, 'errors.ts': 0, image: 1, config: 2, registry: 2, release: 2, aws: 2, catalog: 3, store: 3, resolve: 3,
-  plan: 4, build: 4, publish: 4, site: 4, announce: 4, stages: 5, app: 6, report: 7, cli: 8,
+  plan: 4, builders: 4, publish: 4, site: 4, announce: 4, stages: 5, app: 6, report: 7, cli: 8,
 };
 const folderOf = (file: string) => relative(PIPELINE, file).split('/')[0]!;
 
@@ -100,14 +100,14 @@ test('the image value (image/) imports nothing but util/', (t) => {
 });
 
 test('building never imports publishing, and publishing never imports building', (t) => {
-  t.deepEqual(edges('build/', under('publish/')), []);
-  t.deepEqual(edges('publish/', under('build/')), []);
+  t.deepEqual(edges('builders/', under('publish/')), []);
+  t.deepEqual(edges('publish/', under('builders/')), []);
 });
 
 test('stages import the builder port, never an adapter: the assembler and BuildKit are made in app/ alone', (t) => {
-  const adapters = under('build/assembler/', 'build/buildkit/');
+  const adapters = under('builders/assembler/', 'builders/buildkit/');
   t.deepEqual(edges('stages/', adapters), []);
-  const outside = [...graph].filter(([f]) => !rel(f).startsWith('pipeline/build/') && !rel(f).startsWith('pipeline/app/'))
+  const outside = [...graph].filter(([f]) => !rel(f).startsWith('pipeline/builders/') && !rel(f).startsWith('pipeline/app/'))
     .flatMap(([f, deps]) => deps.filter((d) => adapters(rel(d))).map((d) => `${rel(f)} -> ${rel(d)}`));
   t.deepEqual(outside, []);
 });

@@ -5,7 +5,7 @@
  * pulls them from their registries. The assembler matches the engine's BuildKit, asked only when the
  * assembler is on. `close` ends the engine's endpoint, if it was ever loaded.
  */
-import type { Builder } from '../build/port.ts';
+import type { Builder } from '../builders/port.ts';
 
 export type Builders = (() => Promise<readonly Builder[]>) & { close(): Promise<void> };
 
@@ -13,8 +13,8 @@ export function buildersAt(dockerSocket: string, assemble: boolean): Builders {
   let loaded: Promise<{ builders: Builder[]; close(): Promise<void> }> | undefined;
   const load = async () => {
     const [{ default: Docker }, { BuildKitBuilder }, { BuildKit }, { Assembler }, { engineAddress }] = await Promise.all([
-      import('dockerode'), import('../build/buildkit/builder.ts'), import('../build/buildkit/buildkit.ts'), import('../build/assembler/builder.ts'),
-      import('../build/buildkit/engine.ts')]);
+      import('dockerode'), import('../builders/buildkit/builder.ts'), import('../builders/buildkit/buildkit.ts'), import('../builders/assembler/builder.ts'),
+      import('../builders/buildkit/engine.ts')]);
     const address = engineAddress(dockerSocket);
     const docker = new Docker(address.options);
     const buildkit = new BuildKit(docker, new BuildKitBuilder(docker, { parentsOnLoopback: address.local }));

@@ -22,7 +22,7 @@ export interface BuildInputs {
   via?: string;
   /** SOURCE_DATE_EPOCH of an assembled image, in seconds. */
   epoch?: number;
-  /** The assembler's output format (build/assembler/assemble.ts ASSEMBLER_FORMAT): a new format rebuilds what the old one made. */
+  /** The assembler's output format (builders/assembler/assemble.ts ASSEMBLER_FORMAT): a new format rebuilds what the old one made. */
   assembler?: number;
 }
 
@@ -33,7 +33,7 @@ const hash = (value: unknown) => createHash('sha256').update(JSON.stringify(valu
 /** The inputs a build has before its parents are known: everything but the parents' digests. */
 export type OwnInputs = Omit<BuildInputs, 'from' | 'builder'>;
 
-/** What a builder adds to the key (build/port.ts Acceptance `key`): nothing for BuildKit. */
+/** What a builder adds to the key (builders/port.ts Acceptance `key`): nothing for BuildKit. */
 export type PathInputs = Pick<BuildInputs, 'via' | 'epoch' | 'assembler'>;
 
 /** Inputs whose parents may still be unknown (`from` or `builder` missing: that parent is rebuilt in this run). */

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BuildKitBuilder } from '../../pipeline/build/buildkit/builder.ts';
+import { BuildKitBuilder } from '../../pipeline/builders/buildkit/builder.ts';
 import { RegistryClient } from '../../pipeline/registry/client.ts';
 import { describeCase, type Case } from './case.ts';
 import { runCase, type CaseResult, type Harness } from './harness.ts';

@@ -1,5 +1,5 @@
 /** What carrying the decisions out shares: its input, the tools the loop gives, and parents as children see them. */
-import type { Builder } from '../../build/port.ts';
+import type { Builder } from '../../builders/port.ts';
 import type { Catalog } from '../../catalog/model.ts';
 import { UPSTREAM } from '../../catalog/model.ts';
 import type { Platform } from '../../config/config.ts';

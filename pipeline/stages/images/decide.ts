@@ -3,13 +3,13 @@
  * it, and why. Pure: the facts (what the registry and an interrupted run hold) are gathered before, and
  * schedule.ts carries the decisions out. A platform whose parent is rebuilt in this run cannot know its
  * build key yet: it is decided "build" with the reason, and decided again once the parent is pushed.
- * A build goes to the first builder that accepts the recipe and is not off (build/select.ts); what the
+ * A build goes to the first builder that accepts the recipe and is not off (builders/select.ts); what the
  * builder adds to the build key is part of it, so switching paths rebuilds.
  */
 import { bug, EksdError } from '../../errors.ts';
 import type { Platform } from '../../config/config.ts';
 import { UPSTREAM } from '../../catalog/model.ts';
-import { selectBuilder } from '../../build/select.ts';
+import { selectBuilder } from '../../builders/select.ts';
 import { buildKey, explainChange, onPath, withParents, type KnownInputs } from '../../image/keys.ts';
 import type { Plan } from '../../plan/plan.ts';
 import { sharedFor } from './shared.ts';

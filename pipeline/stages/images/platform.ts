@@ -6,7 +6,7 @@
  */
 import type { ImageSpec } from '../../catalog/model.ts';
 import type { Platform } from '../../config/config.ts';
-import type { BuildEvent, BuildJob } from '../../build/port.ts';
+import type { BuildEvent, BuildJob } from '../../builders/port.ts';
 import { bug } from '../../errors.ts';
 import { ANNOTATION } from '../../image/annotations.ts';
 import { createdOf, type Image } from '../../image/image.ts';

@@ -3,7 +3,7 @@
  * and platform, what to reuse and what to build and on which builder; then build, carrying the decisions
  * out. Both read the same settings, given once.
  */
-import type { Builder } from '../../build/port.ts';
+import type { Builder } from '../../builders/port.ts';
 import type { Catalog } from '../../catalog/model.ts';
 import type { Plan } from '../../plan/plan.ts';
 import type { PublishLimits } from '../../publish/limits.ts';

@@ -4,8 +4,8 @@ import type { ImagePlan } from '../../plan/plan.ts';
 import type { BuildInputs, OwnInputs } from '../../image/keys.ts';
 import type { Descriptor } from '../../image/media-types.ts';
 import type { ContextFile } from '../../image/context.ts';
-import type { RecipeView } from '../../build/port.ts';
-import type { Answer } from '../../build/select.ts';
+import type { RecipeView } from '../../builders/port.ts';
+import type { Answer } from '../../builders/select.ts';
 
 /** One platform image as this release has it: pushed by digest, with its build key and inputs. */
 export interface PlatformRecord {
@@ -50,7 +50,7 @@ export interface ImageFacts {
   files: Partial<Record<Platform, ContextFile[]>>;
   /** Per platform, the recipe as builders read it. */
   views: Partial<Record<Platform, RecipeView>>;
-  /** Per platform, every builder's answer for the recipe, in the order of preference (build/select.ts). */
+  /** Per platform, every builder's answer for the recipe, in the order of preference (builders/select.ts). */
   answers: Partial<Record<Platform, Answer[]>>;
   /** The last published build (the floating tag). */
   published?: TaggedBuild;
@@ -67,7 +67,7 @@ export type Decision =
     /** Another channel of this run builds the same key first (a dry run); this channel then uses that build. */
     sharedWith?: string };
 
-/** How a platform image is built: the name of the builder that makes it (build/port.ts), e.g. 'assemble' or 'buildkit'. */
+/** How a platform image is built: the name of the builder that makes it (builders/port.ts), e.g. 'assemble' or 'buildkit'. */
 export type BuildPath = string;
 
 /**

@@ -18,7 +18,7 @@ import type { Stores } from '../../store/open.ts';
 import type { ClientFactory } from '../../registry/client.ts';
 import { leaseOf, need, opened, stage, type LoopEnd, type Stage } from '../stage.ts';
 import { recordPin } from '../../store/released-pin.ts';
-import type { Builder } from '../../build/port.ts';
+import type { Builder } from '../../builders/port.ts';
 import { decideImages, buildImages, type Decided, type ImagesSettings } from '../images/stage.ts';
 import { publishedImages } from '../images/published.ts';
 import type { BuildRecord, ImageDecision, SharedBuilds } from '../images/types.ts';
