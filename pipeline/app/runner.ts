@@ -97,7 +97,7 @@ export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
   const stores = await openStores(o.config);
   await refuseStateInSite(o.config, stores);
   if (!o.dryRun && o.until !== 'plan') await proveConditionalWrites(stores.state);
-  const builders = o.builders ?? buildersAt(o.config.dockerSocket, o.config.build.assemble);
+  const builders = o.builders ?? buildersAt({ ...o.config, assemble: o.config.build.assemble });
   const shared: Shared = { clients: registryClients(o.config), stores, builders, builds: new Map() };
   const outcomes: ChannelOutcome[] = [];
   try {

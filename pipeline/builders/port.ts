@@ -58,6 +58,10 @@ export type BuildResult = { image: Image } | { refused: string };
 export interface Builder {
   /** The path's name, as decisions and build keys record it ('assemble', 'buildkit'). */
   readonly name: string;
+  /** Where it builds, for a person: the engine's address (none for a builder that needs no engine). */
+  readonly engine?: string;
+  /** The platforms it builds (none: every platform). */
+  readonly platforms?: readonly Platform[];
   accepts(recipe: RecipeView): Acceptance;
   build(job: BuildJob, report: (e: BuildEvent) => void): Promise<BuildResult>;
 }

@@ -8,13 +8,13 @@ import type { PathInputs } from '../image/keys.ts';
 import type { Acceptance, Builder, RecipeView } from './port.ts';
 
 /** One builder's answer for a recipe, in the order of preference. */
-export type Answer = Acceptance & { builder: string };
+export type Answer = Acceptance & { builder: string; engine?: string };
 
-export interface Choice { via: string; viaReason: string; key: PathInputs }
+export interface Choice { via: string; viaReason: string; key: PathInputs; engine?: string }
 
-/** Every builder's answer for the recipe, in the order given. */
+/** Every answer for the recipe from the builders that build its platform, in the order given. */
 export function answers(builders: readonly Builder[], view: RecipeView): Answer[] {
-  return builders.map((b) => ({ builder: b.name, ...b.accepts(view) }));
+  return builders.filter((b) => buildsPlatform(b, view.platform)).map((b) => ({ builder: b.name, ...(b.engine ? { engine: b.engine } : {}), ...b.accepts(view) }));
 }
 
 /** `off`: builders not to use, with why (a setting, or a refusal once the parent was seen). */
@@ -23,7 +23,11 @@ export function selectBuilder(answers: readonly Answer[], off: Readonly<Record<s
   for (const a of answers) {
     const skip = off[a.builder] ?? (a.accepts ? undefined : a.why);
     if (skip !== undefined) { passedOver = skip; continue; }
-    return { via: a.builder, viaReason: passedOver ?? a.why, key: a.accepts ? a.key ?? {} : {} };
+    return { via: a.builder, viaReason: passedOver ?? a.why, key: a.accepts ? a.key ?? {} : {}, ...(a.engine ? { engine: a.engine } : {}) };
   }
   return bug(`no builder makes this recipe (${answers.map((a) => `${a.builder}: ${off[a.builder] ?? a.why}`).join('; ') || 'no builder configured'})`);
+}
+
+export function buildsPlatform(builder: Builder, platform: string): boolean {
+  return !builder.platforms || builder.platforms.some((p) => p === platform);
 }

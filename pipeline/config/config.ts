@@ -10,6 +10,8 @@ import { EksdError } from '../errors.ts';
 import { readYaml, parseYaml } from '../util/yaml-source.ts';
 import { validateAgainstSchema } from '../util/schema.ts';
 import { isChannel } from './channel.ts';
+import { enginesOf, type EngineSetting } from './engines.ts';
+import { coerce, deepMerge, setPath } from './merge.ts';
 
 export type Platform = 'linux/amd64' | 'linux/arm64';
 
@@ -31,7 +33,11 @@ export interface Config {
   /** Key prefix of the release state in its bucket: '' never, else ending with '/' (default 'state/'); never under the site's prefix. */
   statePrefix: string;
   leaseSeconds: number;
+  /** The default Docker engine: a unix socket, or tcp://host:port (with `dockerCertPath`: TLS client certificates). */
   dockerSocket: string;
+  dockerCertPath?: string;
+  /** A Docker engine of its own per platform (a native arm64 machine); a platform without one builds on the default. */
+  engines: Partial<Record<Platform, EngineSetting>>;
   concurrency: number;
   /** assemble: COPY-only recipes are assembled without the engine (false: every image through BuildKit). */
   build: { assemble: boolean };
@@ -66,6 +72,9 @@ export const ENV_KEYS: Record<string, string> = {
   EKSD_STATE_PREFIX: 'statePrefix',
   EKSD_S3_TIMEOUT: 'aws.s3TimeoutSeconds',
   EKSD_DOCKER_SOCKET: 'dockerSocket',
+  EKSD_DOCKER_CERT_PATH: 'dockerCertPath',
+  EKSD_ENGINE_AMD64: 'engines.linux/amd64',
+  EKSD_ENGINE_ARM64: 'engines.linux/arm64',
   EKSD_CONCURRENCY: 'concurrency',
   EKSD_ASSEMBLE: 'build.assemble',
 };
@@ -138,6 +147,8 @@ function finish(raw: Record<string, unknown>, root: string): Config {
     stateDir: abs(c.stateDir),
     ...stateHome(c),
     dockerSocket: c.dockerSocket ?? '/var/run/docker.sock',
+    ...(c.dockerCertPath ? { dockerCertPath: abs(c.dockerCertPath) } : {}),
+    engines: enginesOf(c.engines, abs),
     concurrency: c.concurrency ?? 0,
     build: { assemble: c.build?.assemble ?? true },
     root,
@@ -214,33 +225,6 @@ function checkUrl(key: string, value: string, allow: { file: boolean; credential
   if (url.protocol === 'https:') return;
   if (url.protocol === 'http:' && LOOPBACK.test(url.hostname)) return;
   bad(url.protocol === 'http:' ? 'uses plain http to a host that is not loopback' : `uses ${url.protocol.replace(/:$/, '')}, not https`);
-}
-
-function coerce(key: string, v: string): unknown {
-  if (key === 'concurrency' || key === 'leaseSeconds' || key === 'aws.s3TimeoutSeconds') return /^\d+$/.test(v) ? Number(v) : v;
-  if (key === 'aws.ecrPublic') return v === 'true';
-  if (key === 'build.assemble') return ({ '1': true, true: true, '0': false, false: false } as Record<string, boolean>)[v] ?? v;
-  return v;
-}
-
-function setPath(obj: Record<string, unknown>, dotted: string, value: unknown): void {
-  const keys = dotted.split('.');
-  let cur = obj;
-  for (const k of keys.slice(0, -1)) {
-    if (typeof cur[k] !== 'object' || cur[k] === null) cur[k] = {};
-    cur = cur[k] as Record<string, unknown>;
-  }
-  cur[keys[keys.length - 1]!] = value;
-}
-
-function deepMerge(into: Record<string, unknown>, from: Record<string, unknown>): void {
-  for (const [k, v] of Object.entries(from ?? {})) {
-    if (v && typeof v === 'object' && !Array.isArray(v) && into[k] && typeof into[k] === 'object') {
-      deepMerge(into[k] as Record<string, unknown>, v as Record<string, unknown>);
-    } else {
-      into[k] = v;
-    }
-  }
 }
 
 /** Splits "127.0.0.1:5000/eks-distro" into the registry host and the repository namespace. */

@@ -13,6 +13,8 @@ export interface PlanRow {
   via: string | null;
   /** Why that path: "COPY-only recipe", or what sends the recipe to BuildKit ("RUN at Dockerfile:4"). */
   viaReason: string | null;
+  /** The engine that builds it (a socket or tcp:// address); null for a reuse or a builder with no engine. */
+  engine: string | null;
   /** The parent and its digest, or "(rebuilt first)" when the parent is built in this run. */
   from: string;
   /** The build key; null while a parent is still to be built (it depends on the parent's new digest). */
@@ -26,6 +28,7 @@ export function planRows(result: RunResult): PlanRow[] {
     return {
       image: d.plan.name, platform, action: p.action === 'build' && p.sharedWith ? 'shared' : p.action, reason: shownReason(p),
       via: p.action === 'build' ? p.via : null, viaReason: p.action === 'build' ? p.viaReason : null,
+      engine: p.action === 'build' ? p.engine ?? null : null,
       from: p.inputs ? `${d.plan.from}@${p.inputs.from.slice(0, 19)}` : `${d.plan.from} (rebuilt first)`, key: p.key ?? null,
       pushTo: `${d.plan.registry}/${d.plan.repository}`, tags: [d.plan.tags.versioned, ...d.plan.tags.floating],
     };
@@ -39,8 +42,8 @@ function shownReason(d: Decision): string {
 
 export function planText(result: RunResult): string {
   const rows = planRows(result);
-  const table = textTable(['IMAGE', 'PLATFORM', 'ACTION', 'WHY', 'VIA', 'FROM', 'PUSH TO', 'TAGS'],
-    rows.map((r) => [r.image, r.platform, r.action, r.reason, shownVia(r), r.from, r.pushTo, r.tags.join(' ')]));
+  const table = textTable(['IMAGE', 'PLATFORM', 'ACTION', 'WHY', 'VIA', 'ENGINE', 'FROM', 'PUSH TO', 'TAGS'],
+    rows.map((r) => [r.image, r.platform, r.action, r.reason, shownVia(r), r.engine ?? '-', r.from, r.pushTo, r.tags.join(' ')]));
   const builds = rows.filter((r) => r.action === 'build').length;
   const assembled = rows.filter((r) => r.action === 'build' && r.via === 'assemble').length;
   return `${result.plan.release} (channel ${result.plan.channel}), upstream ${result.plan.upstream.reference}@${result.plan.upstream.digest.slice(0, 19)}\n\n${table}\n\n`

@@ -19,8 +19,11 @@ export class Assembler implements Builder {
   readonly name = 'assemble';
   private readonly parents = new Map<string, Promise<ParentRead>>();
 
-  /** `buildkit`: the engine's BuildKit, which an assembled image must equal (undefined: no engine to match). */
-  constructor(private readonly buildkit: string | undefined) {}
+  /**
+   * `buildkit`: per platform, the BuildKit of the engine that would build it, which an assembled image must
+   * equal (undefined: no engine to match).
+   */
+  constructor(private readonly buildkit: (platform: string) => string | undefined) {}
 
   accepts(view: RecipeView): Acceptance {
     const q = this.qualify(view);
@@ -56,7 +59,7 @@ export class Assembler implements Builder {
   private qualify(view: RecipeView, parent?: ParentConfig): Qualification {
     return qualify({ dockerfile: view.dockerfile, file: view.file, platform: view.platform,
       buildArgs: { BASE_IMAGE: 'parent', ...(view.hasBuilder ? { BUILDER_IMAGE: 'builder' } : {}), ...view.buildArgs },
-      ...(parent ? { parent } : {}), ...(this.buildkit ? { buildkit: this.buildkit } : {}) });
+      ...(parent ? { parent } : {}), ...withBuildKit(this.buildkit(view.platform)) });
   }
 
   /** The parent's manifest and config now; its files only when an image is assembled on it. */
@@ -82,4 +85,8 @@ export class Assembler implements Builder {
 
 function configOf(config: Buffer): ParentConfig {
   return (JSON.parse(config.toString('utf8')) as { config?: ParentConfig }).config ?? {};
+}
+
+function withBuildKit(buildkit: string | undefined): { buildkit?: string } {
+  return buildkit ? { buildkit } : {};
 }

@@ -7,7 +7,8 @@
 import type Docker from 'dockerode';
 import { diffIdsOf } from '../../image/image.ts';
 import { readPlatformImage } from '../../registry/image.ts';
-import type { Acceptance, Builder, BuildEvent, BuildJob, BuildParent, BuildResult } from '../port.ts';
+import type { Platform } from '../../config/config.ts';
+import type { Acceptance, Builder, BuildEvent, BuildJob, BuildParent, BuildResult, RecipeView } from '../port.ts';
 import type { BuildKitBuilder, ParentImage } from './builder.ts';
 import { contextTar } from './context.ts';
 import { exportImage } from './export.ts';
@@ -15,9 +16,15 @@ import { engineBuildKit, takesSourceDateEpoch } from './version.ts';
 
 export class BuildKit implements Builder {
   readonly name = 'buildkit';
+  readonly engine: string;
+  readonly platforms?: readonly Platform[];
   private version: Promise<string | undefined> | undefined;
 
-  constructor(private readonly docker: Docker, private readonly engine: BuildKitBuilder) {}
+  /** `at`: the engine's address, for a person; `platforms`: the only ones this engine builds (none: every one). */
+  constructor(private readonly docker: Docker, private readonly runner: BuildKitBuilder, o: { at: string; platforms?: readonly Platform[] }) {
+    this.engine = o.at;
+    if (o.platforms) this.platforms = o.platforms;
+  }
 
   /**
    * The engine's BuildKit, asked once: "unknown" when the engine does not say which; undefined when it
@@ -27,14 +34,14 @@ export class BuildKit implements Builder {
     return (this.version ??= this.docker.version().then((v) => engineBuildKit(v) ?? 'unknown', () => undefined));
   }
 
-  accepts(): Acceptance {
-    return { accepts: true, why: 'BuildKit builds any recipe' };
+  accepts(view: RecipeView): Acceptance {
+    return { accepts: true, why: this.platforms ? `${view.platform} builds on its own engine (${this.engine})` : 'BuildKit builds any recipe' };
   }
 
   async build(job: BuildJob, report: (e: BuildEvent) => void): Promise<BuildResult> {
     const { view, parents } = job;
     const epochArg = takesSourceDateEpoch(await this.buildkit());
-    const result = await this.engine.build({
+    const result = await this.runner.build({
       image: view.image, platform: view.platform, context: contextTar(job.context), dockerfile: view.file,
       buildArgs: epochArg ? { ...view.buildArgs, SOURCE_DATE_EPOCH: String(view.epoch) } : view.buildArgs,
       parents: { BASE_IMAGE: byIndex(parents.from), ...(parents.builder ? { BUILDER_IMAGE: byIndex(parents.builder) } : {}) },
@@ -50,7 +57,7 @@ export class BuildKit implements Builder {
   }
 
   close(): Promise<void> {
-    return this.engine.close();
+    return this.runner.close();
   }
 }
 

@@ -7,6 +7,8 @@
  * asked to reach the endpoint once before it is relied on.
  */
 import type Docker from 'dockerode';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { EksdError } from '../../errors.ts';
 
 export interface EngineAddress {
@@ -16,7 +18,8 @@ export interface EngineAddress {
   local: boolean;
 }
 
-export function engineAddress(value: string): EngineAddress {
+/** `certPath`: a folder with ca.pem, cert.pem and key.pem (TLS client certificates, as Docker contexts keep them). */
+export function engineAddress(value: string, certPath?: string): EngineAddress {
   if (value.startsWith('tcp://')) {
     const url = new URL(value);
     if (!url.hostname || !url.port) {
@@ -24,7 +27,8 @@ export function engineAddress(value: string): EngineAddress {
         where: 'dockerSocket (EKSD_DOCKER_SOCKET)', hint: 'use a unix socket path or tcp://host:port',
       });
     }
-    return { options: { host: url.hostname, port: Number(url.port), protocol: 'http' }, local: false };
+    const tls = certPath ? { protocol: 'https' as const, ...clientCertificates(certPath) } : { protocol: 'http' as const };
+    return { options: { host: url.hostname, port: Number(url.port), ...tls }, local: false };
   }
   return { options: { socketPath: value.startsWith('unix://') ? value.slice('unix://'.length) : value }, local: true };
 }
@@ -43,4 +47,17 @@ export async function engineReaches(docker: Docker, host: string, requests: () =
   await Promise.race([pulled, new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
   clearTimeout(timer);
   return requests() > before;
+}
+
+function clientCertificates(dir: string): { ca: Buffer; cert: Buffer; key: Buffer } {
+  const read = (name: string) => {
+    try {
+      return readFileSync(join(dir, name));
+    } catch (cause) {
+      throw new EksdError('CONFIG_INVALID', `cannot read the engine's TLS ${name} in ${dir}: ${(cause as Error).message}`, {
+        where: join(dir, name), hint: 'point certPath (or dockerCertPath, EKSD_DOCKER_CERT_PATH) at a folder holding ca.pem, cert.pem and key.pem', cause,
+      });
+    }
+  };
+  return { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') };
 }

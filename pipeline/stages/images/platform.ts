@@ -7,6 +7,7 @@
 import type { ImageSpec } from '../../catalog/model.ts';
 import type { Platform } from '../../config/config.ts';
 import type { BuildEvent, BuildJob } from '../../builders/port.ts';
+import { buildsPlatform } from '../../builders/select.ts';
 import { bug } from '../../errors.ts';
 import { ANNOTATION } from '../../image/annotations.ts';
 import { createdOf, type Image } from '../../image/image.ts';
@@ -73,7 +74,7 @@ async function buildAndPush(c: Carry, job: PlatformJob, d: Build): Promise<Descr
   if (!d.key || !d.inputs) bug(`${f.plan.name} ${platform}: decided to build before its parents were known`);
   c.tools.stopPoint(`building ${f.plan.name} ${platform}`);
   c.tools.emit({ type: 'image', image: f.plan.name, platform, state: 'building', detail: d.reason });
-  const builder = (await c.input.builders()).find((b) => b.name === d.via) ?? bug(`${f.plan.name} ${platform}: no builder named ${d.via}`);
+  const builder = (await c.input.builders()).find((b) => b.name === d.via && buildsPlatform(b, platform)) ?? bug(`${f.plan.name} ${platform}: no builder named ${d.via} for ${platform}`);
   const result = await builder.build(buildJob(c, job, d.key), (e) => report(c, job, e));
   return 'refused' in result ? result : push(c, job, result.image, d.key, JSON.stringify(d.inputs));
 }

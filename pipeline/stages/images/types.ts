@@ -64,6 +64,8 @@ export type Decision =
   | { action: 'reuse'; source: 'run' | 'tagged' | 'published' | 'shared'; key: string; inputs: BuildInputs; manifest: Descriptor; built: boolean; reason: string }
   /** `key`/`inputs` are absent while a parent is to be rebuilt first (its digest is not known yet). */
   | { action: 'build'; key?: string; inputs?: BuildInputs; reason: string; waitsFor?: string[]; via: BuildPath; viaReason: string;
+    /** Where it is built: the engine's address (none: the builder needs no engine). */
+    engine?: string;
     /** Another channel of this run builds the same key first (a dry run); this channel then uses that build. */
     sharedWith?: string };
 
