@@ -1,7 +1,9 @@
 /**
- * `eksd release`: every selected channel (by default every active channel of the catalog), one after the
- * other, each its own release: its own lease, journal, number, manifest, verify and announcement. What
- * the channels share is set up once (configuration, registry clients, stores, the builders). A channel
+ * `eksd release`: every selected channel (by default every active channel of the catalog), a few at once
+ * (CHANNELS_AT_ONCE; a dry run one after the other), each its own release: its own lease, journal, number,
+ * manifest, verify and announcement, its events tagged with the channel. What the channels share is set up
+ * once (configuration, registry clients, stores, the builders, the build slots, the build keys: a key is
+ * built once however many channels need it). A channel
  * whose release fails does not stop the others; a channel with nothing new is not released; a retired
  * channel gets its ReleaseChannel marked inactive and one retirement announcement.
  *
@@ -31,6 +33,8 @@ import type { SiteOutcome } from '../stages/release.ts';
 import type { Emit } from '../stages/events.ts';
 import type { ClientFactory } from '../registry/client.ts';
 import { buildersAt, type Builders } from './builders.ts';
+import { limiter } from '../util/limit.ts';
+import type { Slots } from '../stages/images/carry.ts';
 import { registryClients } from './clients.ts';
 import { Journal } from './journal.ts';
 import { releaseNumber } from './number.ts';
@@ -58,6 +62,8 @@ export interface RunOptions {
   stop?: StopRequest;
   /** The builders, in the order of preference (default: the assembler, then BuildKit on the configured engine). */
   builders?: Builders;
+  /** Channels released at once (default CHANNELS_AT_ONCE); their builds share the `concurrency` slots. */
+  channelsAtOnce?: number;
 }
 
 export interface ReleaseOutcome extends SiteOutcome { manifest?: Release; verify?: VerifyReport; announcement?: AnnounceOutcome }
@@ -82,7 +88,7 @@ export type ChannelOutcome =
 export interface ReleasesResult { channels: ChannelOutcome[]; ms: number }
 
 /** What every channel's release shares in one run. */
-interface Shared { clients: ClientFactory; stores: Stores; builders: Builders; builds: SharedBuilds }
+interface Shared { clients: ClientFactory; stores: Stores; builders: Builders; builds: SharedBuilds; slots: Slots }
 
 export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
   const started = Date.now();
@@ -98,17 +104,18 @@ export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
   await refuseStateInSite(o.config, stores);
   if (!o.dryRun && o.until !== 'plan') await proveConditionalWrites(stores.state);
   const builders = o.builders ?? buildersAt({ ...o.config, assemble: o.config.build.assemble });
-  const shared: Shared = { clients: registryClients(o.config), stores, builders, builds: new Map() };
-  const outcomes: ChannelOutcome[] = [];
+  const slots = limiter(Math.max(1, o.concurrency ?? (o.config.concurrency || defaultConcurrency())));
+  const shared: Shared = { clients: registryClients(o.config), stores, builders, builds: new Map(), slots };
+  // A plan (dry run) decides the channels one after the other, so it says which channel builds a shared key.
+  const atOnce = limiter(o.dryRun || o.until === 'plan' ? 1 : Math.max(1, o.channelsAtOnce ?? CHANNELS_AT_ONCE));
+  let outcomes: ChannelOutcome[];
   try {
-    for (const channel of selected) {
-      if (o.stop?.signal) {
-        outcomes.push({ channel: channel.name, state: 'failed', error: o.stop.error(`channel ${channel.name}`) });
-        continue;
-      }
-      if (selected.length > 1) o.emit({ type: 'info', message: `channel ${channel.name}${channel.active ? '' : ' (retired)'}` });
-      outcomes.push(await releaseOne(o, forChannel(o.config, channel.name), channel, shared));
-    }
+    outcomes = await Promise.all(selected.map((channel) => atOnce(async (): Promise<ChannelOutcome> => {
+      if (o.stop?.signal) return { channel: channel.name, state: 'failed', error: o.stop.error(`channel ${channel.name}`) };
+      const emit: Emit = selected.length > 1 ? (e) => o.emit({ ...e, channel: channel.name }) : o.emit;
+      if (selected.length > 1) emit({ type: 'info', message: `channel ${channel.name}${channel.active ? '' : ' (retired)'}` });
+      return releaseOne({ ...o, emit }, forChannel(o.config, channel.name), channel, shared);
+    })));
   } finally {
     await builders.close();
   }
@@ -154,7 +161,7 @@ async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Sha
   const { config } = o;
   const dryRun = o.dryRun === true || o.until === 'plan';
   const env: ReleaseEnv = {
-    config, clients: shared.clients, stores: shared.stores, builders: shared.builders, shared: shared.builds,
+    config, clients: shared.clients, stores: shared.stores, builders: shared.builders, shared: shared.builds, slots: shared.slots,
     force: o.force ?? false, releaseUnchanged: o.releaseUnchanged ?? false, concurrency: o.concurrency ?? (config.concurrency || defaultConcurrency()),
     cacheDir: join(config.artifacts.cacheDir, '..'), date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
     ...buildRepoCommit(),
@@ -204,6 +211,12 @@ function buildRepoCommit(): { commit?: string } {
   const commit = process.env.EKSD_BUILD_REPO_COMMIT ?? process.env.CODEBUILD_RESOLVED_SOURCE_VERSION ?? process.env.GITHUB_SHA;
   return commit ? { commit } : {};
 }
+
+/**
+ * Channels at once: a channel spends most of its time on its own fixed steps (registry round trips, the
+ * site, verify), which overlap well; builds are bounded by the shared build slots whatever this is.
+ */
+export const CHANNELS_AT_ONCE = 4;
 
 /**
  * Builds spend much of their time waiting on the engine (session setup, exports, pushes), so two builds

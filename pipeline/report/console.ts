@@ -17,7 +17,7 @@ export function consoleReporter(stream: NodeJS.WriteStream = process.stderr, mod
   const clock = () => `[${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s]`;
   const print = (line: string) => {
     if (statusShown) stream.write('\r\x1b[K');
-    stream.write(`${clock()} ${redact(line)}\n`);
+    stream.write(`${clock()} ${channel}${redact(line)}\n`);
     statusShown = false;
     if (live && building.size > 0) {
       const status = `building ${building.size}: ${[...building.entries()].map(([k, v]) => `${k} ${v}`).join(' | ')}`;
@@ -25,8 +25,10 @@ export function consoleReporter(stream: NodeJS.WriteStream = process.stderr, mod
       statusShown = true;
     }
   };
+  let channel = '';
   return {
     emit(e) {
+      channel = e.channel ? `[${e.channel}] ` : '';
       switch (e.type) {
         case 'stage':
           print(`${e.state === 'started' ? '==>' : e.state === 'skipped' ? '--' : ' ok'} ${e.stage}${e.detail ? `: ${e.detail}` : ''}${e.ms !== undefined ? ` (${(e.ms / 1000).toFixed(1)}s)` : ''}`);
@@ -42,7 +44,7 @@ export function consoleReporter(stream: NodeJS.WriteStream = process.stderr, mod
         case 'step': {
           const id = `${e.image} ${e.platform}`;
           if (live) { building.set(id, e.name.slice(0, 40)); print(`  ${e.state === 'cached' ? 'cached' : 'done  '} ${id}: ${e.name}`); }
-          else stream.write(`${clock()}   ${e.state === 'cached' ? 'cached' : 'done  '} ${id}: ${redact(e.name)}\n`);
+          else stream.write(`${clock()} ${channel}  ${e.state === 'cached' ? 'cached' : 'done  '} ${id}: ${redact(e.name)}\n`);
           break;
         }
         case 'log':

@@ -15,6 +15,7 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   'release-unchanged': { type: 'boolean', description: 'release a channel even when nothing changed since its latest release' },
   number: { type: 'string', description: 'release number, above every number the channel released (default: latest in the site + 1, or the unfinished run); checked before anything is built or written', valueName: 'N' },
   concurrency: { type: 'string', description: 'parallel builds (default: twice the number of cores)', valueName: 'N' },
+  'channels-at-once': { type: 'string', description: 'channels released at once, sharing the build slots (default 4)', valueName: 'N' },
   json: { type: 'boolean', description: 'print the result as JSON on stdout' },
   'buildkit-only': { type: 'boolean', description: 'build every image through BuildKit, none with the assembler (config build.assemble: false, EKSD_ASSEMBLE=0)' },
 };
@@ -60,6 +61,7 @@ async function runCommand(ctx: CommandContext, o: { dryRun: boolean }): Promise<
   const until = parseStage(ctx.values.until);
   const number = parseInt(ctx.values.number, 'number');
   const concurrency = parseInt(ctx.values.concurrency, 'concurrency');
+  const channelsAtOnce = parseInt(ctx.values['channels-at-once'], 'channels-at-once');
   const channels = Array.isArray(ctx.values.channel) ? ctx.values.channel as string[] : undefined;
   const loaded = configFrom(ctx);
   const config = ctx.values['buildkit-only'] === true ? { ...loaded, build: { assemble: false } } : loaded;
@@ -71,7 +73,7 @@ async function runCommand(ctx: CommandContext, o: { dryRun: boolean }): Promise<
   try {
     const { channels: outcomes } = await runReleases({ config, emit: (e) => reporter.emit(e), dryRun: o.dryRun,
       force: ctx.values.force === true, releaseUnchanged: ctx.values['release-unchanged'] === true, ...(channels ? { channels } : {}),
-      ...(until ? { until } : {}), ...(number ? { number } : {}), ...(concurrency ? { concurrency } : {}), ...(ctx.stop ? { stop: ctx.stop } : {}) });
+      ...(until ? { until } : {}), ...(number ? { number } : {}), ...(concurrency ? { concurrency } : {}), ...(channelsAtOnce ? { channelsAtOnce } : {}), ...(ctx.stop ? { stop: ctx.stop } : {}) });
     reporter.close();
     const single = outcomes.length === 1;
     for (const c of outcomes) if (c.state !== 'failed' && c.state !== 'retired' && c.state !== 'planned') writeStepSummary(c.result);

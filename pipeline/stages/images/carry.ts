@@ -12,6 +12,8 @@ import type { Emit } from '../events.ts';
 import type { DecideOptions, ParentView } from './decide.ts';
 import type { BuildRecord, ImageDecision, ImageFacts } from './types.ts';
 
+export type Slots = ReturnType<typeof limiter>;
+
 export interface CarryInput {
   plan: Plan;
   catalog: Catalog;
@@ -22,6 +24,8 @@ export interface CarryInput {
   client: ClientFactory;
   options: DecideOptions;
   concurrency: number;
+  /** Build slots shared with the other channels of the run (default: `concurrency` of this channel's own). */
+  slots?: Slots;
   cacheDir: string;
   /** Upload pacing and mount policy of the target registry (default: none). */
   limits?: PublishLimits;
@@ -39,7 +43,7 @@ export interface Carry {
   tools: CarryTools;
   record: BuildRecord;
   /** Build slots: only builds take one. */
-  slots: ReturnType<typeof limiter>;
+  slots: Slots;
   save(): Promise<void>;
 }
 

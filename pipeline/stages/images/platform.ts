@@ -15,7 +15,7 @@ import type { Descriptor } from '../../image/media-types.ts';
 import { pushPlatformImage } from '../../publish/platform-image.ts';
 import type { Carry, ParentRef } from './carry.ts';
 import { decideImage, type ParentView } from './decide.ts';
-import { sharePlatform } from './shared.ts';
+import { buildingElsewhere, claimBuild, sharePlatform } from './shared.ts';
 import type { Decision, ImageFacts, PlatformRecord } from './types.ts';
 
 export interface PlatformJob {
@@ -36,12 +36,20 @@ export async function executePlatform(c: Carry, job: PlatformJob): Promise<Platf
       missing.add(d.manifest.digest);
       continue;
     }
-    const manifest = await c.slots(() => buildAndPush(c, job, d));
+    if (!d.key || !d.inputs) bug(`${f.plan.name} ${platform}: decided to build before its parents were known`);
+    const elsewhere = buildingElsewhere(c.input.options.shared, d.key, c.input.options.channel);
+    if (elsewhere) {
+      await elsewhere; // then decided again: the other channel's image is shared now (or it failed: built here)
+      continue;
+    }
+    const endClaim = claimBuild(c.input.options.shared, d.key, c.input.options.channel ?? '');
+    const key = d.key;
+    const manifest = await c.slots(() => buildAndPush(c, job, { ...d, key })).finally(endClaim);
     if ('refused' in manifest) {
       options = { ...options, off: { ...options.off, [d.via]: manifest.refused } };
       continue;
     }
-    const result: PlatformRecord = { key: d.key!, inputs: d.inputs!, manifest, built: true, reason: d.reason, ms: Date.now() - started };
+    const result: PlatformRecord = { key: d.key, inputs: d.inputs, manifest, built: true, reason: d.reason, ms: Date.now() - started };
     await record(c, job, result);
     c.tools.emit({ type: 'image', image: f.plan.name, platform, state: 'pushed', detail: manifest.digest, ms: result.ms });
     return result;
@@ -69,9 +77,8 @@ function share(c: Carry, result: PlatformRecord): void {
 }
 
 /** Builds on the decided builder (in a build slot) and pushes the image by digest. */
-async function buildAndPush(c: Carry, job: PlatformJob, d: Build): Promise<Descriptor | { refused: string }> {
+async function buildAndPush(c: Carry, job: PlatformJob, d: Build & { key: string }): Promise<Descriptor | { refused: string }> {
   const { f, platform } = job;
-  if (!d.key || !d.inputs) bug(`${f.plan.name} ${platform}: decided to build before its parents were known`);
   c.tools.stopPoint(`building ${f.plan.name} ${platform}`);
   c.tools.emit({ type: 'image', image: f.plan.name, platform, state: 'building', detail: d.reason });
   const builder = (await c.input.builders()).find((b) => b.name === d.via && buildsPlatform(b, platform)) ?? bug(`${f.plan.name} ${platform}: no builder named ${d.via} for ${platform}`);

@@ -16,7 +16,7 @@ import type { BuildRecord, Decision, ImageDecision, ImageFacts, PlatformRecord }
 export async function execute(input: CarryInput, tools: CarryTools): Promise<BuildRecord> {
   const record: BuildRecord = {};
   for (const f of input.facts) if (f.done) record[f.plan.name] = structuredClone(f.done);
-  const c: Carry = { input, tools, record, slots: limiter(Math.max(1, input.concurrency)), save: () => tools.checkpoint(record) };
+  const c: Carry = { input, tools, record, slots: input.slots ?? limiter(Math.max(1, input.concurrency)), save: () => tools.checkpoint(record) };
   const done = new Map<string, Promise<ParentRef>>([[UPSTREAM, Promise.resolve(upstreamRef(input))]]);
   input.facts.forEach((f, i) => {
     const parents = Promise.all([done.get(f.plan.from)!, f.plan.builder ? done.get(f.plan.builder)! : undefined]);

@@ -1,7 +1,8 @@
 /**
  * The build keys of one run, across channels: the first channel to have a key records it, with its
  * platform image once pushed or reused, and every channel after it reuses that image instead of building
- * the key again. Channels are released one after the other, so a later channel's decide sees the images.
+ * the key again. Channels run at once: a channel about to build a key another channel is building waits
+ * for that build and decides again (it then finds the image); so each key is built once per run.
  */
 import type { ImageDecision, PlatformRecord, SharedBuilds } from './types.ts';
 
@@ -24,4 +25,27 @@ export function sharePlatform(shared: SharedBuilds, channel: string, r: Platform
 export function sharedFor(shared: SharedBuilds | undefined, key: string, channel: string | undefined) {
   const other = shared?.get(key);
   return other && other.channel !== channel ? other : undefined;
+}
+
+/** Another channel building the key now: its end (the image is then shared, or the build failed). */
+export function buildingElsewhere(shared: SharedBuilds | undefined, key: string, channel: string | undefined): Promise<void> | undefined {
+  const building = shared?.get(key)?.building;
+  return building && building.channel !== channel ? building.ended : undefined;
+}
+
+/** This channel builds the key: the others wait until `end` is called (after the push, or the failure). */
+export function claimBuild(shared: SharedBuilds | undefined, key: string, channel: string): () => void {
+  if (!shared) return () => {};
+  let end!: () => void;
+  const ended = new Promise<void>((resolve) => { end = resolve; });
+  const entry = shared.get(key) ?? { channel };
+  shared.set(key, { ...entry, building: { channel, ended } });
+  return () => {
+    const now = shared.get(key);
+    if (now?.building?.ended === ended) {
+      const { building: _, ...rest } = now;
+      shared.set(key, rest);
+    }
+    end();
+  };
 }

@@ -12,6 +12,7 @@ import type { FetchedArtifact } from '../../resolve/artifacts.ts';
 import type { StageTools } from '../stage.ts';
 import { decideAll, REASON, type DecideOptions } from './decide.ts';
 import { gatherFacts } from './facts.ts';
+import type { Slots } from './carry.ts';
 import { execute } from './schedule.ts';
 import { shareDecisions } from './shared.ts';
 import type { BuildRecord, ImageDecision, ImageFacts, SharedBuilds } from './types.ts';
@@ -27,6 +28,8 @@ export interface ImagesSettings {
   builders: () => Promise<readonly Builder[]>;
   client: ClientFactory;
   concurrency: number;
+  /** Build slots shared by the channels of the run. */
+  slots?: Slots;
   cacheDir: string;
   limits: PublishLimits;
 }
@@ -41,7 +44,7 @@ export async function decideImages(input: { plan: Plan; catalog: Catalog; artifa
 }
 
 export function buildImages(input: { plan: Plan; catalog: Catalog } & Decided, s: ImagesSettings, tools: StageTools<BuildRecord>): Promise<BuildRecord> {
-  return execute({ ...input, builders: s.builders, client: s.client, options: options(s), concurrency: s.concurrency, cacheDir: s.cacheDir, limits: s.limits }, tools);
+  return execute({ ...input, builders: s.builders, client: s.client, options: options(s), concurrency: s.concurrency, ...(s.slots ? { slots: s.slots } : {}), cacheDir: s.cacheDir, limits: s.limits }, tools);
 }
 
 function options(s: ImagesSettings): DecideOptions {

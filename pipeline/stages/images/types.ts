@@ -76,6 +76,8 @@ export type BuildPath = string;
  * Build keys met in this run, across channels: which channel first had each, and the platform image once
  * it is pushed (or reused). A key is built once per run however many channels share it.
  */
-export type SharedBuilds = Map<string, { channel: string; manifest?: Descriptor }>;
+export type SharedBuilds = Map<string, { channel: string; manifest?: Descriptor;
+  /** A channel building the key now (channels run at once): the others wait for it instead of building it too. */
+  building?: { channel: string; ended: Promise<void> } }>;
 
 export interface ImageDecision { plan: ImagePlan; platforms: Partial<Record<Platform, Decision>> }

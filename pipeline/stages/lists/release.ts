@@ -22,6 +22,7 @@ import type { Builder } from '../../builders/port.ts';
 import { decideImages, buildImages, type Decided, type ImagesSettings } from '../images/stage.ts';
 import { publishedImages } from '../images/published.ts';
 import type { BuildRecord, ImageDecision, SharedBuilds } from '../images/types.ts';
+import type { Slots } from '../images/carry.ts';
 import { announce, announceDetail, type AnnounceOutcome } from '../announce.ts';
 import { movePointers } from '../pointers.ts';
 import { ensureImageRepositories, planRepositories } from '../repositories.ts';
@@ -44,6 +45,8 @@ export interface ReleaseEnv {
   /** Release even when nothing changed since the channel's latest release. */
   releaseUnchanged: boolean;
   concurrency: number;
+  /** Build slots shared by the channels of the run. */
+  slots?: Slots;
   cacheDir: string;
   /** status.date of the manifest */
   date: string;
@@ -79,7 +82,7 @@ type ReleaseStage = Stage<ReleaseOutputs, keyof ReleaseOutputs & string, Release
 
 export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
   const imagesSettings = (): ImagesSettings => ({ channel: env.config.channel, force: env.force, assemble: env.config.build.assemble, shared: env.shared,
-    builders: env.builders, client: env.clients, concurrency: env.concurrency, cacheDir: env.cacheDir, limits: publishLimits(env.config) });
+    builders: env.builders, client: env.clients, concurrency: env.concurrency, ...(env.slots ? { slots: env.slots } : {}), cacheDir: env.cacheDir, limits: publishLimits(env.config) });
   const images = (out: Partial<ReleaseOutputs>) => publishedImages(need(out, 'plan'), need(out, 'build'));
   const siteInput = (out: Partial<ReleaseOutputs>) => ({ config: env.config, catalog: need(out, 'catalog'), plan: need(out, 'plan'), images: images(out),
     artifacts: need(out, 'resolve'), date: env.date, ...(env.commit ? { commit: env.commit } : {}) });
