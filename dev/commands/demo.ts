@@ -1,5 +1,6 @@
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { envUp, DEFAULT_ENV } from '../env/local.ts';
 import { seedLocal } from '../env/seed.ts';
@@ -72,6 +73,9 @@ export const demoCommand: Command = {
     say('where things are');
     ctx.out(`  manifests, documents, channel files: ${config.site.dir}; announcements: ${config.announce.dir}; images in ${config.imageRepo}`);
     ctx.out(`  the catalog the demo changed: ${config.root}`);
+    say('the release site');
+    ctx.out(`  open ${pathToFileURL(join(resolve(config.site.dir), 'index.html')).href} in a browser,`);
+    ctx.out(`  or run \`eksd site serve\` and open http://127.0.0.1:8080/ (every channel, release, image digest, archive checksum; feeds and releases.json)`);
     const failed = [first, second, third, fourth].some((r) => r.channels.some((c) => c.state === 'failed'));
     ctx.out(`\nTry: eksd plan   eksd catalog   eksd watch-base   eksd verify kubernetes-${bumped}-eks-<N>`);
     return failed ? EXIT.failed : EXIT.ok;

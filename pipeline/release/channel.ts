@@ -2,7 +2,7 @@
 import { EksdError } from '../errors.ts';
 import { parseYaml } from '../util/yaml-source.ts';
 import { assertChannel, assertNumber } from './naming.ts';
-import { API_VERSION, type ReleaseChannel } from './types.ts';
+import { API_VERSION, RETIRED_ANNOTATION, type ReleaseChannel } from './types.ts';
 import { assertValidReleaseChannel } from './validate.ts';
 import { renderYaml } from './yaml.ts';
 
@@ -11,6 +11,8 @@ export interface ChannelInput {
   latestRelease: number;
   snsTopicArn?: string;
   active: boolean;
+  /** The day a retired channel was retired (YYYY-MM-DD), kept in the RETIRED_ANNOTATION annotation. */
+  retired?: string;
 }
 
 export function buildReleaseChannel(input: ChannelInput): ReleaseChannel {
@@ -19,7 +21,7 @@ export function buildReleaseChannel(input: ChannelInput): ReleaseChannel {
   const rc: ReleaseChannel = {
     apiVersion: API_VERSION,
     kind: 'ReleaseChannel',
-    metadata: { name: input.channel, creationTimestamp: null },
+    metadata: { name: input.channel, creationTimestamp: null, ...(!input.active && input.retired ? { annotations: { [RETIRED_ANNOTATION]: input.retired } } : {}) },
     spec: input.snsTopicArn ? { snsTopicARN: input.snsTopicArn } : {},
     status: { active: input.active, latestRelease: input.latestRelease },
   };
@@ -41,4 +43,9 @@ export function parseReleaseChannel(text: string, source: string): ReleaseChanne
   }
   assertValidReleaseChannel(value, { source, locate: parsed.locate });
   return value;
+}
+
+/** The day a retired channel was retired, as its file says; undefined for an active channel or one retired before the date was recorded. */
+export function retiredOn(rc: ReleaseChannel): string | undefined {
+  return rc.status.active ? undefined : rc.metadata.annotations?.[RETIRED_ANNOTATION];
 }

@@ -96,7 +96,12 @@ export interface Component {
 export interface ObjectMeta {
   name: string;
   creationTimestamp: null;
+  /** A retired ReleaseChannel names the day it was retired under RETIRED_ANNOTATION. */
+  annotations?: Record<string, string>;
 }
+
+/** The annotation of a retired ReleaseChannel that holds the day it was retired (YYYY-MM-DD). */
+export const RETIRED_ANNOTATION = 'distro.eks.amazonaws.com/retired';
 
 export interface Release {
   apiVersion: typeof API_VERSION;

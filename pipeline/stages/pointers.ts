@@ -1,10 +1,12 @@
 /**
  * Pointers, once the release is public and verified: the channel file names it as the latest release,
- * checked as the site serves it back, then every image's floating tags move to it.
+ * checked as the site serves it back; the index pages, the feeds and releases.json are written from
+ * what the site then publishes; then every image's floating tags move to it.
  */
 import { EksdError } from '../errors.ts';
 import { channelFilePath } from '../release/naming.ts';
 import { channelPointer, writeChannel } from '../site/site.ts';
+import { writeIndexPages } from '../site/pages/write.ts';
 import { moveTags, tagsNow } from '../publish/tags.ts';
 import type { ClientFactory } from '../registry/client.ts';
 import type { Store } from '../store/store.ts';
@@ -27,6 +29,7 @@ export async function movePointers(input: PointersInput): Promise<{ channelFile:
   input.lease.assertHeld();
   await writeChannel(site, { channel, latestRelease: number, active: true, ...(input.snsTopicArn ? { snsTopicArn: input.snsTopicArn } : {}) });
   await assertChannelPoints(site, channel, number);
+  await writeIndexPages(site);
   const targets = tagTargets(input.images, input.clients);
   const now = await tagsNow(targets);
   await Promise.all(targets.map((t, i) => moveTags(t, now[i]!, 'floating')));

@@ -1,7 +1,8 @@
 /**
  * The release on the site: the archives, the Release manifest and the CRDs, each written once (an
- * identical object already there is fine, a different one stops the run). Nothing points at the release
- * yet: the channel file moves only after verify.
+ * identical object already there is fine, a different one stops the run), with its documents and its
+ * page. Nothing points at the release yet: the channel file, the index pages and the feeds move only
+ * after verify.
  */
 import type { Config } from '../config/config.ts';
 import type { Catalog } from '../catalog/model.ts';
@@ -12,6 +13,8 @@ import { buildRelease } from '../release/manifest.ts';
 import { manifestUrl } from '../release/naming.ts';
 import { previousRelease, stageArchives, writeManifest } from '../site/site.ts';
 import { releaseDocuments } from '../release/documents.ts';
+import { fromIndexBytes } from '../site/pages/platforms.ts';
+import { writeReleasePage } from '../site/pages/write.ts';
 import { renderAnnouncement } from '../announce/render.ts';
 import { isPrecondition } from '../store/store.ts';
 import type { Store } from '../store/store.ts';
@@ -39,6 +42,7 @@ export async function writeSite(input: SiteInput): Promise<SiteOutcome> {
   const written = await writeManifest(input.site, buildRelease(manifest));
   const url = manifestUrl(input.config.site.baseUrl, input.plan.channel, input.plan.number);
   await writeDocuments(input, written.release, url, written.written);
+  await writeReleasePage(input.site, written.release, fromIndexBytes(new Map(input.images.map((i) => [i.index.digest, i.indexBytes]))));
   return { name: input.plan.release, manifestPath: written.path, written: written.written, manifestUrl: url };
 }
 

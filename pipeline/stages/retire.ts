@@ -11,6 +11,7 @@ import { sendOnce, type AnnounceSettings } from '../announce/release.ts';
 import { parseReleaseChannel } from '../release/channel.ts';
 import { channelFilePath } from '../release/naming.ts';
 import { writeChannel } from '../site/site.ts';
+import { writeIndexPages } from '../site/pages/write.ts';
 import { getText } from '../store/store.ts';
 import type { Store } from '../store/store.ts';
 import type { Stores } from '../store/open.ts';
@@ -27,12 +28,14 @@ export async function channelLatest(site: Store, channel: string): Promise<Chann
   return { released: true, latestRelease: parseReleaseChannel(text, site.where(key)).status.latestRelease ?? 0 };
 }
 
-export interface MarkRetiredInput { site: Store; channel: string; latestRelease: number; lease: Lease; snsTopicArn?: string }
+export interface MarkRetiredInput { site: Store; channel: string; latestRelease: number; lease: Lease; snsTopicArn?: string; retired?: string }
 
-/** The channel file, rewritten inactive (still naming its latest release). */
+/** The channel file, rewritten inactive (still naming its latest release and the day it was retired), then the index pages and feeds. */
 export async function markRetired(input: MarkRetiredInput): Promise<{ channelFile: string }> {
   input.lease.assertHeld();
-  await writeChannel(input.site, { channel: input.channel, latestRelease: input.latestRelease, active: false, ...(input.snsTopicArn ? { snsTopicArn: input.snsTopicArn } : {}) });
+  await writeChannel(input.site, { channel: input.channel, latestRelease: input.latestRelease, active: false,
+    ...(input.snsTopicArn ? { snsTopicArn: input.snsTopicArn } : {}), ...(input.retired ? { retired: input.retired } : {}) });
+  await writeIndexPages(input.site);
   return { channelFile: channelFilePath(input.channel) };
 }
 

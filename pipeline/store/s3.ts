@@ -16,6 +16,7 @@ import {
   DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
 import { EksdError } from '../errors.ts';
+import { contentType } from './content-type.ts';
 import { preconditionFailed, type Body, type Condition, type ConditionReason, type Store, type StoredObject } from './store.ts';
 
 export interface S3StoreOptions {
@@ -37,10 +38,6 @@ export const DEFAULT_S3_TIMEOUT_MS = 60_000;
 /** The reply's `Date` header, kept beside a GetObject's output (set by the client's middleware). */
 const REPLY_DATE = Symbol('reply date');
 
-const CONTENT_TYPES: [RegExp, string][] = [
-  [/\.ya?ml$/, 'application/yaml'], [/\.json$/, 'application/json'], [/\.md$/, 'text/markdown; charset=utf-8'],
-  [/(\.sha256|\.sha512|SHA256SUM|SHA512SUM)$/, 'text/plain; charset=utf-8'], [/\.txt$/, 'text/plain; charset=utf-8'],
-];
 
 export class S3Store implements Store {
   private readonly client: S3Client;
@@ -181,10 +178,6 @@ function conditionReason(e: unknown, condition: Condition): ConditionReason | un
 async function payload(body: Body): Promise<{ Body: PutObjectCommandInput['Body']; ContentLength?: number }> {
   if (typeof body === 'string' || body instanceof Uint8Array) return { Body: typeof body === 'string' ? Buffer.from(body) : body };
   return { Body: createReadStream(body.file), ContentLength: (await stat(body.file)).size };
-}
-
-function contentType(key: string): string | undefined {
-  return CONTENT_TYPES.find(([re]) => re.test(key))?.[1];
 }
 
 interface AwsError { name?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number } }

@@ -6,5 +6,6 @@ import { verifyCommand } from './verify.ts';
 import { announceCommand } from './announce.ts';
 import { watchBaseCommand } from './watch-base.ts';
 import { republishCommand } from './republish.ts';
+import { siteCommand } from './site.ts';
 
-export const commands: Command[] = [catalogCommand, planCommand, releaseCommand, verifyCommand, announceCommand, watchBaseCommand, republishCommand];
+export const commands: Command[] = [catalogCommand, planCommand, releaseCommand, verifyCommand, announceCommand, watchBaseCommand, republishCommand, siteCommand];

@@ -34,7 +34,7 @@ export function retireStages(env: RetireEnv): RetireStage[] {
     stage('latest', () => channelLatest(stores.site, channel.name),
       { dry: true, stopsIf: (l) => !l.released, detail: (l) => l.released ? `latest release ${l.latestRelease}` : 'never released: nothing to retire' }),
     stage('inactive', ({ out, run }) => markRetired({ site: stores.site, channel: channel.name, latestRelease: latestRelease(out), lease: leaseOf(run),
-      ...(settings.announce.topicArn ? { snsTopicArn: settings.announce.topicArn } : {}) }), { opensRun: true, detail: (c) => `${c.channelFile} marked inactive` }),
+      ...(channel.retired ? { retired: channel.retired } : {}), ...(settings.announce.topicArn ? { snsTopicArn: settings.announce.topicArn } : {}) }), { opensRun: true, detail: (c) => `${c.channelFile} marked inactive` }),
     stage('announce', ({ out, run }) => announceRetirement({ settings, stores, lease: leaseOf(run), channel, latestRelease: latestRelease(out) }),
       { detail: announceDetail }),
   ];
