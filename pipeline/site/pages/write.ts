@@ -28,8 +28,21 @@ const WRITERS = 8;
 
 const STYLESHEET_TEXT = readFileSync(new URL('./site.css', import.meta.url), 'utf8');
 
+/**
+ * One writer of the index pages per site store in this process: channels released at once each rewrite
+ * them after their pointers move, one after the other, each from what is published then, so none writes
+ * over another's newest release. (Two processes on one site can still cross; the next write mends it.)
+ */
+const writing = new WeakMap<Store, Promise<unknown>>();
+
 /** The home page, every channel page, the feeds, releases.json and the stylesheet, from what is published now. */
-export async function writeIndexPages(site: Store, published?: PublishedChannel[]): Promise<WrittenPages> {
+export function writeIndexPages(site: Store, published?: PublishedChannel[]): Promise<WrittenPages> {
+  const next = (writing.get(site) ?? Promise.resolve()).catch(() => undefined).then(() => writeIndexPagesNow(site, published));
+  writing.set(site, next);
+  return next;
+}
+
+async function writeIndexPagesNow(site: Store, published?: PublishedChannel[]): Promise<WrittenPages> {
   const channels = published ?? await readPublished(site);
   const objects: Array<[string, string]> = [
     [STYLESHEET, STYLESHEET_TEXT],
