@@ -4,15 +4,21 @@
  * naming it; the next full run names it; the release page lists every image of the manifest with the
  * index and per-platform digests the registry holds, every archive with its checksums and a link that
  * exists; a crafted catalog value is escaped; a retired channel shows as retired; `eksd site` then
- * rewrites nothing, twice.
+ * rewrites nothing, twice; and the pages in Chromium.
  */
 import test from 'ava';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { registryClients } from '../pipeline/app/clients.ts';
 import { fromRegistry } from '../pipeline/site/pages/platforms.ts';
-import { makeProject, type TestProject } from './helpers/project.ts';
+import { serveSite } from '../pipeline/site/pages/serve.ts';
+import { DirStore } from '../pipeline/store/dir.ts';
+import { makeProject, REPO_ROOT, type TestProject } from './helpers/project.ts';
+
+/** Debian's Chromium (`.ci/run` installs it). */
+const CHROMIUM = '/usr/bin/chromium';
 
 const CRAFTED = '<script>alert(1)</script>';
 let p: TestProject;
@@ -99,4 +105,56 @@ test.serial('a retired channel is retired on the pages and in the feeds; eksd si
     t.true(pages.unchanged.includes('kubernetes-1-33/releases/2/index.html'));
   }
   for (const [k, text] of before) t.is(read(k), text, `${k}: the same bytes`);
+});
+
+/**
+ * The pages in a real browser: Debian's Chromium driven by playwright-core (never a downloaded browser),
+ * over `eksd site serve`'s server: no console error, every link inside the site answers 200, the release
+ * page shows every image's digest, the retired channel reads as retired, axe-core finds no serious or
+ * critical violation, and with JavaScript off the pages say the same. Screenshots at a phone's and a
+ * desktop's width go to out/test-artifacts/site/.
+ */
+test.serial('in Chromium: no console error, no broken link, every digest shown, accessible, the same with JavaScript off', async (t) => {
+  const { chromium } = await import('playwright-core');
+  const root = p.config().site.dir;
+  const served = await serveSite(new DirStore(root), 0);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  t.teardown(async () => { await browser.close(); served.server.close(); });
+  const shots = join(REPO_ROOT, 'out', 'test-artifacts', 'site');
+  mkdirSync(shots, { recursive: true });
+  const pages = { index: 'index.html', channel: 'kubernetes-1-33/index.html', release: 'kubernetes-1-33/releases/1/index.html', retired: 'kubernetes-1-32/index.html' };
+  const manifest = parse(read('kubernetes-1-33/kubernetes-1-33-eks-1.yaml')) as { status: { components: Array<{ assets: Array<{ image?: { imageDigest: string } }> }> } };
+  const digests = manifest.status.components.flatMap((c) => c.assets).flatMap((a) => (a.image ? [a.image.imageDigest] : []));
+  t.true(digests.length >= 2);
+  const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+  for (const javaScript of [true, false]) {
+    const context = await browser.newContext({ javaScriptEnabled: javaScript, viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    page.on('pageerror', (e) => errors.push(e.message));
+    for (const [name, key] of Object.entries(pages)) {
+      const answer = await page.goto(new URL(key, served.url).href);
+      t.is(answer?.status(), 200, key);
+      const text = await page.locator('body').innerText();
+      if (name === 'release') for (const d of digests) t.true(text.includes(d), `${key} shows ${d} (JavaScript ${javaScript ? 'on' : 'off'})`);
+      if (name === 'retired') t.regex(text, /retired on 2026-12-01/i);
+      if (!javaScript) continue;
+      for (const href of await page.locator('a[href]').evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href))) {
+        if (!href.startsWith(served.url)) continue;
+        t.is((await fetch(href)).status, 200, `${key} -> ${href}`);
+      }
+      await page.addScriptTag({ content: axeSource });
+      const violations = await page.evaluate(async () => (await (window as unknown as { axe: { run(): Promise<{ violations: Array<{ id: string; impact: string | null }> }> } }).axe.run()).violations);
+      t.deepEqual(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id), [], `axe on ${key}`);
+      for (const [width, height, label] of [[390, 844, 'phone'], [1280, 800, 'desktop']] as const) {
+        await page.setViewportSize({ width, height });
+        await page.screenshot({ path: join(shots, `${name}-${label}.png`), fullPage: false });
+      }
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+    t.deepEqual(errors, [], `console errors (JavaScript ${javaScript ? 'on' : 'off'})`);
+    await context.close();
+  }
 });

@@ -43,16 +43,20 @@ export async function executePlatform(c: Carry, job: PlatformJob): Promise<Platf
       continue;
     }
     const endClaim = claimBuild(c.input.options.shared, d.key, c.input.options.channel ?? '');
-    const key = d.key;
-    const manifest = await c.slots(() => buildAndPush(c, job, { ...d, key })).finally(endClaim);
-    if ('refused' in manifest) {
-      options = { ...options, off: { ...options.off, [d.via]: manifest.refused } };
-      continue;
+    try {
+      const key = d.key;
+      const manifest = await c.slots(() => buildAndPush(c, job, { ...d, key }));
+      if ('refused' in manifest) {
+        options = { ...options, off: { ...options.off, [d.via]: manifest.refused } };
+        continue;
+      }
+      const result: PlatformRecord = { key, inputs: d.inputs, manifest, built: true, reason: d.reason, ms: Date.now() - started };
+      await record(c, job, result); // shared before the claim ends: a channel waiting for it then finds the image
+      c.tools.emit({ type: 'image', image: f.plan.name, platform, state: 'pushed', detail: manifest.digest, ms: result.ms });
+      return result;
+    } finally {
+      endClaim();
     }
-    const result: PlatformRecord = { key: d.key, inputs: d.inputs, manifest, built: true, reason: d.reason, ms: Date.now() - started };
-    await record(c, job, result);
-    c.tools.emit({ type: 'image', image: f.plan.name, platform, state: 'pushed', detail: manifest.digest, ms: result.ms });
-    return result;
   }
 }
 
