@@ -36,3 +36,16 @@ test('a failed build ends its claim: a waiting channel then builds the key itsel
   t.truthy(buildingElsewhere(shared, KEY, '1-33'));
   mine();
 });
+
+test('turns in order: a part starts once the turns before it are over, whatever order the tasks come in', async (t) => {
+  const { turnOrder, inTurn } = await import('../pipeline/util/turn-order.ts');
+  const turns = turnOrder(3);
+  const order: number[] = [];
+  const part = (i: number) => inTurn(turns[i], async () => { order.push(i); });
+  await Promise.all([part(2), part(1), part(0)]);
+  t.deepEqual(order, [0, 1, 2]);
+  const more = turnOrder(2);
+  more[0]!.over(); // a task that ended before its part
+  await inTurn(more[1], async () => { order.push(9); });
+  t.deepEqual(order, [0, 1, 2, 9]);
+});

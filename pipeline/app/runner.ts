@@ -34,6 +34,7 @@ import type { Emit } from '../stages/events.ts';
 import type { ClientFactory } from '../registry/client.ts';
 import { buildersAt, type Builders } from './builders.ts';
 import { limiter } from '../util/limit.ts';
+import { turnOrder, type Turn } from '../util/turn-order.ts';
 import type { Slots } from '../stages/images/carry.ts';
 import { registryClients } from './clients.ts';
 import { Journal } from './journal.ts';
@@ -88,7 +89,7 @@ export type ChannelOutcome =
 export interface ReleasesResult { channels: ChannelOutcome[]; ms: number }
 
 /** What every channel's release shares in one run. */
-interface Shared { clients: ClientFactory; stores: Stores; builders: Builders; builds: SharedBuilds; slots: Slots }
+interface Shared { clients: ClientFactory; stores: Stores; builders: Builders; builds: SharedBuilds; slots: Slots; decideTurn?: Turn }
 
 export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
   const started = Date.now();
@@ -110,11 +111,16 @@ export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
   const atOnce = limiter(o.dryRun || o.until === 'plan' ? 1 : Math.max(1, o.channelsAtOnce ?? CHANNELS_AT_ONCE));
   let outcomes: ChannelOutcome[];
   try {
-    outcomes = await Promise.all(selected.map((channel) => atOnce(async (): Promise<ChannelOutcome> => {
-      if (o.stop?.signal) return { channel: channel.name, state: 'failed', error: o.stop.error(`channel ${channel.name}`) };
-      const emit: Emit = selected.length > 1 ? (e) => o.emit({ ...e, channel: channel.name }) : o.emit;
-      if (selected.length > 1) emit({ type: 'info', message: `channel ${channel.name}${channel.active ? '' : ' (retired)'}` });
-      return releaseOne({ ...o, emit }, forChannel(o.config, channel.name), channel, shared);
+    const turns = turnOrder(selected.length);
+    outcomes = await Promise.all(selected.map((channel, i) => atOnce(async (): Promise<ChannelOutcome> => {
+      try {
+        if (o.stop?.signal) return { channel: channel.name, state: 'failed', error: o.stop.error(`channel ${channel.name}`) };
+        const emit: Emit = selected.length > 1 ? (e) => o.emit({ ...e, channel: channel.name }) : o.emit;
+        if (selected.length > 1) emit({ type: 'info', message: `channel ${channel.name}${channel.active ? '' : ' (retired)'}` });
+        return await releaseOne({ ...o, emit }, forChannel(o.config, channel.name), channel, { ...shared, decideTurn: turns[i]! });
+      } finally {
+        turns[i]!.over(); // a channel that ends before deciding does not hold the next one up
+      }
     })));
   } finally {
     await builders.close();
@@ -161,7 +167,7 @@ async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Sha
   const { config } = o;
   const dryRun = o.dryRun === true || o.until === 'plan';
   const env: ReleaseEnv = {
-    config, clients: shared.clients, stores: shared.stores, builders: shared.builders, shared: shared.builds, slots: shared.slots,
+    config, clients: shared.clients, stores: shared.stores, builders: shared.builders, shared: shared.builds, slots: shared.slots, ...(shared.decideTurn ? { decideTurn: shared.decideTurn } : {}),
     force: o.force ?? false, releaseUnchanged: o.releaseUnchanged ?? false, concurrency: o.concurrency ?? (config.concurrency || defaultConcurrency()),
     cacheDir: join(config.artifacts.cacheDir, '..'), date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
     ...buildRepoCommit(),

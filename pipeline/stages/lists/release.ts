@@ -23,6 +23,7 @@ import { decideImages, buildImages, type Decided, type ImagesSettings } from '..
 import { publishedImages } from '../images/published.ts';
 import type { BuildRecord, ImageDecision, SharedBuilds } from '../images/types.ts';
 import type { Slots } from '../images/carry.ts';
+import { inTurn, type Turn } from '../../util/turn-order.ts';
 import { announce, announceDetail, type AnnounceOutcome } from '../announce.ts';
 import { movePointers } from '../pointers.ts';
 import { ensureImageRepositories, planRepositories } from '../repositories.ts';
@@ -47,6 +48,11 @@ export interface ReleaseEnv {
   concurrency: number;
   /** Build slots shared by the channels of the run. */
   slots?: Slots;
+  /**
+   * The channels of a run decide one after the other, in catalog order, while their other stages run at
+   * once: a channel then sees every build key the channels before it reuse or build.
+   */
+  decideTurn?: Turn;
   cacheDir: string;
   /** status.date of the manifest */
   date: string;
@@ -99,8 +105,8 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
     stage('plan', async ({ out, run }) => {
       return makePlan(env.config, need(out, 'catalog'), loadPin(env.config.basePin), opened(run).number);
     }, { dry: true, detail: (p) => `${p.release}: ${p.images.length} images` }),
-    stage('decide', ({ out, recorded }) => decideImages({ plan: need(out, 'plan'), catalog: need(out, 'catalog'), artifacts: need(out, 'resolve'),
-      ...(recorded.build ? { done: recorded.build } : {}) }, imagesSettings()),
+    stage('decide', ({ out, recorded }) => inTurn(env.decideTurn, () => decideImages({ plan: need(out, 'plan'), catalog: need(out, 'catalog'), artifacts: need(out, 'resolve'),
+      ...(recorded.build ? { done: recorded.build } : {}) }, imagesSettings())),
       { dry: true, detail: ({ decisions }) => decisionsDetail(decisions) }),
     stage('repositories', ({ out }, { emit }) => {
       const plan = need(out, 'plan');
