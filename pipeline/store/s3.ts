@@ -40,6 +40,7 @@ const REPLY_DATE = Symbol('reply date');
 const CONTENT_TYPES: [RegExp, string][] = [
   [/\.ya?ml$/, 'application/yaml'], [/\.json$/, 'application/json'], [/\.md$/, 'text/markdown; charset=utf-8'],
   [/(\.sha256|\.sha512|SHA256SUM|SHA512SUM)$/, 'text/plain; charset=utf-8'], [/\.txt$/, 'text/plain; charset=utf-8'],
+  [/\.svg$/, 'image/svg+xml'],
 ];
 
 export class S3Store implements Store {

@@ -72,7 +72,7 @@ async function buildAndPush(c: Carry, job: PlatformJob, d: Build): Promise<Descr
   const { f, platform } = job;
   if (!d.key || !d.inputs) bug(`${f.plan.name} ${platform}: decided to build before its parents were known`);
   c.tools.stopPoint(`building ${f.plan.name} ${platform}`);
-  c.tools.emit({ type: 'image', image: f.plan.name, platform, state: 'building', detail: d.reason });
+  c.tools.emit({ type: 'image', image: f.plan.name, platform, state: 'building', detail: d.reason, via: d.via });
   const builder = (await c.input.builders()).find((b) => b.name === d.via) ?? bug(`${f.plan.name} ${platform}: no builder named ${d.via}`);
   const result = await builder.build(buildJob(c, job, d.key), (e) => report(c, job, e));
   return 'refused' in result ? result : push(c, job, result.image, d.key, JSON.stringify(d.inputs));
