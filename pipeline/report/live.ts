@@ -85,10 +85,12 @@ class LiveView {
   private redraw(): void {
     const lines = this.liveLines();
     const width = Math.max(20, (this.stream.columns ?? 100) - 1);
-    const clear = this.drawn > 0 ? `${ESC}${this.drawn}F${ESC}J` : '';
-    const kept = this.pending.map((l) => `${redact(l)}\n`).join('');
-    const live = lines.map((l) => `${clip(redact(l), width)}\n`).join('');
-    if (clear || kept || live) this.stream.write(clear + kept + live);
+    // Each line overwrites one drawn before and erases its rest; what is left below is erased at the end
+    // (erasing from the top of the screen would make some terminals, tmux, keep the old screen in their history).
+    const up = this.drawn > 0 ? `\r${ESC}${this.drawn}A` : '';
+    const written = [...this.pending.map((l) => redact(l)), ...lines.map((l) => clip(redact(l), width))];
+    const rest = written.length < this.drawn ? `${ESC}J` : '';
+    if (up || written.length) this.stream.write(`${up}${written.map((l) => `${l}${ESC}K\n`).join('')}${rest}`);
     this.pending = [];
     this.drawn = lines.length;
     this.tick(lines.length > 0);
