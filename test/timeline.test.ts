@@ -6,10 +6,10 @@
 import test from 'ava';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import type { RunEvent } from '../pipeline/stages/events.ts';
-import { timelineOf, channelTimeline, type StampedEvent } from '../pipeline/report/timeline.ts';
-import { criticalPath } from '../pipeline/report/critical-path.ts';
+import { timelineOf, channelTimeline, type StampedEvent } from '../pipeline/stages/timeline.ts';
+import { criticalPath } from '../pipeline/stages/timeline-critical.ts';
 import { ganttChart, MERMAID_MAX_TEXT } from '../pipeline/report/gantt.ts';
-import { timelineSvg } from '../pipeline/report/timeline-svg.ts';
+import { timelineSvg } from '../pipeline/app/timeline-svg.ts';
 import { BARS_WIDTH, timelineBars } from '../pipeline/report/bars.ts';
 import { timelineMarkdown } from '../pipeline/report/timeline-summary.ts';
 

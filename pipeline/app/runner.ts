@@ -31,7 +31,7 @@ import type { SiteOutcome } from '../stages/release.ts';
 import type { Emit } from '../stages/events.ts';
 import type { ClientFactory } from '../registry/client.ts';
 import { engineName } from '../build/buildkit/engine.ts';
-import { timelineRecorder, type Timeline, type TimelineRecorder } from '../report/timeline.ts';
+import { timelineRecorder, type Timeline, type TimelineRecorder } from '../stages/timeline.ts';
 import { buildersAt, type Builders } from './builders.ts';
 import { registryClients } from './clients.ts';
 import { Journal } from './journal.ts';

@@ -4,8 +4,8 @@
  * for a release the run wrote; the release page shows it when it is there.
  */
 import { releaseName, timelinePath } from '../release/naming.ts';
-import { channelTimeline, type Timeline } from '../report/timeline.ts';
-import { timelineSvg } from '../report/timeline-svg.ts';
+import { channelTimeline, type Timeline } from '../stages/timeline.ts';
+import { timelineSvg } from './timeline-svg.ts';
 import type { Store } from '../store/store.ts';
 
 /** Writes the SVG; returns where it is, for the summary. */

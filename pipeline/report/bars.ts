@@ -4,8 +4,8 @@
  * another), short stages folded into one line; then where build time went (per path), the chain of
  * builds the build stage waited on, and the longest builds.
  */
-import { criticalPath, timeByPath } from './critical-path.ts';
-import { seconds, type BuildSpan, type Span, type Timeline } from './timeline.ts';
+import { criticalPath, timeByPath } from '../stages/timeline-critical.ts';
+import { seconds, type BuildSpan, type Span, type Timeline } from '../stages/timeline.ts';
 
 export const BARS_WIDTH = 100;
 const NAME = 38;

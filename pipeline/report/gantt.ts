@@ -5,8 +5,8 @@
  * per image, then a bar per channel's builds, then the stages alone. Times are milliseconds since the
  * run started (dateFormat x), so sub-second stages keep their length.
  */
-import { criticalBuilds } from './critical-path.ts';
-import { seconds, type BuildSpan, type Span, type StageSpan, type Timeline } from './timeline.ts';
+import { criticalBuilds } from '../stages/timeline-critical.ts';
+import { seconds, type BuildSpan, type Span, type StageSpan, type Timeline } from '../stages/timeline.ts';
 
 /** Mermaid's default maxTextSize. */
 export const MERMAID_MAX_TEXT = 50_000;

@@ -8,7 +8,7 @@
 import { redact } from '../errors.ts';
 import type { RunEvent } from '../stages/events.ts';
 import type { Reporter } from './reporter.ts';
-import { seconds } from './timeline.ts';
+import { seconds } from '../stages/timeline.ts';
 
 const REDRAW_MS = 250;
 const ESC = '\x1b[';

@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import type { RunResult } from '../app/runner.ts';
 import { appendStepSummary, checkedDigest, singleLine } from '../util/github.ts';
 import { markdownTable, textTable } from './table.ts';
-import type { Timeline } from './timeline.ts';
+import type { Timeline } from '../stages/timeline.ts';
 import { STEP_SUMMARY_MAX_BYTES, timelineMarkdown } from './timeline-summary.ts';
 
 const HEADERS = ['IMAGE', 'PLATFORMS', 'INDEX DIGEST', 'TAGS', 'ACTION', 'TIME'];

@@ -5,7 +5,7 @@
  */
 import { timelineBars } from './bars.ts';
 import { ganttChart } from './gantt.ts';
-import type { Timeline } from './timeline.ts';
+import type { Timeline } from '../stages/timeline.ts';
 
 /** GitHub's limit for one step's summary. */
 export const STEP_SUMMARY_MAX_BYTES = 1024 * 1024;

@@ -3,7 +3,7 @@
  * (the builder) and engine. Derived from the run's events alone, each stamped when it was emitted; the
  * pictures (gantt.ts, timeline-svg.ts, bars.ts) draw this value and nothing else.
  */
-import type { Emit, RunEvent } from '../stages/events.ts';
+import type { Emit, RunEvent } from './events.ts';
 
 /** Milliseconds since the run started. */
 export interface Span { start: number; end: number }

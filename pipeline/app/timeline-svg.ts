@@ -3,8 +3,8 @@
  * grouped by image, each a bar with its label in text (no script, no external style: it renders as an
  * <img> or on its own). Builds on the critical path are outlined; the colour says the path.
  */
-import { criticalBuilds } from './critical-path.ts';
-import { seconds, type BuildSpan, type Span, type StageSpan, type Timeline } from './timeline.ts';
+import { criticalBuilds } from '../stages/timeline-critical.ts';
+import { seconds, type BuildSpan, type Span, type StageSpan, type Timeline } from '../stages/timeline.ts';
 
 const LABEL = 300;
 const CHART = 620;
