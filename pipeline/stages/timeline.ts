@@ -1,7 +1,7 @@
 /**
  * The run as a timeline: when each channel, stage and platform build started and ended, on which path
  * (the builder) and engine. Derived from the run's events alone, each stamped when it was emitted; the
- * pictures (gantt.ts, timeline-svg.ts, bars.ts) draw this value and nothing else.
+ * pictures (report/gantt.ts, report/bars.ts, app/timeline-svg.ts) draw this value and nothing else.
  */
 import type { Emit, RunEvent } from './events.ts';
 
