@@ -72,6 +72,7 @@ export const demoCommand: Command = {
     say('where things are');
     ctx.out(`  manifests, documents, channel files: ${config.site.dir}; announcements: ${config.announce.dir}; images in ${config.imageRepo}`);
     ctx.out(`  the catalog the demo changed: ${config.root}`);
+    ctx.out(`  how each release's run went: ${join(config.site.dir, 'kubernetes-<ch>', 'releases', '<N>', 'timeline.svg')}`);
     const failed = [first, second, third, fourth].some((r) => r.channels.some((c) => c.state === 'failed'));
     ctx.out(`\nTry: eksd plan   eksd catalog   eksd watch-base   eksd verify kubernetes-${bumped}-eks-<N>`);
     return failed ? EXIT.failed : EXIT.ok;

@@ -133,7 +133,7 @@ async function releaseOne(o: RunOptions, config: ChannelConfig, channel: Channel
 
 function channelNotes(c: ChannelOutcome): { release?: string; detail?: string } {
   if (c.state === 'failed') return { detail: (c.error as Error).message.split('\n')[0]! };
-  if (c.state === 'retired') return { detail: c.retirement.state };
+  if (c.state === 'retired') return c.retirement.state === 'retired' ? {} : { detail: c.retirement.state };
   if (c.state === 'unchanged') return { detail: `nothing changed since ${c.result.comparison?.latest}` };
   return c.state === 'released' ? { release: c.result.plan.release } : {};
 }

@@ -8,7 +8,7 @@ import { criticalPath, timeByPath } from '../stages/timeline-critical.ts';
 import { seconds, type BuildSpan, type Span, type Timeline } from '../stages/timeline.ts';
 
 export const BARS_WIDTH = 100;
-const NAME = 38;
+const NAME = 44;
 const TIME = 7;
 const PERCENT = 5;
 /** name, time, ' |', bar, '|', percent */
@@ -18,7 +18,7 @@ const CHAIN = 8;
 
 export function timelineBars(t: Timeline): string {
   const scale = Math.max(t.ms, 1) / BAR;
-  const lines = [`run timeline: ${seconds(t.ms)}, engine ${t.engine}; one column = ${seconds(scale)}; '#' critical path, '=' other work`];
+  const lines = [`run timeline: ${seconds(t.ms)}; # critical path, = other work; 1 column = ${seconds(scale)}; engine ${t.engine}`];
   for (const channel of channelsOf(t)) lines.push(...channelLines(t, channel));
   return `${lines.map((l) => fit(l)).join('\n')}\n`;
 }

@@ -30,6 +30,8 @@ class LiveView {
   private readonly running = new Map<string, Running>();
   private current: Current = { built: 0, reused: 0 };
   private pending: string[] = [];
+  /** The latest passing note, shown until the stage ends. */
+  private note: string | undefined;
   private drawn = 0;
   private timer: NodeJS.Timeout | undefined;
 
@@ -39,7 +41,8 @@ class LiveView {
     if (e.type === 'channel') this.onChannel(e);
     if (e.type === 'stage') this.onStage(e);
     if (e.type === 'image') this.onImage(e);
-    if (e.type === 'info' && !SAID_BY_CHANNEL_LINES.test(e.message)) this.pending.push(e.message);
+    if (e.type === 'info' && e.progress) this.note = e.message;
+    else if (e.type === 'info' && !SAID_BY_CHANNEL_LINES.test(e.message)) this.pending.push(e.message);
     this.redraw();
   }
 
@@ -47,6 +50,7 @@ class LiveView {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.running.clear();
+    this.note = undefined;
     this.current = { built: 0, reused: 0 };
     this.redraw();
   }
@@ -63,6 +67,7 @@ class LiveView {
   }
 
   private onStage(e: Extract<RunEvent, { type: 'stage' }>): void {
+    this.note = undefined;
     if (e.state === 'started') this.current.stage = { name: e.stage, since: Date.now() };
     else if (this.current.stage?.name === e.stage) delete this.current.stage;
     // Outside a channel's list (other commands) each stage keeps its line.
@@ -114,7 +119,7 @@ class LiveView {
     const room = Math.max(1, (this.stream.rows ?? 24) - 3);
     const running = [...this.running.values()].sort((a, b) => a.since - b.since);
     const shown = running.slice(0, running.length > room ? room - 1 : room);
-    const lines = [head, ...shown.map((r) => `  => ${`${r.image} ${r.platform}`.padEnd(44)} ${r.via.padEnd(9)} ${seconds(now - r.since).padStart(6)}`)];
+    const lines = [head, ...(this.note ? [`  ${this.note}`] : []), ...shown.map((r) => `  => ${`${r.image} ${r.platform}`.padEnd(44)} ${r.via.padEnd(9)} ${seconds(now - r.since).padStart(6)}`)];
     if (shown.length < running.length) lines.push(`  ... and ${running.length - shown.length} more running`);
     return lines;
   }

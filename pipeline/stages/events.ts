@@ -8,6 +8,7 @@ export type RunEvent =
     via?: string }
   | { type: 'step'; image: string; platform: string; name: string; state: 'started' | 'done' | 'cached' }
   | { type: 'log'; image: string; platform: string; text: string }
-  | { type: 'info'; message: string };
+  /** `progress`: a passing note of what is being done now (fetching an artifact); a terminal lets it go. */
+  | { type: 'info'; message: string; progress?: true };
 
 export type Emit = (event: RunEvent) => void;
