@@ -189,18 +189,10 @@ async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Sha
   });
   const state = releaseOutcome(end);
   const done = result(out, run?.resumed === true, state === 'planned', started);
-  if (state === 'released' && run && done.release) done.release.timeline = await pictureOfRun(o, env, run.number, shared);
-  return { state, result: done };
-}
-
-/** The picture is not part of the release: a store failure here is a warning, not a failed release. */
-async function pictureOfRun(o: RunOptions, env: ReleaseEnv, number: number, shared: Shared): Promise<string | undefined> {
-  try {
-    return await storeTimeline(env.stores.site, env.config.channel, number, shared.timeline.timeline());
-  } catch (e) {
-    o.emit({ type: 'info', message: `warning: the run's timeline was not written to the site: ${(e as Error).message.split('\n')[0]}` });
-    return undefined;
+  if (state === 'released' && run && done.release) {
+    done.release.timeline = await storeTimeline(env.stores.site, config.channel, run.number, shared.timeline.timeline(), o.emit);
   }
+  return { state, result: done };
 }
 
 /**
