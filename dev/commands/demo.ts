@@ -76,6 +76,7 @@ export const demoCommand: Command = {
     say('the release site');
     ctx.out(`  open ${pathToFileURL(join(resolve(config.site.dir), 'index.html')).href} in a browser,`);
     ctx.out(`  or run \`eksd site serve\` and open http://127.0.0.1:8080/ (every channel, release, image digest, archive checksum; feeds and releases.json)`);
+    ctx.out(`  how each release's run went: ${join(config.site.dir, 'kubernetes-<ch>', 'releases', '<N>', 'timeline.svg')}`);
     const failed = [first, second, third, fourth].some((r) => r.channels.some((c) => c.state === 'failed'));
     ctx.out(`\nTry: eksd plan   eksd catalog   eksd watch-base   eksd verify kubernetes-${bumped}-eks-<N>`);
     return failed ? EXIT.failed : EXIT.ok;

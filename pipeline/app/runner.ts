@@ -32,6 +32,8 @@ import type { Comparison } from '../stages/compare.ts';
 import type { SiteOutcome } from '../stages/release.ts';
 import type { Emit } from '../stages/events.ts';
 import type { ClientFactory } from '../registry/client.ts';
+import { engineName } from '../builders/buildkit/engine.ts';
+import { timelineRecorder, type Timeline, type TimelineRecorder } from '../stages/timeline.ts';
 import { buildersAt, type Builders } from './builders.ts';
 import { limiter } from '../util/limit.ts';
 import { turnOrder, type Turn } from '../util/turn-order.ts';
@@ -42,6 +44,7 @@ import { releaseNumber } from './number.ts';
 import { runStages, type OpenRun } from './loop.ts';
 import { retireChannel, type Retirement } from './retire.ts';
 import type { StopRequest } from './stop.ts';
+import { storeTimeline } from './timeline.ts';
 
 export interface RunOptions {
   config: Config;
@@ -67,7 +70,9 @@ export interface RunOptions {
   channelsAtOnce?: number;
 }
 
-export interface ReleaseOutcome extends SiteOutcome { manifest?: Release; verify?: VerifyReport; announcement?: AnnounceOutcome }
+export interface ReleaseOutcome extends SiteOutcome { manifest?: Release; verify?: VerifyReport; announcement?: AnnounceOutcome;
+  /** Where the picture of the run is (kubernetes-<ch>/releases/<N>/timeline.svg in the site store). */
+  timeline?: string }
 
 export interface RunResult {
   plan: Plan;
@@ -86,13 +91,15 @@ export type ChannelOutcome =
   | { channel: string; state: 'retired'; retirement: Retirement }
   | { channel: string; state: 'failed'; error: unknown };
 
-export interface ReleasesResult { channels: ChannelOutcome[]; ms: number }
+export interface ReleasesResult { channels: ChannelOutcome[]; ms: number; timeline: Timeline }
 
 /** What every channel's release shares in one run. */
-interface Shared { clients: ClientFactory; stores: Stores; builders: Builders; builds: SharedBuilds; slots: Slots; decideTurn?: Turn }
+interface Shared { clients: ClientFactory; stores: Stores; builders: Builders; builds: SharedBuilds; slots: Slots; timeline: TimelineRecorder; decideTurn?: Turn }
 
-export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
+export async function runReleases(options: RunOptions): Promise<ReleasesResult> {
   const started = Date.now();
+  const timeline = timelineRecorder(engineName(options.config.dockerSocket));
+  const o = { ...options, emit: timeline.emit(options.emit) };
   const selected = selectChannels(o);
   // Loading one channel checks every channel's catalog: bad input fails here, once, before any channel is touched.
   if (selected[0]) loadCatalog(o.config, selected[0].name);
@@ -106,7 +113,7 @@ export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
   if (!o.dryRun && o.until !== 'plan') await proveConditionalWrites(stores.state);
   const builders = o.builders ?? buildersAt({ ...o.config, assemble: o.config.build.assemble });
   const slots = limiter(Math.max(1, o.concurrency ?? (o.config.concurrency || defaultConcurrency())));
-  const shared: Shared = { clients: registryClients(o.config), stores, builders, builds: new Map(), slots };
+  const shared: Shared = { clients: registryClients(o.config), stores, builders, builds: new Map(), slots, timeline };
   // A plan (dry run) decides the channels one after the other, so it says which channel builds a shared key.
   const atOnce = limiter(o.dryRun || o.until === 'plan' ? 1 : Math.max(1, o.channelsAtOnce ?? CHANNELS_AT_ONCE));
   let outcomes: ChannelOutcome[];
@@ -125,11 +132,27 @@ export async function runReleases(o: RunOptions): Promise<ReleasesResult> {
   } finally {
     await builders.close();
   }
-  return { channels: outcomes, ms: Date.now() - started };
+  return { channels: outcomes, ms: Date.now() - started, timeline: timeline.timeline() };
+}
+
+/** One channel, between its channel events (what became of it, for the reporters and the timeline). */
+async function releaseOne(o: RunOptions, config: ChannelConfig, channel: ChannelSpec, shared: Shared): Promise<ChannelOutcome> {
+  const started = Date.now();
+  o.emit({ type: 'channel', channel: channel.name, state: 'started' });
+  const outcome = await releaseOrRetire(o, config, channel, shared);
+  o.emit({ type: 'channel', channel: channel.name, state: 'finished', outcome: outcome.state, ms: Date.now() - started, ...channelNotes(outcome) });
+  return outcome;
+}
+
+function channelNotes(c: ChannelOutcome): { release?: string; detail?: string } {
+  if (c.state === 'failed') return { detail: (c.error as Error).message.split('\n')[0]! };
+  if (c.state === 'retired') return c.retirement.state === 'retired' ? {} : { detail: c.retirement.state };
+  if (c.state === 'unchanged') return { detail: `nothing changed since ${c.result.comparison?.latest}` };
+  return c.state === 'released' ? { release: c.result.plan.release } : {};
 }
 
 /** One channel; a failure is returned, not thrown, so the other channels go on. */
-async function releaseOne(o: RunOptions, config: ChannelConfig, channel: ChannelSpec, shared: Shared): Promise<ChannelOutcome> {
+async function releaseOrRetire(o: RunOptions, config: ChannelConfig, channel: ChannelSpec, shared: Shared): Promise<ChannelOutcome> {
   try {
     if (!channel.active) {
       const retirement = await retireChannel({ config, channel, stores: shared.stores, dryRun: o.dryRun === true, emit: o.emit, ...(o.stop ? { stop: o.stop } : {}) });
@@ -178,7 +201,11 @@ async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Sha
     open: () => openRelease(o, env, dryRun),
   });
   const state = releaseOutcome(end);
-  return { state, result: result(out, run?.resumed === true, state === 'planned', started) };
+  const done = result(out, run?.resumed === true, state === 'planned', started);
+  if (state === 'released' && run && done.release) {
+    done.release.timeline = await storeTimeline(env.stores.site, config.channel, run.number, shared.timeline.timeline(), o.emit);
+  }
+  return { state, result: done };
 }
 
 /**

@@ -4,7 +4,7 @@
  * while deciding, before any parent is known) and what it adds to the build key; then `build` makes the
  * image as a value (image/image.ts), which publish/ pushes whichever builder made it. A builder may still
  * refuse in `build`, once it sees the parent (its config, its files): the stage then decides again
- * without it. Adapters: build/assembler/ (COPY-only recipes, no engine) and build/buildkit/ (a Docker
+ * without it. Adapters: builders/assembler/ (COPY-only recipes, no engine) and builders/buildkit/ (a Docker
  * engine's BuildKit); select.ts picks one.
  */
 import type { Platform } from '../config/config.ts';

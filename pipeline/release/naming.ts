@@ -3,6 +3,7 @@
  *   kubernetes-<ch>-eks-<N>                                       Release name
  *   kubernetes-<ch>/kubernetes-<ch>-eks-<N>.yaml                  manifest
  *   kubernetes-<ch>/releases/<N>/artifacts/<project>/<gitTag>/…   archives
+ *   kubernetes-<ch>/releases/<N>/timeline.svg                     the run that made it, as a picture
  *   releasechannels/<ch>.yaml, crds/<file>.yaml
  * Paths use '/' (they are URL paths and site-relative paths alike).
  */
@@ -73,6 +74,10 @@ export function manifestPath(channel: string, number: number): string {
 
 export function artifactsDir(channel: string, number: number, project: string, gitTag: string): string {
   return `${channelDir(channel)}/releases/${number}/artifacts/${project}/${gitTag}`;
+}
+
+export function timelinePath(channel: string, number: number): string {
+  return `${channelDir(channel)}/releases/${number}/timeline.svg`;
 }
 
 export function channelFilePath(channel: string): string {

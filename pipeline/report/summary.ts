@@ -2,9 +2,12 @@
  * The end-of-run summary: one row per image, then the release, verification and announcement. The copy
  * for the GitHub step summary is written only from checked values (util/github.ts).
  */
+import { existsSync, statSync } from 'node:fs';
 import type { RunResult } from '../app/runner.ts';
 import { appendStepSummary, checkedDigest, singleLine } from '../util/github.ts';
 import { markdownTable, textTable } from './table.ts';
+import type { Timeline } from '../stages/timeline.ts';
+import { STEP_SUMMARY_MAX_BYTES, timelineMarkdown } from './timeline-summary.ts';
 
 const HEADERS = ['IMAGE', 'PLATFORMS', 'INDEX DIGEST', 'TAGS', 'ACTION', 'TIME'];
 
@@ -26,6 +29,7 @@ function footer(result: RunResult): string[] {
     lines.push(`release   ${r.name}: ${r.manifestPath}${r.written ? '' : ' (already written)'}`);
     if (r.verify) lines.push(`verify    passed: ${r.verify.images} images, ${r.verify.manifests} manifests, ${r.verify.blobs} blobs, ${r.verify.archives} archives`);
     if (r.announcement) lines.push(`announce  ${r.announcement.skipped ? 'already sent' : 'sent'} via ${r.announcement.via} (message ${r.announcement.messageId})`);
+    if (r.timeline) lines.push(`timeline  ${r.timeline}`);
   }
   return lines;
 }
@@ -42,4 +46,11 @@ export function writeStepSummary(result: RunResult, file = process.env.GITHUB_ST
   const lines = footer(result).map((l) => singleLine(l, 'step summary line'));
   const title = singleLine(result.release ? `## ${result.release.name}` : `## eksd release ${result.plan.release}`, 'step summary title');
   appendStepSummary(`${title}\n\n${markdownTable(HEADERS, cells)}\n\n${lines.map((l) => `- ${l}`).join('\n')}\n`, file);
+}
+
+/** Appends the run's timeline (a Mermaid gantt chart and text bars) within what the step summary has room for. */
+export function writeTimelineSummary(t: Timeline, file = process.env.GITHUB_STEP_SUMMARY): void {
+  if (!file || t.stages.length === 0) return;
+  const used = existsSync(file) ? statSync(file).size : 0;
+  appendStepSummary(timelineMarkdown(t, STEP_SUMMARY_MAX_BYTES - used), file);
 }

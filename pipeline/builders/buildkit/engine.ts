@@ -33,6 +33,13 @@ export function engineAddress(value: string, certPath?: string): EngineAddress {
   return { options: { socketPath: value.startsWith('unix://') ? value.slice('unix://'.length) : value }, local: true };
 }
 
+/** The engine's name in a run's timeline: its socket path or host:port, 'local' when none is configured. */
+export function engineName(value: string | undefined): string {
+  if (!value) return 'local';
+  if (value.startsWith('tcp://')) return new URL(value).host || value;
+  return value.startsWith('unix://') ? value.slice('unix://'.length) : value;
+}
+
 /**
  * Whether the engine reaches `host`, an endpoint of ours: it is asked to pull a name there (refused, as
  * the endpoint serves no tags), and the endpoint's request count must have moved meanwhile.

@@ -3,7 +3,8 @@ import { runReleases, type ChannelOutcome, type RunResult } from '../../app/runn
 import type { Retirement } from '../../app/retire.ts';
 import { UNTIL, type Until } from '../../stages/lists/release.ts';
 import { consoleReporter } from '../../report/console.ts';
-import { summaryText, writeStepSummary } from '../../report/summary.ts';
+import { summaryText, writeStepSummary, writeTimelineSummary } from '../../report/summary.ts';
+import { timelineBars } from '../../report/bars.ts';
 import { planRows, planText } from '../../report/plan.ts';
 import { CONFIG_OPTIONS, EXIT, type Command, type CommandContext, type OptionSpec } from '../command.ts';
 import { configFrom } from '../config-flags.ts';
@@ -71,12 +72,15 @@ async function runCommand(ctx: CommandContext, o: { dryRun: boolean }): Promise<
   if (!['auto', 'plain', 'json'].includes(mode)) throw new EksdError('USAGE', `--events must be auto, plain or json, not ${mode}`, { hint: 'eksd release --help' });
   const reporter = consoleReporter(process.stderr, mode);
   try {
-    const { channels: outcomes } = await runReleases({ config, emit: (e) => reporter.emit(e), dryRun: o.dryRun,
+    const { channels: outcomes, timeline } = await runReleases({ config, emit: (e) => reporter.emit(e), dryRun: o.dryRun,
       force: ctx.values.force === true, releaseUnchanged: ctx.values['release-unchanged'] === true, ...(channels ? { channels } : {}),
       ...(until ? { until } : {}), ...(number ? { number } : {}), ...(concurrency ? { concurrency } : {}), ...(channelsAtOnce ? { channelsAtOnce } : {}), ...(ctx.stop ? { stop: ctx.stop } : {}) });
     reporter.close();
     const single = outcomes.length === 1;
     for (const c of outcomes) if (c.state !== 'failed' && c.state !== 'retired' && c.state !== 'planned') writeStepSummary(c.result);
+    if (!o.dryRun) writeTimelineSummary(timeline);
+    // Plain logs (CI) end with where the run's time went; a terminal has the end table and the SVG's path.
+    if (!o.dryRun && reporter.kind === 'plain') process.stderr.write(`\n${timelineBars(timeline)}`);
     const json = outcomes.map(channelJson);
     ctx.out(ctx.values.json ? JSON.stringify(single ? json[0] : { channels: json }, null, 2) : outcomes.map((c) => channelText(c, single)).join('\n\n'));
     throwFailures(outcomes);

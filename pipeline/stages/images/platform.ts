@@ -84,7 +84,7 @@ function share(c: Carry, result: PlatformRecord): void {
 async function buildAndPush(c: Carry, job: PlatformJob, d: Build & { key: string }): Promise<Descriptor | { refused: string }> {
   const { f, platform } = job;
   c.tools.stopPoint(`building ${f.plan.name} ${platform}`);
-  c.tools.emit({ type: 'image', image: f.plan.name, platform, state: 'building', detail: d.reason });
+  c.tools.emit({ type: 'image', image: f.plan.name, platform, state: 'building', detail: d.reason, via: d.via, ...(d.engine ? { engine: d.engine } : {}) });
   const builder = (await c.input.builders()).find((b) => b.name === d.via && buildsPlatform(b, platform)) ?? bug(`${f.plan.name} ${platform}: no builder named ${d.via} for ${platform}`);
   const result = await builder.build(buildJob(c, job, d.key), (e) => report(c, job, e));
   return 'refused' in result ? result : push(c, job, result.image, d.key, JSON.stringify(d.inputs));

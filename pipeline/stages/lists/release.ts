@@ -100,7 +100,7 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
     }, { dry: true, detail: (c) => `${c.images.length} images, ${c.components.length} components` }),
     stage('resolve', ({ out }, { emit }) => {
       const wanted = allArtifacts(need(out, 'catalog'));
-      return fetchArtifacts(wanted, env.config.artifacts.baseUrl, env.config.artifacts.cacheDir, (message) => emit({ type: 'info', message }));
+      return fetchArtifacts(wanted, env.config.artifacts.baseUrl, env.config.artifacts.cacheDir, (message) => emit({ type: 'info', message, progress: true }));
     }, { dry: true, opensRun: true, detail: (a) => `${a.length} artifacts verified` }),
     stage('plan', async ({ out, run }) => {
       return makePlan(env.config, need(out, 'catalog'), loadPin(env.config.basePin), opened(run).number);
