@@ -16,7 +16,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { forChannel, type ChannelConfig, type Config } from '../config/config.ts';
 import { EksdError } from '../errors.ts';
-import { loadCatalog, loadChannels } from '../catalog/load.ts';
+import { loadCatalog } from '../catalog/load.ts';
 import type { ChannelSpec } from '../catalog/model.ts';
 import type { Plan } from '../plan/plan.ts';
 import { openStores, type Stores } from '../store/open.ts';
@@ -45,6 +45,8 @@ import { runStages, type OpenRun } from './loop.ts';
 import { retireChannel, type Retirement } from './retire.ts';
 import type { StopRequest } from './stop.ts';
 import { storeTimeline } from './timeline.ts';
+import { CHANNELS_AT_ONCE, selectChannels } from './channels.ts';
+import { fromIndexBytes } from '../site/pages/platforms.ts';
 
 export interface RunOptions {
   config: Config;
@@ -100,7 +102,7 @@ export async function runReleases(options: RunOptions): Promise<ReleasesResult> 
   const started = Date.now();
   const timeline = timelineRecorder(engineName(options.config.dockerSocket));
   const o = { ...options, emit: timeline.emit(options.emit) };
-  const selected = selectChannels(o);
+  const selected = selectChannels(o.config, o.channels);
   // Loading one channel checks every channel's catalog: bad input fails here, once, before any channel is touched.
   if (selected[0]) loadCatalog(o.config, selected[0].name);
   if (o.number !== undefined && selected.length > 1) {
@@ -167,23 +169,6 @@ async function releaseOrRetire(o: RunOptions, config: ChannelConfig, channel: Ch
   }
 }
 
-/**
- * --channel (repeatable) or the configured channel, in catalog order; else every active channel and every
- * retired one (whose ReleaseChannel is then marked inactive, once).
- */
-function selectChannels(o: RunOptions): ChannelSpec[] {
-  const all = loadChannels(o.config);
-  const wanted = o.channels?.length ? o.channels : o.config.channel ? [o.config.channel] : undefined;
-  if (!wanted) return all;
-  const unknown = wanted.filter((w) => !all.some((c) => c.name === w));
-  if (unknown.length > 0) {
-    throw new EksdError('USAGE', `channel ${unknown.join(', ')} is not in the catalog (it lists ${all.map((c) => c.name).join(', ')})`, {
-      where: '--channel', hint: 'choose channels from images/channels.yaml (eksd catalog lists them)',
-    });
-  }
-  return all.filter((c) => wanted.includes(c.name));
-}
-
 /** One channel's release through the stage list. */
 async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Shared): Promise<{ state: ReleaseState; result: RunResult }> {
   const started = Date.now();
@@ -203,7 +188,8 @@ async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Sha
   const state = releaseOutcome(end);
   const done = result(out, run?.resumed === true, state === 'planned', started);
   if (state === 'released' && run && done.release) {
-    done.release.timeline = await storeTimeline(env.stores.site, config.channel, run.number, shared.timeline.timeline(), o.emit);
+    const platforms = fromIndexBytes(new Map(done.images.map((i) => [i.index.digest, i.indexBytes])));
+    done.release.timeline = await storeTimeline(env.stores.site, config.channel, run.number, shared.timeline.timeline(), platforms, o.emit);
   }
   return { state, result: done };
 }
@@ -244,12 +230,6 @@ function buildRepoCommit(): { commit?: string } {
   const commit = process.env.EKSD_BUILD_REPO_COMMIT ?? process.env.CODEBUILD_RESOLVED_SOURCE_VERSION ?? process.env.GITHUB_SHA;
   return commit ? { commit } : {};
 }
-
-/**
- * Channels at once: a channel spends most of its time on its own fixed steps (registry round trips, the
- * site, verify), which overlap well; builds are bounded by the shared build slots whatever this is.
- */
-export const CHANNELS_AT_ONCE = 4;
 
 /**
  * Builds spend much of their time waiting on the engine (session setup, exports, pushes), so two builds

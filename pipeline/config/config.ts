@@ -13,7 +13,8 @@ import { isChannel } from './channel.ts';
 import { enginesOf, type EngineSetting } from './engines.ts';
 import { coerce, deepMerge, setPath } from './merge.ts';
 
-export type Platform = 'linux/amd64' | 'linux/arm64';
+export type { Platform } from './platform.ts';
+import type { Platform } from './platform.ts';
 
 export interface Config {
   profile: string;

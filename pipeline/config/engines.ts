@@ -3,7 +3,7 @@
  * TLS client certificates as Docker contexts keep them (ca.pem, cert.pem, key.pem in one folder),
  * `{ host: tcp://arm-builder:2376, certPath: /certs/arm }`. EKSD_ENGINE_AMD64 / EKSD_ENGINE_ARM64 name one.
  */
-import type { Platform } from './config.ts';
+import type { Platform } from './platform.ts';
 
 export interface EngineSetting { host: string; certPath?: string }
 
