@@ -47,6 +47,18 @@ function sameInputsAs(p: TestProject, other: TestProject): void {
   writeFileSync(p.configFile, stringify({ ...config, imageRepo: from.imageRepo, baseImageRepo: from.baseImageRepo, basePin: from.basePin, artifacts: from.artifacts }));
 }
 
+/**
+ * Another machine's checkout of the same commit: its own working directory and artifact cache, sharing
+ * only the registry namespace, the site and state stores and the outbox with `p`.
+ */
+async function machine(p: TestProject): Promise<TestProject> {
+  const m = await makeProject({ catalog: 'mini' });
+  const config = parse(readFileSync(m.configFile, 'utf8')) as Record<string, unknown> & { artifacts: Record<string, unknown> };
+  const from = parse(readFileSync(p.configFile, 'utf8')) as Record<string, unknown> & { artifacts: Record<string, unknown> };
+  writeFileSync(m.configFile, stringify({ ...from, artifacts: { ...from.artifacts, cacheDir: config.artifacts.cacheDir } }));
+  return m;
+}
+
 /** Deletes every component image (index and platform manifests; their tags go with them), keeping the bases. */
 async function deleteComponents(images: MergedJson['images']): Promise<void> {
   for (const i of images.filter((x) => !x.uri.includes('/eks-distro-build-tooling/'))) {
@@ -79,14 +91,18 @@ test.serial('two machines in one: jobs per platform, a merge refused while arm64
   t.regex(early.stderr, /before writing any index/);
   t.deepEqual(outboxFiles(p), []);
 
-  const arm64 = await job(p, 'linux/arm64', { EKSD_ENGINE_ARM64: `unix://${layout.dockerSocket}` });
-  t.is(arm64.planId, id);
-  const merge = await p.eksd(['release', '--merge', id, '--json']);
+  // The arm64 job and the merge run from their own checkouts, as on other machines.
+  const arm = await machine(p);
+  const merger = await machine(p);
+  t.teardown(async () => { await arm.cleanup(); await merger.cleanup(); });
+  const arm64 = await job(arm, 'linux/arm64', { EKSD_ENGINE_ARM64: `unix://${layout.dockerSocket}` });
+  t.is(arm64.planId, id, 'another checkout of the same commit computes the same plan id');
+  const merge = await merger.eksd(['release', '--merge', id, '--json']);
   t.is(merge.code, 0, tail(merge.stderr));
   const merged = JSON.parse(merge.stdout) as MergedJson;
   t.truthy(merged.verify);
   t.is(outboxFiles(p).length, 1, 'announced once');
-  const again = await p.eksd(['release', '--merge', id]);
+  const again = await merger.eksd(['release', '--merge', id]);
   t.not(again.code, 0, 'a merged plan is not released twice (its numbers are used)');
   t.is(outboxFiles(p).length, 1);
 
@@ -101,7 +117,7 @@ test.serial('two machines in one: jobs per platform, a merge refused while arm64
   const rebuilt = (JSON.parse(single.stdout) as MergedJson).images.filter((i) => !i.uri.includes('/eks-distro-build-tooling/'));
   t.true(rebuilt.length >= 2 && rebuilt.every((i) => Object.values(i.platforms).every((pl) => pl.built)), 'the components were built again');
   const digests = (images: MergedJson['images']) => images.filter((i) => !i.uri.includes('/eks-distro-build-tooling/'))
-    .map((i) => [i.name, i.digest, ...Object.entries(i.platforms).map(([pl, d]) => `${pl} ${d.digest}`)]);
+    .map((i) => [i.name, i.digest, ...Object.entries(i.platforms).map(([pl, d]) => `${pl} ${d.digest}`).sort()]);
   t.deepEqual(digests(rebuilt), digests(merged.images), 'the same index and platform digests');
   t.deepEqual(manifestImages(manifestText(one, 1)), manifestImages(manifestText(p, 1)));
   t.is(normalizeManifest(manifestText(one, 1), 1), normalizeManifest(manifestText(p, 1), 1), 'the same manifest apart from status.date');
