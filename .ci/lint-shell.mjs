@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Lints the shell that CI runs: every command of every phase of buildspec.yml and every `run:` of every
+// Lints the shell that CI runs: every command of every phase of buildspec.yml and buildspec-batch.yml and every `run:` of every
 // workflow under .github/workflows/ becomes its own bash file, checked by shellcheck with .ci/run. Each
 // one must also start with `set -euo pipefail` (comments, blank lines and a shebang before it are fine),
 // and a workflow step must run in bash. Exit 0 when everything is clean, 1 on findings, 2 when shellcheck cannot run.
@@ -22,18 +22,20 @@ export function extractScripts(root = ROOT) {
   const scripts = [];
   // CI's own entry script, whole.
   scripts.push({ name: 'ci-run.sh', where: '.ci/run', shell: 'bash', text: readFileSync(join(root, '.ci', 'run'), 'utf8') });
-  const spec = parse(readFileSync(join(root, 'buildspec.yml'), 'utf8'));
-  const specShell = spec?.env?.shell;
-  for (const [phase, body] of Object.entries(spec?.phases ?? {})) {
-    for (const list of ['commands', 'finally']) {
-      (body?.[list] ?? []).forEach((command, i) => {
-        scripts.push({
-          name: `buildspec.yml--${phase}--${list === 'finally' ? 'finally-' : ''}${i + 1}.sh`,
-          where: `buildspec.yml phases.${phase}.${list}[${i}]`,
-          shell: specShell,
-          text: String(command),
+  for (const file of ['buildspec.yml', 'buildspec-batch.yml']) {
+    const spec = parse(readFileSync(join(root, file), 'utf8'));
+    const specShell = spec?.env?.shell;
+    for (const [phase, body] of Object.entries(spec?.phases ?? {})) {
+      for (const list of ['commands', 'finally']) {
+        (body?.[list] ?? []).forEach((command, i) => {
+          scripts.push({
+            name: `${file}--${phase}--${list === 'finally' ? 'finally-' : ''}${i + 1}.sh`,
+            where: `${file} phases.${phase}.${list}[${i}]`,
+            shell: specShell,
+            text: String(command),
+          });
         });
-      });
+      }
     }
   }
   const dir = join(root, '.github', 'workflows');
@@ -106,7 +108,7 @@ function main(argv) {
       console.log(`lint-shell: findings in the shell of buildspec.yml, the workflows or .ci/run (${scripts.length} scripts, extracted to ${where})`);
       return 1;
     }
-    console.log(`lint-shell: ${scripts.length} scripts from buildspec.yml, .github/workflows/ and .ci/run are clean (shellcheck, set -euo pipefail)`);
+    console.log(`lint-shell: ${scripts.length} scripts from buildspec.yml, buildspec-batch.yml, .github/workflows/ and .ci/run are clean (shellcheck, set -euo pipefail)`);
     return 0;
   } finally {
     if (!keep) rmSync(out, { recursive: true, force: true });

@@ -94,6 +94,8 @@ export const ERROR_KINDS = {
   SITE_IMAGE_INDEX: 'failure',
   SITE_READ: 'failure',
   SITE_SERVE: 'failure',
+  SPLIT_INCOMPLETE: 'failure',
+  SPLIT_PLAN_MISMATCH: 'failure',
   STORE_ACCESS_DENIED: 'failure',
   STORE_FAILED: 'failure',
   STORE_KEY_INVALID: 'failure',

@@ -51,8 +51,24 @@ export function eksdInvocations(script: string): Array<{ command: string; flags:
   return found;
 }
 
-test('the three workflows exist', (t) => {
-  t.deepEqual(FILES, ['ci.yml', 'republish.yml', 'watch-base.yml']);
+test('the four workflows exist', (t) => {
+  t.deepEqual(FILES, ['ci.yml', 'republish.yml', 'split-release.yml', 'watch-base.yml']);
+});
+
+test('split-release.yml: a matrix job per platform on native runners (ubuntu-24.04, ubuntu-24.04-arm), then one merge that needs it', (t) => {
+  const w = wf('split-release.yml');
+  const build = w.jobs.build as Job & { strategy: { 'fail-fast': boolean; matrix: { include: Array<{ platform: string; runner: string }> } } };
+  t.deepEqual(build.strategy.matrix.include, [{ platform: 'linux/amd64', runner: 'ubuntu-24.04' }, { platform: 'linux/arm64', runner: 'ubuntu-24.04-arm' }]);
+  t.is(build['runs-on'], '${{ matrix.runner }}');
+  t.false(build.strategy['fail-fast'], 'one platform failing leaves the other to finish and record');
+  t.regex(build.steps.map((s) => s.run ?? '').join('\n'), /eksd\.js build --platform "\$PLATFORM"/);
+  const merge = w.jobs.merge!;
+  t.is(merge.needs, 'build');
+  const run = merge.steps.map((s) => s.run ?? '').join('\n');
+  t.regex(run, /plan="\$\(node bin\/eksd\.js plan-id/);
+  t.regex(run, /eksd\.js release --merge "\$\{plan\}"/);
+  t.is(w.concurrency?.group, wf('watch-base.yml').concurrency?.group, 'one release at a time with the other release workflows');
+  t.deepEqual(w.permissions, { 'id-token': 'write', contents: 'read' });
 });
 
 for (const file of FILES) {
@@ -277,6 +293,7 @@ function lintFixture(t: { teardown(fn: () => void): void }): string {
   mkdirSync(join(root, '.ci'));
   cpSync(join(REPO_ROOT, '.ci', 'run'), join(root, '.ci', 'run'));
   cpSync(join(REPO_ROOT, 'buildspec.yml'), join(root, 'buildspec.yml'));
+  cpSync(join(REPO_ROOT, 'buildspec-batch.yml'), join(root, 'buildspec-batch.yml'));
   cpSync(DIR, join(root, '.github', 'workflows'), { recursive: true });
   return root;
 }
@@ -293,7 +310,10 @@ test('lint-shell extracts every buildspec command and every run: step into its o
   const runCount = FILES.reduce((n, f) => n + steps(wf(f)).filter((s) => s.run !== undefined).length, 0);
   t.is(files.filter((f) => f.startsWith('buildspec.yml--')).length, commandCount);
   for (const f of FILES) t.is(files.filter((x) => x.startsWith(`${f}--`)).length, steps(wf(f)).filter((s) => s.run !== undefined).length, f);
-  t.is(files.length, commandCount + runCount + 1, 'plus .ci/run');
+  const batch = parse(readFileSync(join(REPO_ROOT, 'buildspec-batch.yml'), 'utf8')) as { phases: Record<string, { commands: string[] }> };
+  const batchCount = Object.values(batch.phases).reduce((n, p) => n + p.commands.length, 0);
+  t.is(files.filter((f) => f.startsWith('buildspec-batch.yml--')).length, batchCount);
+  t.is(files.length, commandCount + batchCount + runCount + 1, 'plus .ci/run');
   // The same text that runs, with ${{ }} expressions blanked out.
   const pre = readFileSync(join(keep, 'buildspec.yml--pre_build--1.sh'), 'utf8');
   t.is(pre, spec.phases.pre_build!.commands[0]);

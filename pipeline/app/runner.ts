@@ -47,6 +47,7 @@ import type { StopRequest } from './stop.ts';
 import { storeTimeline } from './timeline.ts';
 import { CHANNELS_AT_ONCE, selectChannels } from './channels.ts';
 import { fromIndexBytes } from '../site/pages/platforms.ts';
+import { mergeInputs, type MergeInputs } from './merge.ts';
 
 export interface RunOptions {
   config: Config;
@@ -70,6 +71,8 @@ export interface RunOptions {
   builders?: Builders;
   /** Channels released at once (default CHANNELS_AT_ONCE); their builds share the `concurrency` slots. */
   channelsAtOnce?: number;
+  /** A split release's plan id: merge what its platform jobs recorded instead of building (app/merge.ts). */
+  merge?: string;
 }
 
 export interface ReleaseOutcome extends SiteOutcome { manifest?: Release; verify?: VerifyReport; announcement?: AnnounceOutcome;
@@ -96,7 +99,7 @@ export type ChannelOutcome =
 export interface ReleasesResult { channels: ChannelOutcome[]; ms: number; timeline: Timeline }
 
 /** What every channel's release shares in one run. */
-interface Shared { clients: ClientFactory; stores: Stores; builders: Builders; builds: SharedBuilds; slots: Slots; timeline: TimelineRecorder; decideTurn?: Turn }
+interface Shared { clients: ClientFactory; stores: Stores; builders: Builders; builds: SharedBuilds; slots: Slots; timeline: TimelineRecorder; decideTurn?: Turn; merged?: MergeInputs }
 
 export async function runReleases(options: RunOptions): Promise<ReleasesResult> {
   const started = Date.now();
@@ -115,7 +118,9 @@ export async function runReleases(options: RunOptions): Promise<ReleasesResult> 
   if (!o.dryRun && o.until !== 'plan') await proveConditionalWrites(stores.state);
   const builders = o.builders ?? buildersAt({ ...o.config, assemble: o.config.build.assemble });
   const slots = limiter(Math.max(1, o.concurrency ?? (o.config.concurrency || defaultConcurrency())));
-  const shared: Shared = { clients: registryClients(o.config), stores, builders, builds: new Map(), slots, timeline };
+  const clients = registryClients(o.config);
+  const merged = o.merge ? await mergeInputs(o.config, stores, clients, selected, o.merge, o.force === true) : undefined;
+  const shared: Shared = { clients, stores, builders, builds: new Map(), slots, timeline, ...(merged ? { merged } : {}) };
   // A plan (dry run) decides the channels one after the other, so it says which channel builds a shared key.
   const atOnce = limiter(o.dryRun || o.until === 'plan' ? 1 : Math.max(1, o.channelsAtOnce ?? CHANNELS_AT_ONCE));
   let outcomes: ChannelOutcome[];
@@ -160,7 +165,7 @@ async function releaseOrRetire(o: RunOptions, config: ChannelConfig, channel: Ch
       const retirement = await retireChannel({ config, channel, stores: shared.stores, dryRun: o.dryRun === true, emit: o.emit, ...(o.stop ? { stop: o.stop } : {}) });
       return { channel: channel.name, state: 'retired', retirement };
     }
-    const number = o.numbers?.[channel.name] ?? o.number;
+    const number = shared.merged?.numbers[channel.name] ?? o.numbers?.[channel.name] ?? o.number;
     const { state, result } = await runRelease({ ...o, config, ...(number !== undefined ? { number } : {}) }, shared);
     return { channel: channel.name, state, result };
   } catch (error) {
@@ -178,7 +183,7 @@ async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Sha
     config, clients: shared.clients, stores: shared.stores, builders: shared.builders, shared: shared.builds, slots: shared.slots, ...(shared.decideTurn ? { decideTurn: shared.decideTurn } : {}),
     force: o.force ?? false, releaseUnchanged: o.releaseUnchanged ?? false, concurrency: o.concurrency ?? (config.concurrency || defaultConcurrency()),
     cacheDir: join(config.artifacts.cacheDir, '..'), date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    ...buildRepoCommit(),
+    ...buildRepoCommit(), ...(shared.merged ? { merged: shared.merged.records[config.channel] ?? {} } : {}),
   };
   const { out, end, run } = await runStages(releaseStages(env), {
     emit: o.emit, dryRun, until: UNTIL[o.until ?? 'announce'], ...(o.stop ? { stop: o.stop } : {}),

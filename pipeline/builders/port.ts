@@ -33,7 +33,7 @@ export type Acceptance =
   | { accepts: true; why: string; key?: PathInputs }
   | { accepts: false; why: string };
 
-/** A parent of one build: where it lives, its index, and its manifest for the build's platform. */
+/** A parent of one build: where it lives, its index ('' in a split job: none pushed yet), and its manifest for the build's platform. */
 export interface BuildParent { source: ImageSource; reference: string; index: string; manifest: string }
 
 export interface BuildJob {

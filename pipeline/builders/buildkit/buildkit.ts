@@ -61,7 +61,10 @@ export class BuildKit implements Builder {
   }
 }
 
-/** The builder names a parent by its index: the engine picks the platform. */
+/**
+ * The builder names a parent by its index: the engine picks the platform. A split job has no index yet
+ * (the merge writes it): the parent's platform manifest then, which the engine takes as it is.
+ */
 function byIndex(p: BuildParent): ParentImage {
-  return { ...p.source, digest: p.index };
+  return { ...p.source, digest: p.index || p.manifest };
 }

@@ -7,5 +7,6 @@ import { announceCommand } from './announce.ts';
 import { watchBaseCommand } from './watch-base.ts';
 import { republishCommand } from './republish.ts';
 import { siteCommand } from './site.ts';
+import { buildCommand, planIdCommand } from './build.ts';
 
-export const commands: Command[] = [catalogCommand, planCommand, releaseCommand, verifyCommand, announceCommand, watchBaseCommand, republishCommand, siteCommand];
+export const commands: Command[] = [catalogCommand, planCommand, releaseCommand, buildCommand, planIdCommand, verifyCommand, announceCommand, watchBaseCommand, republishCommand, siteCommand];

@@ -24,7 +24,7 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
 export const releaseCommand: Command = {
   name: 'release',
   summary: 'rebuild, publish, write the Release manifest, verify it and announce it',
-  usage: 'eksd release [--channel CH]... [--until plan|publish|release|verify|announce] [--dry-run] [--force] [--release-unchanged] [--number N]',
+  usage: 'eksd release [--channel CH]... [--until plan|publish|release|verify|announce] [--dry-run] [--force] [--release-unchanged] [--number N] [--merge PLAN_ID]',
   details: [
     'Runs catalog -> resolve (artifacts verified) -> plan -> decide (reuse or build, per platform) -> build',
     '(per platform, by digest, then the index) -> versioned tags -> release (archives, manifest, CRDs on the',
@@ -38,11 +38,14 @@ export const releaseCommand: Command = {
     'before its next stage or build (builds under way and an announcement being sent are finished), releases the',
     'lease and exits 143 / 130; the same command resumes it.',
     '--dry-run stops after the plan: nothing is built, pushed, written or announced.',
+    '--merge PLAN_ID merges a split release: every platform image its jobs recorded (eksd build --platform P), each',
+    'checked in the registry, nothing built; a missing or extra one stops it before any index is written.',
   ].join('\n'),
   options: {
     ...RUN_OPTIONS,
     until: { type: 'string', description: 'stop after this stage: plan, publish, release, verify or announce', valueName: 'stage' },
     'dry-run': { type: 'boolean', description: 'show the plan and stop; no side effects' },
+    merge: { type: 'string', description: 'merge a split release: the platform images its jobs (eksd build --platform P) recorded under this plan id, checked, then indexes, tags, site, verify, announce', valueName: 'plan-id' },
     events: { type: 'string', description: 'progress format on stderr: auto (live on a terminal), plain, json', valueName: 'format' },
   },
   stoppable: true,
@@ -74,7 +77,8 @@ async function runCommand(ctx: CommandContext, o: { dryRun: boolean }): Promise<
   try {
     const { channels: outcomes, timeline } = await runReleases({ config, emit: (e) => reporter.emit(e), dryRun: o.dryRun,
       force: ctx.values.force === true, releaseUnchanged: ctx.values['release-unchanged'] === true, ...(channels ? { channels } : {}),
-      ...(until ? { until } : {}), ...(number ? { number } : {}), ...(concurrency ? { concurrency } : {}), ...(channelsAtOnce ? { channelsAtOnce } : {}), ...(ctx.stop ? { stop: ctx.stop } : {}) });
+      ...(until ? { until } : {}), ...(number ? { number } : {}), ...(concurrency ? { concurrency } : {}), ...(channelsAtOnce ? { channelsAtOnce } : {}), ...(ctx.stop ? { stop: ctx.stop } : {}),
+      ...(typeof ctx.values.merge === 'string' ? { merge: ctx.values.merge } : {}) });
     reporter.close();
     const single = outcomes.length === 1;
     for (const c of outcomes) if (c.state !== 'failed' && c.state !== 'retired' && c.state !== 'planned') writeStepSummary(c.result);

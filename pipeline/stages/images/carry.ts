@@ -29,6 +29,8 @@ export interface CarryInput {
   cacheDir: string;
   /** Upload pacing and mount policy of the target registry (default: none). */
   limits?: PublishLimits;
+  /** Push each image's index (default); off for a split job, which pushes platform manifests by digest only. */
+  indexes?: boolean;
 }
 
 export interface CarryTools {
@@ -47,7 +49,10 @@ export interface Carry {
   save(): Promise<void>;
 }
 
-/** A parent as a child's build sees it: where it lives, its index and per-platform manifests. */
+/**
+ * A parent as a child's build sees it: where it lives, its index and per-platform manifests. A split job
+ * pushes no index: its parents' `indexDigest` is '' and builders take the platform manifest instead.
+ */
 export interface ParentRef { view: ParentView; origin: ImageSource; indexDigest: string; reference: string }
 
 export function upstreamRef(input: CarryInput): ParentRef {

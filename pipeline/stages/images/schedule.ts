@@ -1,7 +1,7 @@
 /**
  * Carries the decisions out: every image in dependency order, independent images in parallel, each
  * platform through platform.ts (reused if served, else built on its builder and pushed by digest), then
- * the image index (index-manifest.ts). An image whose parent is rebuilt in this run is decided again
+ * the image index (index-manifest.ts; none in a split job, which leaves the indexes to the merge). An image whose parent is rebuilt in this run is decided again
  * (decide.ts) once the parent is pushed. Tags are not touched here. Progress is checkpointed after every
  * platform and index, so a resumed run gets it back as `done`.
  */
@@ -36,9 +36,9 @@ async function executeImage(c: Carry, f: ImageFacts, decided: ImageDecision, fro
   await allOrFirstFailure(f.plan.platforms.map(async (platform) => {
     image.platforms[platform] = await executePlatform(c, { f, spec, platform, decision: decision.platforms[platform]!, parents, from, builder });
   }));
-  const index = await pushImageIndex(c, f, spec, image, from);
+  const index = input.indexes === false ? undefined : await pushImageIndex(c, f, spec, image, from);
   const view = viewOf({ plan: f.plan, platforms: Object.fromEntries(Object.entries(image.platforms).map(([p, r]) => [p, reuse(r!)])) });
-  return { view, origin: { client: input.client(f.plan.registry), repository: f.plan.repository }, indexDigest: index.digest, reference: `${f.plan.registry}/${f.plan.repository}` };
+  return { view, origin: { client: input.client(f.plan.registry), repository: f.plan.repository }, indexDigest: index?.digest ?? '', reference: `${f.plan.registry}/${f.plan.repository}` };
 }
 
 /** Waits for all, so one failure (or a stop) does not leave other builds running unobserved; throws the first. */

@@ -8,7 +8,7 @@
 import type { Catalog } from '../../catalog/model.ts';
 import { allArtifacts } from '../../catalog/model.ts';
 import { loadCatalog, loadPin } from '../../catalog/load.ts';
-import type { ChannelConfig } from '../../config/config.ts';
+import type { ChannelConfig, Platform } from '../../config/config.ts';
 import { makePlan, type Plan } from '../../plan/plan.ts';
 import { publishLimits } from '../../publish/limits.ts';
 import { fetchArtifacts, type FetchedArtifact } from '../../resolve/artifacts.ts';
@@ -21,6 +21,7 @@ import { recordPin } from '../../store/released-pin.ts';
 import type { Builder } from '../../builders/port.ts';
 import { decideImages, buildImages, type Decided, type ImagesSettings } from '../images/stage.ts';
 import { publishedImages } from '../images/published.ts';
+import { onlyPlatform, requireMerged } from '../images/split.ts';
 import type { BuildRecord, ImageDecision, SharedBuilds } from '../images/types.ts';
 import type { Slots } from '../images/carry.ts';
 import { inTurn, type Turn } from '../../util/turn-order.ts';
@@ -54,6 +55,10 @@ export interface ReleaseEnv {
    */
   decideTurn?: Turn;
   cacheDir: string;
+  /** A split job: this platform's images only, pushed by digest; no index (the list ends after build: splitStages). */
+  split?: { platform: Platform };
+  /** A merge: the platform images the split jobs recorded, all of them, verified; nothing is built. */
+  merged?: BuildRecord;
   /** status.date of the manifest */
   date: string;
   commit?: string;
@@ -88,7 +93,8 @@ type ReleaseStage = Stage<ReleaseOutputs, keyof ReleaseOutputs & string, Release
 
 export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
   const imagesSettings = (): ImagesSettings => ({ channel: env.config.channel, force: env.force, assemble: env.config.build.assemble, shared: env.shared,
-    builders: env.builders, client: env.clients, concurrency: env.concurrency, ...(env.slots ? { slots: env.slots } : {}), cacheDir: env.cacheDir, limits: publishLimits(env.config) });
+    builders: env.builders, client: env.clients, concurrency: env.concurrency, ...(env.slots ? { slots: env.slots } : {}), cacheDir: env.cacheDir, limits: publishLimits(env.config),
+    ...(env.split ? { indexes: false } : {}) });
   const images = (out: Partial<ReleaseOutputs>) => publishedImages(need(out, 'plan'), need(out, 'build'));
   const siteInput = (out: Partial<ReleaseOutputs>) => ({ config: env.config, catalog: need(out, 'catalog'), plan: need(out, 'plan'), images: images(out),
     artifacts: need(out, 'resolve'), date: env.date, ...(env.commit ? { commit: env.commit } : {}) });
@@ -103,10 +109,15 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
       return fetchArtifacts(wanted, env.config.artifacts.baseUrl, env.config.artifacts.cacheDir, (message) => emit({ type: 'info', message, progress: true }));
     }, { dry: true, opensRun: true, detail: (a) => `${a.length} artifacts verified` }),
     stage('plan', async ({ out, run }) => {
-      return makePlan(env.config, need(out, 'catalog'), loadPin(env.config.basePin), opened(run).number);
+      const plan = makePlan(env.config, need(out, 'catalog'), loadPin(env.config.basePin), opened(run).number);
+      return env.split ? onlyPlatform(plan, env.split.platform) : plan;
     }, { dry: true, detail: (p) => `${p.release}: ${p.images.length} images` }),
-    stage('decide', ({ out, recorded }) => inTurn(env.decideTurn, () => decideImages({ plan: need(out, 'plan'), catalog: need(out, 'catalog'), artifacts: need(out, 'resolve'),
-      ...(recorded.build ? { done: recorded.build } : {}) }, imagesSettings())),
+    stage('decide', ({ out, recorded }) => inTurn(env.decideTurn, async () => {
+      const done = recorded.build ?? env.merged;
+      const decided = await decideImages({ plan: need(out, 'plan'), catalog: need(out, 'catalog'), artifacts: need(out, 'resolve'), ...(done ? { done } : {}) }, imagesSettings());
+      if (env.merged) requireMerged(decided.decisions, env.config.channel);
+      return decided;
+    }),
       { dry: true, detail: ({ decisions }) => decisionsDetail(decisions) }),
     stage('repositories', ({ out }, { emit }) => {
       const plan = need(out, 'plan');
@@ -128,6 +139,12 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
       { checkpointed: true, detail: announceDetail }),
     stage('pin', async () => { await recordPin(env.stores.state, env.config.channel, env.config.basePin); return { channel: env.config.channel }; }),
   ];
+}
+
+/** A split job's list: the release's stages up to build, over one platform (`env.split`). */
+export function splitStages(env: ReleaseEnv & { split: { platform: Platform } }): ReleaseStage[] {
+  const stages = releaseStages(env);
+  return stages.slice(0, stages.findIndex((s) => s.name === 'build') + 1);
 }
 
 /** The stage each `--until` stops after. */
