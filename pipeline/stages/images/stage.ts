@@ -13,6 +13,7 @@ import type { StageTools } from '../stage.ts';
 import { decideAll, REASON, type DecideOptions } from './decide.ts';
 import { gatherFacts } from './facts.ts';
 import type { Slots } from './carry.ts';
+import { inTurn, type Turn } from '../../util/turn-order.ts';
 import { execute } from './schedule.ts';
 import { shareDecisions } from './shared.ts';
 import type { BuildRecord, ImageDecision, ImageFacts, SharedBuilds } from './types.ts';
@@ -32,15 +33,22 @@ export interface ImagesSettings {
   slots?: Slots;
   cacheDir: string;
   limits: PublishLimits;
+  /**
+   * Channels of a run decide one after the other, in catalog order (their facts are read at once): a
+   * channel then sees every build key the channels before it reuse or build.
+   */
+  decideTurn?: Turn;
 }
 
 export interface Decided { facts: ImageFacts[]; decisions: ImageDecision[] }
 
 export async function decideImages(input: { plan: Plan; catalog: Catalog; artifacts: FetchedArtifact[]; done?: BuildRecord }, s: ImagesSettings): Promise<Decided> {
   const facts = await gatherFacts({ ...input, client: s.client, builders: await s.builders() });
-  const decisions = decideAll(input.plan, facts, options(s));
-  shareDecisions(s.shared, s.channel, decisions);
-  return { facts, decisions };
+  return inTurn(s.decideTurn, async () => {
+    const decisions = decideAll(input.plan, facts, options(s));
+    shareDecisions(s.shared, s.channel, decisions);
+    return { facts, decisions };
+  });
 }
 
 export function buildImages(input: { plan: Plan; catalog: Catalog } & Decided, s: ImagesSettings, tools: StageTools<BuildRecord>): Promise<BuildRecord> {

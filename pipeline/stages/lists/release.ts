@@ -24,7 +24,7 @@ import { publishedImages } from '../images/published.ts';
 import { onlyPlatform, requireMerged } from '../images/split.ts';
 import type { BuildRecord, ImageDecision, SharedBuilds } from '../images/types.ts';
 import type { Slots } from '../images/carry.ts';
-import { inTurn, type Turn } from '../../util/turn-order.ts';
+import type { Turn } from '../../util/turn-order.ts';
 import { announce, announceDetail, type AnnounceOutcome } from '../announce.ts';
 import { movePointers } from '../pointers.ts';
 import { ensureImageRepositories, planRepositories } from '../repositories.ts';
@@ -94,7 +94,7 @@ type ReleaseStage = Stage<ReleaseOutputs, keyof ReleaseOutputs & string, Release
 export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
   const imagesSettings = (): ImagesSettings => ({ channel: env.config.channel, force: env.force, assemble: env.config.build.assemble, shared: env.shared,
     builders: env.builders, client: env.clients, concurrency: env.concurrency, ...(env.slots ? { slots: env.slots } : {}), cacheDir: env.cacheDir, limits: publishLimits(env.config),
-    ...(env.split ? { indexes: false } : {}) });
+    ...(env.split ? { indexes: false } : {}), ...(env.decideTurn ? { decideTurn: env.decideTurn } : {}) });
   const images = (out: Partial<ReleaseOutputs>) => publishedImages(need(out, 'plan'), need(out, 'build'));
   const siteInput = (out: Partial<ReleaseOutputs>) => ({ config: env.config, catalog: need(out, 'catalog'), plan: need(out, 'plan'), images: images(out),
     artifacts: need(out, 'resolve'), date: env.date, ...(env.commit ? { commit: env.commit } : {}) });
@@ -112,13 +112,13 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
       const plan = makePlan(env.config, need(out, 'catalog'), loadPin(env.config.basePin), opened(run).number);
       return env.split ? onlyPlatform(plan, env.split.platform) : plan;
     }, { dry: true, detail: (p) => `${p.release}: ${p.images.length} images` }),
-    stage('decide', ({ out, recorded }) => inTurn(env.decideTurn, async () => {
+    stage('decide', async ({ out, recorded }) => {
       const done = recorded.build ?? env.merged;
       const decided = await decideImages({ plan: need(out, 'plan'), catalog: need(out, 'catalog'), artifacts: need(out, 'resolve'), ...(done ? { done } : {}) }, imagesSettings());
       if (env.merged) requireMerged(decided.decisions, env.config.channel);
       return decided;
-    }),
-      { dry: true, detail: ({ decisions }) => decisionsDetail(decisions) }),
+    },
+    { dry: true, detail: ({ decisions }) => decisionsDetail(decisions) }),
     stage('repositories', ({ out }, { emit }) => {
       const plan = need(out, 'plan');
       return ensureImageRepositories(env.config.aws, plan.images[0]?.registry ?? '', () => planRepositories(plan), (message) => emit({ type: 'info', message }));
