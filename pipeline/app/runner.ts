@@ -162,6 +162,7 @@ function channelNotes(c: ChannelOutcome): { release?: string; detail?: string } 
 async function releaseOrRetire(o: RunOptions, config: ChannelConfig, channel: ChannelSpec, shared: Shared): Promise<ChannelOutcome> {
   try {
     if (!channel.active) {
+      shared.decideTurn?.over(); // a retirement decides nothing: the channels after it need not wait for it
       const retirement = await retireChannel({ config, channel, stores: shared.stores, dryRun: o.dryRun === true, emit: o.emit, ...(o.stop ? { stop: o.stop } : {}) });
       return { channel: channel.name, state: 'retired', retirement };
     }

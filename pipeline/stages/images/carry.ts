@@ -31,6 +31,8 @@ export interface CarryInput {
   limits?: PublishLimits;
   /** Push each image's index (default); off for a split job, which pushes platform manifests by digest only. */
   indexes?: boolean;
+  /** Build what is decided (default); off for a merge, which only reuses what the platform jobs made. */
+  builds?: boolean;
 }
 
 export interface CarryTools {

@@ -15,7 +15,8 @@ import type { Descriptor } from '../../image/media-types.ts';
 import { pushPlatformImage } from '../../publish/platform-image.ts';
 import type { Carry, ParentRef } from './carry.ts';
 import { decideImage, type ParentView } from './decide.ts';
-import { buildingElsewhere, claimBuild, sharePlatform } from './shared.ts';
+import { buildingElsewhere, claimBuild, sharedFor, sharePlatform } from './shared.ts';
+import { unmadeUnit } from './split.ts';
 import type { Decision, ImageFacts, PlatformRecord } from './types.ts';
 
 export interface PlatformJob {
@@ -29,6 +30,7 @@ export async function executePlatform(c: Carry, job: PlatformJob): Promise<Platf
   const { f, platform } = job;
   const started = Date.now();
   const missing = new Set<string>();
+  const redecided = new Set<string>();
   let options = c.input.options;
   for (let d = job.decision; ; d = decideImage(f, job.parents, options, missing).platforms[platform]!) {
     if (d.action === 'reuse') {
@@ -37,6 +39,12 @@ export async function executePlatform(c: Carry, job: PlatformJob): Promise<Platf
       continue;
     }
     if (!d.key || !d.inputs) bug(`${f.plan.name} ${platform}: decided to build before its parents were known`);
+    const built = sharedFor(c.input.options.shared, d.key, c.input.options.channel)?.manifest;
+    if (built && !missing.has(built.digest) && !redecided.has(d.key)) {
+      redecided.add(d.key); // another channel made this key since the decision: decided again, it is reused
+      continue;
+    }
+    if (c.input.builds === false) throw unmadeUnit(f.plan.name, platform, c.input.options.channel, d.reason);
     const elsewhere = buildingElsewhere(c.input.options.shared, d.key, c.input.options.channel);
     if (elsewhere) {
       await elsewhere; // then decided again: the other channel's image is shared now (or it failed: built here)

@@ -18,7 +18,9 @@ export function shareDecisions(shared: SharedBuilds, channel: string, decisions:
 
 /** A platform image this channel pushed or reused, for the channels after it. */
 export function sharePlatform(shared: SharedBuilds, channel: string, r: PlatformRecord): void {
-  if (!shared.get(r.key)?.manifest) shared.set(r.key, { channel, manifest: r.manifest });
+  const entry = shared.get(r.key);
+  // A build made now replaces an image shared before (one a channel found no longer served).
+  if (!entry?.manifest || r.built) shared.set(r.key, { ...entry, channel: entry?.manifest && !r.built ? entry.channel : channel, manifest: r.manifest });
 }
 
 /** The image another channel of this run has for the key: undefined when none (or only this channel). */

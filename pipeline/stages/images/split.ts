@@ -23,3 +23,10 @@ export function requireMerged(decisions: ImageDecision[], channel: string): void
     where: `channel ${channel}`, hint: 'run the named platform jobs again from the same commit (same plan id), then the merge',
   });
 }
+
+/** A merge that finds, while carrying out, a unit it would have to build (its image stopped being served). */
+export function unmadeUnit(image: string, platform: string, channel: string | undefined, why: string): EksdError {
+  return new EksdError('SPLIT_INCOMPLETE', `the merge would have to build ${channel ?? ''} ${image} ${platform} (the ${platform} job): ${why}`, {
+    where: `channel ${channel ?? ''}`, hint: 'run the named platform job again from the same commit (same plan id), then the merge',
+  });
+}

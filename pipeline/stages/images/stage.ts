@@ -38,6 +38,9 @@ export interface ImagesSettings {
    * channel then sees every build key the channels before it reuse or build.
    */
   decideTurn?: Turn;
+  /** A split job pushes no index; a merge builds nothing. */
+  indexes?: boolean;
+  builds?: boolean;
 }
 
 export interface Decided { facts: ImageFacts[]; decisions: ImageDecision[] }
@@ -52,7 +55,8 @@ export async function decideImages(input: { plan: Plan; catalog: Catalog; artifa
 }
 
 export function buildImages(input: { plan: Plan; catalog: Catalog } & Decided, s: ImagesSettings, tools: StageTools<BuildRecord>): Promise<BuildRecord> {
-  return execute({ ...input, builders: s.builders, client: s.client, options: options(s), concurrency: s.concurrency, ...(s.slots ? { slots: s.slots } : {}), cacheDir: s.cacheDir, limits: s.limits }, tools);
+  return execute({ ...input, builders: s.builders, client: s.client, options: options(s), concurrency: s.concurrency, ...(s.slots ? { slots: s.slots } : {}), cacheDir: s.cacheDir, limits: s.limits,
+    ...(s.indexes === false ? { indexes: false } : {}), ...(s.builds === false ? { builds: false } : {}) }, tools);
 }
 
 function options(s: ImagesSettings): DecideOptions {

@@ -94,7 +94,7 @@ type ReleaseStage = Stage<ReleaseOutputs, keyof ReleaseOutputs & string, Release
 export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
   const imagesSettings = (): ImagesSettings => ({ channel: env.config.channel, force: env.force, assemble: env.config.build.assemble, shared: env.shared,
     builders: env.builders, client: env.clients, concurrency: env.concurrency, ...(env.slots ? { slots: env.slots } : {}), cacheDir: env.cacheDir, limits: publishLimits(env.config),
-    ...(env.split ? { indexes: false } : {}), ...(env.decideTurn ? { decideTurn: env.decideTurn } : {}) });
+    ...(env.split ? { indexes: false } : {}), ...(env.merged ? { builds: false } : {}), ...(env.decideTurn ? { decideTurn: env.decideTurn } : {}) });
   const images = (out: Partial<ReleaseOutputs>) => publishedImages(need(out, 'plan'), need(out, 'build'));
   const siteInput = (out: Partial<ReleaseOutputs>) => ({ config: env.config, catalog: need(out, 'catalog'), plan: need(out, 'plan'), images: images(out),
     artifacts: need(out, 'resolve'), date: env.date, ...(env.commit ? { commit: env.commit } : {}) });
