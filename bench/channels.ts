@@ -47,9 +47,9 @@ async function main(): Promise<void> {
   try {
     await p.seed();
     await p.eksd(['watch-base', '--write']);
-    const cold = await release(p, 'all channels cold');
+    const cold = await release(p, 'all channels cold (four at once)', ['--channels-at-once', '4']);
     await baseUpdate(p);
-    const all = await release(p, 'all channels after a base update');
+    const all = await release(p, 'all channels after a base update (four at once)', ['--channels-at-once', '4']);
     await baseUpdate(p);
     const one = await release(p, 'channel 1-33 alone after a base update', ['--channel', '1-33']);
     const ratio = all.ms / one.ms;

@@ -5,10 +5,12 @@ import type { Config } from '../config/config.ts';
 import { EksdError } from '../errors.ts';
 
 /**
- * Channels at once: a channel spends most of its time on its own fixed steps (registry round trips, the
- * site, verify), which overlap well; builds are bounded by the shared build slots whatever this is.
+ * Channels at once, by default one: a run killed while a channel sends its announcement leaves that
+ * announcement uncertain, for a person to settle (it is never sent twice); with several channels at once a
+ * kill is likelier to land inside some channel's send. `--channels-at-once N` overlaps the channels' own
+ * fixed steps (registry round trips, the site, verify) for speed; builds stay bounded by the shared slots.
  */
-export const CHANNELS_AT_ONCE = 4;
+export const CHANNELS_AT_ONCE = 1;
 
 /**
  * --channel (repeatable) or the configured channel, in catalog order; else every active channel and every

@@ -1,6 +1,6 @@
 /**
- * `eksd release`: every selected channel (by default every active channel of the catalog), a few at once
- * (CHANNELS_AT_ONCE; a dry run one after the other), each its own release: its own lease, journal, number,
+ * `eksd release`: every selected channel (by default every active channel of the catalog), one after
+ * the other or several at once (`channelsAtOnce`; a dry run one after the other), each its own release: its own lease, journal, number,
  * manifest, verify and announcement, its events tagged with the channel. What the channels share is set up
  * once (configuration, registry clients, stores, the builders, the build slots, the build keys: a key is
  * built once however many channels need it). A channel

@@ -16,7 +16,7 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   'release-unchanged': { type: 'boolean', description: 'release a channel even when nothing changed since its latest release' },
   number: { type: 'string', description: 'release number, above every number the channel released (default: latest in the site + 1, or the unfinished run); checked before anything is built or written', valueName: 'N' },
   concurrency: { type: 'string', description: 'parallel builds (default: twice the number of cores)', valueName: 'N' },
-  'channels-at-once': { type: 'string', description: 'channels released at once, sharing the build slots (default 4)', valueName: 'N' },
+  'channels-at-once': { type: 'string', description: 'channels released at once, sharing the build slots (default 1)', valueName: 'N' },
   json: { type: 'boolean', description: 'print the result as JSON on stdout' },
   'buildkit-only': { type: 'boolean', description: 'build every image through BuildKit, none with the assembler (config build.assemble: false, EKSD_ASSEMBLE=0)' },
 };
