@@ -6,24 +6,16 @@
 import test from 'ava';
 import Docker from 'dockerode';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { envDown, envUp, type EnvLayout } from '../dev/env/local.ts';
 import { engineAddress } from '../pipeline/builders/buildkit/engine.ts';
 import { loadConfig } from '../pipeline/config/config.ts';
 import type { PlanRow } from '../pipeline/report/plan.ts';
+import { startSecondEngine } from './helpers/second-engine.ts';
 import { makeProject } from './helpers/project.ts';
 
 const DEFAULT_SOCKET = '/run/eksd/docker.sock';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The eksd build tags an engine holds, as "<image>:<arch>". */
 async function builtOn(socketPath: string): Promise<string[]> {
@@ -33,10 +25,7 @@ async function builtOn(socketPath: string): Promise<string[]> {
 }
 
 test('a second engine builds the arm64 images, the default one the amd64 ones; plan shows which; the release verifies', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'eksd-arm-engine-'));
-  const layout: EnvLayout = { root, dockerSocket: join(root, 'run', 'docker.sock'), registryAddress: `127.0.0.1:${await freePort()}` };
-  t.teardown(async () => { await envDown(layout); rmSync(root, { recursive: true, force: true }); });
-  await envUp(layout);
+  const layout = await startSecondEngine(t, 'arm-engine');
   const p = await makeProject({ catalog: 'mini' });
   t.teardown(() => p.cleanup());
   await p.seed();

@@ -6,23 +6,14 @@
  * mid-build reuses what it recorded; jobs of another catalog are refused by plan id.
  */
 import test from 'ava';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { envDown, envUp, type EnvLayout } from '../dev/env/local.ts';
 import { at, imagesIn, manifestImages, manifestText, normalizeManifest, outboxFiles, runWithEvents, tail } from './helpers/crash.ts';
 import { RegistryClient } from '../pipeline/registry/index.ts';
+import { startSecondEngine } from './helpers/second-engine.ts';
 import { makeProject, type TestProject } from './helpers/project.ts';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function planId(p: TestProject): Promise<string> {
   const r = await p.eksd(['plan-id']);
@@ -70,10 +61,7 @@ async function deleteComponents(images: MergedJson['images']): Promise<void> {
 }
 
 test.serial('two machines in one: jobs per platform, a merge refused while arm64 is missing, then released once; same digests and manifest as one machine', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'eksd-split-'));
-  const layout: EnvLayout = { root, dockerSocket: join(root, 'run', 'docker.sock'), registryAddress: `127.0.0.1:${await freePort()}` };
-  t.teardown(async () => { await envDown(layout); rmSync(root, { recursive: true, force: true }); });
-  await envUp(layout);
+  const layout = await startSecondEngine(t, 'split');
   const p = await makeProject({ catalog: 'mini' });
   t.teardown(() => p.cleanup());
   await p.seed();

@@ -8,6 +8,7 @@
  * engines' endpoints, if they were ever loaded.
  */
 import type { Builder } from '../builders/port.ts';
+import { buildsPlatform } from '../builders/select.ts';
 import type { BuildKit } from '../builders/buildkit/buildkit.ts';
 import type { Config, Platform } from '../config/config.ts';
 import type { EngineSetting } from '../config/engines.ts';
@@ -23,7 +24,7 @@ export function buildersAt(s: EngineSettings): Builders {
     const engines = [...await Promise.all(own), await engineAt({ host: s.dockerSocket, ...(s.dockerCertPath ? { certPath: s.dockerCertPath } : {}) })];
     const versions = new Map<string, string | undefined>();
     if (s.assemble) {
-      for (const platform of s.platforms) versions.set(platform, await engines.find((e) => !e.platforms || e.platforms.includes(platform))!.buildkit());
+      for (const platform of s.platforms) versions.set(platform, await engines.find((e) => buildsPlatform(e, platform))!.buildkit());
     }
     const { Assembler } = await import('../builders/assembler/builder.ts');
     return { builders: [new Assembler((platform) => versions.get(platform)), ...engines], engines };
