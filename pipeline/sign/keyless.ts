@@ -23,7 +23,7 @@ export function keylessSigner(s: KeylessSettings): Signer {
       } catch (e) {
         throw new EksdError('SIGN_FAILED', `keyless signing failed: ${messageOf(e)}`, {
           where: `${s.fulcioUrl} ${s.rekorUrl}`,
-          hint: 'on GitHub Actions the job needs `permissions: id-token: write`; elsewhere set SIGSTORE_ID_TOKEN; check that Fulcio and Rekor are reachable',
+          hint: 'on GitHub Actions give the job the id-token permission with write access (the workflow permissions block); elsewhere set SIGSTORE_ID_TOKEN; check that Fulcio and Rekor are reachable',
           cause: e,
         });
       }
