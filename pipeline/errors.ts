@@ -74,6 +74,7 @@ export const ERROR_KINDS = {
   PIN_PLATFORM_MISMATCH: 'input',
   PIN_UNRESOLVED: 'input',
   REFERENCE_INVALID: 'failure',
+  REFERRERS_LOST: 'failure',
   RELEASE_EXISTS: 'failure',
   RELEASE_INPUT: 'failure',
   RELEASE_INVALID: 'failure',

@@ -10,6 +10,12 @@ export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
 export const DOCKER_LAYER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
 
+/** The OCI empty descriptor (`{}`), the config of artifact manifests (image-spec 1.1). */
+export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
+export const OCI_EMPTY_DIGEST = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
+export const OCI_EMPTY_DATA = 'e30=';
+export const OCI_EMPTY_DESCRIPTOR: Readonly<Descriptor> = Object.freeze({ mediaType: OCI_EMPTY, digest: OCI_EMPTY_DIGEST, size: 2, data: OCI_EMPTY_DATA });
+
 /** The same media types by name, for code that writes images. */
 export const MEDIA = {
   ociIndex: OCI_INDEX,
@@ -50,6 +56,8 @@ export interface Descriptor {
   annotations?: Record<string, string>;
   platform?: { os: string; architecture: string; variant?: string; 'os.version'?: string };
   artifactType?: string;
+  /** The content itself, base64 (image-spec 1.1; the empty descriptor carries `e30=`). */
+  data?: string;
 }
 
 /** The fields of a manifest or index the client looks at. */
@@ -60,5 +68,6 @@ export interface ManifestJson {
   layers?: Descriptor[];
   manifests?: Descriptor[];
   subject?: Descriptor;
+  artifactType?: string;
   annotations?: Record<string, string>;
 }

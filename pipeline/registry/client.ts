@@ -3,6 +3,7 @@ import { Authenticator, isLoopback } from './auth.ts';
 import { getBlob, getBlobStream, headBlob, mountBlob } from './blobs.ts';
 import type { CredentialSource } from './credentials.ts';
 import { digestOf } from '../image/digest.ts';
+import type { Descriptor } from '../image/media-types.ts';
 import { clientError } from './errors.ts';
 import { DEFAULT_HOST_BUDGET, HostBudget, type HostBudgetPolicy } from './host-budget.ts';
 import { DEFAULT_RETRY, HostGate, type RetryPolicy } from './http.ts';
@@ -107,6 +108,18 @@ export class RegistryClient {
   async putManifest(repo: string, ref: string, bytes: Uint8Array, mediaType: string): Promise<string> {
     this.check('put manifest', repo, ref);
     return manifests.putManifest(this.t, repo, ref, bytes, mediaType);
+  }
+
+  /** putManifest, with the reply's OCI-Subject header (set by registries with the referrers API). */
+  async putManifestWithSubject(repo: string, ref: string, bytes: Uint8Array, mediaType: string): Promise<{ digest: string; subject?: string }> {
+    this.check('put manifest', repo, ref);
+    return manifests.putManifestWithSubject(this.t, repo, ref, bytes, mediaType);
+  }
+
+  /** The subject's referrers through the referrers API; undefined when the registry has none (404). */
+  async getReferrers(repo: string, digest: string, artifactType?: string): Promise<{ manifests: Descriptor[]; filtered: boolean } | undefined> {
+    this.check('get referrers of', repo, digest, 'digest');
+    return manifests.getReferrers(this.t, repo, digest, artifactType);
   }
 
   async deleteManifest(repo: string, digest: string): Promise<void> {

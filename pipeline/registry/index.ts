@@ -1,6 +1,7 @@
 /** OCI distribution client: references, auth, manifests, blobs, tags, copy; retries and per-host limits. */
 export { RegistryClient, type RegistryClientOptions, type PushBlobOptions, type PushedBlob } from './client.ts';
 export { copy, emptyCopyStats, type CopyOptions, type CopyStats } from './copy.ts';
+export { attach, artifactManifest, copyReferrers, referrers, referrersTag, type Artifact } from './referrers.ts';
 export type { Manifest, ManifestHead } from './manifests.ts';
 export { verifyManifestDigest, nextLink } from './manifests.ts';
 export type { BlobSource } from './sources.ts';

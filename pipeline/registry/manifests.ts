@@ -1,6 +1,6 @@
 import { algorithmOf, digestOf, matchesDigest } from '../image/digest.ts';
 import { clientError, digestMismatchError, type RequestContext } from './errors.ts';
-import { bareMediaType, MANIFEST_ACCEPT, type ManifestJson } from '../image/media-types.ts';
+import { bareMediaType, MANIFEST_ACCEPT, OCI_INDEX, type Descriptor, type ManifestJson } from '../image/media-types.ts';
 import { isDigest } from './reference.ts';
 import { scopeFor } from './scopes.ts';
 import { readBody, type Transport } from './transport.ts';
@@ -74,6 +74,14 @@ export function getManifest(t: Transport, repo: string, ref: string): Promise<Ma
 
 /** Pushes the exact bytes under a tag or digest; returns the digest, checked against the registry's. */
 export async function putManifest(t: Transport, repo: string, ref: string, bytes: Uint8Array, mediaType: string): Promise<string> {
+  return (await putManifestWithSubject(t, repo, ref, bytes, mediaType)).digest;
+}
+
+/**
+ * putManifest that also returns the reply's OCI-Subject header: a registry with the referrers API
+ * names the manifest's subject there (distribution-spec 1.1); one without it sends nothing.
+ */
+export async function putManifestWithSubject(t: Transport, repo: string, ref: string, bytes: Uint8Array, mediaType: string): Promise<{ digest: string; subject?: string }> {
   const ctx = ctxOf(t, repo, ref, 'put manifest');
   const digest = digestOf(bytes);
   if (isDigest(ref) && !matchesDigest(bytes, ref)) throw digestMismatchError(ctx, ref, digestOf(bytes, algorithmOf(ref)));
@@ -86,7 +94,26 @@ export async function putManifest(t: Transport, repo: string, ref: string, bytes
       throw clientError(ctx, 'DIGEST_MISMATCH', `the registry stored the manifest as ${echoed}, expected ${digest}`,
         'the registry changed the manifest bytes; push OCI or schema 2 manifests with a top-level mediaType');
     }
-    return digest;
+    const subject = res.headers.get('oci-subject');
+    return subject === null ? { digest } : { digest, subject };
+  });
+}
+
+/**
+ * The referrers API (`GET /v2/<repo>/referrers/<digest>`): the index's descriptors, and whether the
+ * registry filtered them by artifactType (OCI-Filters-Applied); undefined when the registry answers 404
+ * (it has no referrers API: read the tag schema instead).
+ */
+export function getReferrers(t: Transport, repo: string, digest: string, artifactType?: string): Promise<{ manifests: Descriptor[]; filtered: boolean } | undefined> {
+  const ctx = ctxOf(t, repo, digest, 'get referrers of');
+  const query = artifactType === undefined ? '' : `?artifactType=${encodeURIComponent(artifactType)}`;
+  return t.request({ method: 'GET', url: `/v2/${repo}/referrers/${digest}${query}`, ctx, scopes: scopeFor(repo, 'pull'),
+    headers: { accept: OCI_INDEX }, expect: [200, 404] }, async (res, wd) => {
+    if (res.status === 404) { await res.arrayBuffer(); return undefined; }
+    const json = parseJson(await readBody(res, wd, ctx, MAX_MANIFEST_BYTES), ctx);
+    if (!Array.isArray(json.manifests)) throw clientError(ctx, 'MANIFEST_INVALID', 'the referrers answer is not an image index');
+    const filters = (res.headers.get('oci-filters-applied') ?? '').split(',').map((f) => f.trim());
+    return { manifests: json.manifests, filtered: artifactType !== undefined && filters.includes('artifactType') };
   });
 }
 
