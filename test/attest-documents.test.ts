@@ -1,66 +1,25 @@
 /**
  * The attestation documents: the CycloneDX SBOM (valid against the CycloneDX 1.6 schema, complete,
  * byte-for-byte deterministic), SLSA provenance (valid in-toto and SLSA, the same outside runDetails),
- * the CI context, the cosign signature statement, and the files of a real layer.
+ * the CI context and the cosign signature statement.
  */
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Readable } from 'node:stream';
-import { gzipSync } from 'node:zlib';
-import { pack } from 'tar-stream';
 import { compileSchema } from '../pipeline/util/schema.ts';
 import { isEksdError } from '../pipeline/errors.ts';
 import { PREDICATE, IN_TOTO_STATEMENT, signStatement, statement, subjectDigest, type Statement } from '../pipeline/attest/statement.ts';
 import { makeSbom, LAYER_PROPERTY, type SbomInput } from '../pipeline/attest/sbom.ts';
 import { genericPurl, ociPurl } from '../pipeline/attest/purl.ts';
 import { BUILD_TYPE, makeProvenance, runDetailsFrom, sourceFrom, type ProvenanceInput } from '../pipeline/attest/provenance.ts';
-import { layerFiles } from '../pipeline/attest/layer-files.ts';
 import { cyclonedx16Validator } from './helpers/cyclonedx-validator.ts';
+import { prng, randomSbomInput, shuffled } from './helpers/attest-inputs.ts';
 
 const schema = (name: string) => compileSchema(JSON.parse(readFileSync(new URL(`../schema/${name}.schema.json`, import.meta.url), 'utf8')) as object);
 const inToto = schema('in-toto-statement-v1');
 const slsa = schema('slsa-provenance-v1');
 const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
 const sha512 = (s: string) => createHash('sha512').update(s).digest('hex');
-
-/** mulberry32: a small seeded PRNG, so the generated inputs are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
-const word = (r: () => number) => Array.from({ length: 3 + Math.floor(r() * 8) }, () => pick(r, [...'abcdefghijklmnopqrstuvwxyz-_.0123456789'])).join('').replace(/^[-_.]+/, 'x');
-const shuffled = <T>(r: () => number, xs: T[]): T[] => xs.map((x) => [r(), x] as const).sort((a, b) => a[0] - b[0]).map(([, x]) => x);
-
-function randomSbomInput(r: () => number): SbomInput {
-  const image = word(r);
-  const platform = pick(r, ['linux/amd64', 'linux/arm64', 'linux/arm64/v8', 'linux/s390x']);
-  return {
-    image,
-    repository: `${pick(r, ['127.0.0.1:5000', 'public.ecr.aws/eks-distro'])}/${word(r)}/${image}`,
-    digest: `sha256:${sha256(word(r) + r())}`,
-    platform,
-    version: `v1.${Math.floor(r() * 40)}.${Math.floor(r() * 10)}`,
-    ...(r() < 0.8 ? { parent: { reference: `127.0.0.1:5000/eks-distro-base/${word(r)}:${word(r)}`, digest: `sha256:${sha256(String(r()))}` } } : {}),
-    artifacts: Array.from({ length: Math.floor(r() * 5) }, () => {
-      const name = `${word(r)}${pick(r, ['', '.tar.gz', '.zip'])}`;
-      const version = r() < 0.7 ? `v${Math.floor(r() * 9)}.${Math.floor(r() * 9)}` : undefined;
-      const license = r() < 0.5 ? pick(r, ['Apache-2.0', 'MIT', 'BSD-3-Clause', 'MIT OR Apache-2.0', 'Some Vendor Licence']) : undefined;
-      const body = word(r) + r();
-      return { name, ...(version ? { version } : {}), uri: `https://artifacts.example/${word(r)}/${name}`, sha256: sha256(body), sha512: sha512(body), ...(license ? { license } : {}) };
-    }),
-    layers: Array.from({ length: Math.floor(r() * 3) }, () => ({
-      digest: `sha256:${sha256(String(r()))}`,
-      files: Array.from({ length: Math.floor(r() * 6) }, () => ({ path: `${word(r)}/${word(r)}`, sha256: sha256(String(r())) })),
-    })),
-  };
-}
 
 const hex = (c: string) => c.repeat(64);
 const realistic: SbomInput = {
@@ -273,56 +232,4 @@ test('the signature statement has the shape cosign 3 signs; statements refuse a 
   for (const digest of ['sha256:abc', hex('a'), `sha256:${hex('A')}`, `md5:${'a'.repeat(32)}`]) {
     t.true(isEksdError(t.throws(() => signStatement({ name: 'x', digest })), 'ATTEST_INPUT'), digest);
   }
-});
-
-/** A layer as a builder writes one: './' names, directories, a symlink, a hard link, whiteouts, nested files. */
-async function layerTar(): Promise<Buffer> {
-  const p = pack();
-  const h = { mtime: new Date(0), uid: 0, gid: 0 };
-  p.entry({ ...h, name: './', type: 'directory' });
-  p.entry({ ...h, name: './usr/', type: 'directory' });
-  p.entry({ ...h, name: './usr/local/bin/', type: 'directory' });
-  p.entry({ ...h, name: './usr/local/bin/kube-apiserver', type: 'file' }, Buffer.from('binary'));
-  p.entry({ ...h, name: 'etc/kubernetes/manifests/a/b/c.yaml', type: 'file' }, Buffer.from('deep: true\n'));
-  p.entry({ ...h, name: '/etc/passwd', type: 'file' }, Buffer.from('root:x:0:0\n'));
-  p.entry({ ...h, name: 'empty', type: 'file' }, Buffer.alloc(0));
-  p.entry({ ...h, name: 'usr/bin/apiserver', type: 'symlink', linkname: '/usr/local/bin/kube-apiserver' });
-  p.entry({ ...h, name: 'usr/bin/hard', type: 'link', linkname: 'usr/local/bin/kube-apiserver' });
-  p.entry({ ...h, name: 'var/lib/.wh.old-state', type: 'file' }, Buffer.alloc(0));
-  p.entry({ ...h, name: 'opt/.wh..wh..opq', type: 'file' }, Buffer.alloc(0));
-  p.entry({ ...h, name: 'etc/.wh.hosts.wh', type: 'file' }, Buffer.alloc(0));
-  p.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of p) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
-const expectedFiles = [
-  { path: 'empty', sha256: sha256('') },
-  { path: 'etc/kubernetes/manifests/a/b/c.yaml', sha256: sha256('deep: true\n') },
-  { path: 'etc/passwd', sha256: sha256('root:x:0:0\n') },
-  { path: 'usr/local/bin/kube-apiserver', sha256: sha256('binary') },
-];
-
-async function* inChunks(bytes: Buffer, size: number): AsyncGenerator<Uint8Array> {
-  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
-}
-
-test('layerFiles lists the regular files of a gzip or plain tar layer with their sha256, sorted, without whiteouts', async (t) => {
-  const tar = await layerTar();
-  const gz = gzipSync(tar);
-  t.deepEqual(await layerFiles(Readable.from([gz]), 'application/vnd.oci.image.layer.v1.tar+gzip'), expectedFiles);
-  t.deepEqual(await layerFiles(inChunks(gz, 1), 'application/vnd.docker.image.rootfs.diff.tar.gzip'), expectedFiles);
-  t.deepEqual(await layerFiles(inChunks(tar, 1000), 'application/vnd.oci.image.layer.v1.tar'), expectedFiles);
-});
-
-test('layerFiles refuses zstd layers, non-layers and corrupt blobs with a clear error', async (t) => {
-  const gz = gzipSync(await layerTar());
-  const zstd = await t.throwsAsync(layerFiles(inChunks(gz, 64), 'application/vnd.oci.image.layer.v1.tar+zstd', 'kube-apiserver linux/amd64 layer sha256:1'));
-  t.true(isEksdError(zstd, 'ATTEST_LAYER_UNSUPPORTED'));
-  t.regex(zstd!.message, /zstd/);
-  t.regex((zstd as { where?: string }).where ?? '', /kube-apiserver linux\/amd64/);
-  t.true(isEksdError(await t.throwsAsync(layerFiles(inChunks(gz, 64), 'application/vnd.oci.image.config.v1+json')), 'ATTEST_LAYER_UNSUPPORTED'));
-  const corrupt = Buffer.concat([gz.subarray(0, 40), Buffer.alloc(200, 7)]);
-  t.true(isEksdError(await t.throwsAsync(layerFiles(inChunks(corrupt, 64), 'application/vnd.oci.image.layer.v1.tar+gzip')), 'ATTEST_LAYER_UNREADABLE'));
 });
