@@ -85,7 +85,7 @@ const under = (...folders: string[]) => (dep: string) => folders.some((f) => dep
  */
 const LAYERS: Record<string, number> = {
   util: 0, 'errors.ts': 0, image: 1, config: 2, registry: 2, release: 2, aws: 2, sign: 2, catalog: 3, store: 3, resolve: 3,
-  plan: 4, builders: 4, publish: 4, site: 4, announce: 4, stages: 5, app: 6, report: 7, cli: 8,
+  plan: 4, builders: 4, publish: 4, site: 4, announce: 4, attest: 4, stages: 5, app: 6, report: 7, cli: 8,
 };
 const folderOf = (file: string) => relative(PIPELINE, file).split('/')[0]!;
 
