@@ -4,6 +4,8 @@
  * configuration asks for (SNS in production, the outbox locally), sent through the ledger while the
  * caller still holds the channel's lease.
  */
+import { attestationsPath, parseAttestations } from '../release/attestations.ts';
+import { getText } from '../store/store.ts';
 import type { Config } from '../config/config.ts';
 import { announceOnce, type AnnounceOnceResult } from '../announce/once.ts';
 import { OutboxAnnouncer } from '../announce/outbox.ts';
@@ -40,7 +42,9 @@ export interface AnnounceOptions {
 export async function announcementOf(config: AnnounceSettings, stores: Stores, release: Release, o: AnnounceOptions = {}): Promise<Announcement> {
   const { channel, number } = release.spec;
   const previous = await previousRelease(stores.site, channel, number);
-  return renderAnnouncement(release, { manifestUrl: manifestUrl(config.site.baseUrl, channel, number),
+  const attested = await getText(stores.site, attestationsPath(channel, number));
+  const attestations = attested === undefined ? undefined : parseAttestations(attested);
+  return renderAnnouncement(release, { manifestUrl: manifestUrl(config.site.baseUrl, channel, number), ...(attestations ? { attestations } : {}),
     ...(o.reasons ? { reasons: o.reasons } : {}), ...(o.republish ? { republish: true } : {}), ...(previous ? { previous } : {}) });
 }
 

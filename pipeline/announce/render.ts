@@ -4,6 +4,7 @@
  */
 import { EksdError } from '../errors.ts';
 import type { Release } from '../release/types.ts';
+import type { ReleaseAttestations } from '../release/attestations.ts';
 import { imageChanges, type ImageChange, type ReleaseChanges } from '../release/changes.ts';
 import type { AnnouncedComponent, Announcement, AnnouncementBody, AnnouncementEvent, MessageAttribute, RetirementBody } from './types.ts';
 
@@ -13,6 +14,8 @@ export interface RenderOptions {
   reasons?: Record<string, string>;
   manifestUrl: string;
   republish?: boolean;
+  /** What is attached to each image (attestations.json), for the JSON body. */
+  attestations?: ReleaseAttestations;
 }
 
 /** SNS: subject up to 100 characters, printable ASCII, no line breaks. */
@@ -37,7 +40,8 @@ function body(release: Release, changes: ReleaseChanges, options: RenderOptions)
     gitTag: c.gitTag,
     images: c.assets.filter((a) => a.type === 'Image' && a.image).map((a) => {
       const ch = byKey.get(`${c.name}/${a.name}`)!;
-      return { name: a.name, uri: ch.uri, digest: ch.digest, changed: ch.changed };
+      const attested = options.attestations?.images.find((i) => i.asset === a.name && i.index.digest === ch.digest);
+      return { name: a.name, uri: ch.uri, digest: ch.digest, changed: ch.changed, ...(attested ? { attestations: { index: attested.index, platforms: attested.platforms } } : {}) };
     }),
     archives: c.assets.filter((a) => a.type === 'Archive' && a.archive).map((a) => ({
       name: a.name, uri: a.archive!.uri, os: a.os ?? null, arch: a.arch ?? [], sha256: a.archive!.sha256, sha512: a.archive!.sha512,

@@ -1,3 +1,4 @@
+import type { AttestedSubject } from '../release/attestations.ts';
 /** The announcement of a release and the Announcer port that delivers it (SNS, or an outbox folder). */
 
 export interface AnnouncedImage {
@@ -7,6 +8,8 @@ export interface AnnouncedImage {
   digest: string | null;
   /** why it differs from the previous release; null when unchanged */
   changed: string | null;
+  /** Its signatures, SBOMs and provenance by digest (signing configured). */
+  attestations?: { index: AttestedSubject; platforms: Record<string, AttestedSubject> };
 }
 
 export interface AnnouncedArchive {

@@ -48,6 +48,9 @@ import { storeTimeline } from './timeline.ts';
 import { CHANNELS_AT_ONCE, selectChannels } from './channels.ts';
 import { fromIndexBytes } from '../site/pages/platforms.ts';
 import { mergeInputs, type MergeInputs } from './merge.ts';
+import { signingFor } from './signing.ts';
+import { splitPlan } from './split-plan.ts';
+import type { Signing } from '../stages/attest/stage.ts';
 
 export interface RunOptions {
   config: Config;
@@ -99,7 +102,8 @@ export type ChannelOutcome =
 export interface ReleasesResult { channels: ChannelOutcome[]; ms: number; timeline: Timeline }
 
 /** What every channel's release shares in one run. */
-interface Shared { clients: ClientFactory; stores: Stores; builders: Builders; builds: SharedBuilds; slots: Slots; timeline: TimelineRecorder; decideTurn?: Turn; merged?: MergeInputs }
+interface Shared { clients: ClientFactory; stores: Stores; builders: Builders; builds: SharedBuilds; slots: Slots; timeline: TimelineRecorder; decideTurn?: Turn; merged?: MergeInputs;
+  signing?: Signing; planId?: string }
 
 export async function runReleases(options: RunOptions): Promise<ReleasesResult> {
   const started = Date.now();
@@ -120,7 +124,9 @@ export async function runReleases(options: RunOptions): Promise<ReleasesResult> 
   const slots = limiter(Math.max(1, o.concurrency ?? (o.config.concurrency || defaultConcurrency())));
   const clients = registryClients(o.config);
   const merged = o.merge ? await mergeInputs(o.config, stores, clients, selected, o.merge, o.force === true) : undefined;
-  const shared: Shared = { clients, stores, builders, builds: new Map(), slots, timeline, ...(merged ? { merged } : {}) };
+  const signing = await signingFor(o.config);
+  const planId = merged?.planId ?? (signing && !o.dryRun ? (await splitPlan(o.config, stores, selected.filter((c) => c.active), o.force === true)).planId : undefined);
+  const shared: Shared = { clients, stores, builders, builds: new Map(), slots, timeline, ...(merged ? { merged } : {}), ...(signing ? { signing } : {}), ...(planId ? { planId } : {}) };
   // A plan (dry run) decides the channels one after the other, so it says which channel builds a shared key.
   const atOnce = limiter(o.dryRun || o.until === 'plan' ? 1 : Math.max(1, o.channelsAtOnce ?? CHANNELS_AT_ONCE));
   let outcomes: ChannelOutcome[];
@@ -185,6 +191,7 @@ async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Sha
     force: o.force ?? false, releaseUnchanged: o.releaseUnchanged ?? false, concurrency: o.concurrency ?? (config.concurrency || defaultConcurrency()),
     cacheDir: join(config.artifacts.cacheDir, '..'), date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
     ...buildRepoCommit(), ...(shared.merged ? { merged: shared.merged.records[config.channel] ?? {} } : {}),
+    ...(shared.signing ? { signing: shared.signing } : {}), ...(shared.planId ? { planId: shared.planId } : {}),
   };
   const { out, end, run } = await runStages(releaseStages(env), {
     emit: o.emit, dryRun, until: UNTIL[o.until ?? 'announce'], ...(o.stop ? { stop: o.stop } : {}),

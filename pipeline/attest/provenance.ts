@@ -21,14 +21,19 @@ export interface ProvenanceInput {
   catalog: { uri: string; digest: string };
   build: { path: string; key: string; engine?: string };
   parent?: { uri: string; digest: string };
-  artifacts: { uri: string; sha256: string; sha512: string }[];
+  /** `name` identifies an artifact whatever release's URL it has: project/gitTag/path, as the Release manifest's archive URIs end. */
+  artifacts: { name?: string; uri: string; sha256: string; sha512: string }[];
   run: RunDetails;
 }
 
 export interface ResourceDescriptor {
   uri: string;
   digest: Record<string, string>;
+  name?: string;
 }
+
+/** The name of the parent image's entry among the resolved dependencies. */
+export const PARENT_DEPENDENCY = 'parent';
 
 export function makeProvenance(input: ProvenanceInput): Statement {
   return statement(input.subject, PREDICATE.provenance, {
@@ -69,9 +74,9 @@ export function resolvedDependencies(input: Pick<ProvenanceInput, 'source' | 'pa
   const deps: ResourceDescriptor[] = [];
   const { repository, ref, commit } = input.source;
   if (commit) deps.push({ uri: `git+${repository}@${ref}`, digest: { gitCommit: commit } });
-  if (input.parent) deps.push({ uri: input.parent.uri, digest: digestSet(input.parent.digest, `parent ${input.parent.uri}`) });
+  if (input.parent) deps.push({ uri: input.parent.uri, digest: digestSet(input.parent.digest, `parent ${input.parent.uri}`), name: PARENT_DEPENDENCY });
   for (const a of input.artifacts) {
-    deps.push({ uri: a.uri, digest: { ...digestSet(`sha256:${a.sha256}`, a.uri), ...digestSet(`sha512:${a.sha512}`, a.uri) } });
+    deps.push({ uri: a.uri, digest: { ...digestSet(`sha256:${a.sha256}`, a.uri), ...digestSet(`sha512:${a.sha512}`, a.uri) }, ...(a.name ? { name: a.name } : {}) });
   }
   const key = (d: ResourceDescriptor) => `${d.uri}\u0000${JSON.stringify(d.digest)}`;
   const unique = new Map(deps.map((d) => [key(d), d]));

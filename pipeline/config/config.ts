@@ -12,6 +12,7 @@ import { validateAgainstSchema } from '../util/schema.ts';
 import { isChannel } from './channel.ts';
 import { enginesOf, type EngineSetting } from './engines.ts';
 import { coerce, deepMerge, setPath } from './merge.ts';
+import { parseSigningSettings, type SigningSettings } from '../sign/settings.ts';
 
 export type { Platform } from './platform.ts';
 import type { Platform } from './platform.ts';
@@ -42,6 +43,8 @@ export interface Config {
   concurrency: number;
   /** assemble: COPY-only recipes are assembled without the engine (false: every image through BuildKit). */
   build: { assemble: boolean };
+  /** How images are signed and attested; absent: not at all (`kind: off`). */
+  signing?: SigningSettings;
   /** Where the catalog lives (images/ and base/). */
   root: string;
 }
@@ -78,6 +81,11 @@ export const ENV_KEYS: Record<string, string> = {
   EKSD_ENGINE_ARM64: 'engines.linux/arm64',
   EKSD_CONCURRENCY: 'concurrency',
   EKSD_ASSEMBLE: 'build.assemble',
+  EKSD_SIGNING: 'signing.kind',
+  EKSD_SIGNING_KEY: 'signing.privateKey',
+  EKSD_SIGNING_PUBLIC_KEY: 'signing.publicKey',
+  EKSD_KMS_KEY_ID: 'signing.keyId',
+  EKSD_KMS_ENDPOINT: 'signing.endpoint',
 };
 
 export interface ConfigOptions {
@@ -136,8 +144,9 @@ function finish(raw: Record<string, unknown>, root: string): Config {
   if (announce.kind === 'outbox' && !announce.dir) announce.dir = abs('out/announcements');
   const baseUrl = c.artifacts.baseUrl.startsWith('file:') && !c.artifacts.baseUrl.startsWith('file:///')
     ? `file://${abs(c.artifacts.baseUrl.slice('file:'.length))}` : c.artifacts.baseUrl;
+  const { signing: _unresolved, ...rest } = c;
   return {
-    ...c,
+    ...rest,
     platforms: c.platforms ?? ['linux/amd64', 'linux/arm64'],
     basePin: abs(c.basePin),
     artifacts: { baseUrl, cacheDir: abs(c.artifacts.cacheDir) },
@@ -152,12 +161,21 @@ function finish(raw: Record<string, unknown>, root: string): Config {
     engines: enginesOf(c.engines, abs),
     concurrency: c.concurrency ?? 0,
     build: { assemble: c.build?.assemble ?? true },
+    ...signingOf(raw.signing, root, c.aws?.region ?? 'us-east-1'),
     root,
   };
 }
 
 /** Site prefixes the distro site writes at a bucket's root (site/ layout): the state never goes there. */
 const SITE_TOP_LEVEL = /^(kubernetes-|releasechannels\/|crds\/|mirrors\/)/;
+
+/** The signing settings with their files resolved; `kind: off` (EKSD_SIGNING=off) turns signing off. */
+function signingOf(raw: unknown, root: string, region: string): { signing?: SigningSettings } {
+  const r = raw as Record<string, unknown> | undefined;
+  if (!r || r.kind === 'off') return {};
+  const signing = parseSigningSettings({ ...(r.kind === 'kms' ? { region } : {}), ...r }, 'configuration', root);
+  return signing ? { signing } : {};
+}
 
 /**
  * Where the release state lives in S3: its own bucket, or its own prefix beside the site, never the site

@@ -31,6 +31,11 @@ export function planIdOf(input: PlanIdInput): string {
   return `plan-${digestOf(Buffer.from(canonical)).slice('sha256:'.length, 'sha256:'.length + 16)}`;
 }
 
+/** The digest of the catalog: every file of images/ and base/ with its content's digest. */
+export function catalogDigest(root: string): string {
+  return digestOf(Buffer.from(JSON.stringify(catalogFiles(root))));
+}
+
 /** Every file of images/ and base/, by path from the root, with its content's digest. */
 function catalogFiles(root: string): Array<[string, string]> {
   return ['images', 'base'].flatMap((dir) => filesUnder(join(root, dir)))

@@ -9,6 +9,7 @@ import { channelDir } from './naming.ts';
 import { contentChanges, describeChange } from './compare.ts';
 import type { Release } from './types.ts';
 import { imageChanges } from './changes.ts';
+import { attestationsMarkdown, type ReleaseAttestations } from './attestations.ts';
 
 export interface ReleaseDocument { key: string; text: string }
 
@@ -19,6 +20,7 @@ export interface DocumentsInput {
   /** asset name -> why the image was rebuilt */
   reasons: Record<string, string>;
   announcementText: string;
+  attestations?: ReleaseAttestations;
 }
 
 export function releaseDocuments(d: DocumentsInput): ReleaseDocument[] {
@@ -51,6 +53,7 @@ function indexMarkdown(d: DocumentsInput): string {
   for (const c of r.status.components) {
     for (const a of c.assets.filter((x) => x.type === 'Archive')) lines.push(row([c.name, `[${a.name}](${a.archive?.uri ?? ''})`, a.archive?.sha256 ?? '']));
   }
+  if (d.attestations) lines.push('', ...attestationsMarkdown(d.attestations));
   return `${lines.join('\n')}\n`;
 }
 

@@ -7,7 +7,9 @@
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { Release, Asset } from '../release/types.ts';
+import type { Release, Asset, AssetArchive } from '../release/types.ts';
+import type { BundleVerifier } from '../sign/port.ts';
+import { checkImageAttestations } from '../attest/check.ts';
 import { isEksdError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import { manifestPath } from '../release/naming.ts';
@@ -30,6 +32,8 @@ export interface VerifyOptions {
   attempts?: number;
   /** First backoff delay in ms, doubled each attempt (default 1000). */
   backoffMs?: number;
+  /** Check every image's signatures, SBOMs and provenance against this key or identity (attest/check.ts). */
+  verifier?: BundleVerifier;
 }
 
 export interface VerifyProblem { asset: string; component: string; problem: string }
@@ -53,20 +57,23 @@ export interface VerifyReport {
   manifests: number;
   blobs: number;
   archives: number;
+  /** Attestations that verified (signatures, SBOMs, provenance). */
+  attestations: number;
   problems: VerifyProblem[];
 }
 
-interface IndexJson { mediaType?: string; manifests?: Array<{ digest: string; platform?: { os: string; architecture: string } }> }
+interface IndexJson { mediaType?: string; manifests?: Array<{ digest: string; platform?: { os: string; architecture: string }; annotations?: Record<string, string> }> }
 interface ManifestJson { config: { digest: string }; layers: Array<{ digest: string }> }
 
 export async function verifyRelease(release: Release, o: VerifyOptions): Promise<VerifyReport> {
-  const report: VerifyReport = { release: release.metadata.name, images: 0, manifests: 0, blobs: 0, archives: 0, problems: [] };
+  const report: VerifyReport = { release: release.metadata.name, images: 0, manifests: 0, blobs: 0, archives: 0, attestations: 0, problems: [] };
   const slot = limiter(8);
   const jobs: Promise<void>[] = [];
+  const archives = (release.status.components ?? []).flatMap((c) => (c.assets ?? []).flatMap((a) => (a.archive ? [a.archive] : [])));
   for (const component of release.status.components ?? []) {
     for (const asset of component.assets ?? []) {
       const problem = (text: string) => report.problems.push({ asset: asset.name, component: component.name, problem: text });
-      if (asset.type === 'Image') jobs.push(slot(() => verifyImage(asset, o, report, problem)));
+      if (asset.type === 'Image') jobs.push(slot(() => verifyImage(asset, o, report, problem, archives)));
       else if (asset.type === 'Archive') jobs.push(slot(() => verifyArchive(asset, o, report, problem)));
     }
   }
@@ -76,7 +83,7 @@ export async function verifyRelease(release: Release, o: VerifyOptions): Promise
   return report;
 }
 
-async function verifyImage(asset: Asset, o: VerifyOptions, report: VerifyReport, problem: (p: string) => void): Promise<void> {
+async function verifyImage(asset: Asset, o: VerifyOptions, report: VerifyReport, problem: (p: string) => void, archives: AssetArchive[]): Promise<void> {
   report.images++;
   const uri = asset.image?.uri ?? '';
   const expected = asset.image?.imageDigest;
@@ -98,6 +105,11 @@ async function verifyImage(asset: Asset, o: VerifyOptions, report: VerifyReport,
   for (const p of wanted) if (!platforms.includes(p)) problem(`index ${expected} has no ${p} entry (has ${platforms.join(', ') || 'none'})`);
   for (const p of platforms) if (!wanted.includes(p)) problem(`index ${expected} has an unexpected ${p} entry`);
   await Promise.all(json.manifests.map((m) => verifyChild(client, ref.repository, m.digest, report, problem)));
+  if (o.verifier) {
+    const attested = await checkImageAttestations({ client, repository: ref.repository, index: { digest: expected, manifests: json.manifests },
+      archives, verifier: o.verifier, problem });
+    report.attestations += attested;
+  }
 }
 
 async function verifyChild(client: RegistryClient, repository: string, digest: string, report: VerifyReport, problem: (p: string) => void): Promise<void> {

@@ -16,6 +16,7 @@ import { releaseDocuments } from '../release/documents.ts';
 import { fromIndexBytes } from '../site/pages/platforms.ts';
 import { writeReleasePage } from '../site/pages/write.ts';
 import { renderAnnouncement } from '../announce/render.ts';
+import { attestationsPath, type ReleaseAttestations } from '../release/attestations.ts';
 import { isPrecondition } from '../store/store.ts';
 import type { Store } from '../store/store.ts';
 import type { PublishedImage } from './images/published.ts';
@@ -34,6 +35,8 @@ export interface SiteInput {
   date: string;
   /** the commit of this repository the release was made from, when the CI says */
   commit?: string;
+  /** What is attached to each image (signing configured): attestations.json, and a section of index.md. */
+  attestations?: ReleaseAttestations;
 }
 
 export async function writeSite(input: SiteInput): Promise<SiteOutcome> {
@@ -41,6 +44,7 @@ export async function writeSite(input: SiteInput): Promise<SiteOutcome> {
   await stageArchives(input.site, manifest);
   const written = await writeManifest(input.site, buildRelease(manifest));
   const url = manifestUrl(input.config.site.baseUrl, input.plan.channel, input.plan.number);
+  if (input.attestations) await input.site.put(attestationsPath(input.plan.channel, input.plan.number), `${JSON.stringify(input.attestations, null, 2)}\n`);
   await writeDocuments(input, written.release, url, written.written);
   await writeReleasePage(input.site, written.release, fromIndexBytes(new Map(input.images.map((i) => [i.index.digest, i.indexBytes]))));
   return { name: input.plan.release, manifestPath: written.path, written: written.written, manifestUrl: url };
@@ -55,7 +59,8 @@ async function writeDocuments(input: SiteInput, release: Release, url: string, m
   const previous = await previousRelease(input.site, release.spec.channel, release.spec.number);
   const reasons = imageReasons(input.images);
   const announcementText = renderAnnouncement(release, { manifestUrl: url, reasons, ...(previous ? { previous } : {}) }).text;
-  for (const doc of releaseDocuments({ release, manifestUrl: url, reasons, announcementText, ...(previous ? { previous } : {}) })) {
+  for (const doc of releaseDocuments({ release, manifestUrl: url, reasons, announcementText, ...(previous ? { previous } : {}),
+    ...(input.attestations ? { attestations: input.attestations } : {}) })) {
     await input.site.put(doc.key, doc.text, manifestWritten ? {} : { ifNoneMatch: true }).catch((e: unknown) => { if (!isPrecondition(e)) throw e; });
   }
 }

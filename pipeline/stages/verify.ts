@@ -10,11 +10,14 @@ import { readRelease } from '../site/site.ts';
 import { verifyRelease, type VerifyReport } from '../site/verify.ts';
 import type { ClientFactory } from '../registry/client.ts';
 import type { Store } from '../store/store.ts';
+import type { BundleVerifier } from '../sign/port.ts';
 
 /** Where the site is served from (the manifest's URLs), and where to read it back publicly, if anywhere. */
 export type SiteUrls = Pick<Config['site'], 'baseUrl' | 'verifyUrl'>;
 
-export interface VerifyInput { urls: SiteUrls; name: string; site: Store; clients: ClientFactory }
+export interface VerifyInput { urls: SiteUrls; name: string; site: Store; clients: ClientFactory;
+  /** Check the images' signatures, SBOMs and provenance with it (signing configured). */
+  verifier?: BundleVerifier }
 
 /** The release as the site store holds it, verified; any problem stops the run (nothing is announced). */
 export async function verifyPublished(input: VerifyInput): Promise<{ release: Release; report: VerifyReport }> {
@@ -30,6 +33,7 @@ export function verifyServed(input: Omit<VerifyInput, 'name'> & { release: Relea
 async function verifyOrThrow(release: Release, input: Omit<VerifyInput, 'name'>, o: { published?: true }): Promise<VerifyReport> {
   const { urls } = input;
   const report = await verifyRelease(release, { client: input.clients, site: input.site, siteBaseUrl: urls.baseUrl, ...o,
+    ...(input.verifier ? { verifier: input.verifier } : {}),
     ...(urls.verifyUrl ? { publicUrl: urls.verifyUrl } : {}) });
   if (report.problems.length > 0) throw verifyError(report);
   return report;
@@ -43,5 +47,5 @@ export function verifyError(report: VerifyReport): EksdError {
 }
 
 export function verifyDetail(report: VerifyReport, verifyUrl?: string): string {
-  return `${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives${verifyUrl ? `, read back from ${verifyUrl}` : ''}`;
+  return `${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives${report.attestations ? `, ${report.attestations} attestations` : ''}${verifyUrl ? `, read back from ${verifyUrl}` : ''}`;
 }

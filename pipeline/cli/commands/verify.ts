@@ -1,6 +1,7 @@
 import { EksdError } from '../../errors.ts';
 import { verifyRelease } from '../../site/verify.ts';
 import { registryClients } from '../../app/clients.ts';
+import { signingFor } from '../../app/signing.ts';
 import { textTable } from '../../report/table.ts';
 import { CONFIG_OPTIONS, EXIT, type Command } from '../command.ts';
 import { configFrom } from '../config-flags.ts';
@@ -13,7 +14,7 @@ export const verifyCommand: Command = {
   name: 'verify',
   summary: 'check a release against the registry and the site: tags, digests, platforms, blobs, archive checksums',
   usage: 'eksd verify <manifest file | release name | URL> [--json]',
-  details: 'Every image tag must resolve to its imageDigest (tags that appear late are retried), every index must have\nexactly the listed platforms, every manifest, config and layer must exist, every archive must match both\nchecksums (read back from the site store, and from site.verifyUrl when set). For a release name, the site must\nserve that very manifest. Lists every mismatch; exit code 3 when there is any.',
+  details: 'Every image tag must resolve to its imageDigest (tags that appear late are retried), every index must have\nexactly the listed platforms, every manifest, config and layer must exist, every archive must match both\nchecksums (read back from the site store, and from site.verifyUrl when set). For a release name, the site must\nserve that very manifest. With signing configured, every index and platform manifest must carry a signature,\nand every platform manifest an SBOM and a provenance statement, that verify against the configured key or identity. Lists every mismatch; exit code 3 when there is any.',
   options: {
     ...CONFIG_OPTIONS,
     json: { type: 'boolean', description: 'print the report as JSON' },
@@ -26,12 +27,14 @@ export const verifyCommand: Command = {
     const release = await releaseFromArg(ref, config);
     const attempts = parseInt(ctx.values.attempts, 'attempts');
     const { site } = await openStores(config);
+    const signing = await signingFor(config);
     const report = await verifyRelease(release, { client: registryClients(config), site, siteBaseUrl: config.site.baseUrl,
       published: parseReleaseName(ref) !== undefined, ...(config.site.verifyUrl ? { publicUrl: config.site.verifyUrl } : {}),
-      ...(attempts ? { attempts } : {}) });
+      ...(attempts ? { attempts } : {}), ...(signing ? { verifier: signing.verifier } : {}) });
     if (ctx.values.json) ctx.out(JSON.stringify(report, null, 2));
     else if (report.problems.length === 0) {
-      ctx.out(`${report.release}: verified ${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives`);
+      ctx.out(`${report.release}: verified ${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives`
+        + (signing ? `, ${report.attestations} signatures, SBOMs and provenance statements (${signing.verifier.describe})` : ''));
     } else {
       ctx.out(textTable(['COMPONENT', 'ASSET', 'PROBLEM'], report.problems.map((p) => [p.component, p.asset, p.problem])));
       ctx.out(`\n${report.release}: ${report.problems.length} problem(s)`);

@@ -13,6 +13,7 @@ import type { Stores } from '../../store/open.ts';
 import { leaseOf, need, stage, type Stage } from '../stage.ts';
 import { announce, announceDetail, type AnnounceOutcome } from '../announce.ts';
 import { verifyDetail, verifyServed } from '../verify.ts';
+import type { BundleVerifier } from '../../sign/port.ts';
 
 export interface AnnounceEnv {
   given: GivenManifest;
@@ -21,6 +22,8 @@ export interface AnnounceEnv {
   clients: ClientFactory;
   /** Send again, though it was announced. */
   again: boolean;
+  /** Checks the images' attestations too (signing configured). */
+  verifier?: BundleVerifier;
 }
 
 export interface AnnounceOutputs {
@@ -34,7 +37,8 @@ export function announceStages(env: AnnounceEnv): Array<Stage<AnnounceOutputs, k
   const release = (out: Partial<AnnounceOutputs>) => need(out, 'served').release;
   return [
     stage('served', () => assertServed(env.given, stores.site, settings.site.verifyUrl), { dry: true, opensRun: true, detail: (s) => `${s.where} is served` }),
-    stage('verify', ({ out }) => verifyServed({ urls: settings.site, release: release(out), site: stores.site, clients: env.clients }),
+    stage('verify', ({ out }) => verifyServed({ urls: settings.site, release: release(out), site: stores.site, clients: env.clients,
+      ...(env.verifier ? { verifier: env.verifier } : {}) }),
       { detail: (r) => verifyDetail(r, settings.site.verifyUrl) }),
     stage('announce', ({ out, run }) => announce({ settings, stores, lease: leaseOf(run), release: release(out), ...(env.again ? { again: true } : {}) }),
       { detail: announceDetail }),

@@ -33,6 +33,11 @@ import { compareWithLatest, comparisonDetail, type Comparison } from '../compare
 import { moveVersionedTags, type TagsRecord } from '../tags.ts';
 import { verifyDetail, verifyPublished } from '../verify.ts';
 import { checkUpstream } from '../upstream.ts';
+import { attestImages, releaseAttestations, type AttestRecord, type Signing } from '../attest/stage.ts';
+import type { ReleaseAttestations } from '../../release/attestations.ts';
+import type { ReleaseFacts } from '../attest/facts.ts';
+import { sourceFrom } from '../../attest/provenance.ts';
+import { catalogDigest } from '../../plan/plan-id.ts';
 
 /** What a release run has, beside the stages' outputs: set up by the runner, the same for every stage. */
 export interface ReleaseEnv {
@@ -62,6 +67,10 @@ export interface ReleaseEnv {
   /** status.date of the manifest */
   date: string;
   commit?: string;
+  /** Sign and attest every image (signing configured), and verify them before anything points at the release. */
+  signing?: Signing;
+  /** The plan id of this run's inputs (a merge's, or computed alike), which provenance names. */
+  planId?: string;
 }
 
 /** What opening a release run gives its stages (before `resolve`), beside the lease. */
@@ -82,6 +91,7 @@ export interface ReleaseOutputs {
   build: BuildRecord;
   compare: Comparison;
   tags: TagsRecord;
+  attest: AttestRecord;
   release: SiteOutcome;
   verify: { release: Release; report: VerifyReport };
   pointers: { channelFile: string };
@@ -129,9 +139,13 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
       always: env.releaseUnchanged || env.force || recorded.tags !== undefined }), { stopsIf: (c) => !c.changed, detail: (c) => comparisonDetail(c, env.config.channel) }),
     stage('tags', ({ out, recorded, run }) => moveVersionedTags({ images: images(out), clients: env.clients, ...(recorded.tags ? { recorded: recorded.tags } : {}),
       release: { channel: env.config.channel, number: opened(run).number, journal: opened(run).journal } }), { checkpointed: true }),
-    stage('release', ({ out }) => writeSite({ ...siteInput(out), site: env.stores.site }),
+    stage('attest', ({ out, recorded }, tools) => (env.signing ? attestImages({ images: images(out), facts: releaseFacts(env, need(out, 'plan'), need(out, 'catalog')),
+      signer: env.signing.signer, verifier: env.signing.verifier, startedOn: env.date, ...(recorded.attest ? { recorded: recorded.attest } : {}) }, tools) : Promise.resolve({})),
+    { checkpointed: true, detail: (a) => attestDetail(a, env.signing) }),
+    stage('release', ({ out }) => writeSite({ ...siteInput(out), site: env.stores.site, ...attestationsOf(env, out) }),
     { checkpointed: true, detail: (s) => `${s.manifestPath}${s.written ? '' : ' (already written, unchanged)'}` }),
-    stage('verify', ({ out }) => verifyPublished({ urls: env.config.site, name: need(out, 'release').name, site: env.stores.site, clients: env.clients }),
+    stage('verify', ({ out }) => verifyPublished({ urls: env.config.site, name: need(out, 'release').name, site: env.stores.site, clients: env.clients,
+      ...(env.signing ? { verifier: env.signing.verifier } : {}) }),
       { checkpointed: true, detail: (v) => verifyDetail(v.report, env.config.site.verifyUrl) }),
     stage('pointers', ({ out, run }) => movePointers({ channel: env.config.channel, number: opened(run).number, images: images(out), site: env.stores.site,
       lease: leaseOf(run), clients: env.clients, ...snsTopic(env) }), { detail: (p) => `${p.channelFile} and the floating tags point at the release` }),
@@ -159,6 +173,23 @@ export function releaseOutcome(end: LoopEnd): ReleaseState {
   if (end.by === 'dry-run') return 'planned';
   if (end.by === 'stage' && end.stage === 'compare') return 'unchanged';
   return end.by === 'end' ? 'released' : 'stopped';
+}
+
+function releaseFacts(env: ReleaseEnv, plan: Plan, catalog: Catalog): ReleaseFacts {
+  return { plan, catalog, clients: env.clients, siteBaseUrl: env.config.site.baseUrl, source: sourceFrom(process.env, env.commit),
+    catalogDigest: catalogDigest(env.config.root), ...(env.planId ? { planId: env.planId } : {}), cacheDir: env.cacheDir };
+}
+
+function attestationsOf(env: ReleaseEnv, out: Partial<ReleaseOutputs>): { attestations?: ReleaseAttestations } {
+  if (!env.signing) return {};
+  const plan = need(out, 'plan');
+  return { attestations: releaseAttestations(plan.release, publishedImages(plan, need(out, 'build')), need(out, 'attest'), env.signing.verifier.describe) };
+}
+
+function attestDetail(a: AttestRecord, signing: Signing | undefined): string {
+  if (!signing) return 'not signed (no signing configured)';
+  const subjects = Object.keys(a).length;
+  return `${subjects} digests signed and attested with ${signing.signer.describe}`;
 }
 
 function snsTopic(env: ReleaseEnv): { snsTopicArn?: string } {

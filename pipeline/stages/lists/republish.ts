@@ -4,6 +4,7 @@
  * mirror copy), verify (a problem stops the list), record the mirror copy, and on request announce.
  * Republish never rebuilds and never changes a digest; only a verified result is recorded or announced.
  */
+import type { BundleVerifier } from '../../sign/port.ts';
 import type { Config } from '../../config/config.ts';
 import { publishLimits, transferPolicy } from '../../publish/limits.ts';
 import { verifyRelease, type VerifyReport } from '../../site/verify.ts';
@@ -33,6 +34,8 @@ export interface RepublishEnv {
   announce: boolean;
   concurrency: number;
   verifyAttempts?: number;
+  /** Checks the copied images' attestations too (signing configured). */
+  verifier?: BundleVerifier;
   log: (line: string) => void;
 }
 
@@ -69,7 +72,7 @@ export function republishStages(env: RepublishEnv): RepublishStage[] {
     stage('mirror', async () => manifestToVerify(release, { mirror: env.mirror, images: env.images, target: env.target, site: env.stores.site,
       ...(env.output ? { output: env.output } : {}) })),
     stage('verify', ({ out }) => verifyRelease(need(out, 'mirror').release, { client: env.clients, site: env.stores.site, siteBaseUrl: config.site.baseUrl,
-      ...(env.verifyAttempts ? { attempts: env.verifyAttempts } : {}) }), { stopsIf: (r) => r.problems.length > 0, detail: (r) => `${r.problems.length} problem(s)` }),
+      ...(env.verifyAttempts ? { attempts: env.verifyAttempts } : {}), ...(env.verifier ? { verifier: env.verifier } : {}) }), { stopsIf: (r) => r.problems.length > 0, detail: (r) => `${r.problems.length} problem(s)` }),
     stage('record', async ({ out }) => { const path = await writeMirror(need(out, 'mirror'), env.stores.site); return path ? { mirrorManifest: path } : {}; },
       { detail: (r) => r.mirrorManifest ?? 'in place' }),
     ...(env.announce ? [stage<RepublishOutputs, 'announce', RepublishRun>('announce', ({ run }) => announce({ settings: config, stores: env.stores, lease: leaseOf(run),

@@ -11,6 +11,7 @@ import { EksdError, isEksdError } from '../../errors.ts';
 import { copy, emptyCopyStats, type CopyStats, type TransferPolicy } from '../../registry/copy.ts';
 import type { RegistryClient, ClientFactory } from '../../registry/client.ts';
 import { parseTagReference } from '../../registry/reference.ts';
+import { copyReferrers } from '../../registry/referrers.ts';
 import { moveTags, tagsNow, type TagTarget } from '../../publish/tags.ts';
 import { parseReleaseChannel } from '../../release/channel.ts';
 import { fetchText } from '../../site/fetch.ts';
@@ -37,6 +38,8 @@ export interface RepublishedImage {
   /** registry/repository:tag written to */
   target: string;
   copied: CopyStats;
+  /** Referrers (signatures, SBOMs, provenance) attached at the target by this copy. */
+  attached: number;
   tags: RepublishedTag[];
 }
 
@@ -71,12 +74,16 @@ async function copyImage(input: CopyInput, l: Located): Promise<RepublishedImage
       where: `${target.registry}/${toRepo}`, hint: 'this is a bug: republish must keep digests; nothing was tagged',
     });
   }
+  // Signatures, SBOMs and provenance go with the images, attached by digest before any tag names them.
+  const subjects = [{ place: l.index.place, digest: image.digest }, ...l.children.map((c) => ({ place: c.place, digest: c.digest }))];
+  const attached = (await Promise.all(subjects.map((s) => copyReferrers({ client: clients(s.place.registry), repo: s.place.repository }, to, s.digest))))
+    .reduce((a, b) => a + b, 0);
   const tags = await restoreTags(to.client, toRepo, l, floatingOwner(image, input.newer));
-  input.log(`copied  ${image.component}/${image.asset} -> ${target.registry}/${toRepo}: ${stats.manifestsPushed} manifests pushed, ${stats.manifestsExisting} present, ${stats.blobsUploaded} blobs uploaded, ${stats.blobsMounted} mounted, ${stats.blobsExisting} present; ${tags.map((t) => `${t.tag} ${t.action}`).join(', ')}`);
+  input.log(`copied  ${image.component}/${image.asset} -> ${target.registry}/${toRepo}: ${stats.manifestsPushed} manifests pushed, ${stats.manifestsExisting} present, ${stats.blobsUploaded} blobs uploaded, ${stats.blobsMounted} mounted, ${stats.blobsExisting} present, ${attached} attestations attached; ${tags.map((t) => `${t.tag} ${t.action}`).join(', ')}`);
   return {
     component: image.component, asset: image.asset, digest: image.digest,
     source: `${l.index.place.registry}/${l.index.place.repository}`, sourceKind: l.index.place.kind,
-    target: `${target.registry}/${toRepo}:${image.tag}`, copied: stats, tags,
+    target: `${target.registry}/${toRepo}:${image.tag}`, copied: stats, attached, tags,
   };
 }
 

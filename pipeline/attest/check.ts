@@ -1,0 +1,106 @@
+/**
+ * Checks what is attached to one released image: for its index and each platform manifest, every
+ * Sigstore bundle found among its referrers verifies against the configured key or identity, and each
+ * subject has the statements it must have, about itself: a signature (index and platforms), an SBOM and
+ * a provenance statement (platforms). Provenance must agree with the Release manifest (each artifact it
+ * names with the archive's checksums) and with the index (the parent digest its entry records).
+ */
+import { ANNOTATION } from '../image/annotations.ts';
+import type { AssetArchive } from '../release/types.ts';
+import type { RegistryClient } from '../registry/client.ts';
+import { referrers } from '../registry/referrers.ts';
+import { BUNDLE_MEDIA_TYPE, type BundleVerifier, type Verified } from '../sign/port.ts';
+import { PREDICATE, type PredicateKind } from './statement.ts';
+import { PARENT_DEPENDENCY } from './provenance.ts';
+
+export interface IndexEntry { digest: string; platform?: { os: string; architecture: string }; annotations?: Record<string, string> }
+
+export interface CheckInput {
+  client: RegistryClient;
+  repository: string;
+  index: { digest: string; manifests: IndexEntry[] };
+  /** Every archive of the release, to compare provenance's artifacts with. */
+  archives: AssetArchive[];
+  verifier: BundleVerifier;
+  problem(text: string): void;
+}
+
+const KIND_OF: Record<string, PredicateKind> = Object.fromEntries(Object.entries(PREDICATE).map(([k, v]) => [v, k as PredicateKind]));
+const WORDS: Record<PredicateKind, string> = { sign: 'signature', sbom: 'SBOM', provenance: 'provenance statement' };
+
+/** Checks the index and every platform manifest; returns how many attestations verified. */
+export async function checkImageAttestations(c: CheckInput): Promise<number> {
+  const subjects = [{ digest: c.index.digest, what: `index ${c.index.digest}`, kinds: ['sign'] as PredicateKind[], entry: undefined as IndexEntry | undefined },
+    ...c.index.manifests.map((m) => ({ digest: m.digest, what: `${platformOf(m)} manifest ${m.digest}`, kinds: ['sign', 'sbom', 'provenance'] as PredicateKind[], entry: m }))];
+  const counts = await Promise.all(subjects.map(async (s) => {
+    const found = await verifiedStatements(c, s.digest, s.what);
+    for (const kind of s.kinds) if (!found.has(kind)) c.problem(`${s.what}: no ${WORDS[kind]} is attached (looked for a Sigstore bundle with predicate ${PREDICATE[kind]} among its referrers)`);
+    const provenance = found.get('provenance');
+    if (provenance && s.entry) checkProvenance(provenance, s.entry, s.what, c);
+    return found.size;
+  }));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/** The subject's bundles that verify and are about it, by kind; every one that does not is a problem. */
+async function verifiedStatements(c: CheckInput, digest: string, what: string): Promise<Map<PredicateKind, Verified>> {
+  const found = new Map<PredicateKind, Verified>();
+  const listed = await guarded(() => referrers(c.client, c.repository, digest, BUNDLE_MEDIA_TYPE), c, `${what}: its referrers could not be read`);
+  for (const d of listed ?? []) {
+    const verified = await guarded(() => readBundle(c.client, c.repository, d.digest, c.verifier), c, `${what}: the attached bundle ${d.digest}`);
+    if (!verified) continue;
+    const kind = KIND_OF[verified.statement.predicateType];
+    const label = kind ? WORDS[kind] : `statement of predicate ${verified.statement.predicateType}`;
+    if (!isAbout(verified.statement, digest)) {
+      const about = verified.statement.subject.map((s) => (s.digest.sha256 ? `sha256:${s.digest.sha256}` : '?')).join(', ');
+      c.problem(`${what}: the attached ${label} (${d.digest}) is about ${about || 'no digest'}, not this image`);
+      continue;
+    }
+    if (kind) found.set(kind, verified);
+  }
+  return found;
+}
+
+/** The bundle an artifact manifest carries, verified. */
+export async function readBundle(client: RegistryClient, repository: string, manifestDigest: string, verifier: BundleVerifier): Promise<Verified> {
+  const manifest = await client.getManifest(repository, manifestDigest);
+  const layer = (manifest.json as { layers?: Array<{ digest: string; mediaType: string }> }).layers?.find((l) => l.mediaType === BUNDLE_MEDIA_TYPE);
+  if (!layer) throw new Error('has no bundle layer');
+  return verifier.verify(await client.getBlob(repository, layer.digest));
+}
+
+/** Whether a statement is about this digest. */
+export function isAbout(statement: Verified['statement'], digest: string): boolean {
+  return statement.subject.some((s) => s.digest.sha256 !== undefined && `sha256:${s.digest.sha256}` === digest);
+}
+
+interface Dependency { uri?: string; name?: string; digest?: Record<string, string> }
+
+function checkProvenance(v: Verified, entry: IndexEntry, what: string, c: CheckInput): void {
+  const deps = ((v.statement.predicate as { buildDefinition?: { resolvedDependencies?: Dependency[] } })?.buildDefinition?.resolvedDependencies) ?? [];
+  for (const dep of deps) {
+    const archive = dep.name ? c.archives.find((a) => a.uri.endsWith(`/${dep.name}`)) : undefined;
+    if (!archive) continue;
+    if (dep.digest?.sha256 !== archive.sha256 || dep.digest?.sha512 !== archive.sha512) {
+      c.problem(`${what}: provenance names ${dep.name} with sha256 ${dep.digest?.sha256 ?? 'none'}, the Release manifest's archive ${archive.uri} has ${archive.sha256}`);
+    }
+  }
+  const parent = parentOf(entry);
+  const named = deps.find((d) => d.name === PARENT_DEPENDENCY);
+  if (parent && `sha256:${named?.digest?.sha256 ?? ''}` !== parent) {
+    c.problem(`${what}: provenance names the parent ${named?.digest?.sha256 ? `sha256:${named.digest.sha256}` : '(none)'}, the index records ${parent}`);
+  }
+}
+
+/** The parent digest the index entry's build inputs record. */
+function parentOf(entry: IndexEntry): string | undefined {
+  try { return (JSON.parse(entry.annotations?.[ANNOTATION.buildInputs] ?? '{}') as { from?: string }).from; } catch { return undefined; }
+}
+
+function platformOf(m: IndexEntry): string {
+  return m.platform ? `${m.platform.os}/${m.platform.architecture}` : 'unknown';
+}
+
+async function guarded<T>(f: () => Promise<T>, c: CheckInput, what: string): Promise<T | undefined> {
+  try { return await f(); } catch (e) { c.problem(`${what}: ${(e as Error).message}`); return undefined; }
+}

@@ -1,0 +1,132 @@
+/**
+ * The attest stage: for every image of the release, a signature for its index, and a signature, an SBOM
+ * and a provenance statement for each platform manifest, each a Sigstore bundle attached to its subject
+ * by digest (registry/referrers.ts: the referrers API, or the tag schema). A subject that already has a
+ * statement of a kind that verifies (an image reused from an earlier release, a resumed run) gets no new
+ * one: a base update adds documents only for the new digests.
+ */
+import { hostname } from 'node:os';
+import type { Platform } from '../../config/config.ts';
+import { attach, referrers } from '../../registry/referrers.ts';
+import type { RegistryClient } from '../../registry/client.ts';
+import { BUNDLE_MEDIA_TYPE, type BundleVerifier, type Signer, type SignedBundle } from '../../sign/port.ts';
+import { makeSbom } from '../../attest/sbom.ts';
+import { makeProvenance, runDetailsFrom } from '../../attest/provenance.ts';
+import { PREDICATE, signStatement, statement, type PredicateKind, type Statement } from '../../attest/statement.ts';
+import type { Descriptor } from '../../image/media-types.ts';
+import { limiter } from '../../util/limit.ts';
+import type { AttestedSubject, ReleaseAttestations } from '../../release/attestations.ts';
+import type { StageTools } from '../stage.ts';
+import type { PublishedImage } from '../images/published.ts';
+import { platformFacts, type ReleaseFacts } from './facts.ts';
+import { isAbout, readBundle } from '../../attest/check.ts';
+
+/** What signs the statements, and what checks them. */
+export interface Signing { signer: Signer; verifier: BundleVerifier }
+
+/** By subject digest: the artifact manifest of each statement attached to it. */
+export type AttestRecord = Record<string, Partial<Record<PredicateKind, string>>>;
+
+export interface AttestInput {
+  images: PublishedImage[];
+  facts: ReleaseFacts;
+  signer: Signer;
+  verifier: BundleVerifier;
+  /** When the run started (provenance's runDetails). */
+  startedOn: string;
+  recorded?: AttestRecord;
+}
+
+interface Subject { client: RegistryClient; repository: string; descriptor: Descriptor; kinds: PredicateKind[];
+  statementOf(kind: PredicateKind): Promise<Statement>; what: string }
+
+export async function attestImages(input: AttestInput, tools: StageTools<AttestRecord>): Promise<AttestRecord> {
+  const record: AttestRecord = { ...input.recorded };
+  const subjects = input.images.flatMap((img) => subjectsOf(img, input));
+  const slot = limiter(4);
+  let attached = 0;
+  await Promise.all(subjects.map((s) => slot(async () => {
+    const done = record[s.descriptor.digest] ?? {};
+    if (s.kinds.every((k) => done[k])) return;
+    const made = await once(s, () => attestSubject(s, input, done));
+    attached += Object.keys(made).length - Object.keys(done).length;
+    record[s.descriptor.digest] = made;
+    await tools.checkpoint(record);
+  })));
+  tools.emit({ type: 'info', message: `attestations: ${attached} attached, ${subjects.length} subjects signed` });
+  return record;
+}
+
+function subjectsOf(img: PublishedImage, input: AttestInput): Subject[] {
+  const client = input.facts.clients(img.plan.registry);
+  const name = `${img.plan.registry}/${img.plan.repository}`;
+  const base = { client, repository: img.plan.repository };
+  const index: Subject = { ...base, descriptor: img.index, kinds: ['sign'], what: `${img.plan.name} index`,
+    statementOf: async () => signStatement({ name, digest: img.index.digest }) };
+  const platforms = (Object.entries(img.platforms) as Array<[Platform, NonNullable<PublishedImage['platforms'][Platform]>]>).map(([platform, r]): Subject => {
+    let facts: ReturnType<typeof platformFacts> | undefined;
+    const factsOnce = () => (facts ??= platformFacts(input.facts, img.plan, platform, r));
+    return { ...base, descriptor: r.manifest, kinds: ['sign', 'sbom', 'provenance'], what: `${img.plan.name} ${platform}`,
+      statementOf: async (kind) => {
+        if (kind === 'sign') return signStatement({ name, digest: r.manifest.digest });
+        const f = await factsOnce();
+        if (kind === 'sbom') return statement({ name, digest: r.manifest.digest }, PREDICATE.sbom, makeSbom(f.sbom));
+        return makeProvenance({ ...f.provenance, run: runDetailsFrom(process.env, { startedOn: input.startedOn, finishedOn: new Date().toISOString() }, hostname()) });
+      } };
+  });
+  return [index, ...platforms];
+}
+
+/** Attaches what the subject lacks; statements already attached that verify are kept, not made again. */
+async function attestSubject(s: Subject, input: AttestInput, done: Partial<Record<PredicateKind, string>>): Promise<Partial<Record<PredicateKind, string>>> {
+  const have = { ...done, ...(await attachedKinds(s, input.verifier)) };
+  for (const kind of s.kinds) {
+    if (have[kind]) continue;
+    const bundle = await input.signer.signStatement(await s.statementOf(kind));
+    const { manifest } = await attach(s.client, s.repository, s.descriptor, bundleArtifact(bundle, PREDICATE[kind]));
+    have[kind] = manifest.digest;
+  }
+  return have;
+}
+
+/** The kinds attached to the subject already, by a bundle that verifies and is about it. */
+async function attachedKinds(s: Subject, verifier: BundleVerifier): Promise<Partial<Record<PredicateKind, string>>> {
+  const found: Partial<Record<PredicateKind, string>> = {};
+  for (const d of await referrers(s.client, s.repository, s.descriptor.digest, BUNDLE_MEDIA_TYPE)) {
+    const kind = (Object.keys(PREDICATE) as PredicateKind[]).find((k) => PREDICATE[k] === d.annotations?.[PREDICATE_ANNOTATION]);
+    if (!kind || found[kind] || !s.kinds.includes(kind)) continue;
+    const ok = await readBundle(s.client, s.repository, d.digest, verifier).then((v) => isAbout(v.statement, s.descriptor.digest), () => false);
+    if (ok) found[kind] = d.digest;
+  }
+  return found;
+}
+
+export const PREDICATE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
+
+/** A bundle as an OCI artifact, with the annotations cosign writes (they show in the referrers index). */
+export function bundleArtifact(bundle: SignedBundle, predicateType: string) {
+  return { artifactType: BUNDLE_MEDIA_TYPE, mediaType: BUNDLE_MEDIA_TYPE, bytes: bundle.bytes,
+    annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', [PREDICATE_ANNOTATION]: predicateType, 'org.opencontainers.image.created': new Date().toISOString() } };
+}
+
+/** One attestation of a subject at a time in this process: channels released at once share images. */
+const inFlight = new Map<string, Promise<Partial<Record<PredicateKind, string>>>>();
+
+function once(s: Subject, run: () => Promise<Partial<Record<PredicateKind, string>>>) {
+  const key = `${s.client.registry}/${s.repository}@${s.descriptor.digest}`;
+  const running = inFlight.get(key);
+  if (running) return running;
+  const p = run().finally(() => inFlight.delete(key));
+  inFlight.set(key, p);
+  return p;
+}
+
+/** The release's attestations as published beside its manifest (release/attestations.ts). */
+export function releaseAttestations(release: string, images: PublishedImage[], record: AttestRecord, signer: string): ReleaseAttestations {
+  const subject = (digest: string): AttestedSubject => {
+    const r = record[digest] ?? {};
+    return { digest, ...(r.sign ? { signature: r.sign } : {}), ...(r.sbom ? { sbom: r.sbom } : {}), ...(r.provenance ? { provenance: r.provenance } : {}) };
+  };
+  return { release, signer, images: images.filter((i) => i.plan.release).map((i) => ({ asset: `${i.plan.name}-image`, repository: `${i.plan.registry}/${i.plan.repository}`,
+    index: subject(i.index.digest), platforms: Object.fromEntries(Object.entries(i.platforms).map(([p, r]) => [p, subject(r!.manifest.digest)])) })) };
+}
