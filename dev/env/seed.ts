@@ -16,7 +16,6 @@ import { resolveBase, splitReference, writePin } from '../../pipeline/resolve/ba
 import { seedStandinBase, type SeededBase } from './standin-base.ts';
 import { writeStandinArtifacts } from './standin-artifacts.ts';
 import { DEFAULT_ENV } from './local.ts';
-import { generateLocalKey } from '../../pipeline/sign/local-key.ts';
 
 export const LOCAL_UPSTREAM = '127.0.0.1:5000/amazonlinux/amazonlinux:2';
 
@@ -27,8 +26,6 @@ export async function seedLocal(config: Config, catalog: Catalog, options: { upd
     throw new EksdError('USAGE', `stand-ins are only for the local profile (this is ${config.profile})`, { hint: 'use --profile local' });
   }
   const localDir = dirname(config.basePin);
-  // The local profile signs with a key of its own, made here and never committed (out/ is ignored).
-  if (config.signing?.kind === 'key') generateLocalKey(dirname(config.signing.privateKey));
   const artifactsDir = fileURLToPath(config.artifacts.baseUrl);
   const artifacts = everyChannelArtifacts(config, catalog);
   await writeStandinArtifacts(artifacts, artifactsDir);

@@ -1,9 +1,23 @@
-/** The run's signer and verifier, made once from the configuration (none when signing is off). */
+/**
+ * The run's signer and verifier, made once from the configuration (none when signing is off). The local
+ * profile's key is the local environment's own: made on first use when missing (never committed: out/).
+ */
+import { existsSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import type { Config } from '../config/config.ts';
+import { generateLocalKey, LOCAL_PRIVATE_KEY, LOCAL_PUBLIC_KEY } from '../sign/local-key.ts';
 import { makeSigner, makeVerifier } from '../sign/make.ts';
+import type { SigningSettings } from '../sign/settings.ts';
 import type { Signing } from '../stages/attest/stage.ts';
 
-export async function signingFor(config: Pick<Config, 'signing'>): Promise<Signing | undefined> {
+export async function signingFor(config: Pick<Config, 'signing' | 'profile'>): Promise<Signing | undefined> {
   if (!config.signing) return undefined;
+  if (config.profile === 'local') makeLocalKey(config.signing);
   return { signer: makeSigner(config.signing), verifier: await makeVerifier(config.signing) };
+}
+
+function makeLocalKey(s: SigningSettings): void {
+  if (s.kind !== 'key' || existsSync(s.privateKey)) return;
+  const dir = dirname(s.privateKey);
+  if (dirname(s.publicKey) === dir && basename(s.privateKey) === LOCAL_PRIVATE_KEY && basename(s.publicKey) === LOCAL_PUBLIC_KEY) generateLocalKey(dir);
 }
