@@ -10,6 +10,8 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { ANNOTATION } from '../pipeline/image/annotations.ts';
 import { RegistryClient } from '../pipeline/registry/client.ts';
+import { referrers } from '../pipeline/registry/referrers.ts';
+import { OCI_EMPTY_DIGEST } from '../pipeline/image/media-types.ts';
 import { projectBehindProxy, startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts';
 import { startRecorder, type Recorder } from './helpers/recorder.ts';
 import { LOCAL_REGISTRY, makeProject, type TestProject } from './helpers/project.ts';
@@ -64,6 +66,23 @@ async function release(t: ExecutionContext, args: string[] = [], env: Record<str
 }
 
 /** Per component image and platform (as the floating tag holds it): the layers it adds to its parent's, by digest. */
+/** The blobs attached to the components' current images: their bundles, and the empty config all artifacts share. */
+async function attestationBlobs(t: ExecutionContext): Promise<string[]> {
+  const registry = new RegistryClient({ registry: LOCAL_REGISTRY });
+  const out = [OCI_EMPTY_DIGEST];
+  for (const row of (await plan(t)).filter((r) => COMPONENTS.includes(r.image) && r.platform === 'linux/amd64')) {
+    const repository = row.pushTo.slice(row.pushTo.indexOf('/') + 1);
+    const index = await registry.getManifest(repository, row.tags.find((x) => x.endsWith('-latest'))!);
+    const subjects = [index.digest, ...(index.json as { manifests: Array<{ digest: string }> }).manifests.map((m) => m.digest)];
+    for (const subject of subjects) {
+      for (const d of await referrers(registry, repository, subject)) {
+        out.push(...((await registry.getManifest(repository, d.digest)).json as { layers: Array<{ digest: string }> }).layers.map((l) => l.digest));
+      }
+    }
+  }
+  return out;
+}
+
 async function componentLayers(t: ExecutionContext): Promise<Record<string, string[]>> {
   const registry = new RegistryClient({ registry: LOCAL_REGISTRY });
   const manifestOf = async (repository: string, ref: string) => (await registry.getManifest(repository, ref)).json as {
@@ -118,7 +137,11 @@ test.serial('after an AL2 update the components are re-assembled, keep their lay
   const uploaded = recorder.lines.filter((l) => l.startsWith('PUT ') && l.includes('/blobs/uploads/'));
   t.deepEqual(uploaded.filter((l) => [...layers].some((d) => l.includes(d))), [], 'no component layer was uploaded');
   const toComponents = uploaded.filter((l) => !l.includes('/eks-distro-build-tooling/'));
-  t.is(toComponents.length, pairs(COMPONENTS).length, 'a component repository receives one config per platform and nothing else');
+  // Beside its images, a repository receives the new digests' signatures, SBOMs and provenance: one bundle each, nothing else.
+  const bundles = await attestationBlobs(t);
+  const [attestations, images] = [toComponents.filter((l) => bundles.some((d) => l.includes(d))), toComponents.filter((l) => !bundles.some((d) => l.includes(d)))];
+  t.is(images.length, pairs(COMPONENTS).length, 'a component repository receives one config per platform and nothing else');
+  t.is(attestations.length, COMPONENTS.length * 7, 'and one bundle per statement: a signature for each index, three statements per platform manifest');
   t.log(`uploads through the proxy: ${JSON.stringify(Object.fromEntries(UPLOADS.map((k) => [k, proxy.received[k] ?? 0])))}; to component repositories: ${toComponents.length}`);
 });
 

@@ -86,6 +86,11 @@ export const ENV_KEYS: Record<string, string> = {
   EKSD_SIGNING_PUBLIC_KEY: 'signing.publicKey',
   EKSD_KMS_KEY_ID: 'signing.keyId',
   EKSD_KMS_ENDPOINT: 'signing.endpoint',
+  EKSD_FULCIO_URL: 'signing.fulcioUrl',
+  EKSD_REKOR_URL: 'signing.rekorUrl',
+  EKSD_SIGNING_ISSUER: 'signing.identity.issuer',
+  EKSD_SIGNING_IDENTITY: 'signing.identity.subject',
+  EKSD_TRUSTED_ROOT: 'signing.trustedRoot',
 };
 
 export interface ConfigOptions {
