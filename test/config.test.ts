@@ -122,3 +122,17 @@ test('the site prefix, anything under it, or the bucket root is refused as the s
   t.notThrows(() => loadConfig({ profile: 'production', env: { EKSD_SITE_BUCKET: 'site-bucket', EKSD_SITE_PREFIX: 'site/', EKSD_STATE_BUCKET: 'other', EKSD_STATE_PREFIX: 'site/' }, root }),
     'another bucket may use any prefix');
 });
+
+test('signing: the local profile signs with its key; another signer from a file or the environment replaces it; off turns it off; bad settings are named', (t) => {
+  t.deepEqual(loadConfig({ env: {}, root }).signing, { kind: 'key', privateKey: '/srv/project/out/local/signing-key.pem', publicKey: '/srv/project/out/local/signing-key.pub' });
+  t.is(loadConfig({ profile: 'production', env: {}, root }).signing, undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'eksd-config-'));
+  const file = join(dir, 'eksd.yaml');
+  writeFileSync(file, 'signing:\n  kind: kms\n  keyId: alias/eksd\n');
+  t.deepEqual(loadConfig({ configFile: file, env: {}, root }).signing, { kind: 'kms', keyId: 'alias/eksd', region: 'us-east-1' });
+  t.deepEqual(loadConfig({ profile: 'production', env: { EKSD_SIGNING: 'kms', EKSD_KMS_KEY_ID: 'arn:aws:kms:us-west-2:1:key/k', EKSD_AWS_REGION: 'us-west-2' }, root }).signing,
+    { kind: 'kms', keyId: 'arn:aws:kms:us-west-2:1:key/k', region: 'us-west-2' });
+  t.is(loadConfig({ env: { EKSD_SIGNING: 'off' }, root }).signing, undefined);
+  const bad = t.throws(() => loadConfig({ env: { EKSD_SIGNING: 'kms' }, root }), { instanceOf: EksdError });
+  t.regex(`${bad.message} ${bad.where}`, /keyId/);
+});

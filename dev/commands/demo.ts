@@ -9,6 +9,7 @@ import { loadCatalog, loadChannels, loadPin } from '../../pipeline/catalog/load.
 import { newestActive } from '../../pipeline/catalog/channels.ts';
 import { compareBase, resolveBase, splitReference, writePin } from '../../pipeline/resolve/base.ts';
 import { registryClients } from '../../pipeline/app/clients.ts';
+import { signingFor } from '../../pipeline/app/signing.ts';
 import { runReleases, type ChannelOutcome, type ReleasesResult } from '../../pipeline/app/runner.ts';
 import { Journal } from '../../pipeline/app/journal.ts';
 import { makePlan } from '../../pipeline/plan/plan.ts';
@@ -68,7 +69,7 @@ export const demoCommand: Command = {
     say(`7. channel ${retired} is retired (active: false in images/channels.yaml)`);
     retire(config.root, retired);
     const fourth = await release(ctx, config);
-    say('8. eksd verify on the latest release of every channel');
+    say('8. eksd verify on the latest release of every channel: images, archives, and every signature, SBOM and provenance statement (the local key)');
     if (!await verifyLatest(ctx, config, channels)) return EXIT.verifyFailed;
     say('where things are');
     ctx.out(`  manifests, documents, channel files: ${config.site.dir}; announcements: ${config.announce.dir}; images in ${config.imageRepo}`);
@@ -189,12 +190,15 @@ function retire(root: string, channel: string): void {
 
 async function verifyLatest(ctx: CommandContext, config: Config, channels: string[]): Promise<boolean> {
   const stores = await openStores(config);
+  const signing = await signingFor(config);
   let ok = true;
   for (const channel of channels) {
     const name = `kubernetes-${channel}-eks-${await latestNumber(stores.site, channel)}`;
     const release = await readRelease(name, { site: stores.site });
-    const report = await verifyRelease(release, { client: registryClients(config), site: stores.site, siteBaseUrl: config.site.baseUrl, published: true });
-    ctx.out(`  ${report.release}: ${report.problems.length === 0 ? 'verified' : `${report.problems.length} PROBLEM(S)`} (${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives)`);
+    const report = await verifyRelease(release, { client: registryClients(config), site: stores.site, siteBaseUrl: config.site.baseUrl, published: true,
+      ...(signing ? { verifier: signing.verifier } : {}) });
+    ctx.out(`  ${report.release}: ${report.problems.length === 0 ? 'verified' : `${report.problems.length} PROBLEM(S)`} (${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives, ${report.attestations} signatures, SBOMs and provenance statements)`);
+    for (const p of report.problems) ctx.out(`    ${p.component}/${p.asset}: ${p.problem}`);
     ok &&= report.problems.length === 0;
   }
   return ok;

@@ -115,7 +115,13 @@ export function loadConfig(options: ConfigOptions = {}): Config {
   }
   const merged = readYaml(profileFile).data as Record<string, unknown>;
   const configFile = options.configFile ?? env.EKSD_CONFIG;
-  if (configFile) deepMerge(merged, readYaml(resolve(configFile)).data as Record<string, unknown>);
+  if (configFile) {
+    const file = readYaml(resolve(configFile)).data as Record<string, unknown>;
+    newSigner(merged, (file.signing as { kind?: unknown } | undefined)?.kind);
+    deepMerge(merged, file);
+  }
+  newSigner(merged, env.EKSD_SIGNING || undefined);
+  newSigner(merged, options.overrides?.['signing.kind']);
   for (const [name, key] of Object.entries(ENV_KEYS)) {
     const v = env[name];
     if (v !== undefined && v !== '') setPath(merged, key, coerce(key, v));
@@ -173,6 +179,12 @@ function finish(raw: Record<string, unknown>, root: string): Config {
 
 /** Site prefixes the distro site writes at a bucket's root (site/ layout): the state never goes there. */
 const SITE_TOP_LEVEL = /^(kubernetes-|releasechannels\/|crds\/|mirrors\/)/;
+
+/** A source that names another signer replaces the signing settings before it, rather than merging into them. */
+function newSigner(merged: Record<string, unknown>, kind: unknown): void {
+  const current = merged.signing as { kind?: unknown } | undefined;
+  if (kind !== undefined && current && current.kind !== kind) delete merged.signing;
+}
 
 /** The signing settings with their files resolved; `kind: off` (EKSD_SIGNING=off) turns signing off. */
 function signingOf(raw: unknown, root: string, region: string): { signing?: SigningSettings } {
