@@ -134,7 +134,7 @@ test.serial('after an AL2 update the components are re-assembled, keep their lay
   const after = await componentLayers(t);
   t.deepEqual(after, before, 'the component layers are the previous release\'s, digest for digest');
   const layers = new Set(Object.values(after).flat());
-  const uploaded = recorder.lines.filter((l) => l.startsWith('PUT ') && l.includes('/blobs/uploads/'));
+  const uploaded = recorder.lines.filter((l) => l.startsWith('PUT ') && l.includes('/blobs/uploads/')).map((l) => decodeURIComponent(l));
   t.deepEqual(uploaded.filter((l) => [...layers].some((d) => l.includes(d))), [], 'no component layer was uploaded');
   const toComponents = uploaded.filter((l) => !l.includes('/eks-distro-build-tooling/'));
   // Beside its images, a repository receives the new digests' signatures, SBOMs and provenance: one bundle each, nothing else.

@@ -273,7 +273,8 @@ async function namesSeen(p: TestProject, registry: string): Promise<{ images: nu
   const problems: string[] = [];
   let images = 0;
   for (const repository of (await repositoriesOf(p)).filter((r) => !r.endsWith('/amazonlinux'))) {
-    const tag = (await client.listTags(repository)).sort()[0]!;
+    // The image's tags, not the referrers tags (sha256-<hex>) its attestations are listed under.
+    const tag = (await client.listTags(repository)).filter((x) => !x.startsWith('sha256-')).sort()[0]!;
     const index = await client.getManifest(repository, tag);
     const base = (index.json as { annotations?: Record<string, string> }).annotations?.['org.opencontainers.image.base.name'] ?? '';
     if (!base.startsWith(`${registry}/${p.ns}/`)) problems.push(`${repository}:${tag} base.name ${base}`);

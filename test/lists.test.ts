@@ -25,7 +25,7 @@ const opener = (stages: ReadonlyArray<{ name: string; opensRun?: boolean }>) => 
 
 test('RELEASE: stage order; the run opens before resolve; --until maps to its stages', (t) => {
   const stages = releaseStages({ config: { channel: '1-33' } } as unknown as ReleaseEnv);
-  t.deepEqual(names(stages), ['catalog', 'resolve', 'plan', 'decide', 'repositories', 'build', 'compare', 'tags', 'release', 'verify', 'pointers', 'announce', 'pin']);
+  t.deepEqual(names(stages), ['catalog', 'resolve', 'plan', 'decide', 'repositories', 'build', 'compare', 'tags', 'attest', 'release', 'verify', 'pointers', 'announce', 'pin']);
   t.deepEqual(opener(stages), ['resolve']);
   t.deepEqual(stages.filter((s) => s.dry).map((s) => s.name), ['catalog', 'resolve', 'plan', 'decide'], 'a dry run stops before the first stage with side effects');
   t.deepEqual(Object.values(UNTIL).filter((s) => !names(stages).includes(s)), []);

@@ -4,7 +4,7 @@
  * digests served again and `eksd verify` passing; nothing is ever rebuilt.
  */
 import test from 'ava';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -229,7 +229,11 @@ test('mirror on a second registry: the mirror manifest verifies there; tags lost
   t.is(await verify(p, R1), 0, 'the original is untouched');
 
   // The mirror loses its tags (storage-level, as the API cannot delete a tag alone).
-  for (const i of after) await rm(join(reg.dir, 'data', 'docker', 'registry', 'v2', 'repositories', ...i.repository.split('/'), '_manifests', 'tags'), { recursive: true, force: true });
+  // Its image tags only: the referrers tags (sha256-<hex>) listing the attestations stay, as referrers do.
+  for (const i of after) {
+    const tags = join(reg.dir, 'data', 'docker', 'registry', 'v2', 'repositories', ...i.repository.split('/'), '_manifests', 'tags');
+    for (const tag of readdirSync(tags).filter((x) => !x.startsWith('sha256-'))) await rm(join(tags, tag), { recursive: true, force: true });
+  }
   t.is(await tagDigest(after[0]!, after[0]!.tag), undefined);
   t.is(await verify(p, file), 3);
 

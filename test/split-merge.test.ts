@@ -13,6 +13,8 @@ import { at, imagesIn, manifestImages, manifestText, normalizeManifest, outboxFi
 import { RegistryClient } from '../pipeline/registry/index.ts';
 import { startSecondEngine } from './helpers/second-engine.ts';
 import { makeProject, type TestProject } from './helpers/project.ts';
+import { referrers, referrersTag } from '../pipeline/registry/referrers.ts';
+import { PREDICATE } from '../pipeline/attest/statement.ts';
 
 
 async function planId(p: TestProject): Promise<string> {
@@ -55,9 +57,30 @@ async function deleteComponents(images: MergedJson['images']): Promise<void> {
   for (const i of images.filter((x) => !x.uri.includes('/eks-distro-build-tooling/'))) {
     const [host, ...path] = i.uri.replace(/:[^:/]+$/, '').split('/');
     const client = new RegistryClient({ registry: host! });
-    await client.deleteManifest(path.join('/'), i.digest);
-    for (const pl of Object.values(i.platforms)) await client.deleteManifest(path.join('/'), pl.digest);
+    for (const digest of [i.digest, ...Object.values(i.platforms).map((pl) => pl.digest)]) {
+      await client.deleteManifest(path.join('/'), digest);
+      // Its attestations too (the tag-schema index), so the one-machine run attests the images anew.
+      const attached = await client.headManifest(path.join('/'), referrersTag(digest));
+      if (attached) await client.deleteManifest(path.join('/'), attached.digest);
+    }
   }
+}
+
+/** Each component platform image's provenance, by digest, as the DSSE payload says it (the signature is verify's business). */
+async function provenanceOf(images: MergedJson['images']): Promise<Record<string, { subject: unknown; buildDefinition: unknown }>> {
+  const out: Record<string, { subject: unknown; buildDefinition: unknown }> = {};
+  for (const i of images.filter((x) => !x.uri.includes('/eks-distro-build-tooling/'))) {
+    const [host, ...path] = i.uri.replace(/:[^:/]+$/, '').split('/');
+    const client = new RegistryClient({ registry: host! });
+    for (const pl of Object.values(i.platforms)) {
+      const entry = (await referrers(client, path.join('/'), pl.digest)).find((d) => d.annotations?.['dev.sigstore.bundle.predicateType'] === PREDICATE.provenance)!;
+      const layer = ((await client.getManifest(path.join('/'), entry.digest)).json as { layers: Array<{ digest: string }> }).layers[0]!;
+      const bundle = JSON.parse((await client.getBlob(path.join('/'), layer.digest)).toString()) as { dsseEnvelope: { payload: string } };
+      const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString()) as { subject: unknown; predicate: { buildDefinition: unknown } };
+      out[pl.digest] = { subject: statement.subject, buildDefinition: statement.predicate.buildDefinition };
+    }
+  }
+  return out;
 }
 
 test.serial('two machines in one: jobs per platform, a merge refused while arm64 is missing, then released once; same digests and manifest as one machine', async (t) => {
@@ -96,6 +119,7 @@ test.serial('two machines in one: jobs per platform, a merge refused while arm64
 
   // One machine, the same inputs: the same namespace and bases; the split's component images deleted, so
   // the one-machine run builds them again.
+  const splitProvenance = await provenanceOf(merged.images);
   await deleteComponents(merged.images);
   const one = await makeProject({ catalog: 'mini' });
   t.teardown(() => one.cleanup());
@@ -109,6 +133,7 @@ test.serial('two machines in one: jobs per platform, a merge refused while arm64
   t.deepEqual(digests(rebuilt), digests(merged.images), 'the same index and platform digests');
   t.deepEqual(manifestImages(manifestText(one, 1)), manifestImages(manifestText(p, 1)));
   t.is(normalizeManifest(manifestText(one, 1), 1), normalizeManifest(manifestText(p, 1), 1), 'the same manifest apart from status.date');
+  t.deepEqual(await provenanceOf(rebuilt), splitProvenance, 'the same provenance outside runDetails');
 });
 
 test.serial('jobs of another catalog: the merge refuses, naming both plan ids', async (t) => {

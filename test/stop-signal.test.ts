@@ -92,7 +92,7 @@ test.serial('SIGINT (Ctrl-C) between stages: exit 130, lease released, the journ
     },
   });
   t.is(stopped.code, 130, tail(stopped.stderr));
-  t.regex(stopped.stderr, /RUN_INTERRUPTED: stopped by SIGINT before the (release|verify|pointers|announce) stage/);
+  t.regex(stopped.stderr, /RUN_INTERRUPTED: stopped by SIGINT before the (attest|release|verify|pointers|announce) stage/);
   t.false(existsSync(leaseFile()), 'the lease was released at once');
   t.is(currentJournal(p)?.number, number);
   const resumed = await runWithEvents(p, ['release', '--json', '--release-unchanged']);

@@ -15,7 +15,7 @@ import { XMLValidator } from 'fast-xml-parser';
 import { EKSD_BIN, makeProject, type TestProject } from './helpers/project.ts';
 import { tail } from './helpers/crash.ts';
 
-const STAGES = ['catalog', 'resolve', 'plan', 'decide', 'repositories', 'build', 'compare', 'tags', 'release', 'verify', 'pointers', 'announce', 'pin'];
+const STAGES = ['catalog', 'resolve', 'plan', 'decide', 'repositories', 'build', 'compare', 'tags', 'attest', 'release', 'verify', 'pointers', 'announce', 'pin'];
 /** An engine step line of the plain format: `done  <image> <platform>: <step>`. */
 const STEP_LINE = /(done|cached) +[a-z0-9-]+ linux\/(amd64|arm64): /;
 

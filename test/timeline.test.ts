@@ -13,7 +13,7 @@ import { timelineSvg } from '../pipeline/app/timeline-svg.ts';
 import { BARS_WIDTH, timelineBars } from '../pipeline/report/bars.ts';
 import { timelineMarkdown } from '../pipeline/report/timeline-summary.ts';
 
-const STAGES = ['catalog', 'resolve', 'plan', 'decide', 'repositories', 'build', 'compare', 'tags', 'release', 'verify', 'pointers', 'announce', 'pin'];
+const STAGES = ['catalog', 'resolve', 'plan', 'decide', 'repositories', 'build', 'compare', 'tags', 'attest', 'release', 'verify', 'pointers', 'announce', 'pin'];
 
 /** A run of `channels` channels, each building `images` images on both platforms, two builds at a time. */
 function syntheticRun(channels: number, images: number): StampedEvent[] {
@@ -107,7 +107,7 @@ test('a huge run (7 channels x 40 images x 2 platforms) stays within Mermaid\'s 
   t.not(small.detail, 'platforms');
   const markdown = timelineMarkdown(tl);
   t.true(Buffer.byteLength(markdown) < 100_000);
-  t.regex(markdown, /<details><summary>Timeline: 91 stages, 560 platform builds/, 'a large chart starts collapsed');
+  t.regex(markdown, /<details><summary>Timeline: 98 stages, 560 platform builds/, 'a large chart starts collapsed');
   t.regex(timelineMarkdown(tl, 60_000), /```text\n/, 'little room left: the text bars still fit');
   t.is(timelineMarkdown(tl, 10), '', 'no room: nothing');
 });

@@ -64,19 +64,26 @@ function pushOnce(client: RegistryClient, repo: string, bytes: Buffer): Promise<
   return p;
 }
 
-/** PUTs a referrer by digest; registers it in the tag schema unless the registry answered with OCI-Subject. */
-async function publishReferrer(client: RegistryClient, repo: string, subjectDigest: string, bytes: Buffer, d: Descriptor): Promise<'api' | 'tag'> {
-  const put = await client.putManifestWithSubject(repo, d.digest, bytes, d.mediaType);
-  if (put.subject === subjectDigest) return 'api';
-  await addToTagIndex(client, repo, referrersTag(subjectDigest), [d]);
+/** PUTs referrers by digest; registers in the tag schema, in one write, those the registry did not answer with OCI-Subject. */
+async function publishReferrers(client: RegistryClient, repo: string, subjectDigest: string, manifests: Array<{ bytes: Buffer; descriptor: Descriptor }>): Promise<'api' | 'tag'> {
+  const puts = await Promise.all(manifests.map((m) => client.putManifestWithSubject(repo, m.descriptor.digest, m.bytes, m.descriptor.mediaType)));
+  const unlisted = manifests.filter((_, i) => puts[i]!.subject !== subjectDigest).map((m) => m.descriptor);
+  if (unlisted.length === 0) return 'api';
+  await addToTagIndex(client, repo, referrersTag(subjectDigest), unlisted);
   return 'tag';
 }
 
 /** Attaches the artifact to the subject (which need not exist yet): blobs, the manifest by digest, the tag index when needed. */
 export async function attach(client: RegistryClient, repo: string, subject: Descriptor, a: Artifact): Promise<{ manifest: Descriptor; via: 'api' | 'tag' }> {
-  const { bytes, descriptor } = artifactManifest(subject, a);
-  await Promise.all([pushOnce(client, repo, EMPTY_BYTES), pushOnce(client, repo, a.bytes)]);
-  return { manifest: descriptor, via: await publishReferrer(client, repo, subject.digest, bytes, descriptor) };
+  const { manifests, via } = await attachAll(client, repo, subject, [a]);
+  return { manifest: manifests[0]!, via };
+}
+
+/** Attaches several artifacts to one subject at once: their blobs and manifests in parallel, one tag index write. */
+export async function attachAll(client: RegistryClient, repo: string, subject: Descriptor, artifacts: Artifact[]): Promise<{ manifests: Descriptor[]; via: 'api' | 'tag' }> {
+  const made = artifacts.map((a) => artifactManifest(subject, a));
+  await Promise.all([pushOnce(client, repo, EMPTY_BYTES), ...artifacts.map((a) => pushOnce(client, repo, a.bytes))]);
+  return { manifests: made.map((m) => m.descriptor), via: await publishReferrers(client, repo, subject.digest, made) };
 }
 
 /** The subject's referrers: the referrers API, else the tag schema; only those of `artifactType` when given. */
@@ -98,8 +105,8 @@ async function copyContent(from: BlobPlace, to: BlobPlace, json: ManifestJson): 
 
 /**
  * Copies every referrer of the subject that the destination does not list yet (its exact bytes, so
- * digests are kept), attached there by the same rules as attach, in the source's order; returns how
- * many were copied.
+ * digests are kept), attached there by the same rules as attach (the tag schema keeps the source's
+ * order); returns how many were copied.
  */
 export async function copyReferrers(from: BlobPlace, to: BlobPlace, subjectDigest: string): Promise<number> {
   const [listed, present] = await Promise.all([
@@ -112,6 +119,6 @@ export async function copyReferrers(from: BlobPlace, to: BlobPlace, subjectDiges
     await copyContent(from, to, m.json);
     return m;
   }));
-  for (const m of fetched) await publishReferrer(to.client, to.repo, subjectDigest, m.bytes, referrerDescriptor(m.bytes, m.json));
+  if (fetched.length > 0) await publishReferrers(to.client, to.repo, subjectDigest, fetched.map((m) => ({ bytes: m.bytes, descriptor: referrerDescriptor(m.bytes, m.json) })));
   return missing.length;
 }

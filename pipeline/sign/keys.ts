@@ -54,7 +54,7 @@ function readKeyFile(path: string, which: 'public' | 'private'): string {
   } catch (e) {
     throw new EksdError('FILE_UNREADABLE', `cannot read the ${which} signing key ${path}: ${(e as Error).message}`, {
       where: path,
-      hint: 'check signing.privateKey / signing.publicKey in the configuration; `eksd env up` makes a local key pair',
+      hint: 'check signing.privateKey / signing.publicKey in the configuration; the local profile makes its pair (out/local/signing-key.pem, .pub) on first use',
       cause: e,
     });
   }

@@ -7,7 +7,7 @@
  */
 import { hostname } from 'node:os';
 import type { Platform } from '../../config/config.ts';
-import { attach, referrers } from '../../registry/referrers.ts';
+import { attachAll, referrers } from '../../registry/referrers.ts';
 import type { RegistryClient } from '../../registry/client.ts';
 import { BUNDLE_MEDIA_TYPE, type BundleVerifier, type Signer, type SignedBundle } from '../../sign/port.ts';
 import { makeSbom } from '../../attest/sbom.ts';
@@ -43,7 +43,7 @@ interface Subject { client: RegistryClient; repository: string; descriptor: Desc
 export async function attestImages(input: AttestInput, tools: StageTools<AttestRecord>): Promise<AttestRecord> {
   const record: AttestRecord = { ...input.recorded };
   const subjects = input.images.flatMap((img) => subjectsOf(img, input));
-  const slot = limiter(4);
+  const slot = limiter(8);
   let attached = 0;
   await Promise.all(subjects.map((s) => slot(async () => {
     const done = record[s.descriptor.digest] ?? {};
@@ -77,15 +77,14 @@ function subjectsOf(img: PublishedImage, input: AttestInput): Subject[] {
   return [index, ...platforms];
 }
 
-/** Attaches what the subject lacks; statements already attached that verify are kept, not made again. */
+/** Attaches what the subject lacks, all at once; statements already attached that verify are kept, not made again. */
 async function attestSubject(s: Subject, input: AttestInput, done: Partial<Record<PredicateKind, string>>): Promise<Partial<Record<PredicateKind, string>>> {
   const have = { ...done, ...(await attachedKinds(s, input.verifier)) };
-  for (const kind of s.kinds) {
-    if (have[kind]) continue;
-    const bundle = await input.signer.signStatement(await s.statementOf(kind));
-    const { manifest } = await attach(s.client, s.repository, s.descriptor, bundleArtifact(bundle, PREDICATE[kind]));
-    have[kind] = manifest.digest;
-  }
+  const missing = s.kinds.filter((k) => !have[k]);
+  if (missing.length === 0) return have;
+  const bundles = await Promise.all(missing.map(async (kind) => bundleArtifact(await input.signer.signStatement(await s.statementOf(kind)), PREDICATE[kind])));
+  const { manifests } = await attachAll(s.client, s.repository, s.descriptor, bundles);
+  missing.forEach((kind, i) => { have[kind] = manifests[i]!.digest; });
   return have;
 }
 
@@ -109,15 +108,19 @@ export function bundleArtifact(bundle: SignedBundle, predicateType: string) {
     annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', [PREDICATE_ANNOTATION]: predicateType, 'org.opencontainers.image.created': new Date().toISOString() } };
 }
 
-/** One attestation of a subject at a time in this process: channels released at once share images. */
-const inFlight = new Map<string, Promise<Partial<Record<PredicateKind, string>>>>();
+/**
+ * A subject is attested once per process: channels released in one run share images, and a later
+ * channel takes what an earlier one attached without asking the registry again. A failed one is forgotten.
+ */
+const attested = new Map<string, Promise<Partial<Record<PredicateKind, string>>>>();
 
 function once(s: Subject, run: () => Promise<Partial<Record<PredicateKind, string>>>) {
   const key = `${s.client.registry}/${s.repository}@${s.descriptor.digest}`;
-  const running = inFlight.get(key);
-  if (running) return running;
-  const p = run().finally(() => inFlight.delete(key));
-  inFlight.set(key, p);
+  const earlier = attested.get(key);
+  if (earlier) return earlier;
+  const p = run();
+  attested.set(key, p);
+  p.catch(() => { if (attested.get(key) === p) attested.delete(key); });
   return p;
 }
 
