@@ -48,8 +48,8 @@ import { storeTimeline } from './timeline.ts';
 import { CHANNELS_AT_ONCE, selectChannels } from './channels.ts';
 import { fromIndexBytes } from '../site/pages/platforms.ts';
 import { mergeInputs, type MergeInputs } from './merge.ts';
-import { signingFor } from './signing.ts';
-import { splitPlan } from './split-plan.ts';
+import { attestingFor } from './signing.ts';
+import { sourceCommit } from '../attest/ci-context.ts';
 import type { Signing } from '../stages/attest/stage.ts';
 
 export interface RunOptions {
@@ -124,9 +124,8 @@ export async function runReleases(options: RunOptions): Promise<ReleasesResult> 
   const slots = limiter(Math.max(1, o.concurrency ?? (o.config.concurrency || defaultConcurrency())));
   const clients = registryClients(o.config);
   const merged = o.merge ? await mergeInputs(o.config, stores, clients, selected, o.merge, o.force === true) : undefined;
-  const signing = await signingFor(o.config);
-  const planId = merged?.planId ?? (signing && !o.dryRun ? (await splitPlan(o.config, stores, selected.filter((c) => c.active), o.force === true)).planId : undefined);
-  const shared: Shared = { clients, stores, builders, builds: new Map(), slots, timeline, ...(merged ? { merged } : {}), ...(signing ? { signing } : {}), ...(planId ? { planId } : {}) };
+  const attesting = await attestingFor(o.config, { stores, channels: selected, force: o.force === true, dryRun: o.dryRun === true, ...(merged ? { merged } : {}) });
+  const shared: Shared = { clients, stores, builders, builds: new Map(), slots, timeline, ...(merged ? { merged } : {}), ...attesting };
   // A plan (dry run) decides the channels one after the other, so it says which channel builds a shared key.
   const atOnce = limiter(o.dryRun || o.until === 'plan' ? 1 : Math.max(1, o.channelsAtOnce ?? CHANNELS_AT_ONCE));
   let outcomes: ChannelOutcome[];
@@ -190,7 +189,7 @@ async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Sha
     config, clients: shared.clients, stores: shared.stores, builders: shared.builders, shared: shared.builds, slots: shared.slots, ...(shared.decideTurn ? { decideTurn: shared.decideTurn } : {}),
     force: o.force ?? false, releaseUnchanged: o.releaseUnchanged ?? false, concurrency: o.concurrency ?? (config.concurrency || defaultConcurrency()),
     cacheDir: join(config.artifacts.cacheDir, '..'), date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    ...buildRepoCommit(), ...(shared.merged ? { merged: shared.merged.records[config.channel] ?? {} } : {}),
+    ...(sourceCommit(process.env) ? { commit: sourceCommit(process.env)! } : {}), ...(shared.merged ? { merged: shared.merged.records[config.channel] ?? {} } : {}),
     ...(shared.signing ? { signing: shared.signing } : {}), ...(shared.planId ? { planId: shared.planId } : {}),
   };
   const { out, end, run } = await runStages(releaseStages(env), {
@@ -236,12 +235,6 @@ function result(out: Partial<ReleaseOutputs>, resumed: boolean, dryRun: boolean,
   const release = out.release ? { ...out.release, ...(out.verify ? { manifest: out.verify.release, verify: out.verify.report } : {}), ...(out.announce ? { announcement: out.announce } : {}) } : undefined;
   return { plan, images, ...(release ? { release } : {}), ...(dryRun && out.decide ? { decisions: out.decide.decisions } : {}),
     ...(out.compare ? { comparison: out.compare } : {}), resumed, ms: Date.now() - started };
-}
-
-/** The commit of this repository the release is made from, as the CI tells it. */
-function buildRepoCommit(): { commit?: string } {
-  const commit = process.env.EKSD_BUILD_REPO_COMMIT ?? process.env.CODEBUILD_RESOLVED_SOURCE_VERSION ?? process.env.GITHUB_SHA;
-  return commit ? { commit } : {};
 }
 
 /**

@@ -22,28 +22,25 @@ export function runDetailsFrom(env: Env, times: { startedOn: string; finishedOn:
   return { builderId: `eksd://${hostname}`, ...times };
 }
 
-export function sourceFrom(env: Env, commit?: string): { repository: string; ref: string; commit?: string } {
-  if (isGitHub(env)) {
-    const found = commit ?? env.GITHUB_SHA;
-    return { repository: `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}`, ref: env.GITHUB_REF ?? 'unknown', ...(found ? { commit: found } : {}) };
-  }
+/** The commit of this repository the release is made from, as the CI (or EKSD_BUILD_REPO_COMMIT) tells it. */
+export function sourceCommit(env: Env): string | undefined {
+  return env.EKSD_BUILD_REPO_COMMIT || env.CODEBUILD_RESOLVED_SOURCE_VERSION || env.GITHUB_SHA || undefined;
+}
+
+export function sourceFrom(env: Env, commit = sourceCommit(env)): { repository: string; ref: string; commit?: string } {
+  const withCommit = commit ? { commit } : {};
+  if (isGitHub(env)) return { repository: `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}`, ref: env.GITHUB_REF ?? 'unknown', ...withCommit };
   if (isCodeBuild(env)) {
-    const found = commit ?? env.CODEBUILD_RESOLVED_SOURCE_VERSION;
     const ref = env.CODEBUILD_WEBHOOK_HEAD_REF || env.CODEBUILD_SOURCE_VERSION || 'unknown';
-    return { repository: env.CODEBUILD_SOURCE_REPO_URL || 'unknown', ref, ...(found ? { commit: found } : {}) };
+    return { repository: env.CODEBUILD_SOURCE_REPO_URL || 'unknown', ref, ...withCommit };
   }
-  return { repository: 'local', ref: 'unknown', ...(commit ? { commit } : {}) };
+  return { repository: 'local', ref: 'unknown', ...withCommit };
 }
 
 function gitHubRun(env: Env): { builderId: string; invocationId?: string } {
   const server = env.GITHUB_SERVER_URL!;
-  const workflowRef = env.GITHUB_WORKFLOW_REF;
-  if (!workflowRef) {
-    throw new EksdError('ATTEST_CI_CONTEXT', 'GitHub Actions is running this build but GITHUB_WORKFLOW_REF is not set', {
-      where: 'environment',
-      hint: 'run eksd inside a workflow job step, where GitHub sets GITHUB_WORKFLOW_REF',
-    });
-  }
+  // GITHUB_WORKFLOW_REF names the workflow file and ref; without it (an older runner) the repository does.
+  const workflowRef = env.GITHUB_WORKFLOW_REF || env.GITHUB_REPOSITORY!;
   const runId = env.GITHUB_RUN_ID;
   const invocationId = runId ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${runId}/attempts/${env.GITHUB_RUN_ATTEMPT || '1'}` : undefined;
   return { builderId: `${server}/${workflowRef}`, ...(invocationId ? { invocationId } : {}) };

@@ -44,6 +44,8 @@ export interface PushBlobOptions {
   mountFrom?: string;
   /** Runs the mount or upload (not the HEAD before it), e.g. in a turn of a pacer; default: at once. */
   pace?: (transfer: () => Promise<PushedBlob>) => Promise<PushedBlob>;
+  /** The blob is new (a fresh signature): no HEAD before the upload. */
+  fresh?: boolean;
 }
 
 export interface PushedBlob {
@@ -64,6 +66,8 @@ export class RegistryClient {
   /** Blob pushes by "repo@digest", in flight or done; a failed one is forgotten (see pushBlob). */
   private readonly pushes = new Map<string, Promise<PushedBlob>>();
   private readonly chunkThreshold: number;
+  /** The registry answered 404 on the referrers API: it has none. */
+  private noReferrersApi = false;
   private readonly chunkSize: number;
 
   constructor(o: RegistryClientOptions) {
@@ -117,9 +121,16 @@ export class RegistryClient {
   }
 
   /** The subject's referrers through the referrers API; undefined when the registry has none (404). */
+  /**
+   * The referrers API's answer, undefined when the registry has none. A registry with the API never
+   * answers 404 there (distribution spec 1.1), so one 404 settles it for this client: no further request.
+   */
   async getReferrers(repo: string, digest: string, artifactType?: string): Promise<{ manifests: Descriptor[]; filtered: boolean } | undefined> {
     this.check('get referrers of', repo, digest, 'digest');
-    return manifests.getReferrers(this.t, repo, digest, artifactType);
+    if (this.noReferrersApi) return undefined;
+    const answer = await manifests.getReferrers(this.t, repo, digest, artifactType);
+    if (!answer) this.noReferrersApi = true;
+    return answer;
   }
 
   async deleteManifest(repo: string, digest: string): Promise<void> {
@@ -191,7 +202,7 @@ export class RegistryClient {
   }
 
   private async pushKnown(repo: string, source: BlobSource, o: PushBlobOptions & { digest: string }): Promise<PushedBlob> {
-    const have = await headBlob(this.t, repo, o.digest);
+    const have = o.fresh ? undefined : await headBlob(this.t, repo, o.digest);
     if (have !== undefined) return { digest: o.digest, size: have, status: 'exists' };
     return (o.pace ?? atOnce)(() => this.transfer(repo, source, o));
   }

@@ -18,6 +18,8 @@ export interface Artifact {
   mediaType: string;
   bytes: Buffer;
   annotations: Record<string, string>;
+  /** Bytes nobody can have pushed yet (a bundle with a new signature): uploaded without asking first. */
+  fresh?: boolean;
 }
 
 const EMPTY_BYTES = Buffer.from('{}');
@@ -53,12 +55,12 @@ const blobPushes = new Map<string, Promise<PushedBlob>>();
  * Pushes a small blob once per process and repository: clients pushing one blob into one repository at
  * once would rewrite its link while the other's manifest PUT reads it (see RegistryClient.pushBlob).
  */
-function pushOnce(client: RegistryClient, repo: string, bytes: Buffer): Promise<PushedBlob> {
+function pushOnce(client: RegistryClient, repo: string, bytes: Buffer, fresh = false): Promise<PushedBlob> {
   const digest = digestOf(bytes);
   const key = `${client.registry}/${repo}@${digest}`;
   const earlier = blobPushes.get(key);
   if (earlier) return earlier;
-  const p = client.pushBlob(repo, bytes, { digest, size: bytes.length });
+  const p = client.pushBlob(repo, bytes, { digest, size: bytes.length, ...(fresh ? { fresh } : {}) });
   blobPushes.set(key, p);
   p.catch(() => { if (blobPushes.get(key) === p) blobPushes.delete(key); });
   return p;
@@ -82,7 +84,7 @@ export async function attach(client: RegistryClient, repo: string, subject: Desc
 /** Attaches several artifacts to one subject at once: their blobs and manifests in parallel, one tag index write. */
 export async function attachAll(client: RegistryClient, repo: string, subject: Descriptor, artifacts: Artifact[]): Promise<{ manifests: Descriptor[]; via: 'api' | 'tag' }> {
   const made = artifacts.map((a) => artifactManifest(subject, a));
-  await Promise.all([pushOnce(client, repo, EMPTY_BYTES), ...artifacts.map((a) => pushOnce(client, repo, a.bytes))]);
+  await Promise.all([pushOnce(client, repo, EMPTY_BYTES), ...artifacts.map((a) => pushOnce(client, repo, a.bytes, a.fresh))]);
   return { manifests: made.map((m) => m.descriptor), via: await publishReferrers(client, repo, subject.digest, made) };
 }
 

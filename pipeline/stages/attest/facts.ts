@@ -11,7 +11,7 @@ import type { Catalog } from '../../catalog/model.ts';
 import { UPSTREAM } from '../../catalog/model.ts';
 import type { Platform } from '../../config/config.ts';
 import type { ImagePlan, Plan } from '../../plan/plan.ts';
-import type { ClientFactory } from '../../registry/client.ts';
+import type { ClientFactory, RegistryClient } from '../../registry/client.ts';
 import { archiveUri } from '../../release/naming.ts';
 import { layerFiles } from '../../attest/layer-files.ts';
 import type { SbomInput } from '../../attest/sbom.ts';
@@ -75,11 +75,25 @@ interface ManifestJson { layers?: Array<{ digest: string; mediaType: string }> }
 async function addedLayers(r: ReleaseFacts, image: ImagePlan, record: PlatformRecord, parent: Parent | undefined): Promise<SbomInput['layers']> {
   const client = r.clients(image.registry);
   const own = ((await client.getManifest(image.repository, record.manifest.digest)).json as ManifestJson).layers ?? [];
-  const inherited = parent ? ((await r.clients(parent.registry).getManifest(parent.repository, parent.digest)).json as ManifestJson).layers ?? [] : [];
+  const inherited = parent ? (await parentLayers(r.clients(parent.registry), parent)) : [];
   const starts = inherited.every((l, i) => own[i]?.digest === l.digest);
   const added = starts ? own.slice(inherited.length) : own;
   return Promise.all(added.map(async (l) => ({ digest: l.digest, files: await cachedFiles(r.cacheDir, l.digest, async () =>
     layerFiles(Readable.fromWeb(await client.getBlobStream(image.repository, l.digest) as WebReadableStream<Uint8Array>), l.mediaType)) })));
+}
+
+/** A parent's layers, read once per process: many images share a parent. */
+const parents = new Map<string, Promise<Array<{ digest: string; mediaType: string }>>>();
+
+function parentLayers(client: RegistryClient, parent: Parent): Promise<Array<{ digest: string; mediaType: string }>> {
+  const key = `${parent.registry}/${parent.repository}@${parent.digest}`;
+  let layers = parents.get(key);
+  if (!layers) {
+    layers = client.getManifest(parent.repository, parent.digest).then((m) => (m.json as ManifestJson).layers ?? []);
+    parents.set(key, layers);
+    layers.catch(() => parents.delete(key));
+  }
+  return layers;
 }
 
 async function cachedFiles(cacheDir: string, digest: string, list: () => Promise<Array<{ path: string; sha256: string }>>) {

@@ -104,7 +104,7 @@ export const PREDICATE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
 
 /** A bundle as an OCI artifact, with the annotations cosign writes (they show in the referrers index). */
 export function bundleArtifact(bundle: SignedBundle, predicateType: string) {
-  return { artifactType: BUNDLE_MEDIA_TYPE, mediaType: BUNDLE_MEDIA_TYPE, bytes: bundle.bytes,
+  return { artifactType: BUNDLE_MEDIA_TYPE, mediaType: BUNDLE_MEDIA_TYPE, bytes: bundle.bytes, fresh: true,
     annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', [PREDICATE_ANNOTATION]: predicateType, 'org.opencontainers.image.created': new Date().toISOString() } };
 }
 
