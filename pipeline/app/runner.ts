@@ -124,7 +124,7 @@ export async function runReleases(options: RunOptions): Promise<ReleasesResult> 
   const slots = limiter(Math.max(1, o.concurrency ?? (o.config.concurrency || defaultConcurrency())));
   const clients = registryClients(o.config);
   const merged = o.merge ? await mergeInputs(o.config, stores, clients, selected, o.merge, o.force === true) : undefined;
-  const attesting = await attestingFor(o.config, { stores, channels: selected, force: o.force === true, dryRun: o.dryRun === true, ...(merged ? { merged } : {}) });
+  const attesting = await attestingFor(o.config, { stores, channels: selected, force: o.force === true, dryRun: o.dryRun === true || o.until === 'plan', ...(merged ? { merged } : {}) });
   const shared: Shared = { clients, stores, builders, builds: new Map(), slots, timeline, ...(merged ? { merged } : {}), ...attesting };
   // A plan (dry run) decides the channels one after the other, so it says which channel builds a shared key.
   const atOnce = limiter(o.dryRun || o.until === 'plan' ? 1 : Math.max(1, o.channelsAtOnce ?? CHANNELS_AT_ONCE));

@@ -19,9 +19,10 @@ import { splitPlan } from './split-plan.ts';
  */
 export async function attestingFor(config: Config, run: { stores: Stores; channels: ChannelSpec[]; force: boolean; dryRun: boolean; merged?: { planId: string } }):
   Promise<{ signing?: Signing; planId?: string }> {
+  if (run.dryRun) return {}; // a plan attests nothing: no key, no KMS
   const signing = await signingFor(config);
   if (!signing) return {};
-  const planId = run.merged?.planId ?? (run.dryRun ? undefined : (await splitPlan(config, run.stores, run.channels.filter((c) => c.active), run.force)).planId);
+  const planId = run.merged?.planId ?? (await splitPlan(config, run.stores, run.channels.filter((c) => c.active), run.force)).planId;
   return { signing, ...(planId ? { planId } : {}) };
 }
 
