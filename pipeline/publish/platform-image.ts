@@ -24,14 +24,14 @@ export async function pushPlatformImage(client: RegistryClient, repository: stri
   };
   const to = { client, repo: repository };
   const policy = transferPolicy(limits);
-  await Promise.all(image.layers.map(async (layer) => {
+  // The config goes up beside the layers; only the manifest waits for all of them.
+  await Promise.all([...image.layers.map(async (layer) => {
     const pushed = layer.path
       ? await pushBlob(to, { path: layer.path }, { digest: layer.digest, size: layer.size }, policy)
       : await copyBlob({ client: parent!.client, repo: parent!.repository }, to, layer, policy);
     count(pushed.status, layer.size);
-  }));
-  const config = await pushBlob(to, new Uint8Array(image.config), { digest: image.configDigest, size: image.config.length }, policy);
-  count(config.status, image.config.length);
+  }), pushBlob(to, new Uint8Array(image.config), { digest: image.configDigest, size: image.config.length }, policy)
+    .then((config) => count(config.status, image.config.length))]);
   const manifest = {
     schemaVersion: 2,
     mediaType: MEDIA.ociManifest,
