@@ -61,8 +61,24 @@ async function verifiedStatements(c: CheckInput, digest: string, what: string): 
   return found;
 }
 
-/** The bundle an artifact manifest carries, verified. */
-export async function readBundle(client: RegistryClient, repository: string, manifestDigest: string, verifier: BundleVerifier): Promise<Verified> {
+/**
+ * The bundle an artifact manifest carries, verified. An artifact manifest is content-addressed, so one read
+ * and verified by this process (by an earlier channel's verify, or by the attest stage finding it) is not
+ * read again for the same verifier; a failure is never kept.
+ */
+export function readBundle(client: RegistryClient, repository: string, manifestDigest: string, verifier: BundleVerifier): Promise<Verified> {
+  const key = `${verifier.describe}\n${client.registry}/${repository}@${manifestDigest}`;
+  const earlier = verifiedBundles.get(key);
+  if (earlier) return earlier;
+  const read = fetchAndVerify(client, repository, manifestDigest, verifier);
+  verifiedBundles.set(key, read);
+  read.catch(() => { if (verifiedBundles.get(key) === read) verifiedBundles.delete(key); });
+  return read;
+}
+
+const verifiedBundles = new Map<string, Promise<Verified>>();
+
+async function fetchAndVerify(client: RegistryClient, repository: string, manifestDigest: string, verifier: BundleVerifier): Promise<Verified> {
   const manifest = await client.getManifest(repository, manifestDigest);
   const layer = (manifest.json as { layers?: Array<{ digest: string; mediaType: string }> }).layers?.find((l) => l.mediaType === BUNDLE_MEDIA_TYPE);
   if (!layer) throw new Error('has no bundle layer');
