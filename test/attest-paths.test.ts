@@ -69,6 +69,7 @@ test('a release signed with AWS KMS verifies with the key KMS gives; a KMS that 
   const refused = await p.eksd(['release'], { env: AWS_ENV });
   t.not(refused.code, 0);
   t.regex(refused.stderr, /SIGN_FAILED[\s\S]*alias\/no-such-key/);
+  t.notRegex(refused.stderr, /==> build/, 'stopped before the first stage: nothing built, pushed or attached');
   const keyId = kms.createKey();
   configure(p, { signing: { kind: 'kms', keyId, endpoint: kms.endpoint } });
   const r = await p.eksd(['release'], { env: AWS_ENV });

@@ -22,7 +22,8 @@ import { PREDICATE, signStatement, type Statement } from '../pipeline/attest/sta
 import { generateLocalKey, localKeySigner } from '../pipeline/sign/local-key.ts';
 import { makeVerifier } from '../pipeline/sign/make.ts';
 import { BUNDLE_MEDIA_TYPE, type SignedBundle } from '../pipeline/sign/port.ts';
-import { bundleArtifact, PREDICATE_ANNOTATION } from '../pipeline/stages/attest/stage.ts';
+import { bundleArtifact } from '../pipeline/stages/attest/stage.ts';
+import { PREDICATE_ANNOTATION } from '../pipeline/attest/check.ts';
 import { MEDIA, type Descriptor } from '../pipeline/image/media-types.ts';
 
 
@@ -128,20 +129,16 @@ test('tampering fails verify, each with its own message, and a release meeting i
   const [target, other] = [subjects.find((s) => s.image === 'kube-apiserver-image' && s.platform === 'linux/amd64')!,
     subjects.find((s) => s.image === 'etcd-image' && s.platform === 'linux/amd64')!];
   const outbox = join(p.root, 'out', 'announcements');
+  const ours = localKeySigner(p.config().signing as { privateKey: string; publicKey: string });
 
-  // An attestation removed, met by the release run: verify stops it, nothing is announced.
-  const removed = await without(target, PREDICATE.sbom);
-  const stopped = await p.eksd(['release']);
-  t.not(stopped.code, 0);
-  t.regex(stopped.stderr + stopped.stdout, /no SBOM is attached/);
-  t.deepEqual(readdirSafe(outbox), []);
-  await tagIndex.restore(target, removed);
+  // An attestation removed.
+  let original = await without(target, PREDICATE.sbom);
+  await verifyFails(t, p, /no SBOM is attached/);
+  await tagIndex.restore(target, original);
 
   // The SBOM replaced by another image's.
   const theirs = await statementOf(p, other, PREDICATE.sbom);
-  const key = p.config().signing as { privateKey: string; publicKey: string };
-  const ours = localKeySigner(key);
-  let original = await without(target, PREDICATE.sbom);
+  original = await without(target, PREDICATE.sbom);
   await attachBundle(target, await ours.signStatement(theirs), PREDICATE.sbom);
   await verifyFails(t, p, new RegExp(`SBOM .* is about ${other.digest}, not this image`));
   await tagIndex.restore(target, original);
@@ -150,20 +147,30 @@ test('tampering fails verify, each with its own message, and a release meeting i
   const otherKey = generateLocalKey(await mkdtemp(join(tmpdir(), 'eksd-other-key-')));
   original = await without(target, PREDICATE.sign);
   await attachBundle(target, await localKeySigner(otherKey).signStatement(signStatement({ name: target.repository, digest: target.digest })), PREDICATE.sign);
-  await verifyFails(t, p, /does not verify against/);
+  await verifyFails(t, p, /no valid signature: .*does not verify against/);
   await tagIndex.restore(target, original);
 
-  // Provenance whose artifact checksum differs from the Release manifest's.
+  // Provenance whose artifact checksum differs from the Release manifest's: alone, then beside the right one.
   const provenance = await statementOf(p, target, PREDICATE.provenance);
   const deps = (provenance.predicate as { buildDefinition: { resolvedDependencies: Array<{ name?: string; digest: Record<string, string> }> } }).buildDefinition.resolvedDependencies;
   const artifact = deps.find((d) => d.name && d.name !== 'parent' && d.digest.sha256)!;
   artifact.digest.sha256 = 'f'.repeat(64);
+  const wrong = await ours.signStatement(provenance);
   original = await without(target, PREDICATE.provenance);
-  await attachBundle(target, await ours.signStatement(provenance), PREDICATE.provenance);
+  await attachBundle(target, wrong, PREDICATE.provenance);
   await verifyFails(t, p, new RegExp(`provenance names ${artifact.name} with sha256 f{64}`));
   await tagIndex.restore(target, original);
+  await attachBundle(target, wrong, PREDICATE.provenance);
+  await verifyFails(t, p, new RegExp(`provenance names ${artifact.name} with sha256 f{64}`));
+
+  // The release run meets it: its attest stage finds every kind there and signed, its verify stops it.
+  const stopped = await p.eksd(['release']);
+  t.not(stopped.code, 0);
+  t.regex(stopped.stderr + stopped.stdout, new RegExp(`provenance names ${artifact.name} with sha256 f{64}`));
+  t.deepEqual(readdirSafe(outbox), []);
 
   // Put right, the release goes on and is announced once.
+  await tagIndex.restore(target, original);
   const done = await p.eksd(['release']);
   t.is(done.code, 0, done.stderr.slice(-3000));
   t.deepEqual(readdirSafe(outbox), [`${R1}.json`]);
@@ -201,6 +208,13 @@ test('a base update attaches documents only for the new digests; reused ones kee
     t.is(entries.length, s.platform === 'index' ? 1 : 3, `${s.image} ${s.platform}: one statement of each kind, never two`);
   }
   t.is((await p.eksd(['verify', 'kubernetes-1-33-eks-2'])).code, 0);
+  // Released again with nothing changed: every digest is reused, and so is every statement attached to it.
+  const listed = async (subjects: Subject[]) => Promise.all(subjects.map(async (s) => (await referrers(client, s.repository, s.digest, BUNDLE_MEDIA_TYPE)).map((d) => d.digest).sort()));
+  const attached = await listed(after);
+  t.is((await p.eksd(['release', '--release-unchanged'])).code, 0);
+  const third = await subjectsOf(releaseOf(p, 'kubernetes-1-33-eks-3'));
+  t.deepEqual(third.map((s) => s.digest), after.map((s) => s.digest), 'the same images');
+  t.deepEqual(await listed(third), attached, 'the same statements: none made again');
 });
 
 function readdirSafe(dir: string): string[] {

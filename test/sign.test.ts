@@ -1,6 +1,7 @@
 import test from 'ava';
 import { createHash, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DSSEBundleBuilder, MessageSignatureBundleBuilder, type Signer as SigstoreSigner } from '@sigstore/sign';
@@ -23,7 +24,7 @@ const statement = {
   predicate: {},
 };
 
-const keySettings = (dir = tempDir()): Extract<SigningSettings, { kind: 'key' }> => ({ kind: 'key', ...generateLocalKey(dir) });
+const keySettings = (dir = tempDir()): { kind: 'key'; privateKey: string; publicKey: string } => ({ kind: 'key', ...generateLocalKey(dir) });
 
 async function signatureInvalid(t: import('ava').ExecutionContext, run: Promise<unknown>, message: RegExp): Promise<EksdError> {
   const e = await t.throwsAsync(run);
@@ -158,7 +159,6 @@ const BAD: Array<[string, unknown, string]> = [
   ['an unknown kind', { kind: 'gpg' }, 'signing.kind'],
   ['an unknown field', { ...good.key, password: 'x' }, 'signing.password'],
   ['a field of another kind', { ...good.key, keyId: 'k' }, 'signing.keyId'],
-  ['no private key', { kind: 'key', publicKey: 'b' }, 'signing.privateKey'],
   ['an empty public key path', { ...good.key, publicKey: '  ' }, 'signing.publicKey'],
   ['a number as path', { ...good.key, privateKey: 3 }, 'signing.privateKey'],
   ['no key id', { kind: 'kms', region: 'us-west-2' }, 'signing.keyId'],
@@ -218,4 +218,27 @@ test('the keyless verifier needs a readable trusted root, and refuses a keyed bu
   t.regex(verifier.describe, /keyless identity https:\/\/github.com\/o\/r/);
   const keyed = await makeSigner(keySettings()).signStatement(statement);
   await signatureInvalid(t, verifier.verify(keyed.bytes), /does not verify against keyless identity/);
+});
+
+test('the public key alone verifies; signing without the private key is refused with the setting to give', async (t) => {
+  const s = keySettings();
+  const bundle = await makeSigner(s).signStatement(statement);
+  const publicOnly = parseSigningSettings({ kind: 'key', publicKey: s.publicKey }, WHERE, '/project')!;
+  t.is((await (await makeVerifier(publicOnly)).verify(bundle.bytes)).statement.predicateType, statement.predicateType);
+  const refused = t.throws(() => makeSigner(publicOnly));
+  t.true(isEksdError(refused, 'CONFIG_INVALID'));
+  t.regex(refused.message, /signing\.privateKey is not set/);
+});
+
+test('processes making the local key at once end with one pair that matches', async (t) => {
+  const dir = tempDir();
+  const module = new URL('../pipeline/sign/local-key.ts', import.meta.url).href;
+  const code = `import(${JSON.stringify(module)}).then((m) => m.generateLocalKey(${JSON.stringify(dir)}))`;
+  const runs = await Promise.all(Array.from({ length: 6 }, () => new Promise<number | null>((resolve) => {
+    spawn(process.execPath, ['--import=tsx', '-e', code], { stdio: 'ignore' }).on('close', resolve);
+  })));
+  t.deepEqual(runs, Array(6).fill(0));
+  const signer = makeSigner({ kind: 'key', privateKey: join(dir, 'signing-key.pem'), publicKey: join(dir, 'signing-key.pub') });
+  t.truthy(await signer.signStatement(statement), 'the pair matches (a mismatched pair is refused)');
+  t.deepEqual(readdirSync(dir).sort(), ['signing-key.pem', 'signing-key.pub']);
 });

@@ -9,7 +9,7 @@ import { loadCatalog, loadChannels, loadPin } from '../../pipeline/catalog/load.
 import { newestActive } from '../../pipeline/catalog/channels.ts';
 import { compareBase, resolveBase, splitReference, writePin } from '../../pipeline/resolve/base.ts';
 import { registryClients } from '../../pipeline/app/clients.ts';
-import { signingFor } from '../../pipeline/app/signing.ts';
+import { verifierFor } from '../../pipeline/app/signing.ts';
 import { runReleases, type ChannelOutcome, type ReleasesResult } from '../../pipeline/app/runner.ts';
 import { Journal } from '../../pipeline/app/journal.ts';
 import { makePlan } from '../../pipeline/plan/plan.ts';
@@ -190,13 +190,13 @@ function retire(root: string, channel: string): void {
 
 async function verifyLatest(ctx: CommandContext, config: Config, channels: string[]): Promise<boolean> {
   const stores = await openStores(config);
-  const signing = await signingFor(config);
+  const verifier = await verifierFor(config);
   let ok = true;
   for (const channel of channels) {
     const name = `kubernetes-${channel}-eks-${await latestNumber(stores.site, channel)}`;
     const release = await readRelease(name, { site: stores.site });
     const report = await verifyRelease(release, { client: registryClients(config), site: stores.site, siteBaseUrl: config.site.baseUrl, published: true,
-      ...(signing ? { verifier: signing.verifier } : {}) });
+      ...(verifier ? { verifier } : {}) });
     ctx.out(`  ${report.release}: ${report.problems.length === 0 ? 'verified' : `${report.problems.length} PROBLEM(S)`} (${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives, ${report.attestations} signatures, SBOMs and provenance statements)`);
     for (const p of report.problems) ctx.out(`    ${p.component}/${p.asset}: ${p.problem}`);
     ok &&= report.problems.length === 0;

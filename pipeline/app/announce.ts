@@ -4,7 +4,7 @@
  * through the loop, which holds the channel's lease. The ledger that keeps a send to one must be where
  * releases record it, on a store that honours conditional writes: both are checked first.
  */
-import { signingFor } from './signing.ts';
+import { verifierFor } from './signing.ts';
 import type { Config } from '../config/config.ts';
 import { announcementOf } from '../announce/release.ts';
 import type { Announcement } from '../announce/types.ts';
@@ -40,8 +40,8 @@ export async function announceServed(o: AnnounceOptions & { again: boolean }): P
   const { config } = o;
   const stores = await ledgerStores(config, o.dryRun);
   const given = await readGiven(o.ref, stores.site);
-  const signing = await signingFor(config);
-  const { out, end } = await runStages(announceStages({ given, settings: config, stores, clients: registryClients(config), again: o.again, ...(signing ? { verifier: signing.verifier } : {}) }), {
+  const verifier = await verifierFor(config);
+  const { out, end } = await runStages(announceStages({ given, settings: config, stores, clients: registryClients(config), again: o.again, ...(verifier ? { verifier } : {}) }), {
     emit: o.emit, dryRun: o.dryRun, ...(o.stop ? { stop: o.stop } : {}), lease: leaseFor(config, stores, given.release.spec.channel, `eksd announce ${o.ref}`),
   });
   const served = need(out, 'served');

@@ -5,7 +5,7 @@
  * release, which holds the channel's lease for it. Base images are not listed in a Release manifest, so they are not republished;
  * the manifest's images are self-contained indexes (their layers include the base layers).
  */
-import { signingFor } from './signing.ts';
+import { verifierFor } from './signing.ts';
 import type { Config } from '../config/config.ts';
 import { EksdError } from '../errors.ts';
 import type { Release } from '../release/types.ts';
@@ -75,13 +75,13 @@ export async function republish(o: RepublishOptions): Promise<RepublishResult> {
   const stores = await openStores(config);
   await refuseStateInSite(config, stores);
   await proveConditionalWrites(stores.state);
-  const signing = await signingFor(config);
+  const verifier = await verifierFor(config);
   const { channel } = release.spec;
   const { out } = await runStages(republishStages({
     config, release, images, target, from, configured, mirror, clients: o.clients ?? registryClients({ ...config, imageRepo: formatLocation(target) }),
     stores, announce: o.announce === true, concurrency: o.concurrency ?? 4, log: (message) => emit({ type: 'info', message }),
     ...(o.output ? { output: o.output } : {}), ...(o.verifyAttempts ? { verifyAttempts: o.verifyAttempts } : {}),
-    ...(signing ? { verifier: signing.verifier } : {}),
+    ...(verifier ? { verifier } : {}),
   }), {
     emit, ...(o.stop ? { stop: o.stop } : {}),
     lease: { store: stores.state, channel, command: `eksd republish ${name} (pid ${process.pid})`, ttlSeconds: config.leaseSeconds },

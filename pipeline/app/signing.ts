@@ -8,6 +8,7 @@ import type { Config } from '../config/config.ts';
 import { generateLocalKey, LOCAL_PRIVATE_KEY, LOCAL_PUBLIC_KEY } from '../sign/local-key.ts';
 import { makeSigner, makeVerifier } from '../sign/make.ts';
 import type { SigningSettings } from '../sign/settings.ts';
+import type { BundleVerifier } from '../sign/port.ts';
 import type { Signing } from '../stages/attest/stage.ts';
 import type { ChannelSpec } from '../catalog/model.ts';
 import type { Stores } from '../store/open.ts';
@@ -32,8 +33,13 @@ export async function signingFor(config: Pick<Config, 'signing' | 'profile'>): P
   return { signer: makeSigner(config.signing), verifier: await makeVerifier(config.signing) };
 }
 
+/** What checks the signatures the configuration's signer makes (none when signing is off); needs no private key. */
+export async function verifierFor(config: Pick<Config, 'signing'>): Promise<BundleVerifier | undefined> {
+  return config.signing ? makeVerifier(config.signing) : undefined;
+}
+
 function makeLocalKey(s: SigningSettings): void {
-  if (s.kind !== 'key' || existsSync(s.privateKey)) return;
+  if (s.kind !== 'key' || !s.privateKey || existsSync(s.privateKey)) return;
   const dir = dirname(s.privateKey);
   if (dirname(s.publicKey) === dir && basename(s.privateKey) === LOCAL_PRIVATE_KEY && basename(s.publicKey) === LOCAL_PUBLIC_KEY) generateLocalKey(dir);
 }

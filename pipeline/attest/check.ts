@@ -13,6 +13,9 @@ import { BUNDLE_MEDIA_TYPE, type BundleVerifier, type Verified } from '../sign/p
 import { PREDICATE, type PredicateKind } from './statement.ts';
 import { PARENT_DEPENDENCY } from './provenance.ts';
 
+/** The annotation naming a bundle's predicate (cosign writes it; the referrers index carries it). */
+export const PREDICATE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
+
 export interface IndexEntry { digest: string; platform?: { os: string; architecture: string }; annotations?: Record<string, string> }
 
 export interface CheckInput {
@@ -28,37 +31,49 @@ export interface CheckInput {
 const KIND_OF: Record<string, PredicateKind> = Object.fromEntries(Object.entries(PREDICATE).map(([k, v]) => [v, k as PredicateKind]));
 const WORDS: Record<PredicateKind, string> = { sign: 'signature', sbom: 'SBOM', provenance: 'provenance statement' };
 
-/** Checks the index and every platform manifest; returns how many attestations verified. */
+/**
+ * Checks the index and every platform manifest; returns how many attestations verified. A kind is there
+ * when one bundle of it verifies and is about the image (as cosign reads them: a bundle of an earlier key
+ * beside it does not fail the image); when none is, the bundles that were rejected say why.
+ */
 export async function checkImageAttestations(c: CheckInput): Promise<number> {
   const subjects = [{ digest: c.index.digest, what: `index ${c.index.digest}`, kinds: ['sign'] as PredicateKind[], entry: undefined as IndexEntry | undefined },
     ...c.index.manifests.map((m) => ({ digest: m.digest, what: `${platformOf(m)} manifest ${m.digest}`, kinds: ['sign', 'sbom', 'provenance'] as PredicateKind[], entry: m }))];
   const counts = await Promise.all(subjects.map(async (s) => {
-    const found = await verifiedStatements(c, s.digest, s.what);
-    for (const kind of s.kinds) if (!found.has(kind)) c.problem(`${s.what}: no ${WORDS[kind]} is attached (looked for a Sigstore bundle with predicate ${PREDICATE[kind]} among its referrers)`);
-    const provenance = found.get('provenance');
-    if (provenance && s.entry) checkProvenance(provenance, s.entry, s.what, c);
-    return found.size;
+    const { found, rejected } = await statementsAbout(c, s.digest, s.what);
+    for (const kind of s.kinds) {
+      if (found.get(kind)?.length) continue;
+      const why = rejected.get(kind) ?? rejected.get(undefined) ?? [];
+      c.problem(why.length ? `${s.what}: no valid ${WORDS[kind]}: ${why.join('; ')}`
+        : `${s.what}: no ${WORDS[kind]} is attached (looked for a Sigstore bundle with predicate ${PREDICATE[kind]} among its referrers)`);
+    }
+    if (s.entry) for (const provenance of found.get('provenance') ?? []) checkProvenance(provenance, s.entry, s.what, c);
+    return [...found.values()].reduce((n, list) => n + list.length, 0);
   }));
   return counts.reduce((a, b) => a + b, 0);
 }
 
-/** The subject's bundles that verify and are about it, by kind; every one that does not is a problem. */
-async function verifiedStatements(c: CheckInput, digest: string, what: string): Promise<Map<PredicateKind, Verified>> {
-  const found = new Map<PredicateKind, Verified>();
+interface Statements { found: Map<PredicateKind, Verified[]>; rejected: Map<PredicateKind | undefined, string[]> }
+
+/** The subject's bundles that verify and are about it, by kind; why each other one was rejected, by the kind its annotation names. */
+async function statementsAbout(c: CheckInput, digest: string, what: string): Promise<Statements> {
+  const out: Statements = { found: new Map(), rejected: new Map() };
+  const add = <K, V>(m: Map<K, V[]>, k: K, v: V) => m.set(k, [...(m.get(k) ?? []), v]);
   const listed = await guarded(() => referrers(c.client, c.repository, digest, BUNDLE_MEDIA_TYPE), c, `${what}: its referrers could not be read`);
   for (const d of listed ?? []) {
-    const verified = await guarded(() => readBundle(c.client, c.repository, d.digest, c.verifier), c, `${what}: the attached bundle ${d.digest}`);
-    if (!verified) continue;
-    const kind = KIND_OF[verified.statement.predicateType];
-    const label = kind ? WORDS[kind] : `statement of predicate ${verified.statement.predicateType}`;
-    if (!isAbout(verified.statement, digest)) {
-      const about = verified.statement.subject.map((s) => (s.digest.sha256 ? `sha256:${s.digest.sha256}` : '?')).join(', ');
-      c.problem(`${what}: the attached ${label} (${d.digest}) is about ${about || 'no digest'}, not this image`);
+    const annotated = KIND_OF[d.annotations?.[PREDICATE_ANNOTATION] ?? ''];
+    let verified: Verified;
+    try { verified = await readBundle(c.client, c.repository, d.digest, c.verifier); } catch (e) {
+      add(out.rejected, annotated, `the attached bundle ${d.digest} ${(e as Error).message}`);
       continue;
     }
-    if (kind) found.set(kind, verified);
+    const kind = KIND_OF[verified.statement.predicateType];
+    if (!isAbout(verified.statement, digest)) {
+      const about = verified.statement.subject.map((x) => (x.digest.sha256 ? `sha256:${x.digest.sha256}` : '?')).join(', ');
+      add(out.rejected, kind ?? annotated, `the attached ${kind ? WORDS[kind] : 'statement'} (${d.digest}) is about ${about || 'no digest'}, not this image`);
+    } else if (kind) add(out.found, kind, verified);
   }
-  return found;
+  return out;
 }
 
 /**

@@ -66,8 +66,8 @@ export class RegistryClient {
   /** Blob pushes by "repo@digest", in flight or done; a failed one is forgotten (see pushBlob). */
   private readonly pushes = new Map<string, Promise<PushedBlob>>();
   private readonly chunkThreshold: number;
-  /** The registry answered 404 on the referrers API: it has none. */
-  private noReferrersApi = false;
+  /** Repositories whose referrers API answered 404: the registry has none there. */
+  private readonly noReferrersApi = new Set<string>();
   private readonly chunkSize: number;
 
   constructor(o: RegistryClientOptions) {
@@ -123,13 +123,14 @@ export class RegistryClient {
   /** The subject's referrers through the referrers API; undefined when the registry has none (404). */
   /**
    * The referrers API's answer, undefined when the registry has none. A registry with the API never
-   * answers 404 there (distribution spec 1.1), so one 404 settles it for this client: no further request.
+   * answers 404 there for a repository it has (distribution spec 1.1), so one 404 settles it for the
+   * repository: no further request there from this client.
    */
   async getReferrers(repo: string, digest: string, artifactType?: string): Promise<{ manifests: Descriptor[]; filtered: boolean } | undefined> {
     this.check('get referrers of', repo, digest, 'digest');
-    if (this.noReferrersApi) return undefined;
+    if (this.noReferrersApi.has(repo)) return undefined;
     const answer = await manifests.getReferrers(this.t, repo, digest, artifactType);
-    if (!answer) this.noReferrersApi = true;
+    if (!answer) this.noReferrersApi.add(repo);
     return answer;
   }
 

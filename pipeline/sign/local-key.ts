@@ -2,8 +2,8 @@
  * The local-key signer: an ECDSA P-256 key in PEM files (made by the local environment, never committed)
  * signs with node:crypto (SHA-256, DER signature); the bundle names the key by the sha256 of its SPKI DER.
  */
-import { createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { existsSync, linkSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Signer as SigstoreSigner } from '@sigstore/sign';
 import { EksdError } from '../errors.ts';
@@ -16,30 +16,43 @@ export const LOCAL_PUBLIC_KEY = 'signing-key.pub';
 
 /**
  * A local key pair in `dir`: signing-key.pem (PKCS#8, 0600) and signing-key.pub (SPKI). Files already
- * there are kept; a missing public key is derived from the private key.
+ * there are kept; the public key is derived from the private key when missing. Processes making the pair
+ * at once end with one: the private key is created whole or not at all (linked from a temporary file),
+ * the first one wins, and the public key is always the winner's.
  */
 export function generateLocalKey(dir: string): { privateKey: string; publicKey: string } {
   mkdirSync(dir, { recursive: true });
   const privateKey = join(dir, LOCAL_PRIVATE_KEY);
   const publicKey = join(dir, LOCAL_PUBLIC_KEY);
+  let made = false;
   if (!existsSync(privateKey)) {
     const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    writeNew(privateKey, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 0o600);
-    writeFresh(publicKey, publicKeyPem(pair.publicKey));
-  } else if (!existsSync(publicKey)) {
-    writeFresh(publicKey, publicKeyPem(createPublicKey(readPrivateKey(privateKey))));
+    made = createWhole(privateKey, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 0o600);
   }
+  if (made || !existsSync(publicKey)) replaceWhole(publicKey, publicKeyPem(createPublicKey(readPrivateKey(privateKey))), 0o644);
   return { privateKey, publicKey };
 }
 
-/** Creates `path` with `mode`; never replaces a file another process wrote first. */
-function writeNew(path: string, content: string, mode: number): void {
-  writeFileSync(path, content, { mode, flag: 'wx' });
+/** Creates `path` whole with `mode` unless it exists; false when another process created it first. */
+function createWhole(path: string, content: string, mode: number): boolean {
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(temp, content, { mode, flag: 'wx' });
+  try {
+    linkSync(temp, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    unlinkSync(temp);
+  }
 }
 
-/** Writes `path` (a public key, made from a new private key: a stale one is replaced). */
-function writeFresh(path: string, content: string): void {
-  writeFileSync(path, content, { mode: 0o644 });
+/** Writes `path` whole (a temporary file renamed over it): a reader sees the old or the new content. */
+function replaceWhole(path: string, content: string, mode: number): void {
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(temp, content, { mode });
+  renameSync(temp, path);
 }
 
 /** The signer of `kind: key` settings; reads and checks both files at once (a mismatched pair is refused). */

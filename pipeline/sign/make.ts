@@ -1,4 +1,5 @@
 /** Makes the signer and the verifier the signing settings name (key, kms or keyless). */
+import { EksdError } from '../errors.ts';
 import { keylessSigner } from './keyless.ts';
 import { createKmsClient, describeKmsKey, kmsPublicKey, kmsSigner, type KmsClientOptions } from './kms.ts';
 import { localKeySigner } from './local-key.ts';
@@ -9,7 +10,14 @@ import { keylessVerifier, keyVerifier } from './verify.ts';
 
 export function makeSigner(s: SigningSettings, kms: KmsClientOptions = {}): Signer {
   switch (s.kind) {
-    case 'key': return localKeySigner(s);
+    case 'key': {
+      if (!s.privateKey) {
+        throw new EksdError('CONFIG_INVALID', 'signing.privateKey is not set: the public key alone verifies, it cannot sign', {
+          where: 'signing.privateKey (EKSD_SIGNING_KEY)', hint: 'set signing.privateKey to the PEM private key, or EKSD_SIGNING=off to release unsigned',
+        });
+      }
+      return localKeySigner({ privateKey: s.privateKey, publicKey: s.publicKey });
+    }
     case 'kms': return kmsSigner(s, kms);
     case 'keyless': return keylessSigner(s);
   }

@@ -7,20 +7,21 @@ import { isAbsolute, resolve } from 'node:path';
 import { EksdError } from '../errors.ts';
 
 export type SigningSettings =
-  | { kind: 'key'; privateKey: string; publicKey: string }
+  /** privateKey: to sign; the public key alone verifies (an operator's `eksd verify`). */
+  | { kind: 'key'; privateKey?: string; publicKey: string }
   | { kind: 'kms'; keyId: string; region: string; endpoint?: string; publicKey?: string }
   | { kind: 'keyless'; fulcioUrl: string; rekorUrl: string; identity: { issuer: string; subject: string }; trustedRoot: string };
 
 type Fields = Record<string, unknown>;
 
 const FIELDS: Record<SigningSettings['kind'], { required: string[]; optional: string[] }> = {
-  key: { required: ['privateKey', 'publicKey'], optional: [] },
+  key: { required: ['publicKey'], optional: ['privateKey'] },
   kms: { required: ['keyId', 'region'], optional: ['endpoint', 'publicKey'] },
   keyless: { required: ['fulcioUrl', 'rekorUrl', 'identity', 'trustedRoot'], optional: [] },
 };
 
 const HINTS: Record<SigningSettings['kind'], string> = {
-  key: 'signing: { kind: key, privateKey: <PKCS#8 PEM path>, publicKey: <SPKI PEM path> } (eksd env makes a local key)',
+  key: 'signing: { kind: key, privateKey: <PKCS#8 PEM path>, publicKey: <SPKI PEM path> } (the local profile makes its own key)',
   kms: 'signing: { kind: kms, keyId: <key id, ARN or alias/...>, region: <aws region>, endpoint?: <url>, publicKey?: <SPKI PEM path> }',
   keyless: 'signing: { kind: keyless, fulcioUrl: https://fulcio.sigstore.dev, rekorUrl: https://rekor.sigstore.dev, identity: { issuer, subject }, trustedRoot: <trusted_root.json path> }',
 };
@@ -48,7 +49,7 @@ export function parseSigningSettings(raw: unknown, where: string, root = process
   };
   switch (kind) {
     case 'key':
-      return { kind, privateKey: path('privateKey'), publicKey: path('publicKey') };
+      return { kind, ...(fields.privateKey !== undefined ? { privateKey: path('privateKey') } : {}), publicKey: path('publicKey') };
     case 'kms':
       return kmsSettings(fields, path, bad);
     case 'keyless':

@@ -1,7 +1,7 @@
 import { EksdError } from '../../errors.ts';
 import { verifyRelease } from '../../site/verify.ts';
 import { registryClients } from '../../app/clients.ts';
-import { signingFor } from '../../app/signing.ts';
+import { verifierFor } from '../../app/signing.ts';
 import { textTable } from '../../report/table.ts';
 import { CONFIG_OPTIONS, EXIT, type Command } from '../command.ts';
 import { configFrom } from '../config-flags.ts';
@@ -27,14 +27,14 @@ export const verifyCommand: Command = {
     const release = await releaseFromArg(ref, config);
     const attempts = parseInt(ctx.values.attempts, 'attempts');
     const { site } = await openStores(config);
-    const signing = await signingFor(config);
+    const verifier = await verifierFor(config);
     const report = await verifyRelease(release, { client: registryClients(config), site, siteBaseUrl: config.site.baseUrl,
       published: parseReleaseName(ref) !== undefined, ...(config.site.verifyUrl ? { publicUrl: config.site.verifyUrl } : {}),
-      ...(attempts ? { attempts } : {}), ...(signing ? { verifier: signing.verifier } : {}) });
+      ...(attempts ? { attempts } : {}), ...(verifier ? { verifier } : {}) });
     if (ctx.values.json) ctx.out(JSON.stringify(report, null, 2));
     else if (report.problems.length === 0) {
       ctx.out(`${report.release}: verified ${report.images} images, ${report.manifests} manifests, ${report.blobs} blobs, ${report.archives} archives`
-        + (signing ? `, ${report.attestations} signatures, SBOMs and provenance statements (${signing.verifier.describe})` : ''));
+        + (verifier ? `, ${report.attestations} signatures, SBOMs and provenance statements (${verifier.describe})` : ''));
     } else {
       ctx.out(textTable(['COMPONENT', 'ASSET', 'PROBLEM'], report.problems.map((p) => [p.component, p.asset, p.problem])));
       ctx.out(`\n${report.release}: ${report.problems.length} problem(s)`);

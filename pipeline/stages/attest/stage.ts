@@ -19,7 +19,7 @@ import type { AttestedSubject, ReleaseAttestations } from '../../release/attesta
 import type { StageTools } from '../stage.ts';
 import type { PublishedImage } from '../images/published.ts';
 import { platformFacts, type ReleaseFacts } from './facts.ts';
-import { isAbout, readBundle } from '../../attest/check.ts';
+import { isAbout, PREDICATE_ANNOTATION, readBundle } from '../../attest/check.ts';
 
 /** What signs the statements, and what checks them. */
 export interface Signing { signer: Signer; verifier: BundleVerifier }
@@ -34,24 +34,24 @@ export interface AttestInput {
   verifier: BundleVerifier;
   /** When the run started (provenance's runDetails). */
   startedOn: string;
-  recorded?: AttestRecord;
 }
 
 interface Subject { client: RegistryClient; repository: string; descriptor: Descriptor; kinds: PredicateKind[];
   statementOf(kind: PredicateKind): Promise<Statement>; what: string }
 
-export async function attestImages(input: AttestInput, tools: StageTools<AttestRecord>): Promise<AttestRecord> {
-  const record: AttestRecord = { ...input.recorded };
+/**
+ * What the registry lists is the truth, also for a resumed run: each subject's statements are looked up
+ * (and verified) again, never taken from the journal, so one lost since, or made with another key, is made anew.
+ */
+export async function attestImages(input: AttestInput, tools: Pick<StageTools<AttestRecord>, 'emit'>): Promise<AttestRecord> {
+  const record: AttestRecord = {};
   const subjects = input.images.flatMap((img) => subjectsOf(img, input));
   const slot = limiter(8);
   let attached = 0;
   await Promise.all(subjects.map((s) => slot(async () => {
-    const done = record[s.descriptor.digest] ?? {};
-    if (s.kinds.every((k) => done[k])) return;
-    const made = await once(s, () => attestSubject(s, input, done));
-    attached += Object.keys(made).length - Object.keys(done).length;
-    record[s.descriptor.digest] = made;
-    await tools.checkpoint(record);
+    const { statements, made } = await once(s, () => attestSubject(s, input));
+    attached += made;
+    record[s.descriptor.digest] = statements;
   })));
   tools.emit({ type: 'info', message: `attestations: ${attached} attached, ${subjects.length} subjects signed` });
   return record;
@@ -77,15 +77,17 @@ function subjectsOf(img: PublishedImage, input: AttestInput): Subject[] {
   return [index, ...platforms];
 }
 
+type Attested = { statements: Partial<Record<PredicateKind, string>>; made: number };
+
 /** Attaches what the subject lacks, all at once; statements already attached that verify are kept, not made again. */
-async function attestSubject(s: Subject, input: AttestInput, done: Partial<Record<PredicateKind, string>>): Promise<Partial<Record<PredicateKind, string>>> {
-  const have = { ...done, ...(await attachedKinds(s, input.verifier)) };
+async function attestSubject(s: Subject, input: AttestInput): Promise<Attested> {
+  const have = await attachedKinds(s, input.verifier);
   const missing = s.kinds.filter((k) => !have[k]);
-  if (missing.length === 0) return have;
+  if (missing.length === 0) return { statements: have, made: 0 };
   const bundles = await Promise.all(missing.map(async (kind) => bundleArtifact(await input.signer.signStatement(await s.statementOf(kind)), PREDICATE[kind])));
   const { manifests } = await attachAll(s.client, s.repository, s.descriptor, bundles);
   missing.forEach((kind, i) => { have[kind] = manifests[i]!.digest; });
-  return have;
+  return { statements: have, made: missing.length };
 }
 
 /** The kinds attached to the subject already, by a bundle that verifies and is about it. */
@@ -100,7 +102,6 @@ async function attachedKinds(s: Subject, verifier: BundleVerifier): Promise<Part
   return found;
 }
 
-export const PREDICATE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
 
 /** A bundle as an OCI artifact, with the annotations cosign writes (they show in the referrers index). */
 export function bundleArtifact(bundle: SignedBundle, predicateType: string) {
@@ -112,12 +113,12 @@ export function bundleArtifact(bundle: SignedBundle, predicateType: string) {
  * A subject is attested once per process: channels released in one run share images, and a later
  * channel takes what an earlier one attached without asking the registry again. A failed one is forgotten.
  */
-const attested = new Map<string, Promise<Partial<Record<PredicateKind, string>>>>();
+const attested = new Map<string, Promise<Attested>>();
 
-function once(s: Subject, run: () => Promise<Partial<Record<PredicateKind, string>>>) {
+function once(s: Subject, run: () => Promise<Attested>): Promise<Attested> {
   const key = `${s.client.registry}/${s.repository}@${s.descriptor.digest}`;
   const earlier = attested.get(key);
-  if (earlier) return earlier;
+  if (earlier) return earlier.then((a) => ({ ...a, made: 0 }));
   const p = run();
   attested.set(key, p);
   p.catch(() => { if (attested.get(key) === p) attested.delete(key); });
