@@ -70,6 +70,8 @@ interface RunOutcome {
   uploadPaths: string[];
   /** Requests the proxy received, by kind. */
   requests: Record<string, number>;
+  /** Digests of the attestation bundles the run uploaded. */
+  bundles: string[];
 }
 
 let recorder: Recorder;
@@ -96,7 +98,7 @@ async function ours(p: TestProject, proxy: FaultProxy, label: string, args: stri
   const baseUploads = uploads.filter((u) => u.includes('/eks-distro-build-tooling/')).length;
   return { ms, images, stderr: r.stderr, load: before, uploads: proxy.forwarded['blob-upload-put'] ?? 0,
     uploadStarts: proxy.forwarded['blob-upload-start'] ?? 0, mounts: proxy.forwarded['blob-mount'] ?? 0, keys,
-    componentUploads: uploads.length - baseUploads, baseUploads, uploadPaths: uploads, requests: { ...proxy.received } };
+    componentUploads: uploads.length - baseUploads, baseUploads, uploadPaths: uploads, requests: { ...proxy.received }, bundles: full ? await bundleUploads(uploads) : [] };
 }
 
 interface JournalShape { images?: Record<string, { platforms?: Record<string, { key?: string; built?: boolean }> }> }
@@ -303,12 +305,30 @@ function assembledImages(stderr: string): Map<string, number> {
   return out;
 }
 
-/** Uploads into the repositories of the images the run assembled, and how many of them are not the platform configs. */
-function assembledUploads(r: RunOutcome, repositoryOf: (image: string) => string): { uploads: number; layers: number } {
+/**
+ * Uploads into the repositories of the images the run assembled: the platform configs, the attestation
+ * bundles (signatures, SBOMs, provenance: `bundles`, the uploads whose digest a run's bundle list names),
+ * and what is left, layers.
+ */
+function assembledUploads(r: RunOutcome, repositoryOf: (image: string) => string): { uploads: number; layers: number; bundles: number } {
   const images = assembledImages(r.stderr);
   const repos = [...images.keys()].map((i) => `/eks-distro/${repositoryOf(i)}/blobs/uploads/`);
-  const uploads = r.uploadPaths.filter((u) => repos.some((repo) => u.includes(repo))).length;
-  return { uploads, layers: uploads - sum([...images.values()]) };
+  const into = r.uploadPaths.map((u) => decodeURIComponent(u)).filter((u) => repos.some((repo) => u.includes(repo)));
+  const bundles = into.filter((u) => r.bundles.some((d) => u.includes(d))).length;
+  return { uploads: into.length, bundles, layers: into.length - bundles - sum([...images.values()]) };
+}
+
+/** The blobs (digests) among a run's uploads that are Sigstore bundles, read back from the registry after the run. */
+async function bundleUploads(paths: string[]): Promise<string[]> {
+  const client = new RegistryClient({ registry: LOCAL_REGISTRY });
+  const found: string[] = [];
+  for (const path of paths.map((u) => decodeURIComponent(u))) {
+    const m = /^\/v2\/(.+)\/blobs\/uploads\/.*[?&]digest=(sha256:[0-9a-f]{64})/.exec(path);
+    if (!m) continue;
+    const blob = await client.getBlob(m[1]!, m[2]!).catch(() => undefined);
+    if (blob && blob.length < 65_536 && blob.toString('utf8', 0, 200).includes('application/vnd.dev.sigstore.bundle')) found.push(m[2]!);
+  }
+  return found;
 }
 
 async function main(): Promise<void> {
@@ -399,6 +419,7 @@ function report(f: Figures): string[] {
   const componentBuilds = buildsByPath(f.updateAssembled.stderr).assembled;
   // The repository of an assembled image receives one config per platform; anything more is a layer.
   const intoAssembled = assembledUploads(f.updateAssembled, f.repositoryOf);
+  const intoBuildKit = assembledUploads({ ...f.updateBuildKit, stderr: f.updateAssembled.stderr }, f.repositoryOf);
   const layerUploads = intoAssembled.layers;
   const noopRatio = f.noop.ms / f.startup;
   const changeRatio = f.change.ms / f.noop.ms;
@@ -412,8 +433,8 @@ function report(f: Figures): string[] {
     `  ratio buildah (same parallelism) / ours: ${(parallelMs / oursMs).toFixed(2)}x (target >= 3x: ${verdict(parallelMs / oursMs >= 3)}); buildah one at a time / ours: ${(serialMs / oursMs).toFixed(2)}x`,
     `  builds: ${paths.assembled} platform images assembled, ${paths.buildkit} through BuildKit; ${full.uploads} blobs uploaded, ${full.mounts} mounted`,
     `The ${assembledSet.size} assemblable component images after a base update (time with one of their builds in progress; first start to last push in brackets):`,
-    `  through BuildKit only ${secs(bk.busyMs)} [${secs(bk.wallMs)}] (${bk.builds} platform builds, ${assembledUploads({ ...f.updateBuildKit, stderr: f.updateAssembled.stderr }, f.repositoryOf).uploads} uploads into their repositories; whole run ${secs(f.updateBuildKit.ms)})`,
-    `  assembled ${secs(as.busyMs)} [${secs(as.wallMs)}] (${as.builds} platform builds; ${intoAssembled.uploads} uploads into their repositories = ${componentBuilds} configs + ${layerUploads} layers; whole run ${secs(f.updateAssembled.ms)})`,
+    `  through BuildKit only ${secs(bk.busyMs)} [${secs(bk.wallMs)}] (${bk.builds} platform builds, ${intoBuildKit.uploads - intoBuildKit.bundles} uploads into their repositories and ${intoBuildKit.bundles} attestation bundles; whole run ${secs(f.updateBuildKit.ms)})`,
+    `  assembled ${secs(as.busyMs)} [${secs(as.wallMs)}] (${as.builds} platform builds; ${intoAssembled.uploads} uploads into their repositories = ${componentBuilds} configs + ${intoAssembled.bundles} attestation bundles + ${layerUploads} layers; whole run ${secs(f.updateAssembled.ms)})`,
     `  ratio: ${componentRatio.toFixed(1)}x (target >= 10x with 0 component-layer uploads: ${verdict(componentRatio >= 10 && layerUploads === 0)}); bases rebuilt through BuildKit in both, ${f.updateAssembled.baseUploads} uploads into base repositories`,
     `No-op re-run: ${secs(f.noop.ms)} = ${noopRatio.toFixed(2)}x eksd --version (${secs(f.startup)}) (target <= 3x: ${verdict(noopRatio <= 3)}); `
       + `${built(f.noop).length} images built, ${f.noop.uploads} blob uploads, ${f.noop.uploadStarts} upload sessions (target 0: ${verdict(built(f.noop).length === 0 && f.noop.uploads === 0 && f.noop.uploadStarts === 0)})`,
