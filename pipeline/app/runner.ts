@@ -50,7 +50,7 @@ import { fromIndexBytes } from '../site/pages/platforms.ts';
 import { mergeInputs, type MergeInputs } from './merge.ts';
 import { attestingFor } from './signing.ts';
 import { sourceCommit } from '../attest/ci-context.ts';
-import type { Signing } from '../stages/attest/stage.ts';
+import type { Attesting } from '../stages/attest/stage.ts';
 
 export interface RunOptions {
   config: Config;
@@ -103,7 +103,7 @@ export interface ReleasesResult { channels: ChannelOutcome[]; ms: number; timeli
 
 /** What every channel's release shares in one run. */
 interface Shared { clients: ClientFactory; stores: Stores; builders: Builders; builds: SharedBuilds; slots: Slots; timeline: TimelineRecorder; decideTurn?: Turn; merged?: MergeInputs;
-  signing?: Signing; planId?: string }
+  signing?: Attesting }
 
 export async function runReleases(options: RunOptions): Promise<ReleasesResult> {
   const started = Date.now();
@@ -124,8 +124,8 @@ export async function runReleases(options: RunOptions): Promise<ReleasesResult> 
   const slots = limiter(Math.max(1, o.concurrency ?? (o.config.concurrency || defaultConcurrency())));
   const clients = registryClients(o.config);
   const merged = o.merge ? await mergeInputs(o.config, stores, clients, selected, o.merge, o.force === true) : undefined;
-  const attesting = await attestingFor(o.config, { stores, channels: selected, force: o.force === true, dryRun: o.dryRun === true || o.until === 'plan', ...(merged ? { merged } : {}) });
-  const shared: Shared = { clients, stores, builders, builds: new Map(), slots, timeline, ...(merged ? { merged } : {}), ...attesting };
+  const signing = await attestingFor(o.config, { stores, channels: selected, force: o.force === true, dryRun: o.dryRun === true || o.until === 'plan', ...(merged ? { merged } : {}) });
+  const shared: Shared = { clients, stores, builders, builds: new Map(), slots, timeline, ...(merged ? { merged } : {}), ...(signing ? { signing } : {}) };
   // A plan (dry run) decides the channels one after the other, so it says which channel builds a shared key.
   const atOnce = limiter(o.dryRun || o.until === 'plan' ? 1 : Math.max(1, o.channelsAtOnce ?? CHANNELS_AT_ONCE));
   let outcomes: ChannelOutcome[];
@@ -190,7 +190,7 @@ async function runRelease(o: RunOptions & { config: ChannelConfig }, shared: Sha
     force: o.force ?? false, releaseUnchanged: o.releaseUnchanged ?? false, concurrency: o.concurrency ?? (config.concurrency || defaultConcurrency()),
     cacheDir: join(config.artifacts.cacheDir, '..'), date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
     ...(sourceCommit(process.env) ? { commit: sourceCommit(process.env)! } : {}), ...(shared.merged ? { merged: shared.merged.records[config.channel] ?? {} } : {}),
-    ...(shared.signing ? { signing: shared.signing } : {}), ...(shared.planId ? { planId: shared.planId } : {}),
+    ...(shared.signing ? { signing: shared.signing } : {}),
   };
   const { out, end, run } = await runStages(releaseStages(env), {
     emit: o.emit, dryRun, until: UNTIL[o.until ?? 'announce'], ...(o.stop ? { stop: o.stop } : {}),

@@ -9,22 +9,23 @@ import { generateLocalKey, LOCAL_PRIVATE_KEY, LOCAL_PUBLIC_KEY } from '../sign/l
 import { makeSigner, makeVerifier } from '../sign/make.ts';
 import type { SigningSettings } from '../sign/settings.ts';
 import type { BundleVerifier } from '../sign/port.ts';
-import type { Signing } from '../stages/attest/stage.ts';
+import type { Attesting, Signing } from '../stages/attest/stage.ts';
+import { catalogDigest } from '../plan/plan-id.ts';
 import type { ChannelSpec } from '../catalog/model.ts';
 import type { Stores } from '../store/open.ts';
 import { splitPlan } from './split-plan.ts';
 
 /**
- * What a release run attests with: the signing, and the plan id provenance names (a merge's, else computed
- * as split jobs compute it, so a one-machine run's provenance says what a split run's does).
+ * What a release run attests with: the signing, the catalog's digest, and the plan id provenance names (a
+ * merge's, else computed as split jobs compute it, so a one-machine run's provenance says what a split run's does).
  */
 export async function attestingFor(config: Config, run: { stores: Stores; channels: ChannelSpec[]; force: boolean; dryRun: boolean; merged?: { planId: string } }):
-  Promise<{ signing?: Signing; planId?: string }> {
-  if (run.dryRun) return {}; // a plan attests nothing: no key, no KMS
+  Promise<Attesting | undefined> {
+  if (run.dryRun) return undefined; // a plan attests nothing: no key, no KMS
   const signing = await signingFor(config);
-  if (!signing) return {};
+  if (!signing) return undefined;
   const planId = run.merged?.planId ?? (await splitPlan(config, run.stores, run.channels.filter((c) => c.active), run.force)).planId;
-  return { signing, ...(planId ? { planId } : {}) };
+  return { ...signing, catalogDigest: catalogDigest(config.root), planId };
 }
 
 export async function signingFor(config: Pick<Config, 'signing' | 'profile'>): Promise<Signing | undefined> {

@@ -1,16 +1,18 @@
 /**
- * Checks what is attached to one released image: for its index and each platform manifest, every
- * Sigstore bundle found among its referrers verifies against the configured key or identity, and each
- * subject has the statements it must have, about itself: a signature (index and platforms), an SBOM and
+ * Checks what is attached to one released image: its index and each platform manifest must have the
+ * statements it must have, each in a Sigstore bundle among its referrers that verifies against the
+ * configured key or identity and is about that digest: a signature (index and platforms), an SBOM and
  * a provenance statement (platforms). Provenance must agree with the Release manifest (each artifact it
  * names with the archive's checksums) and with the index (the parent digest its entry records).
  */
+import { Memo } from '../util/memo.ts';
 import { ANNOTATION } from '../image/annotations.ts';
+import { parseBuildInputs } from '../image/keys.ts';
 import type { AssetArchive } from '../release/types.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import { referrers } from '../registry/referrers.ts';
 import { BUNDLE_MEDIA_TYPE, type BundleVerifier, type Verified } from '../sign/port.ts';
-import { PREDICATE, type PredicateKind } from './statement.ts';
+import { kindOf, PREDICATE, type PredicateKind } from './statement.ts';
 import { PARENT_DEPENDENCY } from './provenance.ts';
 
 /** The annotation naming a bundle's predicate (cosign writes it; the referrers index carries it). */
@@ -28,7 +30,6 @@ export interface CheckInput {
   problem(text: string): void;
 }
 
-const KIND_OF: Record<string, PredicateKind> = Object.fromEntries(Object.entries(PREDICATE).map(([k, v]) => [v, k as PredicateKind]));
 const WORDS: Record<PredicateKind, string> = { sign: 'signature', sbom: 'SBOM', provenance: 'provenance statement' };
 
 /**
@@ -61,13 +62,13 @@ async function statementsAbout(c: CheckInput, digest: string, what: string): Pro
   const add = <K, V>(m: Map<K, V[]>, k: K, v: V) => m.set(k, [...(m.get(k) ?? []), v]);
   const listed = await guarded(() => referrers(c.client, c.repository, digest, BUNDLE_MEDIA_TYPE), c, `${what}: its referrers could not be read`);
   for (const d of listed ?? []) {
-    const annotated = KIND_OF[d.annotations?.[PREDICATE_ANNOTATION] ?? ''];
+    const annotated = kindOf(d.annotations?.[PREDICATE_ANNOTATION]);
     let verified: Verified;
     try { verified = await readBundle(c.client, c.repository, d.digest, c.verifier); } catch (e) {
       add(out.rejected, annotated, `the attached bundle ${d.digest} ${(e as Error).message}`);
       continue;
     }
-    const kind = KIND_OF[verified.statement.predicateType];
+    const kind = kindOf(verified.statement.predicateType);
     if (!isAbout(verified.statement, digest)) {
       const about = verified.statement.subject.map((x) => (x.digest.sha256 ? `sha256:${x.digest.sha256}` : '?')).join(', ');
       add(out.rejected, kind ?? annotated, `the attached ${kind ? WORDS[kind] : 'statement'} (${d.digest}) is about ${about || 'no digest'}, not this image`);
@@ -82,16 +83,11 @@ async function statementsAbout(c: CheckInput, digest: string, what: string): Pro
  * read again for the same verifier; a failure is never kept.
  */
 export function readBundle(client: RegistryClient, repository: string, manifestDigest: string, verifier: BundleVerifier): Promise<Verified> {
-  const key = `${verifier.describe}\n${client.registry}/${repository}@${manifestDigest}`;
-  const earlier = verifiedBundles.get(key);
-  if (earlier) return earlier;
-  const read = fetchAndVerify(client, repository, manifestDigest, verifier);
-  verifiedBundles.set(key, read);
-  read.catch(() => { if (verifiedBundles.get(key) === read) verifiedBundles.delete(key); });
-  return read;
+  return verifiedBundles.get(`${verifier.describe}\n${client.registry}/${repository}@${manifestDigest}`,
+    () => fetchAndVerify(client, repository, manifestDigest, verifier));
 }
 
-const verifiedBundles = new Map<string, Promise<Verified>>();
+const verifiedBundles = new Memo<Verified>();
 
 async function fetchAndVerify(client: RegistryClient, repository: string, manifestDigest: string, verifier: BundleVerifier): Promise<Verified> {
   const manifest = await client.getManifest(repository, manifestDigest);
@@ -125,7 +121,7 @@ function checkProvenance(v: Verified, entry: IndexEntry, what: string, c: CheckI
 
 /** The parent digest the index entry's build inputs record. */
 function parentOf(entry: IndexEntry): string | undefined {
-  try { return (JSON.parse(entry.annotations?.[ANNOTATION.buildInputs] ?? '{}') as { from?: string }).from; } catch { return undefined; }
+  return parseBuildInputs(entry.annotations?.[ANNOTATION.buildInputs])?.from;
 }
 
 function platformOf(m: IndexEntry): string {

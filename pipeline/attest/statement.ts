@@ -14,6 +14,11 @@ export const PREDICATE = {
 
 export type PredicateKind = keyof typeof PREDICATE;
 
+/** The kind of statement a predicate type names, if it is one of ours. */
+export function kindOf(predicateType: string | undefined): PredicateKind | undefined {
+  return (Object.keys(PREDICATE) as PredicateKind[]).find((k) => PREDICATE[k] === predicateType);
+}
+
 /** An image (repository without tag) and its digest, 'sha256:<hex>'. */
 export interface Subject {
   name: string;

@@ -28,6 +28,17 @@ export interface BuildInputs {
 
 export const KEY_VERSION = 'eksd-build-key/v1';
 
+/** Inputs as an index entry's annotation records them, if readable: a damaged annotation reads as none. */
+export function parseBuildInputs(text: string | undefined): BuildInputs | undefined {
+  if (!text) return undefined;
+  try {
+    const inputs = JSON.parse(text) as unknown;
+    return inputs && typeof inputs === 'object' && !Array.isArray(inputs) ? inputs as BuildInputs : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const hash = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex');
 
 /** The inputs a build has before its parents are known: everything but the parents' digests. */

@@ -9,6 +9,7 @@ import { OCI_INDEX, type Descriptor } from '../image/media-types.ts';
 import type { RegistryClient } from './client.ts';
 import { RegistryError } from './errors.ts';
 import type { Manifest } from './manifests.ts';
+import { Turns } from '../util/turns.ts';
 
 /** Writes of one index before a writer that keeps losing its entries gives up. */
 const MAX_INDEX_WRITES = 5;
@@ -52,21 +53,16 @@ async function writeTagIndex(client: RegistryClient, repo: string, tag: string, 
   await client.putManifest(repo, tag, bytes, OCI_INDEX);
 }
 
-/** The tail of each (registry, repo, tag)'s queue of writers in this process. */
-const writers = new Map<string, Promise<void>>();
+/** Each (registry, repo, tag)'s writers in this process, one at a time in the order they came; dropped when idle. */
+const writers = new Map<string, Turns>();
 
-/** Runs `work` once every earlier writer of the key is done (whatever their outcome). */
 async function oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {
-  const before = writers.get(key) ?? Promise.resolve();
-  let done!: () => void;
-  const tail = before.then(() => new Promise<void>((resolve) => { done = resolve; }));
-  writers.set(key, tail);
+  const turns = writers.get(key) ?? new Turns(1);
+  writers.set(key, turns);
   try {
-    await before;
-    return await work();
+    return await turns.run(work);
   } finally {
-    done();
-    if (writers.get(key) === tail) writers.delete(key);
+    if (turns.inUse === 0 && turns.queued === 0) writers.delete(key);
   }
 }
 

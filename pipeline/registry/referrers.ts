@@ -3,6 +3,7 @@
  * the referrers API where the registry has one (it answers a PUT with OCI-Subject) and through the
  * referrers tag schema (referrers-index.ts) where it does not; listing them, and copying them along.
  */
+import { Memo } from '../util/memo.ts';
 import { digestOf } from '../image/digest.ts';
 import { isForeignLayer, OCI_EMPTY_DESCRIPTOR, OCI_EMPTY_DIGEST, OCI_MANIFEST, type Descriptor, type ManifestJson } from '../image/media-types.ts';
 import type { PushedBlob, RegistryClient } from './client.ts';
@@ -49,7 +50,7 @@ export function artifactManifest(subject: Descriptor, a: Artifact): { bytes: Buf
 }
 
 /** Blob pushes by registry, repository and digest, shared by every client of this process; a failed one is forgotten. */
-const blobPushes = new Map<string, Promise<PushedBlob>>();
+const blobPushes = new Memo<PushedBlob>();
 
 /**
  * Pushes a small blob once per process and repository: clients pushing one blob into one repository at
@@ -57,13 +58,7 @@ const blobPushes = new Map<string, Promise<PushedBlob>>();
  */
 function pushOnce(client: RegistryClient, repo: string, bytes: Buffer, fresh = false): Promise<PushedBlob> {
   const digest = digestOf(bytes);
-  const key = `${client.registry}/${repo}@${digest}`;
-  const earlier = blobPushes.get(key);
-  if (earlier) return earlier;
-  const p = client.pushBlob(repo, bytes, { digest, size: bytes.length, ...(fresh ? { fresh } : {}) });
-  blobPushes.set(key, p);
-  p.catch(() => { if (blobPushes.get(key) === p) blobPushes.delete(key); });
-  return p;
+  return blobPushes.get(`${client.registry}/${repo}@${digest}`, () => client.pushBlob(repo, bytes, { digest, size: bytes.length, ...(fresh ? { fresh } : {}) }));
 }
 
 /** PUTs referrers by digest; registers in the tag schema, in one write, those the registry did not answer with OCI-Subject. */

@@ -5,7 +5,7 @@
 import { EksdError } from '../errors.ts';
 import { parseYaml } from '../util/yaml-source.ts';
 import { isRfc3339 } from './crd-check.ts';
-import { archiveUri, assertChannel, assertNumber, assertSafeRelPath, assertSafeSegment, releaseName } from './naming.ts';
+import { archiveUri, imageAssetName, assertChannel, assertNumber, assertSafeRelPath, assertSafeSegment, releaseName } from './naming.ts';
 import { API_VERSION, type Asset, type ArchiveResult, type Component, type ComponentResult, type ImageResult, type Release, type ReleaseInput } from './types.ts';
 import { assertValidRelease } from './validate.ts';
 import { renderYaml } from './yaml.ts';
@@ -36,7 +36,7 @@ function imageArch(image: ImageResult, where: string): string[] {
 
 function imageAsset(image: ImageResult, where: string): Asset {
   return {
-    name: image.name.endsWith('-image') ? image.name : `${image.name}-image`,
+    name: imageAssetName(image.name),
     type: 'Image',
     os: 'linux',
     arch: imageArch(image, where),

@@ -94,6 +94,11 @@ export function manifestUrl(siteBaseUrl: string, channel: string, number: number
   return `${trimBaseUrl(siteBaseUrl)}/${manifestPath(channel, number)}`;
 }
 
+/** The Release manifest's asset name of an image: its name with `-image` (kept when it has it). */
+export function imageAssetName(image: string): string {
+  return image.endsWith('-image') ? image : `${image}-image`;
+}
+
 export function archiveUri(siteBaseUrl: string, channel: string, number: number, project: string, gitTag: string, name: string): string {
   return `${trimBaseUrl(siteBaseUrl)}/${artifactsDir(channel, number, project, gitTag)}/${name}`;
 }

@@ -10,7 +10,7 @@ import type { Plan } from '../plan/plan.ts';
 import type { FetchedArtifact } from '../resolve/artifacts.ts';
 import type { ComponentResult, Release, ReleaseInput } from '../release/types.ts';
 import { buildRelease } from '../release/manifest.ts';
-import { manifestUrl } from '../release/naming.ts';
+import { imageAssetName, manifestUrl } from '../release/naming.ts';
 import { previousRelease, stageArchives, writeManifest } from '../site/site.ts';
 import { releaseDocuments } from '../release/documents.ts';
 import { fromIndexBytes } from '../site/pages/platforms.ts';
@@ -67,7 +67,7 @@ async function writeDocuments(input: SiteInput, release: Release, url: string, m
 
 /** Why each image was rebuilt, by its asset name in the manifest. */
 export function imageReasons(images: PublishedImage[]): Record<string, string> {
-  return Object.fromEntries(images.filter((i) => i.changed).map((i) => [`${i.plan.name}-image`, i.changed!]));
+  return Object.fromEntries(images.filter((i) => i.changed).map((i) => [imageAssetName(i.plan.name), i.changed!]));
 }
 
 /** The Release manifest this input makes, as it would be written. */

@@ -5,6 +5,7 @@
  * Env can change the answer) and refuses what no longer qualifies. A parent's config, layers and files
  * are read from the registry once per parent manifest and kept, so the children of one base share a read.
  */
+import { Memo } from '../../util/memo.ts';
 import { EksdError } from '../../errors.ts';
 import { readPlatformImage } from '../../registry/image.ts';
 import type { Acceptance, Builder, BuildEvent, BuildJob, BuildParent, BuildResult, RecipeView } from '../port.ts';
@@ -17,7 +18,7 @@ interface ParentRead { config: Buffer; layers: AssembleParent['layers']; fs: () 
 
 export class Assembler implements Builder {
   readonly name = 'assemble';
-  private readonly parents = new Map<string, Promise<ParentRead>>();
+  private readonly parents = new Memo<ParentRead>();
 
   /**
    * `buildkit`: per platform, the BuildKit of the engine that would build it, which an assembled image must
@@ -64,22 +65,15 @@ export class Assembler implements Builder {
 
   /** The parent's manifest and config now; its files only when an image is assembled on it. */
   private read({ source, manifest }: BuildParent): Promise<ParentRead> {
-    const id = `${source.repository}@${manifest}`;
-    let parent = this.parents.get(id);
-    if (!parent) {
-      parent = readPlatformImage(source.client, source.repository, manifest).then(({ config, layers }) => {
-        let fs: ReturnType<ParentRead['fs']> | undefined;
-        const readFs = () => {
-          fs = parentFsFromRegistry(source.client, source.repository, layers);
-          fs.catch(() => { fs = undefined; });
-          return fs;
-        };
-        return { config, layers, fs: () => fs ?? readFs() };
-      });
-      this.parents.set(id, parent);
-      parent.catch(() => this.parents.delete(id));
-    }
-    return parent;
+    return this.parents.get(`${source.repository}@${manifest}`, () => readPlatformImage(source.client, source.repository, manifest).then(({ config, layers }) => {
+      let fs: ReturnType<ParentRead['fs']> | undefined;
+      const readFs = () => {
+        fs = parentFsFromRegistry(source.client, source.repository, layers);
+        fs.catch(() => { fs = undefined; });
+        return fs;
+      };
+      return { config, layers, fs: () => fs ?? readFs() };
+    }));
   }
 }
 

@@ -3,6 +3,7 @@
  * name, with every digest it is made of (the index, the manifests it lists, their configs and layers),
  * counted per build that holds it so that a release takes away only that build's part.
  */
+import { Memo } from '../../util/memo.ts';
 import { EksdError } from '../../errors.ts';
 import type { ImageSource } from '../../registry/image.ts';
 import type { Manifest } from '../../registry/manifests.ts';
@@ -25,7 +26,7 @@ export function proxiedName(registry: string, repository: string): string {
 export class ParentGrants {
   /** By name after the host: `<token>/<registry>/<repository>`. */
   private readonly sources = new Map<string, Served>();
-  private readonly manifests = new Map<string, Promise<Manifest>>();
+  private readonly manifests = new Memo<Manifest>();
 
   /** `token`: the random first path component of every name served. */
   constructor(private readonly token: string) {}
@@ -67,14 +68,7 @@ export class ParentGrants {
 
   /** Manifests are small and asked for by every build of a child: each is read once and kept while the endpoint runs. */
   manifest(name: string, source: ImageSource, digest: string): Promise<Manifest> {
-    const key = `${name}@${digest}`;
-    let pending = this.manifests.get(key);
-    if (!pending) {
-      pending = source.client.getManifest(source.repository, digest);
-      this.manifests.set(key, pending);
-      pending.catch(() => this.manifests.delete(key));
-    }
-    return pending;
+    return this.manifests.get(`${name}@${digest}`, () => source.client.getManifest(source.repository, digest));
   }
 
   private release(name: string, served: Served, digests: string[]): void {

@@ -13,11 +13,12 @@ import type { Platform } from '../../config/config.ts';
 import type { ImagePlan, Plan } from '../../plan/plan.ts';
 import type { ClientFactory, RegistryClient } from '../../registry/client.ts';
 import { archiveUri } from '../../release/naming.ts';
-import { layerFiles } from '../../attest/layer-files.ts';
+import { layerFiles, type LayerFile } from '../../attest/layer-files.ts';
 import type { SbomInput } from '../../attest/sbom.ts';
-import type { ProvenanceInput, RunDetails } from '../../attest/provenance.ts';
+import type { ProvenanceInput } from '../../attest/provenance.ts';
 import type { PlatformRecord } from '../images/types.ts';
 import { makeDir, readJson, writeFileAtomic } from '../../util/fs-atomic.ts';
+import { Memo } from '../../util/memo.ts';
 
 export interface ReleaseFacts {
   plan: Plan;
@@ -46,8 +47,6 @@ export async function platformFacts(r: ReleaseFacts, image: ImagePlan, platform:
       ...(parent ? { parent } : {}), artifacts: artifacts.map((a) => ({ name: a.path, uri: a.uri, sha256: a.sha256, sha512: a.sha512 })) },
   };
 }
-
-export type { RunDetails };
 
 interface Parent { uri: string; digest: string; registry: string; repository: string }
 
@@ -83,22 +82,16 @@ async function addedLayers(r: ReleaseFacts, image: ImagePlan, record: PlatformRe
 }
 
 /** A parent's layers, read once per process: many images share a parent. */
-const parents = new Map<string, Promise<Array<{ digest: string; mediaType: string }>>>();
+const parents = new Memo<Array<{ digest: string; mediaType: string }>>();
 
 function parentLayers(client: RegistryClient, parent: Parent): Promise<Array<{ digest: string; mediaType: string }>> {
-  const key = `${parent.registry}/${parent.repository}@${parent.digest}`;
-  let layers = parents.get(key);
-  if (!layers) {
-    layers = client.getManifest(parent.repository, parent.digest).then((m) => (m.json as ManifestJson).layers ?? []);
-    parents.set(key, layers);
-    layers.catch(() => parents.delete(key));
-  }
-  return layers;
+  return parents.get(`${parent.registry}/${parent.repository}@${parent.digest}`,
+    async () => ((await client.getManifest(parent.repository, parent.digest)).json as ManifestJson).layers ?? []);
 }
 
-async function cachedFiles(cacheDir: string, digest: string, list: () => Promise<Array<{ path: string; sha256: string }>>) {
+async function cachedFiles(cacheDir: string, digest: string, list: () => Promise<LayerFile[]>): Promise<LayerFile[]> {
   const file = join(cacheDir, 'layer-files', `${digest.replace(':', '-')}.json`);
-  const cached = await readJson<Array<{ path: string; sha256: string }>>(file).catch(() => undefined);
+  const cached = await readJson<LayerFile[]>(file).catch(() => undefined);
   if (cached) return cached;
   const files = await list();
   await makeDir(join(cacheDir, 'layer-files'));

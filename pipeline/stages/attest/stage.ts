@@ -12,10 +12,12 @@ import type { RegistryClient } from '../../registry/client.ts';
 import { BUNDLE_MEDIA_TYPE, type BundleVerifier, type Signer, type SignedBundle } from '../../sign/port.ts';
 import { makeSbom } from '../../attest/sbom.ts';
 import { makeProvenance, runDetailsFrom } from '../../attest/provenance.ts';
-import { PREDICATE, signStatement, statement, type PredicateKind, type Statement } from '../../attest/statement.ts';
+import { kindOf, PREDICATE, signStatement, statement, type PredicateKind, type Statement } from '../../attest/statement.ts';
 import type { Descriptor } from '../../image/media-types.ts';
 import { limiter } from '../../util/limit.ts';
+import { Memo } from '../../util/memo.ts';
 import type { AttestedSubject, ReleaseAttestations } from '../../release/attestations.ts';
+import { imageAssetName } from '../../release/naming.ts';
 import type { StageTools } from '../stage.ts';
 import type { PublishedImage } from '../images/published.ts';
 import { platformFacts, type ReleaseFacts } from './facts.ts';
@@ -23,6 +25,14 @@ import { isAbout, PREDICATE_ANNOTATION, readBundle } from '../../attest/check.ts
 
 /** What signs the statements, and what checks them. */
 export interface Signing { signer: Signer; verifier: BundleVerifier }
+
+/** What a release run attests with: the signing, and what provenance says of the run's inputs (the same for every channel). */
+export interface Attesting extends Signing {
+  /** The digest of the catalog's files (plan/plan-id.ts catalogDigest). */
+  catalogDigest: string;
+  /** The plan id of the run's inputs: a merge's, or computed as split jobs compute it. */
+  planId?: string;
+}
 
 /** By subject digest: the artifact manifest of each statement attached to it. */
 export type AttestRecord = Record<string, Partial<Record<PredicateKind, string>>>;
@@ -94,14 +104,13 @@ async function attestSubject(s: Subject, input: AttestInput): Promise<Attested> 
 async function attachedKinds(s: Subject, verifier: BundleVerifier): Promise<Partial<Record<PredicateKind, string>>> {
   const found: Partial<Record<PredicateKind, string>> = {};
   for (const d of await referrers(s.client, s.repository, s.descriptor.digest, BUNDLE_MEDIA_TYPE)) {
-    const kind = (Object.keys(PREDICATE) as PredicateKind[]).find((k) => PREDICATE[k] === d.annotations?.[PREDICATE_ANNOTATION]);
+    const kind = kindOf(d.annotations?.[PREDICATE_ANNOTATION]);
     if (!kind || found[kind] || !s.kinds.includes(kind)) continue;
     const ok = await readBundle(s.client, s.repository, d.digest, verifier).then((v) => isAbout(v.statement, s.descriptor.digest), () => false);
     if (ok) found[kind] = d.digest;
   }
   return found;
 }
-
 
 /** A bundle as an OCI artifact, with the annotations cosign writes (they show in the referrers index). */
 export function bundleArtifact(bundle: SignedBundle, predicateType: string) {
@@ -113,16 +122,13 @@ export function bundleArtifact(bundle: SignedBundle, predicateType: string) {
  * A subject is attested once per process: channels released in one run share images, and a later
  * channel takes what an earlier one attached without asking the registry again. A failed one is forgotten.
  */
-const attested = new Map<string, Promise<Attested>>();
+const attested = new Memo<Attested>();
 
+/** The subject's statements, attested by this call or an earlier one (which then made nothing here). */
 function once(s: Subject, run: () => Promise<Attested>): Promise<Attested> {
-  const key = `${s.client.registry}/${s.repository}@${s.descriptor.digest}`;
-  const earlier = attested.get(key);
-  if (earlier) return earlier.then((a) => ({ ...a, made: 0 }));
-  const p = run();
-  attested.set(key, p);
-  p.catch(() => { if (attested.get(key) === p) attested.delete(key); });
-  return p;
+  let ran = false;
+  const p = attested.get(`${s.client.registry}/${s.repository}@${s.descriptor.digest}`, () => { ran = true; return run(); });
+  return ran ? p : p.then((a) => ({ ...a, made: 0 }));
 }
 
 /** The release's attestations as published beside its manifest (release/attestations.ts). */
@@ -131,6 +137,6 @@ export function releaseAttestations(release: string, images: PublishedImage[], r
     const r = record[digest] ?? {};
     return { digest, ...(r.sign ? { signature: r.sign } : {}), ...(r.sbom ? { sbom: r.sbom } : {}), ...(r.provenance ? { provenance: r.provenance } : {}) };
   };
-  return { release, signer, images: images.filter((i) => i.plan.release).map((i) => ({ asset: `${i.plan.name}-image`, repository: `${i.plan.registry}/${i.plan.repository}`,
+  return { release, signer, images: images.filter((i) => i.plan.release).map((i) => ({ asset: imageAssetName(i.plan.name), repository: `${i.plan.registry}/${i.plan.repository}`,
     index: subject(i.index.digest), platforms: Object.fromEntries(Object.entries(i.platforms).map(([p, r]) => [p, subject(r!.manifest.digest)])) })) };
 }

@@ -4,7 +4,7 @@
  */
 import type { Platform } from '../../config/config.ts';
 import type { Descriptor } from '../../image/media-types.ts';
-import type { BuildInputs } from '../../image/keys.ts';
+import { parseBuildInputs } from '../../image/keys.ts';
 import { ANNOTATION } from '../../image/annotations.ts';
 import type { RegistryClient } from '../../registry/client.ts';
 import { isEksdError } from '../../errors.ts';
@@ -29,7 +29,7 @@ export async function readTagged(client: RegistryClient, repository: string, tag
   for (const m of json.manifests ?? []) {
     const key = m.annotations?.[ANNOTATION.buildKey];
     if (!m.platform || !key) continue;
-    const inputs = parseInputs(m.annotations?.[ANNOTATION.buildInputs]);
+    const inputs = parseBuildInputs(m.annotations?.[ANNOTATION.buildInputs]);
     platforms[`${m.platform.os}/${m.platform.architecture}` as Platform] = {
       key, ...(inputs ? { inputs } : {}),
       manifest: { mediaType: m.mediaType, digest: m.digest, size: m.size, ...(m.annotations ? { annotations: m.annotations } : {}) },
@@ -37,15 +37,4 @@ export async function readTagged(client: RegistryClient, repository: string, tag
   }
   const created = json.annotations?.[ANNOTATION.created];
   return { indexDigest: index.digest, ...(created ? { created } : {}), platforms };
-}
-
-/** The recorded inputs, if readable: they only explain a change, so a damaged annotation must not stop a run. */
-function parseInputs(text: string | undefined): BuildInputs | undefined {
-  if (!text) return undefined;
-  try {
-    const inputs = JSON.parse(text) as unknown;
-    return inputs && typeof inputs === 'object' && !Array.isArray(inputs) ? inputs as BuildInputs : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -20,7 +20,7 @@ import { leaseOf, need, opened, stage, type LoopEnd, type Stage } from '../stage
 import { recordPin } from '../../store/released-pin.ts';
 import type { Builder } from '../../builders/port.ts';
 import { decideImages, buildImages, type Decided, type ImagesSettings } from '../images/stage.ts';
-import { publishedImages } from '../images/published.ts';
+import { publishedImages, type PublishedImage } from '../images/published.ts';
 import { onlyPlatform, requireMerged } from '../images/split.ts';
 import type { BuildRecord, ImageDecision, SharedBuilds } from '../images/types.ts';
 import type { Slots } from '../images/carry.ts';
@@ -33,11 +33,10 @@ import { compareWithLatest, comparisonDetail, type Comparison } from '../compare
 import { moveVersionedTags, type TagsRecord } from '../tags.ts';
 import { verifyDetail, verifyPublished } from '../verify.ts';
 import { checkUpstream } from '../upstream.ts';
-import { attestImages, releaseAttestations, type AttestRecord, type Signing } from '../attest/stage.ts';
+import { attestImages, releaseAttestations, type AttestRecord, type Attesting, type Signing } from '../attest/stage.ts';
 import type { ReleaseAttestations } from '../../release/attestations.ts';
 import type { ReleaseFacts } from '../attest/facts.ts';
 import { sourceFrom } from '../../attest/provenance.ts';
-import { catalogDigest } from '../../plan/plan-id.ts';
 
 /** What a release run has, beside the stages' outputs: set up by the runner, the same for every stage. */
 export interface ReleaseEnv {
@@ -68,9 +67,7 @@ export interface ReleaseEnv {
   date: string;
   commit?: string;
   /** Sign and attest every image (signing configured), and verify them before anything points at the release. */
-  signing?: Signing;
-  /** The plan id of this run's inputs (a merge's, or computed alike), which provenance names. */
-  planId?: string;
+  signing?: Attesting;
 }
 
 /** What opening a release run gives its stages (before `resolve`), beside the lease. */
@@ -139,10 +136,10 @@ export function releaseStages(env: ReleaseEnv): ReleaseStage[] {
       always: env.releaseUnchanged || env.force || recorded.tags !== undefined }), { stopsIf: (c) => !c.changed, detail: (c) => comparisonDetail(c, env.config.channel) }),
     stage('tags', ({ out, recorded, run }) => moveVersionedTags({ images: images(out), clients: env.clients, ...(recorded.tags ? { recorded: recorded.tags } : {}),
       release: { channel: env.config.channel, number: opened(run).number, journal: opened(run).journal } }), { checkpointed: true }),
-    stage('attest', ({ out }, tools) => (env.signing ? attestImages({ images: images(out), facts: releaseFacts(env, need(out, 'plan'), need(out, 'catalog')),
+    stage('attest', ({ out }, tools) => (env.signing ? attestImages({ images: images(out), facts: releaseFacts(env, env.signing, need(out, 'plan'), need(out, 'catalog')),
       signer: env.signing.signer, verifier: env.signing.verifier, startedOn: env.date }, tools) : Promise.resolve({})),
     { detail: (a) => attestDetail(a, env.signing) }),
-    stage('release', ({ out }) => writeSite({ ...siteInput(out), site: env.stores.site, ...attestationsOf(env, out) }),
+    stage('release', ({ out }) => writeSite({ ...siteInput(out), site: env.stores.site, ...attestationsOf(env, out, images(out)) }),
     { checkpointed: true, detail: (s) => `${s.manifestPath}${s.written ? '' : ' (already written, unchanged)'}` }),
     stage('verify', ({ out }) => verifyPublished({ urls: env.config.site, name: need(out, 'release').name, site: env.stores.site, clients: env.clients,
       ...(env.signing ? { verifier: env.signing.verifier } : {}) }),
@@ -175,15 +172,14 @@ export function releaseOutcome(end: LoopEnd): ReleaseState {
   return end.by === 'end' ? 'released' : 'stopped';
 }
 
-function releaseFacts(env: ReleaseEnv, plan: Plan, catalog: Catalog): ReleaseFacts {
+function releaseFacts(env: ReleaseEnv, a: Attesting, plan: Plan, catalog: Catalog): ReleaseFacts {
   return { plan, catalog, clients: env.clients, siteBaseUrl: env.config.site.baseUrl, source: sourceFrom(process.env, env.commit),
-    catalogDigest: catalogDigest(env.config.root), ...(env.planId ? { planId: env.planId } : {}), cacheDir: env.cacheDir };
+    catalogDigest: a.catalogDigest, ...(a.planId ? { planId: a.planId } : {}), cacheDir: env.cacheDir };
 }
 
-function attestationsOf(env: ReleaseEnv, out: Partial<ReleaseOutputs>): { attestations?: ReleaseAttestations } {
+function attestationsOf(env: ReleaseEnv, out: Partial<ReleaseOutputs>, published: PublishedImage[]): { attestations?: ReleaseAttestations } {
   if (!env.signing) return {};
-  const plan = need(out, 'plan');
-  return { attestations: releaseAttestations(plan.release, publishedImages(plan, need(out, 'build')), need(out, 'attest'), env.signing.verifier.describe) };
+  return { attestations: releaseAttestations(need(out, 'plan').release, published, need(out, 'attest'), env.signing.verifier.describe) };
 }
 
 function attestDetail(a: AttestRecord, signing: Signing | undefined): string {
