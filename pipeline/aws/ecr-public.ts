@@ -2,6 +2,7 @@
  * ECR Public: client factory, the registry token as a CredentialSource, and "create the repository if
  * missing" with catalog data. The control-plane API lives only in us-east-1.
  */
+import { awsClientConfig, type StaticCredentials } from './client-config.ts';
 import {
   CreateRepositoryCommand, DescribeRepositoriesCommand, ECRPUBLICClient, GetAuthorizationTokenCommand,
 } from '@aws-sdk/client-ecr-public';
@@ -14,29 +15,20 @@ import { ECR_PUBLIC_REGION, ECR_PUBLIC_REGISTRY } from './constants.ts';
 /** Tokens are refreshed this long before they expire. */
 export const TOKEN_REFRESH_MARGIN_MS = 5 * 60 * 1000;
 
-export interface AwsStaticCredentials { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+export type { StaticCredentials as AwsStaticCredentials } from './client-config.ts';
 
 export interface EcrPublicClientOptions {
   /** e.g. http://127.0.0.1:PORT for a local fake; default: the AWS endpoint. */
   endpoint?: string;
   /** Default: the AWS default credential chain. */
-  credentials?: AwsStaticCredentials;
+  credentials?: StaticCredentials;
   /** SDK attempts for throttling, 5xx and network errors (default 3). */
   maxAttempts?: number;
 }
 
 /** An ECR Public SDK client in us-east-1. Static secrets are registered for redaction. */
 export function createEcrPublicClient(o: EcrPublicClientOptions = {}): ECRPUBLICClient {
-  if (o.credentials) {
-    registerSecret(o.credentials.secretAccessKey);
-    registerSecret(o.credentials.sessionToken);
-  }
-  return new ECRPUBLICClient({
-    region: ECR_PUBLIC_REGION,
-    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
-    ...(o.credentials ? { credentials: o.credentials } : {}),
-    maxAttempts: o.maxAttempts ?? 3,
-  });
+  return new ECRPUBLICClient({ ...awsClientConfig({ ...o, region: ECR_PUBLIC_REGION }), maxAttempts: o.maxAttempts ?? 3 });
 }
 
 const ERROR_CODES: Record<string, [ErrorCode, string]> = {

@@ -3,13 +3,9 @@
  * (tests pass static ones together with a local `endpoint`); secrets are registered for redaction.
  */
 import { SNSClient } from '@aws-sdk/client-sns';
-import { registerSecret } from '../errors.ts';
+import { awsClientConfig, type StaticCredentials } from './client-config.ts';
 
-export interface StaticCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-}
+export type { StaticCredentials } from './client-config.ts';
 
 export interface SnsClientOptions {
   region: string;
@@ -29,17 +25,7 @@ export const SNS_REQUEST_TIMEOUT_MS = 30_000;
  * warns unless told to throw).
  */
 export function createSnsClient(options: SnsClientOptions): SNSClient {
-  if (options.credentials) {
-    registerSecret(options.credentials.secretAccessKey);
-    registerSecret(options.credentials.sessionToken);
-  }
-  return new SNSClient({
-    region: options.region,
-    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-    maxAttempts: 1,
-    requestHandler: { requestTimeout: options.requestTimeoutMs ?? SNS_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true, connectionTimeout: 5_000 },
-  });
+  return new SNSClient({ ...awsClientConfig({ ...options, requestTimeoutMs: options.requestTimeoutMs ?? SNS_REQUEST_TIMEOUT_MS }), maxAttempts: 1 });
 }
 
 export interface TopicArn {

@@ -7,7 +7,8 @@
 import { createHash, verify, type KeyObject } from 'node:crypto';
 import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import type { Signer as SigstoreSigner } from '@sigstore/sign';
-import { EksdError, registerSecret } from '../errors.ts';
+import { EksdError } from '../errors.ts';
+import { awsClientConfig, type StaticCredentials } from '../aws/client-config.ts';
 import { bundleStatement } from './bundle.ts';
 import { keyInvalid, publicKeyFromDer, publicKeyPem, readPublicKey } from './keys.ts';
 import type { Signer } from './port.ts';
@@ -16,22 +17,14 @@ export interface KmsSettings { keyId: string; region: string; endpoint?: string;
 
 export interface KmsClientOptions {
   /** static credentials (tests); default: the AWS credential chain */
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  credentials?: StaticCredentials;
   /** ms without an answer before a request counts as lost (default 30 000) */
   requestTimeoutMs?: number;
 }
 
 export function createKmsClient(s: KmsSettings, options: KmsClientOptions = {}): KMSClient {
-  if (options.credentials) {
-    registerSecret(options.credentials.secretAccessKey);
-    registerSecret(options.credentials.sessionToken);
-  }
-  return new KMSClient({
-    region: s.region,
-    ...(s.endpoint ? { endpoint: s.endpoint } : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-    requestHandler: { requestTimeout: options.requestTimeoutMs ?? 30_000, throwOnRequestTimeout: true, connectionTimeout: 5_000 },
-  });
+  return new KMSClient(awsClientConfig({ region: s.region, ...(s.endpoint ? { endpoint: s.endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}), requestTimeoutMs: options.requestTimeoutMs ?? 30_000 }));
 }
 
 export const describeKmsKey = (s: KmsSettings): string => `KMS key ${s.keyId} in ${s.region}`;
