@@ -8,9 +8,13 @@
  * (2) to a fresh registry, once with each tool (alternating which goes first), and prints medians and
  * the ratio skopeo/ours (> 1 means ours is faster). Then the same through fault proxies injecting 30%
  * faults, reporting completed rounds per tool. One untimed warm-up copy per tool comes first.
+ *
+ * Where the time goes: on this machine the copy is CPU-bound (two registries and the copier on two
+ * cores), so each round also records the CPU time of the source registry, the destination registry and
+ * the copier (this process for ours, the skopeo child for skopeo), read from /proc.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { copy, RegistryClient } from '../pipeline/registry/index.ts';
@@ -34,9 +38,29 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-interface Outcome { ok: boolean; ms: number; error?: string }
+interface Cpu { source: number; destination: number; copier: number }
+interface Outcome { ok: boolean; ms: number; error?: string; cpu?: Cpu }
 type Tool = 'ours' | 'skopeo';
-type Endpoints = { src: string; dst: string; repo: string };
+/** Where a round copies from and to; the registries' pids when their CPU time is to be read. */
+type Endpoints = { src: string; dst: string; repo: string; pids?: { src: number; dst: number } };
+
+/** CPU ms of a process from /proc/<pid>/stat: utime + stime, or with `children` the waited-for children's. */
+function cpuMs(pid: number | 'self', children = false): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const [u, s] = children ? [fields[13], fields[14]] : [fields[11], fields[12]];
+  return (Number(u) + Number(s)) * 10; // USER_HZ is 100 on Linux
+}
+
+/** Runs a copy while reading the CPU time each party spent on it. */
+async function withCpu(tool: Tool, e: Endpoints, run: () => Promise<Outcome>): Promise<Outcome> {
+  if (!e.pids) return run();
+  const { src, dst } = e.pids;
+  const copier = (): number => (tool === 'ours' ? cpuMs('self') : cpuMs('self', true));
+  const [s0, d0, c0] = [cpuMs(src), cpuMs(dst), copier()];
+  const o = await run();
+  const destination = src === dst ? 0 : cpuMs(dst) - d0;
+  return { ...o, cpu: { source: cpuMs(src) - s0, destination, copier: copier() - c0 } };
+}
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((x, y) => x - y);
@@ -65,6 +89,10 @@ async function timed(fn: () => Promise<unknown>): Promise<Outcome> {
 }
 
 function copyWith(tool: Tool, e: Endpoints): Promise<Outcome> {
+  return withCpu(tool, e, () => copyOnce(tool, e));
+}
+
+function copyOnce(tool: Tool, e: Endpoints): Promise<Outcome> {
   if (tool === 'skopeo') {
     return timed(() => runSkopeo(['copy', '--all', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false',
       `docker://${e.src}/bench/src:v1`, `docker://${e.dst}/${e.repo}:v1`]));
@@ -107,7 +135,16 @@ function summary(name: string, res: Record<Tool, Outcome[]>): string {
   const [mo, ms] = [median(ok('ours')), median(ok('skopeo'))];
   const ratio = Number.isFinite(mo) && Number.isFinite(ms) ? (ms / mo).toFixed(2) : 'n/a';
   const fmt = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(0)} ms` : 'n/a');
-  return `${name.padEnd(34)} ours ${fmt(mo).padStart(9)} (${ok('ours').length}/${res.ours.length} ok)   skopeo ${fmt(ms).padStart(9)} (${ok('skopeo').length}/${res.skopeo.length} ok)   skopeo/ours ${ratio}`;
+  const line = `${name.padEnd(34)} ours ${fmt(mo).padStart(9)} (${ok('ours').length}/${res.ours.length} ok)   skopeo ${fmt(ms).padStart(9)} (${ok('skopeo').length}/${res.skopeo.length} ok)   skopeo/ours ${ratio}`;
+  const cpu = (t: Tool): string | undefined => {
+    const done = res[t].filter((o) => o.ok && o.cpu).map((o) => o.cpu!);
+    if (done.length === 0) return undefined;
+    const m = (k: keyof Cpu): number => median(done.map((c) => c[k]));
+    const registries = m('destination') > 0 ? `source registry ${m('source')} ms + destination registry ${m('destination')} ms` : `registry ${m('source')} ms`;
+    return `${t} ${registries} + copier ${m('copier')} ms`;
+  };
+  const parts = (['ours', 'skopeo'] as Tool[]).map(cpu).filter((x) => x !== undefined);
+  return parts.length === 0 ? line : `${line}\n${''.padEnd(34)} median CPU per copy: ${parts.join('; ')}`;
 }
 
 async function main(): Promise<void> {
@@ -128,9 +165,9 @@ async function main(): Promise<void> {
     console.log(`skopeo process start (skopeo --version): ${skopeoStart.toFixed(0)} ms; ours runs in-process`);
 
     const sameReg: Scenario = { name: 'same registry, fresh repository', rounds: args.rounds,
-      setup: async (r, tool) => ({ src: src.host, dst: src.host, repo: `bench/${tool}-same-${r}` }) };
+      setup: async (r, tool) => ({ src: src.host, dst: src.host, repo: `bench/${tool}-same-${r}`, pids: { src: src.pid, dst: src.pid } }) };
     const crossReg: Scenario = { name: 'fresh registry', rounds: args.rounds,
-      setup: async (r, tool) => ({ src: src.host, dst: (await fresh()).host, repo: `bench/${tool}-x-${r}` }) };
+      setup: async (r, tool) => { const dst = await fresh(); return { src: src.host, dst: dst.host, repo: `bench/${tool}-x-${r}`, pids: { src: src.pid, dst: dst.pid } }; } };
     const proxied = async (target: string, seed: number): Promise<string> => {
       const p = await startFaultProxy({ target, probability: args.faultRate, seed });
       started.push(p);
