@@ -16,7 +16,6 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
-import type { ReadableStream as WebStream } from 'node:stream/web';
 import { promisify } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
@@ -117,7 +116,7 @@ async function readImage(client: RegistryClient, repository: string, digest: str
   const fs = new Map<string, Entry>();
   const layers: string[][] = [];
   for (const layer of manifest.layers) {
-    const stream = Readable.fromWeb((await client.getBlobStream(repository, layer.digest)) as WebStream);
+    const stream = await client.getBlobStream(repository, layer.digest);
     layers.push(await applyLayer(fs, stream));
   }
   return { fs, layers };

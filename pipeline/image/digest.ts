@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { Transform } from 'node:stream';
 
 /** "sha256:<hex>" of the bytes (or sha512 when asked). */
 export function digestOf(bytes: Uint8Array, algorithm: 'sha256' | 'sha512' = 'sha256'): string {
@@ -45,20 +46,22 @@ export function hashingStream(options: {
   onChunk?: (bytes: number) => void;
   onDone?: (digest: string, size: number) => void;
   onMismatch?: (actual: string) => Error;
-}): TransformStream<Uint8Array, Uint8Array> {
+}): Transform {
   const acc = new DigestAccumulator(options.algorithm ?? algorithmOf(options.expected ?? ''));
-  return new TransformStream({
-    transform(chunk, controller) {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
       acc.update(chunk);
       options.onChunk?.(chunk.byteLength);
-      controller.enqueue(chunk);
+      callback(null, chunk);
     },
-    flush() {
+    flush(callback) {
       const digest = acc.digest();
       if (options.expected !== undefined && digest !== options.expected) {
-        throw options.onMismatch?.(digest) ?? new Error(`digest mismatch: expected ${options.expected}, got ${digest}`);
+        callback(options.onMismatch?.(digest) ?? new Error(`digest mismatch: expected ${options.expected}, got ${digest}`));
+        return;
       }
       options.onDone?.(digest, acc.size);
+      callback();
     },
   });
 }

@@ -1,3 +1,4 @@
+import { pipeline, type Readable } from 'node:stream';
 import { algorithmOf, hashingStream, matchesDigest, digestOf } from '../image/digest.ts';
 import { digestMismatchError, type RequestContext } from './errors.ts';
 import { mountScope, scopeFor } from './scopes.ts';
@@ -31,17 +32,19 @@ export function getBlob(t: Transport, repo: string, digest: string): Promise<Buf
  * The blob as a stream; the stream errors at its end when the content does not match the digest, so
  * whatever consumes it (an upload) fails rather than completing with wrong bytes.
  */
-export function getBlobStream(t: Transport, repo: string, digest: string, onChunk?: () => void): Promise<ReadableStream<Uint8Array>> {
+export function getBlobStream(t: Transport, repo: string, digest: string, onChunk?: () => void): Promise<Readable> {
   const ctx = ctxOf(t, repo, digest, 'get blob');
   return t.request({ method: 'GET', url: blobPath(repo, digest), ctx, scopes: scopeFor(repo, 'pull'), expect: [200],
     streamResponse: true }, async (res, wd) => {
-    if (!res.body) throw digestMismatchError(ctx, digest, 'an empty response');
-    return (res.body as ReadableStream<Uint8Array>).pipeThrough(hashingStream({
+    const checked = hashingStream({
       expected: digest,
       onChunk: onChunk ? () => { wd.kick(); onChunk(); } : () => wd.kick(),
       onDone: () => wd.stop(),
       onMismatch: (actual) => { wd.stop(); return digestMismatchError(ctx, digest, actual); },
-    }));
+    });
+    // A body that breaks off (a reset, the watchdog) errors the stream its reader holds.
+    pipeline(res.body, checked, (e) => { if (e) wd.stop(); });
+    return checked;
   });
 }
 

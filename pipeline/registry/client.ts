@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { redact } from '../errors.ts';
 import { Authenticator, isLoopback } from './auth.ts';
 import { getBlob, getBlobStream, headBlob, mountBlob } from './blobs.ts';
@@ -155,7 +156,7 @@ export class RegistryClient {
   }
 
   /** The blob as a stream, verified at its end; `onChunk` is called per chunk read (progress, watchdogs). */
-  async getBlobStream(repo: string, digest: string, onChunk?: () => void): Promise<ReadableStream<Uint8Array>> {
+  async getBlobStream(repo: string, digest: string, onChunk?: () => void): Promise<Readable> {
     this.check('get blob', repo, digest, 'digest');
     return getBlobStream(this.t, repo, digest, onChunk);
   }

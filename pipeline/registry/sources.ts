@@ -1,4 +1,6 @@
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { Transform, type Readable } from 'node:stream';
 
 /**
  * Blob content to push: bytes in memory, a file, or a function that opens a fresh stream (called again
@@ -6,37 +8,20 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
  * must call it for every chunk read (it keeps the upload's watchdog fed); one that does not declare it
  * gets its stream wrapped to do so.
  */
-export type BlobSource = Uint8Array | { path: string } | { open: (onChunk?: () => void) => Promise<ReadableStream<Uint8Array>> };
+export type BlobSource = Uint8Array | { path: string } | { open: (onChunk?: () => void) => Promise<Readable> };
 
 const FILE_READ_SIZE = 1024 * 1024;
 
-/** A stream that calls `onChunk` for each chunk passing through. */
-export function withProgress(stream: ReadableStream<Uint8Array>, onChunk: () => void): ReadableStream<Uint8Array> {
-  return stream.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform(c, ctl) { onChunk(); ctl.enqueue(c); } }));
+/** A stream that calls `onChunk` with each chunk's size as it passes through. */
+export function withProgress(stream: Readable, onChunk: (bytes: number) => void): Readable {
+  const counted = new Transform({ transform(c: Buffer, _e, callback) { onChunk(c.byteLength); callback(null, c); } });
+  stream.on('error', (e) => counted.destroy(e));
+  return stream.pipe(counted);
 }
 
-/** A file as a stream read in 1 MiB pieces on demand, calling `onChunk` per piece. */
-export function fileStream(path: string, onChunk: () => void = () => undefined): ReadableStream<Uint8Array> {
-  let fh: FileHandle | undefined;
-  let pos = 0;
-  const close = async (): Promise<void> => { const f = fh; fh = undefined; await f?.close(); };
-  return new ReadableStream<Uint8Array>({
-    async pull(c) {
-      try {
-        fh ??= await open(path, 'r');
-        const buf = Buffer.allocUnsafe(FILE_READ_SIZE);
-        const { bytesRead } = await fh.read(buf, 0, FILE_READ_SIZE, pos);
-        if (bytesRead === 0) { await close(); c.close(); return; }
-        pos += bytesRead;
-        onChunk();
-        c.enqueue(buf.subarray(0, bytesRead));
-      } catch (e) {
-        await close();
-        c.error(e);
-      }
-    },
-    cancel: close,
-  }, { highWaterMark: 2 });
+/** A file as a stream read in 1 MiB pieces, calling `onChunk` per piece. */
+export function fileStream(path: string, onChunk: () => void = () => undefined): Readable {
+  return withProgress(createReadStream(path, { highWaterMark: FILE_READ_SIZE }), onChunk);
 }
 
 export function isBytes(source: BlobSource): source is Uint8Array {
@@ -51,17 +36,17 @@ export async function sourceSize(source: BlobSource): Promise<number | undefined
 }
 
 /** Opens the whole source as a request body (bytes stay bytes; files and openers become streams). */
-export async function openWhole(source: BlobSource, onChunk: () => void = () => undefined): Promise<Uint8Array | ReadableStream<Uint8Array>> {
+export async function openWhole(source: BlobSource, onChunk: () => void = () => undefined): Promise<Uint8Array | Readable> {
   if (isBytes(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
   if ('path' in source) return fileStream(source.path, onChunk);
   return source.open.length >= 1 ? source.open(onChunk) : withProgress(await source.open(), onChunk);
 }
 
 /** Re-chunks a stream into buffers of exactly `size` bytes (the last one may be shorter). */
-async function* rechunk(stream: ReadableStream<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
+async function* rechunk(stream: Readable, size: number): AsyncGenerator<Uint8Array> {
   let parts: Uint8Array[] = [];
   let held = 0;
-  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of stream as AsyncIterable<Uint8Array>) {
     let rest = chunk;
     while (held + rest.byteLength >= size) {
       const take = size - held;

@@ -3,8 +3,10 @@ import { clientError, RegistryError, statusError, transportError, type RequestCo
 import type { HostBudget } from './host-budget.ts';
 import { HostGate, parseRetryAfter, Watchdog, withRetry, type RetryPolicy } from './http.ts';
 import type { ScopeSet } from './scopes.ts';
+import { Wire, type Reply, type WireBody } from './wire.ts';
 
-export type BodySource = Uint8Array | ReadableStream<Uint8Array>;
+export type { Reply } from './wire.ts';
+export type BodySource = WireBody;
 
 export interface RequestSpec {
   method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -44,6 +46,8 @@ export interface TransportOptions {
 
 /** Sends requests to one registry: per-host gate, retries, auth challenges, timeouts, typed errors. */
 export class Transport {
+  private readonly wire = new Wire();
+
   constructor(readonly o: TransportOptions) {}
 
   resolve(url: string | URL): URL {
@@ -51,7 +55,7 @@ export class Transport {
   }
 
   /** Performs the request and hands an expected response to `consume` (inside the retried unit). */
-  request<T>(spec: RequestSpec, consume: (res: Response, wd: Watchdog) => Promise<T>): Promise<T> {
+  request<T>(spec: RequestSpec, consume: (res: Reply, wd: Watchdog) => Promise<T>): Promise<T> {
     const once = (): Promise<T> => this.attempt(spec, consume);
     if (spec.retry === false) return once();
     return withRetry(once, {
@@ -61,7 +65,7 @@ export class Transport {
   }
 
   /** One attempt, once the host's gate lets it through, within the host's budget. */
-  private async attempt<T>(spec: RequestSpec, consume: (res: Response, wd: Watchdog) => Promise<T>): Promise<T> {
+  private async attempt<T>(spec: RequestSpec, consume: (res: Reply, wd: Watchdog) => Promise<T>): Promise<T> {
     const release = await this.o.gate.acquire();
     try {
       return await this.o.budget.run(() => this.exchange(spec, consume));
@@ -70,11 +74,12 @@ export class Transport {
     }
   }
 
-  private async exchange<T>(spec: RequestSpec, consume: (res: Response, wd: Watchdog) => Promise<T>): Promise<T> {
+  private async exchange<T>(spec: RequestSpec, consume: (res: Reply, wd: Watchdog) => Promise<T>): Promise<T> {
     const wd = new Watchdog(this.o.timeoutMs, `${spec.method} ${spec.ctx.registry}`);
     let handedOff = false;
+    let res: Reply | undefined;
     try {
-      const res = await this.authorized(spec, wd);
+      res = await this.authorized(spec, wd);
       if (res.status === 401 && !spec.expect.includes(401)) {
         await res.arrayBuffer().catch(() => undefined);
         throw clientError(spec.ctx, 'UNAUTHORIZED', `the registry refused ${this.o.auth.describeCredentials()} (HTTP 401)`);
@@ -89,12 +94,16 @@ export class Transport {
     } catch (e) {
       throw registryErrorIn(e) ?? transportError(spec.ctx, e);
     } finally {
-      if (!handedOff) wd.stop();
+      if (!handedOff) {
+        wd.stop();
+        // A body nobody read is drained, so that its connection goes back to the pool.
+        if (res && !res.body.readableEnded) res.body.resume();
+      }
     }
   }
 
   /** Sends with a cached Authorization, answers one challenge, and refreshes credentials once. */
-  private async authorized(spec: RequestSpec, wd: Watchdog): Promise<Response> {
+  private async authorized(spec: RequestSpec, wd: Watchdog): Promise<Reply> {
     const url = this.resolve(spec.url);
     const sameOrigin = url.origin === this.o.baseUrl.origin;
     let header = sameOrigin ? await this.o.auth.headerFor(spec.scopes) : undefined;
@@ -111,17 +120,12 @@ export class Transport {
     }
   }
 
-  private async send(spec: RequestSpec, url: URL, authorization: string | undefined, wd: Watchdog): Promise<Response> {
+  private async send(spec: RequestSpec, url: URL, authorization: string | undefined, wd: Watchdog): Promise<Reply> {
     const headers: Record<string, string> = { ...spec.headers };
     if (authorization) headers.authorization = authorization;
     const body = spec.body ? await spec.body(() => wd.kick()) : undefined;
-    const init: RequestInit & { duplex?: 'half' } = { method: spec.method, headers, signal: wd.signal };
-    if (body !== undefined) {
-      init.body = body as NonNullable<RequestInit['body']>;
-      if (!(body instanceof Uint8Array)) init.duplex = 'half';
-    }
     wd.kick();
-    return fetch(url, init);
+    return this.wire.send({ method: spec.method, url, headers, signal: wd.signal, ...(body === undefined ? {} : { body }) });
   }
 }
 
@@ -132,15 +136,14 @@ function registryErrorIn(e: unknown): RegistryError | undefined {
 }
 
 /** Reads a whole response body, kicking the watchdog per chunk; fails (not retried) past `limit` bytes. */
-export async function readBody(res: Response, wd: Watchdog, ctx: RequestContext, limit = Number.POSITIVE_INFINITY): Promise<Buffer> {
-  if (!res.body) return Buffer.alloc(0);
+export async function readBody(res: Reply, wd: Watchdog, ctx: RequestContext, limit = Number.POSITIVE_INFINITY): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
     wd.kick();
     size += chunk.byteLength;
     if (size > limit) {
-      await res.body.cancel().catch(() => undefined);
+      res.body.destroy();
       throw clientError(ctx, 'SIZE_INVALID', `the response body is larger than ${limit} bytes`);
     }
     chunks.push(chunk);

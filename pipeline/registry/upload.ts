@@ -2,8 +2,8 @@ import { algorithmOf, DigestAccumulator, hashingStream } from '../image/digest.t
 import { clientError, digestMismatchError, type RequestContext } from './errors.ts';
 import { withRetry } from './http.ts';
 import { scopeFor } from './scopes.ts';
-import { chunksOf, openWhole, type BlobSource } from './sources.ts';
-import type { Transport } from './transport.ts';
+import { chunksOf, openWhole, withProgress, type BlobSource } from './sources.ts';
+import type { BodySource, Reply, Transport } from './transport.ts';
 import { headBlob } from './blobs.ts';
 
 export interface UploadOptions {
@@ -41,7 +41,7 @@ async function start(a: Attempt): Promise<URL> {
   });
 }
 
-function location(a: Attempt, res: Response): URL {
+function location(a: Attempt, res: Reply): URL {
   const loc = res.headers.get('location');
   if (!loc) throw clientError(a.ctx, 'BLOB_UPLOAD_INVALID', `the registry answered ${res.status} without a Location header`);
   return a.t.resolve(loc);
@@ -54,7 +54,7 @@ function withDigest(url: URL, digest: string): URL {
 }
 
 /** Completes the session with PUT ?digest= (optionally carrying the whole body) and checks the answer. */
-async function finish(a: Attempt, at: URL, digest: string, body?: (progress: () => void) => Promise<Uint8Array | ReadableStream<Uint8Array>>, size?: number): Promise<void> {
+async function finish(a: Attempt, at: URL, digest: string, body?: (progress: () => void) => Promise<BodySource>, size?: number): Promise<void> {
   const headers: Record<string, string> = { 'content-type': OCTET };
   if (!body || size !== undefined) headers['content-length'] = String(body ? size : 0);
   await a.t.request({ method: 'PUT', url: withDigest(at, digest), ctx: a.ctx, scopes: scopeFor(a.repo, 'push', 'pull'),
@@ -66,7 +66,7 @@ async function finish(a: Attempt, at: URL, digest: string, body?: (progress: () 
 }
 
 /** One PATCH; returns the next Location. */
-async function patch(a: Attempt, at: URL, body: (progress: () => void) => Uint8Array | ReadableStream<Uint8Array>, range?: [number, number]): Promise<URL> {
+async function patch(a: Attempt, at: URL, body: (progress: () => void) => BodySource | Promise<BodySource>, range?: [number, number]): Promise<URL> {
   const headers: Record<string, string> = { 'content-type': OCTET };
   if (range) Object.assign(headers, { 'content-range': `${range[0]}-${range[1]}`, 'content-length': String(range[1] - range[0] + 1) });
   return a.t.request({ method: 'PATCH', url: at, ctx: a.ctx, scopes: scopeFor(a.repo, 'push', 'pull'), headers, body,
@@ -82,11 +82,11 @@ async function patch(a: Attempt, at: URL, body: (progress: () => void) => Uint8A
  */
 async function monolithic(a: Attempt, at: URL, digest: string): Promise<Uploaded> {
   let sent = 0;
-  const open = async (progress: () => void): Promise<Uint8Array | ReadableStream<Uint8Array>> => {
+  const open = async (progress: () => void): Promise<BodySource> => {
     const body = await openWhole(a.source, progress);
     if (body instanceof Uint8Array) { sent = body.byteLength; return body; }
     if (a.o.size !== undefined) return body;
-    return body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform(c, ctl) { sent += c.byteLength; ctl.enqueue(c); } }));
+    return withProgress(body, (bytes) => { sent += bytes; });
   };
   await finish(a, at, digest, open, a.o.size);
   return { digest, size: a.o.size ?? sent };
@@ -95,29 +95,16 @@ async function monolithic(a: Attempt, at: URL, digest: string): Promise<Uploaded
 /** The whole source in one streamed PATCH, hashing as it goes; then PUT ?digest=. */
 async function streamed(a: Attempt, at: URL): Promise<Uploaded> {
   let result: Uploaded | undefined;
-  const next = await patch(a, at, (progress) => streamOf(openWhole(a.source, progress)).pipeThrough(hashingStream({
-    algorithm: 'sha256', onDone: (digest, size) => { result = { digest, size }; },
-  })));
+  const next = await patch(a, at, async (progress) => {
+    const body = await openWhole(a.source, progress);
+    const hashed = hashingStream({ algorithm: 'sha256', onDone: (digest, size) => { result = { digest, size }; } });
+    if (body instanceof Uint8Array) return hashed.end(body);
+    body.on('error', (e) => hashed.destroy(e));
+    return body.pipe(hashed);
+  });
   if (!result) throw clientError(a.ctx, 'BLOB_UPLOAD_INVALID', 'the upload stream ended early');
   await finish(a, next, result.digest);
   return result;
-}
-
-/** A stream over a body that may still be opening. */
-function streamOf(body: Promise<Uint8Array | ReadableStream<Uint8Array>>): ReadableStream<Uint8Array> {
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  return new ReadableStream<Uint8Array>({
-    async pull(c) {
-      if (!reader) {
-        const b = await body;
-        if (b instanceof Uint8Array) { c.enqueue(b); c.close(); return; }
-        reader = b.getReader();
-      }
-      const { done, value } = await reader.read();
-      if (done) c.close(); else c.enqueue(value);
-    },
-    async cancel(reason) { await reader?.cancel(reason); },
-  });
 }
 
 /** PATCH chunks with Content-Range, hashing as they go; then PUT ?digest=. */

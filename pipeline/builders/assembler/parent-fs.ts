@@ -3,7 +3,6 @@
  * from its layers with whiteouts applied, so the assembler knows which directories exist, their owner and
  * mode, and where symlinks lead. tar-stream reads the layers; gunzip is node:zlib.
  */
-import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import type { Descriptor } from '../../image/media-types.ts';
@@ -24,7 +23,7 @@ export async function readParentFs(layers: Array<() => Promise<NodeJS.ReadableSt
 
 /** The parent's filesystem read from the registry (layers in manifest order). */
 export function parentFsFromRegistry(client: RegistryClient, repository: string, layers: Descriptor[]): Promise<ParentFs> {
-  return readParentFs(layers.map((l) => async () => Readable.fromWeb((await client.getBlobStream(repository, l.digest)) as import('node:stream/web').ReadableStream)));
+  return readParentFs(layers.map((l) => () => client.getBlobStream(repository, l.digest)));
 }
 
 function applyLayer(fs: Map<string, FsNode>, gz: NodeJS.ReadableStream): Promise<void> {

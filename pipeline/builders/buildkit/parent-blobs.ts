@@ -4,6 +4,7 @@
  * sent is hashed, and a body that does not match its digest is cut off before its end instead of completed.
  */
 import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { EksdError } from '../../errors.ts';
 import { DigestAccumulator, algorithmOf } from '../../image/digest.ts';
 import type { ImageSource } from '../../registry/image.ts';
@@ -47,9 +48,9 @@ export async function sendBlob(source: ImageSource, digest: string, res: ServerR
 }
 
 /** Writes what `sent` does not have yet, waiting for the engine to take each chunk. */
-async function forward(body: ReadableStream<Uint8Array>, sent: DigestAccumulator, res: ServerResponse): Promise<void> {
+async function forward(body: Readable, sent: DigestAccumulator, res: ServerResponse): Promise<void> {
   let offset = 0;
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of body as AsyncIterable<Uint8Array>) {
     if (res.destroyed) throw new Error('the engine closed the connection');
     const skip = Math.min(chunk.byteLength, Math.max(0, sent.size - offset));
     offset += chunk.byteLength;

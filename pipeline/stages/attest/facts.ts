@@ -5,8 +5,6 @@
  * registry once per layer digest and kept in the cache folder: a base update lists nothing again).
  */
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Catalog } from '../../catalog/model.ts';
 import { UPSTREAM } from '../../catalog/model.ts';
 import type { Platform } from '../../config/config.ts';
@@ -78,7 +76,7 @@ async function addedLayers(r: ReleaseFacts, image: ImagePlan, record: PlatformRe
   const starts = inherited.every((l, i) => own[i]?.digest === l.digest);
   const added = starts ? own.slice(inherited.length) : own;
   return Promise.all(added.map(async (l) => ({ digest: l.digest, files: await cachedFiles(r.cacheDir, l.digest, async () =>
-    layerFiles(Readable.fromWeb(await client.getBlobStream(image.repository, l.digest) as WebReadableStream<Uint8Array>), l.mediaType)) })));
+    layerFiles(await client.getBlobStream(image.repository, l.digest), l.mediaType)) })));
 }
 
 /** A parent's layers, read once per process: many images share a parent. */

@@ -1,0 +1,98 @@
+/**
+ * One HTTP exchange with a registry over Node's own http and https clients, bodies as Node streams end to
+ * end. Written here rather than through fetch because fetch turns every body into a web stream: copying a
+ * 56 MiB index between two registries cost 740 ms of CPU in undici's body pumps and web streams, against
+ * 320 ms for skopeo, on a copy that is CPU-bound (bench:copy); the same blobs piped as Node streams cost
+ * 130-200 ms. What fetch did besides is kept: keep-alive connections, redirects of GET and HEAD (a registry
+ * may send blobs from a CDN; Authorization is not carried to another origin), an AbortSignal.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+
+export type WireBody = Uint8Array | Readable;
+
+export interface WireRequest {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body?: WireBody;
+  signal: AbortSignal;
+}
+
+/** A registry's answer: the status, the headers, and the body as a Node stream. */
+export interface Reply {
+  status: number;
+  headers: Headers;
+  body: Readable;
+  /** The whole body (drains the stream). */
+  arrayBuffer(): Promise<Buffer>;
+  text(): Promise<string>;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 10;
+
+/** Keep-alive agents, one pair per client: connections to a registry are reused across its requests. */
+export class Wire {
+  private readonly agents = {
+    'http:': new http.Agent({ keepAlive: true }),
+    'https:': new https.Agent({ keepAlive: true }),
+  };
+
+  /** Sends the request, following redirects of a GET or HEAD; rejects with the signal's reason once aborted. */
+  async send(r: WireRequest): Promise<Reply> {
+    let reply = await this.once(r);
+    for (let hops = 0; REDIRECTS.has(reply.status) && (r.method === 'GET' || r.method === 'HEAD'); hops++) {
+      const location = reply.headers.get('location');
+      if (!location || hops >= MAX_REDIRECTS) return reply;
+      reply.body.resume();
+      const url = new URL(location, r.url);
+      const headers = { ...r.headers };
+      if (url.origin !== r.url.origin) delete headers.authorization;
+      r = { ...r, url, headers };
+      reply = await this.once(r);
+    }
+    return reply;
+  }
+
+  private once(r: WireRequest): Promise<Reply> {
+    const headers = { ...r.headers };
+    if (r.body instanceof Uint8Array) headers['content-length'] ??= String(r.body.byteLength);
+    const client = r.url.protocol === 'https:' ? https : http;
+    const agent = this.agents[r.url.protocol === 'https:' ? 'https:' : 'http:'];
+    return new Promise<Reply>((resolve, reject) => {
+      if (r.signal.aborted) { reject(r.signal.reason); return; }
+      const req = client.request(r.url, { method: r.method, headers, agent });
+      let res: http.IncomingMessage | undefined;
+      // Past the answer, an abort (the watchdog) also ends the body the consumer reads, with its reason.
+      const abort = (): void => { const why = r.signal.reason as Error; res?.destroy(why); req.destroy(why); };
+      r.signal.addEventListener('abort', abort, { once: true });
+      req.on('error', (e) => { if (!res) r.signal.removeEventListener('abort', abort); reject(r.signal.aborted ? r.signal.reason : e); });
+      req.on('response', (answer) => {
+        res = answer;
+        answer.on('close', () => r.signal.removeEventListener('abort', abort));
+        resolve(reply(answer));
+      });
+      if (r.body === undefined) req.end();
+      else if (r.body instanceof Uint8Array) req.end(r.body);
+      else {
+        // A body that fails (a digest check at its end) ends the request with its own error (stream.pipeline
+        // would abort the request, and the error seen would be a hang-up).
+        r.body.on('error', (e) => req.destroy(e));
+        r.body.pipe(req);
+      }
+    });
+  }
+}
+
+function reply(res: http.IncomingMessage): Reply {
+  const headers = new Headers();
+  for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
+  const arrayBuffer = async (): Promise<Buffer> => {
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  };
+  return { status: res.statusCode ?? 0, headers, body: res, arrayBuffer, text: async () => (await arrayBuffer()).toString('utf8') };
+}
