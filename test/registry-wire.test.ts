@@ -1,11 +1,16 @@
 /**
  * The registry client's HTTP exchange (registry/wire.ts) against loopback servers: a blob redirected to
- * another origin arrives checked and without the registry's Authorization; connections to the distribution
- * registry are reused; a body
- * that stops moving ends with a timeout; a body that breaks off mid-stream fails the read.
+ * another origin arrives checked and without the registry's Authorization; a manifest PUT redirected with
+ * 307 is sent again with its bytes; connections to the distribution registry are reused; a body that stops
+ * moving ends with a timeout and one that breaks off fails the read; an upload that fails closes its file;
+ * a file shorter than its declared size fails at once.
  */
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { isEksdError } from '../pipeline/errors.ts';
@@ -85,4 +90,55 @@ test('a blob whose body stops moving times out; one that breaks off fails; neith
   t.truthy(broken);
   const e = await t.throwsAsync(client.getBlob('stall', digest));
   t.true(isEksdError(e, 'REGISTRY_TIMEOUT'), (e as { code?: string }).code);
+});
+
+/** A registry that takes uploads at /upload and hands the PUT to `put`; blobs are unknown to HEAD. */
+async function uploadServer(t: import('ava').ExecutionContext, put: (req: IncomingMessage, res: ServerResponse) => void): Promise<LoopbackServer> {
+  return serve(t, (req, res) => {
+    if (req.method === 'HEAD') res.writeHead(404, { 'content-length': '0' }).end();
+    else if (req.method === 'POST') res.writeHead(202, { location: '/upload/1', 'content-length': '0' }).end();
+    else put(req, res);
+  });
+}
+
+async function blobFile(bytes: Buffer): Promise<string> {
+  const file = join(await mkdtemp(join(tmpdir(), 'eksd-wire-')), 'blob');
+  writeFileSync(file, bytes);
+  return file;
+}
+
+const openFiles = (): string[] => readdirSync('/proc/self/fd').map((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; } });
+
+test('an upload whose connection breaks closes the file it was reading', async (t) => {
+  const registry = await uploadServer(t, (req) => { req.once('data', () => req.socket.destroy()); });
+  const file = await blobFile(randomBytes(8 * 1024 * 1024));
+  const client = new RegistryClient({ registry: host(registry), retry: { attempts: 2, baseMs: 1, maxMs: 2 } });
+  await t.throwsAsync(client.pushBlob('r', { path: file }, { digest: `sha256:${'0'.repeat(64)}`, size: 8 * 1024 * 1024 }));
+  await new Promise((r) => setTimeout(r, 100));
+  t.false(openFiles().includes(file), 'no attempt left the file open');
+});
+
+test('a file shorter than its declared size fails the upload at once, not after the timeout', async (t) => {
+  const registry = await uploadServer(t, (req) => { req.resume(); });
+  const file = await blobFile(randomBytes(1000));
+  const client = new RegistryClient({ registry: host(registry), timeoutMs: 5_000, retry: { attempts: 1 } });
+  const started = Date.now();
+  await t.throwsAsync(client.pushBlob('r', { path: file }, { digest: `sha256:${'1'.repeat(64)}`, size: 2000 }));
+  t.true(Date.now() - started < 3_000, `failed after ${Date.now() - started} ms`);
+});
+
+test('a manifest PUT redirected with 307 is sent again, with its bytes, where it points', async (t) => {
+  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: [] }));
+  const manifestDigest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  const received: Buffer[] = [];
+  const registry = await serve(t, (req, res) => {
+    if (req.url === '/v2/r/manifests/v1') { res.writeHead(307, { location: '/v2/moved/manifests/v1', 'content-length': '0' }).end(); return; }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => { received.push(Buffer.concat(chunks)); res.writeHead(201, { 'docker-content-digest': manifestDigest, 'content-length': '0' }).end(); });
+  });
+  const client = new RegistryClient({ registry: host(registry) });
+  t.is(await client.putManifest('r', 'v1', new Uint8Array(bytes), 'application/vnd.oci.image.manifest.v1+json'), manifestDigest);
+  t.is(received.length, 1);
+  t.true(received[0]!.equals(bytes));
 });

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { Transform, type Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 
 /**
  * Blob content to push: bytes in memory, a file, or a function that opens a fresh stream (called again
@@ -15,8 +15,9 @@ const FILE_READ_SIZE = 1024 * 1024;
 /** A stream that calls `onChunk` with each chunk's size as it passes through. */
 export function withProgress(stream: Readable, onChunk: (bytes: number) => void): Readable {
   const counted = new Transform({ transform(c: Buffer, _e, callback) { onChunk(c.byteLength); callback(null, c); } });
-  stream.on('error', (e) => counted.destroy(e));
-  return stream.pipe(counted);
+  // Either end failing ends both: a request that fails closes the file under it.
+  pipeline(stream, counted, () => undefined);
+  return counted;
 }
 
 /** A file as a stream read in 1 MiB pieces, calling `onChunk` per piece. */

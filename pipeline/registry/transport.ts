@@ -96,8 +96,12 @@ export class Transport {
     } finally {
       if (!handedOff) {
         wd.stop();
-        // A body nobody read is drained, so that its connection goes back to the pool.
-        if (res && !res.body.readableEnded) res.body.resume();
+        // A body nobody read: an empty one is drained (its connection goes back to the pool), any other
+        // closed, so that nothing is left open without a watchdog.
+        if (res && !res.body.readableEnded) {
+          if (spec.method === 'HEAD' || res.headers.get('content-length') === '0') res.body.resume();
+          else res.body.destroy();
+        }
       }
     }
   }

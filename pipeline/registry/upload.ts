@@ -1,3 +1,4 @@
+import { pipeline } from 'node:stream';
 import { algorithmOf, DigestAccumulator, hashingStream } from '../image/digest.ts';
 import { clientError, digestMismatchError, type RequestContext } from './errors.ts';
 import { withRetry } from './http.ts';
@@ -99,8 +100,8 @@ async function streamed(a: Attempt, at: URL): Promise<Uploaded> {
     const body = await openWhole(a.source, progress);
     const hashed = hashingStream({ algorithm: 'sha256', onDone: (digest, size) => { result = { digest, size }; } });
     if (body instanceof Uint8Array) return hashed.end(body);
-    body.on('error', (e) => hashed.destroy(e));
-    return body.pipe(hashed);
+    pipeline(body, hashed, () => undefined);
+    return hashed;
   });
   if (!result) throw clientError(a.ctx, 'BLOB_UPLOAD_INVALID', 'the upload stream ended early');
   await finish(a, next, result.digest);

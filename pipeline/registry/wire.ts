@@ -8,7 +8,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 
 export type WireBody = Uint8Array | Readable;
 
@@ -33,17 +33,28 @@ export interface Reply {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 10;
 
-/** Keep-alive agents, one pair per client: connections to a registry are reused across its requests. */
+/** A redirect the request follows: any of a GET or HEAD; 307 and 308 also of a request whose body can be sent again. */
+function follows(r: WireRequest, status: number): boolean {
+  if (!REDIRECTS.has(status)) return false;
+  if (r.method === 'GET' || r.method === 'HEAD') return true;
+  return (status === 307 || status === 308) && (r.body === undefined || r.body instanceof Uint8Array);
+}
+
+/**
+ * Keep-alive agents, one pair per client: connections to a registry are reused across its requests, and a
+ * connection idle for 4 s is closed (as undici did), before a server's own idle timeout can close it under a
+ * request.
+ */
 export class Wire {
   private readonly agents = {
-    'http:': new http.Agent({ keepAlive: true }),
-    'https:': new https.Agent({ keepAlive: true }),
+    'http:': new http.Agent({ keepAlive: true, timeout: 4_000 }),
+    'https:': new https.Agent({ keepAlive: true, timeout: 4_000 }),
   };
 
-  /** Sends the request, following redirects of a GET or HEAD; rejects with the signal's reason once aborted. */
+  /** Sends the request, following redirects (`follows`); rejects with the signal's reason once aborted. */
   async send(r: WireRequest): Promise<Reply> {
     let reply = await this.once(r);
-    for (let hops = 0; REDIRECTS.has(reply.status) && (r.method === 'GET' || r.method === 'HEAD'); hops++) {
+    for (let hops = 0; follows(r, reply.status); hops++) {
       const location = reply.headers.get('location');
       if (!location || hops >= MAX_REDIRECTS) return reply;
       reply.body.resume();
@@ -61,14 +72,20 @@ export class Wire {
     if (r.body instanceof Uint8Array) headers['content-length'] ??= String(r.body.byteLength);
     const client = r.url.protocol === 'https:' ? https : http;
     const agent = this.agents[r.url.protocol === 'https:' ? 'https:' : 'http:'];
+    // A stream body is closed with its request: a failed attempt leaves no file open and no source GET paused.
+    const drop = (): void => { if (r.body && !(r.body instanceof Uint8Array)) r.body.destroy(); };
     return new Promise<Reply>((resolve, reject) => {
-      if (r.signal.aborted) { reject(r.signal.reason); return; }
+      if (r.signal.aborted) { drop(); reject(r.signal.reason); return; }
       const req = client.request(r.url, { method: r.method, headers, agent });
       let res: http.IncomingMessage | undefined;
       // Past the answer, an abort (the watchdog) also ends the body the consumer reads, with its reason.
       const abort = (): void => { const why = r.signal.reason as Error; res?.destroy(why); req.destroy(why); };
       r.signal.addEventListener('abort', abort, { once: true });
-      req.on('error', (e) => { if (!res) r.signal.removeEventListener('abort', abort); reject(r.signal.aborted ? r.signal.reason : e); });
+      req.on('error', (e) => {
+        drop();
+        if (!res) r.signal.removeEventListener('abort', abort);
+        reject(r.signal.aborted ? r.signal.reason : e);
+      });
       req.on('response', (answer) => {
         res = answer;
         answer.on('close', () => r.signal.removeEventListener('abort', abort));
@@ -77,13 +94,30 @@ export class Wire {
       if (r.body === undefined) req.end();
       else if (r.body instanceof Uint8Array) req.end(r.body);
       else {
-        // A body that fails (a digest check at its end) ends the request with its own error (stream.pipeline
-        // would abort the request, and the error seen would be a hang-up).
-        r.body.on('error', (e) => req.destroy(e));
-        r.body.pipe(req);
+        // A body that fails (a digest check at its end, a length) ends the request with its own error
+        // (stream.pipeline would abort the request, and the error seen would be a hang-up).
+        const body = headers['content-length'] === undefined ? r.body : ofLength(r.body, Number(headers['content-length']));
+        body.on('error', (e) => req.destroy(e));
+        body.pipe(req);
       }
     });
   }
+}
+
+/** The stream, failing as soon as it is longer than `length` or ends shorter: the server would wait for the rest. */
+function ofLength(body: Readable, length: number): Readable {
+  let seen = 0;
+  const counted = new Transform({
+    transform(c: Buffer, _e, callback) {
+      seen += c.byteLength;
+      callback(seen > length ? new Error(`the body is longer than its Content-Length of ${length} bytes`) : null, c);
+    },
+    flush(callback) {
+      callback(seen < length ? new Error(`the body ended after ${seen} of its ${length} bytes (Content-Length)`) : null);
+    },
+  });
+  pipeline(body, counted, () => undefined);
+  return counted;
 }
 
 function reply(res: http.IncomingMessage): Reply {
