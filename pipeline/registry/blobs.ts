@@ -1,4 +1,5 @@
-import { pipeline, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { through } from '../util/streams.ts';
 import { algorithmOf, hashingStream, matchesDigest, digestOf } from '../image/digest.ts';
 import { digestMismatchError, type RequestContext } from './errors.ts';
 import { mountScope, scopeFor } from './scopes.ts';
@@ -36,15 +37,13 @@ export function getBlobStream(t: Transport, repo: string, digest: string, onChun
   const ctx = ctxOf(t, repo, digest, 'get blob');
   return t.request({ method: 'GET', url: blobPath(repo, digest), ctx, scopes: scopeFor(repo, 'pull'), expect: [200],
     streamResponse: true }, async (res, wd) => {
-    const checked = hashingStream({
+    // A body that breaks off (a reset, the watchdog) errors the stream its reader holds.
+    return through(res.body, hashingStream({
       expected: digest,
       onChunk: onChunk ? () => { wd.kick(); onChunk(); } : () => wd.kick(),
       onDone: () => wd.stop(),
       onMismatch: (actual) => { wd.stop(); return digestMismatchError(ctx, digest, actual); },
-    });
-    // A body that breaks off (a reset, the watchdog) errors the stream its reader holds.
-    pipeline(res.body, checked, (e) => { if (e) wd.stop(); });
-    return checked;
+    }), () => wd.stop());
   });
 }
 

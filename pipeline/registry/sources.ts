@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { pipeline, Transform, type Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
+import { through } from '../util/streams.ts';
 
 /**
  * Blob content to push: bytes in memory, a file, or a function that opens a fresh stream (called again
@@ -14,10 +15,7 @@ const FILE_READ_SIZE = 1024 * 1024;
 
 /** A stream that calls `onChunk` with each chunk's size as it passes through. */
 export function withProgress(stream: Readable, onChunk: (bytes: number) => void): Readable {
-  const counted = new Transform({ transform(c: Buffer, _e, callback) { onChunk(c.byteLength); callback(null, c); } });
-  // Either end failing ends both: a request that fails closes the file under it.
-  pipeline(stream, counted, () => undefined);
-  return counted;
+  return through(stream, new Transform({ transform(c: Buffer, _e, callback) { onChunk(c.byteLength); callback(null, c); } }));
 }
 
 /** A file as a stream read in 1 MiB pieces, calling `onChunk` per piece. */

@@ -3,10 +3,9 @@ import { clientError, RegistryError, statusError, transportError, type RequestCo
 import type { HostBudget } from './host-budget.ts';
 import { HostGate, parseRetryAfter, Watchdog, withRetry, type RetryPolicy } from './http.ts';
 import type { ScopeSet } from './scopes.ts';
-import { Wire, type Reply, type WireBody } from './wire.ts';
+import { Wire, type BodySource, type Reply } from './wire.ts';
 
-export type { Reply } from './wire.ts';
-export type BodySource = WireBody;
+export type { BodySource, Reply } from './wire.ts';
 
 export interface RequestSpec {
   method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';

@@ -1,4 +1,4 @@
-import { pipeline } from 'node:stream';
+import { through } from '../util/streams.ts';
 import { algorithmOf, DigestAccumulator, hashingStream } from '../image/digest.ts';
 import { clientError, digestMismatchError, type RequestContext } from './errors.ts';
 import { withRetry } from './http.ts';
@@ -99,9 +99,7 @@ async function streamed(a: Attempt, at: URL): Promise<Uploaded> {
   const next = await patch(a, at, async (progress) => {
     const body = await openWhole(a.source, progress);
     const hashed = hashingStream({ algorithm: 'sha256', onDone: (digest, size) => { result = { digest, size }; } });
-    if (body instanceof Uint8Array) return hashed.end(body);
-    pipeline(body, hashed, () => undefined);
-    return hashed;
+    return body instanceof Uint8Array ? hashed.end(body) : through(body, hashed);
   });
   if (!result) throw clientError(a.ctx, 'BLOB_UPLOAD_INVALID', 'the upload stream ended early');
   await finish(a, next, result.digest);

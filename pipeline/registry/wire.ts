@@ -8,15 +8,16 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { pipeline, Transform, type Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
+import { through } from '../util/streams.ts';
 
-export type WireBody = Uint8Array | Readable;
+export type BodySource = Uint8Array | Readable;
 
 export interface WireRequest {
   method: string;
   url: URL;
   headers: Record<string, string>;
-  body?: WireBody;
+  body?: BodySource;
   signal: AbortSignal;
 }
 
@@ -107,7 +108,7 @@ export class Wire {
 /** The stream, failing as soon as it is longer than `length` or ends shorter: the server would wait for the rest. */
 function ofLength(body: Readable, length: number): Readable {
   let seen = 0;
-  const counted = new Transform({
+  return through(body, new Transform({
     transform(c: Buffer, _e, callback) {
       seen += c.byteLength;
       callback(seen > length ? new Error(`the body is longer than its Content-Length of ${length} bytes`) : null, c);
@@ -115,9 +116,7 @@ function ofLength(body: Readable, length: number): Readable {
     flush(callback) {
       callback(seen < length ? new Error(`the body ended after ${seen} of its ${length} bytes (Content-Length)`) : null);
     },
-  });
-  pipeline(body, counted, () => undefined);
-  return counted;
+  }));
 }
 
 function reply(res: http.IncomingMessage): Reply {
