@@ -19,6 +19,8 @@ import { limiter } from '../util/limit.ts';
 import { parseTagReference } from '../registry/reference.ts';
 import { Watchdog } from '../registry/http.ts';
 import { hashStream } from '../util/checksums.ts';
+import { Memo } from '../util/memo.ts';
+import type { Manifest } from '../registry/manifests.ts';
 
 export interface VerifyOptions {
   client: ClientFactory;
@@ -95,7 +97,7 @@ async function verifyImage(asset: Asset, o: VerifyOptions, report: VerifyReport,
     problem(actual ? `tag ${uri} points at ${actual}, the release records ${expected}`
       : error ? `tag ${uri} could not be read: ${error}` : `tag ${uri} does not exist (the release records ${expected})`);
   }
-  const index = await guard(() => client.getManifest(ref.repository, expected), problem, `index ${expected}`);
+  const index = await guard(() => servedManifest(client, ref.repository, expected), problem, `index ${expected}`);
   if (!index) return;
   report.manifests++;
   const json = index.json as IndexJson;
@@ -113,16 +115,31 @@ async function verifyImage(asset: Asset, o: VerifyOptions, report: VerifyReport,
 }
 
 async function verifyChild(client: RegistryClient, repository: string, digest: string, report: VerifyReport, problem: (p: string) => void): Promise<void> {
-  const child = await guard(() => client.getManifest(repository, digest), problem, `manifest ${digest}`);
+  const child = await guard(() => servedManifest(client, repository, digest), problem, `manifest ${digest}`);
   if (!child) return;
   report.manifests++;
   const json = child.json as ManifestJson;
   const blobs = [json.config.digest, ...json.layers.map((l) => l.digest)];
   await Promise.all(blobs.map(async (blob) => {
-    const size = await guard(() => client.headBlob(repository, blob), problem, `blob ${blob}`);
+    const size = await guard(() => servedBlob(client, repository, blob), problem, `blob ${blob}`);
     report.blobs++;
     if (size === undefined) problem(`blob ${blob} of manifest ${digest} is missing from ${repository}`);
   }));
+}
+
+/**
+ * Manifests and blobs by digest as verify read them back: content-addressed, so what one verify of this
+ * process found served (channels of one run list the same images) is not read again. What was not found
+ * is never kept; tags are always read.
+ */
+const readBack = { manifests: new Memo<Manifest>(), blobs: new Memo<number | undefined>() };
+
+function servedManifest(client: RegistryClient, repository: string, digest: string): Promise<Manifest> {
+  return readBack.manifests.get(`${client.registry}/${repository}@${digest}`, () => client.getManifest(repository, digest));
+}
+
+function servedBlob(client: RegistryClient, repository: string, digest: string): Promise<number | undefined> {
+  return readBack.blobs.get(`${client.registry}/${repository}@${digest}`, () => client.headBlob(repository, digest), (size) => size !== undefined);
 }
 
 /** The digest a tag resolves to (or why it could not be read), retried with backoff while it differs from what is expected. */
