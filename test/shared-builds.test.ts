@@ -1,6 +1,6 @@
 /** Build keys shared by channels released at once: one channel builds a key, the others wait for it. */
 import test from 'ava';
-import { buildingElsewhere, claimBuild, sharedFor, sharePlatform } from '../pipeline/stages/images/shared.ts';
+import { buildingElsewhere, claimBuild, servedInRun, shareDecisions, sharedFor, sharePlatform } from '../pipeline/stages/images/shared.ts';
 import type { SharedBuilds } from '../pipeline/stages/images/types.ts';
 
 const KEY = 'sha256:key';
@@ -35,6 +35,19 @@ test('a failed build ends its claim: a waiting channel then builds the key itsel
   const mine = claimBuild(shared, KEY, '1-34');
   t.truthy(buildingElsewhere(shared, KEY, '1-33'));
   mine();
+});
+
+test('served in the run: only a manifest a channel pushed or found served, not one it only decided to reuse', (t) => {
+  const shared: SharedBuilds = new Map();
+  const inputs = {} as never;
+  shareDecisions(shared, '1-33', [{ plan: {} as never, platforms: { 'linux/amd64': { action: 'reuse', source: 'published', key: KEY, inputs, manifest, built: false, reason: 'r' } } }]);
+  t.deepEqual(sharedFor(shared, KEY, '1-34')?.manifest, manifest);
+  t.false(servedInRun(shared, KEY, manifest.digest), 'decided on, not yet found served');
+  sharePlatform(shared, '1-33', { key: KEY, inputs, manifest, built: false, reason: 'r' });
+  t.true(servedInRun(shared, KEY, manifest.digest));
+  t.false(servedInRun(shared, KEY, 'sha256:other'));
+  t.false(servedInRun(shared, 'sha256:another-key', manifest.digest));
+  t.false(servedInRun(undefined, KEY, manifest.digest));
 });
 
 test('turns in order: a part starts once the turns before it are over, whatever order the tasks come in', async (t) => {

@@ -1,6 +1,6 @@
 /**
- * One platform image, carried out. A reuse must find its manifest served, else the platform is decided
- * again without it. A build goes to the builder the decision names, through the port; a builder that
+ * One platform image, carried out. A reuse must find its manifest served (or a channel of this run pushed
+ * it or found it served), else the platform is decided again without it. A build goes to the builder the decision names, through the port; a builder that
  * refuses once it sees the parent is turned off for the platform, which is decided again (and may then
  * find that build published). So the key of what is pushed always says how it was made.
  */
@@ -15,7 +15,7 @@ import type { Descriptor } from '../../image/media-types.ts';
 import { pushPlatformImage } from '../../publish/platform-image.ts';
 import type { Carry, ParentRef } from './carry.ts';
 import { decideImage, type ParentView } from './decide.ts';
-import { buildingElsewhere, claimBuild, sharedFor, sharePlatform } from './shared.ts';
+import { buildingElsewhere, claimBuild, servedInRun, sharedFor, sharePlatform } from './shared.ts';
 import { unmadeUnit } from './split.ts';
 import type { Decision, ImageFacts, PlatformRecord } from './types.ts';
 
@@ -34,7 +34,8 @@ export async function executePlatform(c: Carry, job: PlatformJob): Promise<Platf
   let options = c.input.options;
   for (let d = job.decision; ; d = decideImage(f, job.parents, options, missing).platforms[platform]!) {
     if (d.action === 'reuse') {
-      if (d.source === 'tagged' || await c.input.client(f.plan.registry).headManifest(f.plan.repository, d.manifest.digest)) return reused(c, job, d, started);
+      if (d.source === 'tagged' || servedInRun(c.input.options.shared, d.key, d.manifest.digest)
+        || await c.input.client(f.plan.registry).headManifest(f.plan.repository, d.manifest.digest)) return reused(c, job, d, started);
       missing.add(d.manifest.digest);
       continue;
     }

@@ -20,7 +20,14 @@ export function shareDecisions(shared: SharedBuilds, channel: string, decisions:
 export function sharePlatform(shared: SharedBuilds, channel: string, r: PlatformRecord): void {
   const entry = shared.get(r.key);
   // A build made now replaces an image shared before (one a channel found no longer served).
-  if (!entry?.manifest || r.built) shared.set(r.key, { ...entry, channel: entry?.manifest && !r.built ? entry.channel : channel, manifest: r.manifest });
+  if (!entry?.manifest || r.built) shared.set(r.key, { ...entry, channel: entry?.manifest && !r.built ? entry.channel : channel, manifest: r.manifest, served: true });
+  else if (entry.manifest.digest === r.manifest.digest) shared.set(r.key, { ...entry, served: true });
+}
+
+/** Whether a channel of this run pushed this manifest for the key, or found it served. */
+export function servedInRun(shared: SharedBuilds | undefined, key: string, digest: string): boolean {
+  const entry = shared?.get(key);
+  return entry?.served === true && entry.manifest?.digest === digest;
 }
 
 /** The image another channel of this run has for the key: undefined when none (or only this channel). */
