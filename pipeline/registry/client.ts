@@ -67,8 +67,8 @@ export class RegistryClient {
   /** Blob pushes by "repo@digest", in flight or done; a failed one is forgotten (see pushBlob). */
   private readonly pushes = new Map<string, Promise<PushedBlob>>();
   private readonly chunkThreshold: number;
-  /** Repositories whose referrers API answered 404: the registry has none there. */
-  private readonly noReferrersApi = new Set<string>();
+  /** By repository, whether its first referrers request found the API (false: it answered 404, there is none). */
+  private readonly referrersApi = new Map<string, Promise<boolean>>();
   private readonly chunkSize: number;
 
   constructor(o: RegistryClientOptions) {
@@ -121,17 +121,17 @@ export class RegistryClient {
     return manifests.putManifestWithSubject(this.t, repo, ref, bytes, mediaType);
   }
 
-  /** The subject's referrers through the referrers API; undefined when the registry has none (404). */
   /**
    * The referrers API's answer, undefined when the registry has none. A registry with the API never
    * answers 404 there for a repository it has (distribution spec 1.1), so one 404 settles it for the
-   * repository: no further request there from this client.
+   * repository: no further request there from this client, and none while the first is on its way.
    */
   async getReferrers(repo: string, digest: string, artifactType?: string): Promise<{ manifests: Descriptor[]; filtered: boolean } | undefined> {
     this.check('get referrers of', repo, digest, 'digest');
-    if (this.noReferrersApi.has(repo)) return undefined;
-    const answer = await manifests.getReferrers(this.t, repo, digest, artifactType);
-    if (!answer) this.noReferrersApi.add(repo);
+    const first = this.referrersApi.get(repo);
+    if (first && !(await first)) return undefined;
+    const answer = manifests.getReferrers(this.t, repo, digest, artifactType);
+    if (!first) this.referrersApi.set(repo, answer.then((a) => a !== undefined, () => { this.referrersApi.delete(repo); return true; }));
     return answer;
   }
 
