@@ -4,6 +4,7 @@
  * the pointer is not verified yet (its run stopped before the pointers stage), so no index page or feed
  * names it.
  */
+import { createHash } from 'node:crypto';
 import { EksdError } from '../../errors.ts';
 import { parseReleaseChannel } from '../../release/channel.ts';
 import { parseRelease } from '../../release/manifest.ts';
@@ -38,7 +39,22 @@ async function readChannel(store: Store, channel: string): Promise<PublishedChan
 export async function readManifest(store: Store, channel: string, number: number): Promise<Release | undefined> {
   const key = manifestPath(channel, number);
   const text = await getText(store, key);
-  return text === undefined ? undefined : parseRelease(text, store.where(key), { strict: false });
+  return text === undefined ? undefined : parsedOnce(text, store.where(key));
+}
+
+/**
+ * Manifests parsed by this process, by the digest of their text: channels released at once each write the
+ * index pages from every published manifest, and parsing is most of that work. Shared: never changed.
+ */
+const parsed = new Map<string, Release>();
+
+function parsedOnce(text: string, where: string): Release {
+  const digest = createHash('sha256').update(text).digest('hex');
+  const known = parsed.get(digest);
+  if (known) return known;
+  const release = parseRelease(text, where, { strict: false });
+  parsed.set(digest, release);
+  return release;
 }
 
 /** Orders channels by Kubernetes minor: 1-9 before 1-10. */
