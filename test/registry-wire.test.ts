@@ -3,7 +3,7 @@
  * another origin arrives checked and without the registry's Authorization; a manifest PUT redirected with
  * 307 is sent again with its bytes; connections to the distribution registry are reused; a body that stops
  * moving ends with a timeout and one that breaks off fails the read; an upload that fails closes its file;
- * a file shorter than its declared size fails at once.
+ * a file shorter than its declared size fails at once; an upload refused early stops sending.
  */
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
@@ -125,6 +125,23 @@ test('a file shorter than its declared size fails the upload at once, not after 
   const started = Date.now();
   await t.throwsAsync(client.pushBlob('r', { path: file }, { digest: `sha256:${'1'.repeat(64)}`, size: 2000 }));
   t.true(Date.now() - started < 3_000, `failed after ${Date.now() - started} ms`);
+});
+
+// Serial: its 96 MiB must not hold up the timing of the tests beside it.
+test.serial('an upload refused before its body is sent stops sending: the file is closed, the registry gets little of it, the error is its own', async (t) => {
+  let received = 0;
+  const registry = await uploadServer(t, (req, res) => {
+    req.once('data', () => res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'DIGEST_INVALID', message: 'refused early' }] })));
+    req.on('data', (c: Buffer) => { received += c.byteLength; });
+  });
+  const size = 96 * 1024 * 1024;
+  const file = await blobFile(Buffer.alloc(size, 7));
+  const client = new RegistryClient({ registry: host(registry), retry: { attempts: 1 } });
+  const e = await t.throwsAsync(client.pushBlob('r', { path: file }, { digest: `sha256:${'2'.repeat(64)}`, size }));
+  t.regex(e!.message, /refused early|DIGEST_INVALID/);
+  await new Promise((r) => setTimeout(r, 200));
+  t.true(received < size / 2, `the registry received ${received} of ${size} bytes`);
+  t.false(openFiles().includes(file), 'the file is closed');
 });
 
 test('a manifest PUT redirected with 307 is sent again, with its bytes, where it points', async (t) => {

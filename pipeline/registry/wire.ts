@@ -87,9 +87,16 @@ export class Wire {
         if (!res) r.signal.removeEventListener('abort', abort);
         reject(r.signal.aborted ? r.signal.reason : e);
       });
+      let stopSending: (() => void) | undefined;
       req.on('response', (answer) => {
         res = answer;
         answer.on('close', () => r.signal.removeEventListener('abort', abort));
+        if (stopSending && !req.writableFinished && (answer.statusCode ?? 0) >= 300) {
+          // Refused before the body was all sent (401, 400): no more of it is read or sent, and the
+          // connection, left in the middle of a request, is closed once the answer has been read.
+          stopSending();
+          answer.once('close', () => req.destroy());
+        }
         resolve(reply(answer));
       });
       if (r.body === undefined) req.end();
@@ -98,8 +105,10 @@ export class Wire {
         // A body that fails (a digest check at its end, a length) ends the request with its own error
         // (stream.pipeline would abort the request, and the error seen would be a hang-up).
         const body = headers['content-length'] === undefined ? r.body : ofLength(r.body, Number(headers['content-length']));
-        body.on('error', (e) => req.destroy(e));
+        let stopped = false;
+        body.on('error', (e) => { if (!stopped) req.destroy(e); });
         body.pipe(req);
+        stopSending = () => { stopped = true; body.unpipe(req); drop(); };
       }
     });
   }
