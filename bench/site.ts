@@ -6,7 +6,7 @@
  * is parsed once per process), and again in a new process (`eksd site`). Target: under 2 s for seven
  * channels.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +36,8 @@ if (process.argv[2] === '--again-in') {
     await storeReleases(new DirStore(dir), { channels: CHANNELS, releases: RELEASES, retired: { '1-30': '2026-06-01' } });
     await regenerate(dir, 'from nothing');
     await regenerate(dir, 'again, nothing changed, in the same process');
-    execFileSync(process.execPath, ['--import=tsx', new URL(import.meta.url).pathname, '--again-in', dir], { stdio: 'inherit' });
+    const again = spawnSync(process.execPath, ['--import=tsx', new URL(import.meta.url).pathname, '--again-in', dir], { stdio: 'inherit' });
+    if (again.status !== 0) process.exitCode = again.status ?? 1;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@ import anyTest, { type TestFn } from 'ava';
 import { execFileSync } from 'node:child_process';
 import { isEksdError } from '../pipeline/errors.ts';
 import { copy, digestOf, OCI_EMPTY, OCI_EMPTY_DIGEST, OCI_INDEX, OCI_MANIFEST, RegistryClient, type Descriptor } from '../pipeline/registry/index.ts';
-import { artifactManifest, attach, attachAll, copyReferrers, listReferrers, referrers, referrersTag, type Artifact } from '../pipeline/registry/referrers.ts';
+import { artifactManifest, attach, copyReferrers, referrers, referrersTag, type Artifact } from '../pipeline/registry/referrers.ts';
 import { startRecorder } from './helpers/recorder.ts';
 import { startReferrersProxy } from './helpers/referrers-proxy.ts';
 import { buildImage, pushTestImage, startRegistry, type RunningRegistry } from './helpers/registry.ts';
@@ -230,21 +230,4 @@ test('a registry without the referrers API: ten subjects of one repository liste
   t.deepEqual(listed[3], [attached.manifest]);
   t.is(recorder.lines.filter((l) => l.includes('/referrers/')).length, 1);
   t.is(recorder.lines.filter((l) => l.includes('/manifests/sha256-')).length, 10);
-});
-
-test('attachAll on a listing just read: the tag index is written without reading it again, read back after; what it listed stays', async (t) => {
-  const recorder = await startRecorder(t.context.reg.host);
-  t.teardown(() => recorder.stop());
-  const client = new RegistryClient({ registry: recorder.host });
-  const repo = 'refs/listed';
-  const s = await subject(client, repo, 'listed');
-  const earlier = await attach(new RegistryClient({ registry: t.context.reg.host }), repo, s, artifact('another-writer', SBOM));
-  const listed = await listReferrers(client, repo, s.digest, SIG);
-  t.deepEqual(listed, { via: 'tag', manifests: [earlier.manifest] });
-  recorder.lines.length = 0;
-  const { manifests, via } = await attachAll(client, repo, s, [artifact('sig-a'), artifact('sig-b')], listed);
-  t.is(via, 'tag');
-  const tagRequests = recorder.lines.filter((l) => l.includes(`/manifests/${referrersTag(s.digest)}`)).map((l) => l.split(' ')[0]);
-  t.deepEqual(tagRequests, ['PUT', 'GET']);
-  t.deepEqual(digests(await referrers(client, repo, s.digest)), digests([earlier.manifest, ...manifests]));
 });

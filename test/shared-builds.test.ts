@@ -5,6 +5,7 @@ import type { SharedBuilds } from '../pipeline/stages/images/types.ts';
 
 const KEY = 'sha256:key';
 const manifest = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:m', size: 1 };
+const PLACE = '127.0.0.1:5000/eks-distro/kubernetes/pause';
 
 test('a key being built by one channel makes the others wait; its image is then shared', async (t) => {
   const shared: SharedBuilds = new Map();
@@ -17,7 +18,7 @@ test('a key being built by one channel makes the others wait; its image is then 
   const after = waiting!.then(() => { waited = true; });
   await Promise.resolve();
   t.false(waited);
-  sharePlatform(shared, '1-33', { key: KEY, inputs: {} as never, manifest, built: true, reason: 'r' });
+  sharePlatform(shared, '1-33', { key: KEY, inputs: {} as never, manifest, built: true, reason: 'r' }, PLACE);
   end();
   await after;
   t.true(waited);
@@ -42,12 +43,13 @@ test('served in the run: only a manifest a channel pushed or found served, not o
   const inputs = {} as never;
   shareDecisions(shared, '1-33', [{ plan: {} as never, platforms: { 'linux/amd64': { action: 'reuse', source: 'published', key: KEY, inputs, manifest, built: false, reason: 'r' } } }]);
   t.deepEqual(sharedFor(shared, KEY, '1-34')?.manifest, manifest);
-  t.false(servedInRun(shared, KEY, manifest.digest), 'decided on, not yet found served');
-  sharePlatform(shared, '1-33', { key: KEY, inputs, manifest, built: false, reason: 'r' });
-  t.true(servedInRun(shared, KEY, manifest.digest));
-  t.false(servedInRun(shared, KEY, 'sha256:other'));
-  t.false(servedInRun(shared, 'sha256:another-key', manifest.digest));
-  t.false(servedInRun(undefined, KEY, manifest.digest));
+  t.false(servedInRun(shared, KEY, manifest.digest, PLACE), 'decided on, not yet found served');
+  sharePlatform(shared, '1-33', { key: KEY, inputs, manifest, built: false, reason: 'r' }, PLACE);
+  t.true(servedInRun(shared, KEY, manifest.digest, PLACE));
+  t.false(servedInRun(shared, KEY, manifest.digest, '127.0.0.1:5000/another/repository'), 'served in another repository');
+  t.false(servedInRun(shared, KEY, 'sha256:other', PLACE));
+  t.false(servedInRun(shared, 'sha256:another-key', manifest.digest, PLACE));
+  t.false(servedInRun(undefined, KEY, manifest.digest, PLACE));
 });
 
 test('turns in order: a part starts once the turns before it are over, whatever order the tasks come in', async (t) => {

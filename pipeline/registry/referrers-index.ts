@@ -2,8 +2,7 @@
  * The referrers tag schema (distribution-spec 1.1), for registries without the referrers API: the
  * subject's referrers are an OCI index under the tag `<alg>-<hex>`. Writers of one tag in this process
  * go one at a time; a writer outside the process can still overwrite an entry between a read and a PUT
- * (the registry has no conditional PUT; the read may be the caller's, before it signed and uploaded), so
- * every write is read back and merged again until it holds.
+ * (the registry has no conditional PUT), so every write is read back and merged again until it holds.
  */
 import { EksdError } from '../errors.ts';
 import { OCI_INDEX, type Descriptor } from '../image/media-types.ts';
@@ -69,12 +68,11 @@ async function oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {
 
 /**
  * Adds the descriptors missing from the index at the tag and writes it back, then reads it again: an
- * entry missing there (another writer's PUT replaced the index) is merged in and written again. `read`:
- * the index as the caller has just read it, written on without reading it again.
+ * entry missing there (another writer's PUT replaced the index) is merged in and written again.
  */
-export function addToTagIndex(client: RegistryClient, repo: string, tag: string, wanted: Descriptor[], read?: Descriptor[]): Promise<void> {
+export function addToTagIndex(client: RegistryClient, repo: string, tag: string, wanted: Descriptor[]): Promise<void> {
   return oneAtATime(`${client.registry}/${repo}:${tag}`, async () => {
-    let current = read ?? await readTagIndex(client, repo, tag);
+    let current = await readTagIndex(client, repo, tag);
     for (let writes = 0; ; writes++) {
       const missing = wanted.filter((d) => !current.some((e) => e.digest === d.digest));
       if (missing.length === 0) return;

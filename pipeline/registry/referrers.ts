@@ -61,15 +61,12 @@ function pushOnce(client: RegistryClient, repo: string, bytes: Buffer, fresh = f
   return blobPushes.get(`${client.registry}/${repo}@${digest}`, () => client.pushBlob(repo, bytes, { digest, size: bytes.length, ...(fresh ? { fresh } : {}) }));
 }
 
-/**
- * PUTs referrers by digest; registers in the tag schema, in one write, those the registry did not answer
- * with OCI-Subject (on the tag index the caller just read, when it read one).
- */
-async function publishReferrers(client: RegistryClient, repo: string, subjectDigest: string, manifests: Array<{ bytes: Buffer; descriptor: Descriptor }>, listed?: Listing): Promise<'api' | 'tag'> {
+/** PUTs referrers by digest; registers in the tag schema, in one write, those the registry did not answer with OCI-Subject. */
+async function publishReferrers(client: RegistryClient, repo: string, subjectDigest: string, manifests: Array<{ bytes: Buffer; descriptor: Descriptor }>): Promise<'api' | 'tag'> {
   const puts = await Promise.all(manifests.map((m) => client.putManifestWithSubject(repo, m.descriptor.digest, m.bytes, m.descriptor.mediaType)));
   const unlisted = manifests.filter((_, i) => puts[i]!.subject !== subjectDigest).map((m) => m.descriptor);
   if (unlisted.length === 0) return 'api';
-  await addToTagIndex(client, repo, referrersTag(subjectDigest), unlisted, listed?.via === 'tag' ? listed.manifests : undefined);
+  await addToTagIndex(client, repo, referrersTag(subjectDigest), unlisted);
   return 'tag';
 }
 
@@ -79,34 +76,18 @@ export async function attach(client: RegistryClient, repo: string, subject: Desc
   return { manifest: manifests[0]!, via };
 }
 
-/**
- * Attaches several artifacts to one subject at once: their blobs and manifests in parallel, one tag index
- * write. `listed`: the subject's referrers as the caller read them just before (listReferrers), so the
- * tag index is not read again before it is written (it is still read back after).
- */
-export async function attachAll(client: RegistryClient, repo: string, subject: Descriptor, artifacts: Artifact[], listed?: Listing): Promise<{ manifests: Descriptor[]; via: 'api' | 'tag' }> {
+/** Attaches several artifacts to one subject at once: their blobs and manifests in parallel, one tag index write. */
+export async function attachAll(client: RegistryClient, repo: string, subject: Descriptor, artifacts: Artifact[]): Promise<{ manifests: Descriptor[]; via: 'api' | 'tag' }> {
   const made = artifacts.map((a) => artifactManifest(subject, a));
   await Promise.all([pushOnce(client, repo, EMPTY_BYTES), ...artifacts.map((a) => pushOnce(client, repo, a.bytes, a.fresh))]);
-  return { manifests: made.map((m) => m.descriptor), via: await publishReferrers(client, repo, subject.digest, made, listed) };
-}
-
-/** A subject's referrers as read: the referrers API's answer, or the whole index of the tag schema. */
-export interface Listing { via: 'api' | 'tag'; manifests: Descriptor[] }
-
-/** The subject's referrers: the referrers API (filtered by `artifactType` where the registry does), else the tag schema. */
-export async function listReferrers(client: RegistryClient, repo: string, subjectDigest: string, artifactType?: string): Promise<Listing> {
-  const api = await client.getReferrers(repo, subjectDigest, artifactType);
-  if (!api) return { via: 'tag', manifests: await readTagIndex(client, repo, referrersTag(subjectDigest)) };
-  return { via: 'api', manifests: api.filtered ? api.manifests : ofType(api.manifests, artifactType) };
+  return { manifests: made.map((m) => m.descriptor), via: await publishReferrers(client, repo, subject.digest, made) };
 }
 
 /** The subject's referrers: the referrers API, else the tag schema; only those of `artifactType` when given. */
 export async function referrers(client: RegistryClient, repo: string, subjectDigest: string, artifactType?: string): Promise<Descriptor[]> {
-  return ofType((await listReferrers(client, repo, subjectDigest, artifactType)).manifests, artifactType);
-}
-
-function ofType(listed: Descriptor[], artifactType: string | undefined): Descriptor[] {
-  return artifactType === undefined ? listed : listed.filter((d) => d.artifactType === artifactType);
+  const api = await client.getReferrers(repo, subjectDigest, artifactType);
+  const listed = api?.manifests ?? await readTagIndex(client, repo, referrersTag(subjectDigest));
+  return artifactType === undefined || api?.filtered ? listed : listed.filter((d) => d.artifactType === artifactType);
 }
 
 /** Copies what a referrer's manifest refers to: child manifests of an index, else its config and layers. */

@@ -91,7 +91,7 @@ export class Wire {
       req.on('response', (answer) => {
         res = answer;
         answer.on('close', () => r.signal.removeEventListener('abort', abort));
-        if (stopSending && !req.writableFinished && (answer.statusCode ?? 0) >= 300) {
+        if (stopSending && !req.writableEnded && (answer.statusCode ?? 0) >= 300) {
           // Refused before the body was all sent (401, 400): no more of it is read or sent, and the
           // connection, left in the middle of a request, is closed once the answer has been read.
           stopSending();

@@ -11,7 +11,7 @@ export class Memo<T> {
     const p = make();
     this.made.set(key, p);
     const forget = () => { if (this.made.get(key) === p) this.made.delete(key); };
-    p.then((value) => { if (!keep(value)) forget(); }, forget);
+    p.then((value) => { try { if (!keep(value)) forget(); } catch { forget(); } }, forget);
     return p;
   }
 }

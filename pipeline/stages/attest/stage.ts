@@ -7,7 +7,7 @@
  */
 import { hostname } from 'node:os';
 import type { Platform } from '../../config/config.ts';
-import { attachAll, listReferrers, type Listing } from '../../registry/referrers.ts';
+import { attachAll, referrers } from '../../registry/referrers.ts';
 import type { RegistryClient } from '../../registry/client.ts';
 import { BUNDLE_MEDIA_TYPE, type BundleVerifier, type Signer, type SignedBundle } from '../../sign/port.ts';
 import { makeSbom } from '../../attest/sbom.ts';
@@ -91,20 +91,19 @@ type Attested = { statements: Partial<Record<PredicateKind, string>>; made: numb
 
 /** Attaches what the subject lacks, all at once; statements already attached that verify are kept, not made again. */
 async function attestSubject(s: Subject, input: AttestInput): Promise<Attested> {
-  const listed = await listReferrers(s.client, s.repository, s.descriptor.digest, BUNDLE_MEDIA_TYPE);
-  const have = await attachedKinds(s, listed, input.verifier);
+  const have = await attachedKinds(s, input.verifier);
   const missing = s.kinds.filter((k) => !have[k]);
   if (missing.length === 0) return { statements: have, made: 0 };
   const bundles = await Promise.all(missing.map(async (kind) => bundleArtifact(await input.signer.signStatement(await s.statementOf(kind)), PREDICATE[kind])));
-  const { manifests } = await attachAll(s.client, s.repository, s.descriptor, bundles, listed);
+  const { manifests } = await attachAll(s.client, s.repository, s.descriptor, bundles);
   missing.forEach((kind, i) => { have[kind] = manifests[i]!.digest; });
   return { statements: have, made: missing.length };
 }
 
 /** The kinds attached to the subject already, by a bundle that verifies and is about it. */
-async function attachedKinds(s: Subject, listed: Listing, verifier: BundleVerifier): Promise<Partial<Record<PredicateKind, string>>> {
+async function attachedKinds(s: Subject, verifier: BundleVerifier): Promise<Partial<Record<PredicateKind, string>>> {
   const found: Partial<Record<PredicateKind, string>> = {};
-  for (const d of listed.manifests.filter((m) => m.artifactType === BUNDLE_MEDIA_TYPE)) {
+  for (const d of await referrers(s.client, s.repository, s.descriptor.digest, BUNDLE_MEDIA_TYPE)) {
     const kind = kindOf(d.annotations?.[PREDICATE_ANNOTATION]);
     if (!kind || found[kind] || !s.kinds.includes(kind)) continue;
     const ok = await readBundle(s.client, s.repository, d.digest, verifier).then((v) => isAbout(v.statement, s.descriptor.digest), () => false);

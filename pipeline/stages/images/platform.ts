@@ -34,7 +34,7 @@ export async function executePlatform(c: Carry, job: PlatformJob): Promise<Platf
   let options = c.input.options;
   for (let d = job.decision; ; d = decideImage(f, job.parents, options, missing).platforms[platform]!) {
     if (d.action === 'reuse') {
-      if (d.source === 'tagged' || servedInRun(c.input.options.shared, d.key, d.manifest.digest)
+      if (d.source === 'tagged' || servedInRun(c.input.options.shared, d.key, d.manifest.digest, placeOf(f))
         || await c.input.client(f.plan.registry).headManifest(f.plan.repository, d.manifest.digest)) return reused(c, job, d, started);
       missing.add(d.manifest.digest);
       continue;
@@ -73,20 +73,25 @@ async function reused(c: Carry, job: PlatformJob, d: Extract<Decision, { action:
   c.tools.emit({ type: 'image', image: job.f.plan.name, platform: job.platform, state: 'reused', detail: d.manifest.digest });
   const result: PlatformRecord = { key: d.key, inputs: d.inputs, manifest: d.manifest, built: d.built, reason: d.reason, ms: Date.now() - started };
   if (d.source === 'tagged') await record(c, job, result);
-  else share(c, result);
+  else share(c, job, result);
   return result;
 }
 
 /** Checkpointed, and shared with the channels after this one in the run. */
 async function record(c: Carry, job: PlatformJob, result: PlatformRecord): Promise<void> {
-  share(c, result);
+  share(c, job, result);
   c.record[job.f.plan.name]!.platforms[job.platform] = result;
   await c.save();
 }
 
-function share(c: Carry, result: PlatformRecord): void {
+function share(c: Carry, job: PlatformJob, result: PlatformRecord): void {
   const { shared, channel } = c.input.options;
-  if (shared) sharePlatform(shared, channel ?? '', result);
+  if (shared) sharePlatform(shared, channel ?? '', result, placeOf(job.f));
+}
+
+/** The registry and repository an image is pushed to. */
+function placeOf(f: ImageFacts): string {
+  return `${f.plan.registry}/${f.plan.repository}`;
 }
 
 /** Builds on the decided builder (in a build slot) and pushes the image by digest. */

@@ -17,17 +17,17 @@ export function shareDecisions(shared: SharedBuilds, channel: string, decisions:
 }
 
 /** A platform image this channel pushed or reused, for the channels after it. */
-export function sharePlatform(shared: SharedBuilds, channel: string, r: PlatformRecord): void {
+export function sharePlatform(shared: SharedBuilds, channel: string, r: PlatformRecord, place: string): void {
   const entry = shared.get(r.key);
   // A build made now replaces an image shared before (one a channel found no longer served).
-  if (!entry?.manifest || r.built) shared.set(r.key, { ...entry, channel: entry?.manifest && !r.built ? entry.channel : channel, manifest: r.manifest, served: true });
-  else if (entry.manifest.digest === r.manifest.digest) shared.set(r.key, { ...entry, served: true });
+  if (!entry?.manifest || r.built) shared.set(r.key, { ...entry, channel: entry?.manifest && !r.built ? entry.channel : channel, manifest: r.manifest, servedIn: place });
+  else if (entry.manifest.digest === r.manifest.digest) shared.set(r.key, { ...entry, servedIn: place });
 }
 
-/** Whether a channel of this run pushed this manifest for the key, or found it served. */
-export function servedInRun(shared: SharedBuilds | undefined, key: string, digest: string): boolean {
+/** Whether a channel of this run pushed this manifest for the key into `place` (registry/repository), or found it served there. */
+export function servedInRun(shared: SharedBuilds | undefined, key: string, digest: string, place: string): boolean {
   const entry = shared?.get(key);
-  return entry?.served === true && entry.manifest?.digest === digest;
+  return entry?.servedIn === place && entry.manifest?.digest === digest;
 }
 
 /** The image another channel of this run has for the key: undefined when none (or only this channel). */

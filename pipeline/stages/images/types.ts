@@ -77,8 +77,8 @@ export type BuildPath = string;
  * it is pushed (or reused). A key is built once per run however many channels share it.
  */
 export type SharedBuilds = Map<string, { channel: string; manifest?: Descriptor;
-  /** The manifest was pushed, or found served, by a channel of this run (not only decided on). */
-  served?: true;
+  /** Where (registry/repository) a channel of this run pushed the manifest or found it served (not only decided on). */
+  servedIn?: string;
   /** A channel building the key now (channels run at once): the others wait for it instead of building it too. */
   building?: { channel: string; ended: Promise<void> } }>;
 
