@@ -20,9 +20,10 @@ export interface TagTarget {
 /** Where each of a target's tags points now, by tag (undefined: not there yet). */
 export type TagsNow = Record<string, string | undefined>;
 
-/** Reads where every tag of every target points, all at once: one round of HEADs before any tag moves. */
-export function tagsNow(targets: TagTarget[]): Promise<TagsNow[]> {
-  return Promise.all(targets.map(async (t) => Object.fromEntries(await Promise.all([t.tags.versioned, ...t.tags.floating]
+/** Reads where the tags of every target point (its versioned tag, its floating ones, or all), in one round of HEADs before any tag moves. */
+export function tagsNow(targets: TagTarget[], which: 'versioned' | 'floating' | 'all'): Promise<TagsNow[]> {
+  const tagsOf = (t: TagTarget): string[] => [...(which === 'floating' ? [] : [t.tags.versioned]), ...(which === 'versioned' ? [] : t.tags.floating)];
+  return Promise.all(targets.map(async (t) => Object.fromEntries(await Promise.all(tagsOf(t)
     .map(async (tag) => [tag, (await t.client.headManifest(t.repository, tag))?.digest] as const)))));
 }
 

@@ -31,7 +31,7 @@ export async function movePointers(input: PointersInput): Promise<{ channelFile:
   await assertChannelPoints(site, channel, number);
   await writeIndexPages(site);
   const targets = tagTargets(input.images, input.clients);
-  const now = await tagsNow(targets);
+  const now = await tagsNow(targets, 'floating');
   await Promise.all(targets.map((t, i) => moveTags(t, now[i]!, 'floating')));
   return { channelFile: channelFilePath(channel) };
 }

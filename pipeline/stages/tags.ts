@@ -22,7 +22,7 @@ export interface TagsInput {
 export async function moveVersionedTags(input: TagsInput): Promise<TagsRecord> {
   const { images, release } = input;
   const targets = tagTargets(images, input.clients);
-  const now = await tagsNow(targets);
+  const now = await tagsNow(targets, 'versioned');
   const record = { indexes: Object.fromEntries(images.map((i) => [i.plan.name, i.index.digest])) };
   if (input.recorded) {
     // Its images must still be the ones it tagged, or the manifest would record digests its versioned

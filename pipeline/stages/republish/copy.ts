@@ -93,7 +93,7 @@ async function restoreTags(client: RegistryClient, repository: string, l: Locate
   const ours = owner.kind === 'ours' && image.floating ? [image.floating] : [];
   const t: TagTarget = { client, repository, index: { digest: index.manifest.digest, bytes: Buffer.from(index.manifest.bytes), mediaType: index.manifest.mediaType },
     tags: { versioned: image.tag, floating: ours } };
-  const [now] = await tagsNow([{ ...t, tags: { versioned: image.tag, floating: image.floating ? [image.floating] : [] } }]);
+  const [now] = await tagsNow([{ ...t, tags: { versioned: image.tag, floating: image.floating ? [image.floating] : [] } }], 'all');
   const moved = [...await moveTags(t, now!, 'versioned'), ...await moveTags(t, now!, 'floating')];
   const tags: RepublishedTag[] = moved.map((m) => ({ tag: m.tag, action: m.action, ...(m.action === 'moved' ? { was: now![m.tag]! } : {}) }));
   if (image.floating && owner.kind !== 'ours') {
