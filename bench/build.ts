@@ -406,6 +406,11 @@ const mean = (xs: Array<{ ms: number }>): number => sum(xs.map((x) => x.ms)) / x
 const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
 const built = (r: RunOutcome) => r.images.filter((i) => Object.values(i.platforms).some((x) => x.built));
 
+/** All requests of a run divided among its platform images. */
+function perImage(requests: Record<string, number>, platformImages: number): string {
+  return (Object.values(requests).reduce((a, b) => a + b, 0) / platformImages).toFixed(1);
+}
+
 function report(f: Figures): string[] {
   const oursMs = mean(f.oursCold);
   const [parallelMs, serialMs] = [mean(f.parallelCold), mean(f.serialCold)];
@@ -450,7 +455,7 @@ function report(f: Figures): string[] {
       + ` over ${secs(bt.wallMs)} of wall time = ${((sum(bt.buildkitMs) + sum(bt.exportPushMs)) / bt.wallMs).toFixed(1)} builds at a time`,
     `  assemblable components after a base update: BuildKit ${secs(sum(bk.buildkitMs))} build + ${secs(sum(bk.exportPushMs))} export/push summed (median ${secs(median(bk.buildkitMs))} + ${secs(median(bk.exportPushMs))});`
       + ` assembler ${secs(sum(as.buildkitMs))} assemble + ${secs(sum(as.exportPushMs))} push summed (median ${secs(median(as.buildkitMs))} + ${secs(median(as.exportPushMs))})`,
-    `  requests of the assembled base update (all images): ${JSON.stringify(f.updateAssembled.requests)}; of the no-op: ${JSON.stringify(f.noop.requests)}`,
+    `  requests of the assembled base update (all images, attestations included): ${JSON.stringify(f.updateAssembled.requests)} = ${perImage(f.updateAssembled.requests, f.imageCount * PLATFORMS.length)} per platform image; of the no-op: ${JSON.stringify(f.noop.requests)}`,
     `  ours no-op: ${secs(f.noop.ms)} = process start ${secs(f.startup)} + stages ${stageTimes(f.noop.stderr).join(', ')} + the rest (config, lock, journal, summary)`,
     `  ours one change: stages ${stageTimes(f.change.stderr).join(', ')}`,
     `  buildah one at a time (last round): build ${secs(sum(lastSerial.perImage.map((i) => i.buildMs)))}, push ${secs(sum(lastSerial.perImage.map((i) => i.pushMs)))}; slowest: `
