@@ -408,7 +408,7 @@ const built = (r: RunOutcome) => r.images.filter((i) => Object.values(i.platform
 
 /** All requests of a run divided among its platform images. */
 function perImage(requests: Record<string, number>, platformImages: number): string {
-  return (Object.values(requests).reduce((a, b) => a + b, 0) / platformImages).toFixed(1);
+  return (sum(Object.values(requests)) / platformImages).toFixed(1);
 }
 
 function report(f: Figures): string[] {

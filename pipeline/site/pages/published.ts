@@ -11,6 +11,7 @@ import { parseRelease } from '../../release/manifest.ts';
 import { channelFilePath, isChannel, manifestPath } from '../../release/naming.ts';
 import type { Release, ReleaseChannel } from '../../release/types.ts';
 import { getText, type Store } from '../../store/store.ts';
+import { Memo } from '../../util/memo.ts';
 
 export interface PublishedChannel {
   channel: string;
@@ -39,23 +40,15 @@ async function readChannel(store: Store, channel: string): Promise<PublishedChan
 export async function readManifest(store: Store, channel: string, number: number): Promise<Release | undefined> {
   const key = manifestPath(channel, number);
   const text = await getText(store, key);
-  return text === undefined ? undefined : parsedOnce(text, store.where(key));
+  return text === undefined ? undefined
+    : parsed.get(createHash('sha256').update(text).digest('hex'), async () => parseRelease(text, store.where(key), { strict: false }));
 }
 
 /**
  * Manifests parsed by this process, by the digest of their text: channels released at once each write the
  * index pages from every published manifest, and parsing is most of that work. Shared: never changed.
  */
-const parsed = new Map<string, Release>();
-
-function parsedOnce(text: string, where: string): Release {
-  const digest = createHash('sha256').update(text).digest('hex');
-  const known = parsed.get(digest);
-  if (known) return known;
-  const release = parseRelease(text, where, { strict: false });
-  parsed.set(digest, release);
-  return release;
-}
+const parsed = new Memo<Release>();
 
 /** Orders channels by Kubernetes minor: 1-9 before 1-10. */
 export function compareChannels(a: string, b: string): number {

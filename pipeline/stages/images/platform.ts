@@ -1,8 +1,9 @@
 /**
  * One platform image, carried out. A reuse must find its manifest served (or a channel of this run pushed
- * it or found it served), else the platform is decided again without it. A build goes to the builder the decision names, through the port; a builder that
- * refuses once it sees the parent is turned off for the platform, which is decided again (and may then
- * find that build published). So the key of what is pushed always says how it was made.
+ * it or found it served), else the platform is decided again without it. A build goes to the builder the
+ * decision names, through the port; a builder that refuses once it sees the parent is turned off for the
+ * platform, which is decided again (and may then find that build published). So the key of what is pushed
+ * always says how it was made.
  */
 import type { ImageSpec } from '../../catalog/model.ts';
 import type { Platform } from '../../config/config.ts';
